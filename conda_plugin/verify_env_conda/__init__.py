@@ -1,0 +1,1 @@
+"""conda plugin for verify-env (hooks land with the conda issue)."""

@@ -1,0 +1,1 @@
+"""pipv: pip, then verification (lands with the pipv issue)."""
