@@ -1,0 +1,20 @@
+"""The registry of checks: a tuple, in the order they run and report.
+
+Adding a check = adding a module with ``NAME``, ``CODES`` and ``run(ctx)``, and a line here.
+"""
+
+from __future__ import annotations
+
+from verify_env.checks import record, tags
+from verify_env.checks.interface import Check, CheckResult, Context
+
+__all__ = ["CHECKS", "Check", "CheckResult", "Context", "by_name"]
+
+CHECKS: tuple[Check, ...] = (
+    Check(tags.NAME, tags.CODES, tags.run),
+    Check(record.NAME, record.CODES, record.run),
+)
+
+
+def by_name() -> dict[str, Check]:
+    return {c.name: c for c in CHECKS}

@@ -1,0 +1,59 @@
+"""What a check is: a named pure function from the verification context to findings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from verify_env.finding import Finding, Skip
+from verify_env.inventory import Inventory
+from verify_env.scope import Scope
+from verify_env.statcache import StatCache
+from verify_env.target import Target
+
+__all__ = ["Check", "CheckResult", "Context"]
+
+ProgressFn = Callable[[str, int, int, int, int], None]
+"""(phase, files done, files total, bytes done, bytes total)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Everything a check may read. Checks print nothing and exit nothing."""
+
+    target: Target
+    """The interpreter and prefix verified."""
+    inventory: Inventory
+    """What is installed."""
+    scope: Scope
+    """What to look at."""
+    jobs: int
+    """Worker processes for hashing."""
+    cache: StatCache
+    """Digests remembered from earlier runs (disabled under ``--no-cache``)."""
+    progress: ProgressFn | None = None
+    """Progress callback for long phases, or None."""
+
+
+@dataclass(slots=True)
+class CheckResult:
+    """What one check found, could not judge, and how much it read."""
+
+    findings: list[Finding] = field(default_factory=list)
+    skips: list[Skip] = field(default_factory=list)
+    files: int = 0
+    bytes_hashed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """A registry entry (``checks/__init__.py``)."""
+
+    name: str
+    """The name ``--checks`` takes."""
+    codes: tuple[str, ...]
+    """The finding codes it may report."""
+    run: Callable[[Context], CheckResult]
+    """The check itself."""
+    default: bool = True
+    """Whether it runs without ``--checks``."""

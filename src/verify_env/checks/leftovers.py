@@ -1,0 +1,71 @@
+"""Compiled modules inside a distribution's packages that no installer owns.
+
+The classic case: numpy 1.x's ``numpy/core/_multiarray_umath.cpython-311-…so`` left behind
+beside numpy 2.x, where it loads before the ``.py`` shim next to it. A leftover the target could
+load is an error; one with another interpreter's tag is dead weight, a warning.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+
+from verify_env.checks.interface import Context
+from verify_env.extensions import tagged_suffix
+from verify_env.finding import Finding, Severity
+from verify_env.inventory import Distribution
+
+__all__ = ["unrecorded_extensions"]
+
+_NOT_PACKAGES = (".dist-info", ".egg-info", ".data")
+
+
+def _package_dirs(dists: Iterable[Distribution], site_dirs: Iterable[str]
+                  ) -> dict[str, Distribution]:
+    """Top-level package directory -> the distribution owning most files in it."""
+    prefixes = [os.path.normpath(s) + os.sep for s in site_dirs]
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    by_id: dict[str, Distribution] = {}
+    for dist in dists:
+        ident = f"{dist.source}:{dist.name}:{dist.metadata_dir}"
+        by_id[ident] = dist
+        for f in dist.files:
+            for prefix in prefixes:
+                if f.location.startswith(prefix):
+                    rest = f.location[len(prefix):]
+                    top, sep, _ = rest.partition(os.sep)
+                    if sep and top != "__pycache__" and not top.endswith(_NOT_PACKAGES) \
+                            and top != "..":
+                        counts[prefix + top][ident] += 1
+                    break
+    return {top: by_id[c.most_common(1)[0][0]] for top, c in counts.items()}
+
+
+def unrecorded_extensions(ctx: Context, dists: Iterable[Distribution]) -> Iterator[Finding]:
+    owned = {f.location for d in ctx.inventory.distributions for f in d.files}
+    loadable = tuple(s for s in ctx.target.extension_suffixes if s != ".so")
+    os_db = ctx.inventory.os_database
+    for top, dist in sorted(_package_dirs(dists, ctx.inventory.site_dirs).items()):
+        for dirpath, dirnames, filenames in os.walk(top):
+            dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+            for name in filenames:
+                suffix = tagged_suffix(name)
+                if suffix is None:
+                    continue
+                location = os.path.join(dirpath, name)
+                if location in owned:
+                    continue
+                if os_db is not None and os_db.owner(location) is not None:
+                    continue
+                rel = os.path.relpath(location, os.path.dirname(top))
+                can_load = name.endswith(loadable) if loadable else False
+                effect = ("the target would load it" if can_load
+                          else "the target cannot load it (another interpreter's tag)")
+                yield Finding(
+                    "record", "unrecorded-extension",
+                    Severity.ERROR if can_load else Severity.WARNING,
+                    dist.name, dist.version, dist.installer, rel,
+                    f"{rel} lies inside {dist.name}'s package but no installer recorded it; "
+                    f"{effect} (a leftover of an earlier install?)",
+                    f"remove {location}, then: {dist.hint or 'reinstall ' + dist.name}")

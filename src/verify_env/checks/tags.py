@@ -1,0 +1,205 @@
+"""The tags check: can the target load these files at all?
+
+WHEEL ``Tag:`` lines against the target's ``sys_tags()``; each compiled module's filename tag
+against its EXTENSION_SUFFIXES (and an abi3 module against the wheel's minimum CPython); each
+shared object's ELF class and machine against the interpreter's; musl against glibc, and
+``manylinux_2_N`` tags or ``GLIBC_2.N`` symbol versions above the running glibc.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+
+from packaging.tags import Tag, parse_tag
+
+from verify_env import elf
+from verify_env.checks.interface import CheckResult, Context
+from verify_env.extensions import abi3_minimum, tagged_suffix
+from verify_env.finding import Finding, Severity, Skip
+from verify_env.inventory import Distribution, FileKind, RecordedFile
+from verify_env.target import Target
+
+__all__ = ["CODES", "run"]
+
+NAME = "tags"
+CODES = ("tag-mismatch", "extension-suffix", "elf-arch", "libc-mismatch")
+
+_LEGACY_MANYLINUX = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
+_MANYLINUX = re.compile(r"manylinux_(\d+)_(\d+)_")
+
+
+def _finding(dist: Distribution, code: str, path: str | None, message: str) -> Finding:
+    return Finding(NAME, code, Severity.ERROR, dist.name, dist.version, dist.installer, path,
+                   message, dist.hint)
+
+
+def _glibc_floor(platform: str) -> tuple[int, int] | None:
+    match = _MANYLINUX.match(platform)
+    if match:
+        return int(match.group(1)), int(match.group(2))
+    for legacy, version in _LEGACY_MANYLINUX.items():
+        if platform.startswith(legacy + "_"):
+            return version
+    return None
+
+
+def _wheel_tags(dist: Distribution, target: Target) -> Iterator[Finding]:
+    parsed: set[Tag] = set()
+    for line in dist.wheel_tags:
+        try:
+            parsed |= parse_tag(line)
+        except ValueError:
+            continue
+    if not parsed or any(str(t) in target.tag_set for t in parsed):
+        return
+    supported = {tag for t in target.tags for tag in parse_tag(t)}
+    pairs = {(t.interpreter, t.abi) for t in supported}
+    wanted = ", ".join(sorted(str(t) for t in parsed))
+    for tag in sorted(parsed, key=str):
+        if (tag.interpreter, tag.abi) not in pairs or target.libc != "glibc":
+            continue
+        if tag.platform.startswith("musllinux_"):
+            yield _finding(dist, "libc-mismatch", None,
+                           f"wheel tag {tag} is built for musl libc; the target runs glibc "
+                           f"{_dotted(target.libc_version)}")
+            return
+        floor = _glibc_floor(tag.platform)
+        if floor and target.libc_version and floor > target.libc_version:
+            yield _finding(dist, "libc-mismatch", None,
+                           f"wheel tag {tag} needs glibc {_dotted(floor)}; the target has "
+                           f"{_dotted(target.libc_version)}")
+            return
+    best = target.tags[0] if target.tags else "none"
+    yield _finding(dist, "tag-mismatch", None,
+                   f"no WHEEL tag ({wanted}) is supported by the target (best tag: {best})")
+
+
+def _dotted(version: tuple[int, int] | None) -> str:
+    return "?" if version is None else f"{version[0]}.{version[1]}"
+
+
+def _is_shared_object(name: str) -> bool:
+    return name.endswith((".so", ".pyd", ".dylib")) or ".so." in name
+
+
+def _suffix(dist: Distribution, f: RecordedFile, name: str, target: Target,
+            minimum: tuple[int, int] | None) -> Finding | None:
+    suffix = tagged_suffix(name)
+    if suffix is None:
+        return None
+    if suffix not in target.extension_suffixes:
+        return _finding(dist, "extension-suffix", f.path,
+                        f"{f.path}: suffix {suffix!r} is not one this interpreter loads "
+                        f"({', '.join(target.extension_suffixes)})")
+    if suffix.startswith(".abi3.") and minimum and target.version \
+            and target.version[:2] < minimum:
+        return _finding(dist, "extension-suffix", f.path,
+                        f"{f.path}: abi3 module of a wheel for CPython >= {_dotted(minimum)}; "
+                        f"the target is {_dotted(target.version[:2])}")
+    return None
+
+
+class _Interpreter:
+    """The interpreter's own ELF header, the yardstick for every shared object."""
+
+    def __init__(self, target: Target) -> None:
+        self.header: elf.ElfHeader | None = None
+        self.reason = ""
+        if target.executable is None:
+            self.reason = "no interpreter"
+            return
+        try:
+            with open(os.path.realpath(target.executable), "rb") as fh:
+                head = fh.read(64)
+            self.header = elf.read_header(head)
+        except (OSError, elf.ElfFormatError) as exc:
+            self.reason = f"the interpreter's ELF header could not be read: {exc}"
+
+
+def _elf(dist: Distribution, f: RecordedFile, tagged: bool, interp: elf.ElfHeader,
+         target: Target, result: CheckResult) -> None:
+    try:
+        with open(f.location, "rb") as fh:
+            head = fh.read(64)
+    except OSError:
+        return  # the record check reports missing and unreadable files
+    kind = elf.classify(head)
+    if kind in ("mach-o", "pe"):
+        result.findings.append(_finding(dist, "elf-arch", f.path,
+                                        f"{f.path} is a {kind.upper()} file, not ELF"))
+        return
+    if kind != "elf":
+        if tagged:
+            result.findings.append(_finding(dist, "elf-arch", f.path,
+                                            f"{f.path} is not an ELF file ({len(head)} bytes "
+                                            f"read, starts {head[:8]!r})"))
+        return  # an untagged .so may be a linker script
+    try:
+        header = elf.read_header(head)
+    except elf.ElfFormatError as exc:
+        result.findings.append(_finding(dist, "elf-arch", f.path, f"{f.path}: {exc}"))
+        return
+    if (header.elf_class, header.little_endian, header.machine) != \
+            (interp.elf_class, interp.little_endian, interp.machine):
+        result.findings.append(_finding(
+            dist, "elf-arch", f.path,
+            f"{f.path} is {_describe(header)}; the interpreter is {_describe(interp)}"))
+        return
+    if target.libc != "glibc" or target.libc_version is None:
+        return
+    try:
+        info = elf.read_dynamic(f.location)
+    except (OSError, elf.ElfFormatError) as exc:
+        result.skips.append(Skip(NAME, dist.name, f.path, f"dynamic section unreadable: {exc}"))
+        return
+    if any(n.startswith("libc.musl-") for n in info.needed) or \
+            (info.interpreter or "").startswith("/lib/ld-musl-"):
+        result.findings.append(_finding(dist, "libc-mismatch", f.path,
+                                        f"{f.path} is linked against musl libc; the target "
+                                        "runs glibc"))
+        return
+    needed = elf.glibc_versions_needed(info)
+    if needed is not None and needed > target.libc_version:
+        result.findings.append(_finding(
+            dist, "libc-mismatch", f.path,
+            f"{f.path} needs GLIBC_{_dotted(needed)}; the target has glibc "
+            f"{_dotted(target.libc_version)}"))
+
+
+def _describe(header: elf.ElfHeader) -> str:
+    endian = "LSB" if header.little_endian else "MSB"
+    return f"ELF{header.elf_class} {endian} {elf.machine_name(header.machine)}"
+
+
+def run(ctx: Context) -> CheckResult:
+    result = CheckResult()
+    target = ctx.target
+    if target.executable is None:
+        result.skips.append(Skip(NAME, None, None, "the prefix holds no Python interpreter"))
+        return result
+    interp = _Interpreter(target)
+    on_linux = target.platform.startswith("linux")
+    if interp.header is None and on_linux:
+        result.skips.append(Skip(NAME, None, None, interp.reason))
+    for dist in ctx.inventory.distributions:
+        if not ctx.scope.includes(dist):
+            continue
+        result.findings.extend(_wheel_tags(dist, target))
+        if dist.judged_by is not None:
+            continue  # its files are checked through the record that owns them
+        minimum = abi3_minimum(dist.wheel_tags)
+        for f in dist.files:
+            if f.kind is not FileKind.REGULAR:
+                continue
+            name = os.path.basename(f.location)
+            if not _is_shared_object(name):
+                continue
+            result.files += 1
+            finding = _suffix(dist, f, name, target, minimum)
+            if finding is not None:
+                result.findings.append(finding)
+            if on_linux and interp.header is not None:
+                _elf(dist, f, tagged_suffix(name) is not None, interp.header, target, result)
+    return result

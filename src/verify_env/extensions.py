@@ -1,0 +1,43 @@
+"""Extension-module filenames: which ABI tag a compiled module's name carries.
+
+CPython finds ``name.<tag>.so`` only if ``.<tag>.so`` is one of its EXTENSION_SUFFIXES, so the tag
+in the filename alone decides whether the target can even try to load it (PEP 3149, PEP 384).
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["abi3_minimum", "is_compiled_module_name", "tagged_suffix"]
+
+# .cpython-311-x86_64-linux-gnu.so, .cpython-313t-…, .cpython-39-darwin.so, .abi3.so,
+# .pypy39-pp73-x86_64-linux-gnu.so, .cp311-win_amd64.pyd, .graalpy…
+_TAGGED = re.compile(
+    r"(\.(?:cpython-\d+[a-z]*(?:-[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*)?|abi3|pypy\d+-pp\d+[^./]*"
+    r"|cp\d+[a-z]*-[A-Za-z0-9_]+|graalpy[^./]*)\.(?:so|pyd))$")
+
+
+def tagged_suffix(filename: str) -> str | None:
+    """The ABI-tagged suffix of an extension module's filename, e.g. ``.abi3.so``, or None."""
+    match = _TAGGED.search(filename)
+    if match:
+        return match.group(1)
+    if filename.endswith(".pyd"):
+        return ".pyd"
+    return None
+
+
+def is_compiled_module_name(filename: str) -> bool:
+    """True for names only an extension module has (an ABI tag, or ``.pyd``)."""
+    return tagged_suffix(filename) is not None
+
+
+def abi3_minimum(wheel_tags: tuple[str, ...]) -> tuple[int, int] | None:
+    """The lowest CPython an abi3 wheel supports, from its ``cp3X-abi3-…`` tags."""
+    best: tuple[int, int] | None = None
+    for tag in wheel_tags:
+        parts = tag.split("-")
+        if len(parts) == 3 and parts[1] == "abi3" and re.fullmatch(r"cp3\d+", parts[0]):
+            version = (3, int(parts[0][3:]))
+            best = version if best is None or version < best else best
+    return best

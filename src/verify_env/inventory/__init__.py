@@ -1,0 +1,80 @@
+"""Inventory: every installed distribution with the files its authoritative record lists.
+
+Sources, each judged by its own installer: ``*.dist-info/RECORD`` (pip, uv …),
+``*.egg-info/installed-files.txt`` (existence only), ``conda-meta/*.json``, and dpkg's
+database for what the OS installed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+from verify_env.inventory.conda_meta import scan_conda_meta
+from verify_env.inventory.dist_info import scan_site_dir
+from verify_env.inventory.dpkg import DpkgDatabase
+from verify_env.inventory.model import (
+    Distribution,
+    FileKind,
+    Inventory,
+    RecordedFile,
+    RecordProblem,
+)
+from verify_env.target import Target
+
+__all__ = [
+    "Distribution",
+    "FileKind",
+    "Inventory",
+    "RecordProblem",
+    "RecordedFile",
+    "build_inventory",
+]
+
+# INSTALLER values that mean "the OS put it there"; no INSTALLER at all is the common case.
+_OS_INSTALLERS = frozenset({"unknown", "debian", "dpkg", "apt"})
+
+
+def _conda_owner(conda: list[Distribution]) -> dict[str, Distribution]:
+    return {f.location: d for d in conda for f in d.files}
+
+
+def _judge_by_os(dist: Distribution, dpkg: DpkgDatabase, claimed: set[str]) -> Distribution:
+    """A distro package's dist: its files come from dpkg's md5sums, its RECORD is ignored."""
+    assert dist.metadata_dir is not None
+    stem = dpkg.owner(dist.metadata_dir)
+    if stem is None:
+        return dist
+    package = dpkg.package_name(stem)
+    files = () if stem in claimed else dpkg.files(stem)
+    claimed.add(stem)
+    return dataclasses.replace(
+        dist, installer="dpkg", os_package=package, files=files, problems=(),
+        root="/", hint=f"apt-get install --reinstall {package}")
+
+
+def build_inventory(target: Target, dpkg: DpkgDatabase | None = None) -> Inventory:
+    """Read every record the target's prefix and site dirs hold."""
+    conda_prefix = target.prefix if os.path.isdir(os.path.join(target.prefix, "conda-meta")) \
+        else None
+    conda = scan_conda_meta(conda_prefix) if conda_prefix else []
+    owned_by_conda = _conda_owner(conda) if conda else {}
+    dpkg = dpkg if dpkg is not None else DpkgDatabase()
+    claimed: set[str] = set()
+    dists: list[Distribution] = list(conda)
+    for site_dir in target.site_dirs:
+        for dist in scan_site_dir(site_dir):
+            assert dist.metadata_dir is not None
+            marker = os.path.join(dist.metadata_dir, "METADATA" if dist.source == "dist-info"
+                                  else "PKG-INFO")
+            conda_dist = owned_by_conda.get(marker) or owned_by_conda.get(dist.metadata_dir)
+            if conda_dist is not None:
+                dist = dataclasses.replace(dist, installer="conda",
+                                           judged_by=f"conda:{conda_dist.name}",
+                                           hint=conda_dist.hint)
+            elif dist.installer in _OS_INSTALLERS and dpkg.present:
+                dist = _judge_by_os(dist, dpkg, claimed)
+            dists.append(dist)
+    return Inventory(distributions=tuple(dists), site_dirs=target.site_dirs,
+                     conda_prefix=conda_prefix,
+                     os_database=dpkg if dpkg.present else None)

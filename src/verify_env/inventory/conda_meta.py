@@ -1,0 +1,142 @@
+"""Read a conda prefix's ``conda-meta/*.json`` records.
+
+What conda writes, and how each kind of entry is judged:
+- ``paths_data.paths[]``: ``_path``, ``path_type``, ``sha256`` (the package's bytes),
+  ``sha256_in_prefix`` (the bytes after prefix replacement, when conda recomputed them),
+  ``size_in_bytes`` (the package's size: wrong on disk for text-mode prefix-replaced files),
+  ``prefix_placeholder`` and ``file_mode``.
+- ``pyc_file`` and ``*_python_entry_point*`` entries are made at link time and carry no hash.
+- noarch-python packages record ``_path`` relative to site-packages (``site-packages/…``,
+  ``python-scripts/…``) while ``files`` holds the real prefix paths.
+- records without ``paths_data`` (old conda, or a ``--force-reinstall`` from a damaged cache)
+  fall back to ``files``: existence only.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+
+from packaging.utils import canonicalize_name
+
+from verify_env.inventory.model import Distribution, FileKind, RecordedFile, RecordProblem
+
+__all__ = ["scan_conda_meta"]
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_NO_HASH_TYPES = {"pyc_file": FileKind.OPTIONAL, "unix_python_entry_point": FileKind.GENERATED,
+                  "windows_python_entry_point_script": FileKind.GENERATED,
+                  "windows_python_entry_point_exe": FileKind.GENERATED}
+
+
+def _site_packages_rel(prefix: str, record: dict[str, object]) -> str | None:
+    """Where this prefix keeps site-packages, relative to the prefix."""
+    for entry in record.get("files") or ():  # type: ignore[attr-defined]
+        head, sep, _ = str(entry).partition("/site-packages/")
+        if sep:
+            return head + "/site-packages"
+    found = sorted(glob.glob(os.path.join(glob.escape(prefix), "lib", "python3*", "site-packages")))
+    if found:
+        return os.path.relpath(found[-1], prefix)
+    return None
+
+
+def _is_noarch_python(record: dict[str, object]) -> bool:
+    noarch = record.get("noarch")
+    if isinstance(noarch, dict):
+        noarch = noarch.get("type")
+    return noarch == "python" or record.get("package_type") == "noarch_python"
+
+
+def _translate(path: str, noarch: bool, sp_rel: str | None) -> str:
+    if noarch:
+        if path.startswith("site-packages/") and sp_rel:
+            return sp_rel + path[len("site-packages"):]
+        if path.startswith("python-scripts/"):
+            return "bin" + path[len("python-scripts"):]
+    return path
+
+
+def _entry(prefix: str, raw: object, noarch: bool, sp_rel: str | None) -> RecordedFile | str:
+    """One ``paths_data`` entry, or a description of what is wrong with it."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("_path"), str):
+        return f"paths_data entry {raw!r:.80} has no _path"
+    path = _translate(raw["_path"], noarch, sp_rel)
+    location = os.path.normpath(os.path.join(prefix, path))
+    path_type = raw.get("path_type", "hardlink")
+    if path_type == "directory":
+        return ""
+    if path_type in _NO_HASH_TYPES:
+        return RecordedFile(path, location, None, None, None, _NO_HASH_TYPES[path_type])
+    if path_type == "softlink":
+        return RecordedFile(path, location, None, None, None, FileKind.SOFTLINK)
+    placeholder = raw.get("prefix_placeholder")
+    digest_hex = raw.get("sha256_in_prefix") or (None if placeholder else raw.get("sha256"))
+    size = raw.get("size_in_bytes")
+    if placeholder and raw.get("file_mode", "text") != "binary":
+        size = None  # text-mode replacement changes the length; binary mode pads to keep it
+    digest = None
+    if digest_hex is not None:
+        digest = str(digest_hex).lower()
+        if not _HEX64.fullmatch(digest):
+            return f"{path}: sha256 {digest_hex!r} is not 64 hex digits"
+    if size is not None and (not isinstance(size, int) or size < 0):
+        return f"{path}: size_in_bytes {size!r} is not a size"
+    return RecordedFile(path, location, "sha256" if digest else None, digest, size, hex=True)
+
+
+def read_record(prefix: str, json_path: str) -> Distribution:
+    """One conda-meta JSON file as a distribution (a malformed one as its problems)."""
+    rel = os.path.relpath(json_path, prefix)
+    stem = os.path.basename(json_path)[: -len(".json")]
+    guess = stem.rsplit("-", 2)
+    problems: list[RecordProblem] = []
+    record: dict[str, object] = {}
+    try:
+        with open(json_path, "rb") as fh:
+            loaded = json.loads(fh.read().decode("utf-8"))
+        if isinstance(loaded, dict):
+            record = loaded
+        else:
+            problems.append(RecordProblem("record-malformed", rel, f"{rel} is not a JSON object"))
+    except (OSError, ValueError) as exc:
+        problems.append(RecordProblem("record-malformed", rel, f"{rel} cannot be read: {exc}"))
+    name = str(record.get("name") or guess[0])
+    version = str(record.get("version") or (guess[1] if len(guess) == 3 else "unknown"))
+    files: list[RecordedFile] = []
+    paths_data = record.get("paths_data")
+    paths = paths_data.get("paths") if isinstance(paths_data, dict) else None
+    noarch = _is_noarch_python(record)
+    sp_rel = _site_packages_rel(prefix, record) if noarch else None
+    if isinstance(paths, list) and paths:
+        for raw in paths:
+            entry = _entry(prefix, raw, noarch, sp_rel)
+            if isinstance(entry, RecordedFile):
+                files.append(entry)
+            elif entry:
+                problems.append(RecordProblem("record-malformed", rel, f"{rel}: {entry}"))
+    elif record:
+        for path in record.get("files") or ():  # type: ignore[attr-defined]
+            if isinstance(path, str):
+                kind = FileKind.OPTIONAL if path.endswith(".pyc") else FileKind.REGULAR
+                location = os.path.normpath(os.path.join(prefix, path))
+                files.append(RecordedFile(path, location, None, None, None, kind))
+    depends = record.get("depends") or ()
+    return Distribution(
+        name=name, key=canonicalize_name(name), version=version, installer="conda",
+        source="conda-meta", root=prefix, metadata_dir=json_path, site_dir=None,
+        files=tuple(files), requires=tuple(str(d) for d in depends),  # type: ignore[attr-defined]
+        problems=tuple(problems), hint=f"conda install --force-reinstall {name}={version}",
+    )
+
+
+def scan_conda_meta(prefix: str) -> list[Distribution]:
+    """Every record in ``prefix/conda-meta`` (none if it is not a conda prefix)."""
+    meta = os.path.join(prefix, "conda-meta")
+    try:
+        names = sorted(n for n in os.listdir(meta) if n.endswith(".json"))
+    except OSError:
+        return []
+    return [read_record(prefix, os.path.join(meta, n)) for n in names]

@@ -1,0 +1,89 @@
+"""The Debian package database, as ``dpkg -V`` reads it.
+
+Debian's build rewrites files after their RECORD was written (stripped ``.so`` files,
+regenerated metadata, moved scripts), so a distro package's RECORD cannot be trusted; its files
+are judged by dpkg's own ``info/<pkg>.md5sums`` instead. Conffiles are not in md5sums, as in
+``dpkg -V``: the admin may edit them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from verify_env.inventory.model import RecordedFile
+
+__all__ = ["DpkgDatabase"]
+
+DEFAULT_ADMINDIR = "/var/lib/dpkg"
+
+
+@dataclass(slots=True)
+class DpkgDatabase:
+    """Read-only, lazily loaded view of ``/var/lib/dpkg/info``."""
+
+    admindir: str = DEFAULT_ADMINDIR
+    """dpkg's administrative directory."""
+    _owner: dict[str, str] | None = field(default=None, repr=False)
+    """path -> info file stem (``pkg`` or ``pkg:arch``), loaded on first use."""
+
+    @property
+    def present(self) -> bool:
+        return os.path.isdir(os.path.join(self.admindir, "info"))
+
+    def _load(self) -> dict[str, str]:
+        # ~700 list files, ~120k lines here: ~40 ms, paid only for targets with OS packages.
+        if self._owner is None:
+            owner: dict[str, str] = {}
+            info = os.path.join(self.admindir, "info")
+            try:
+                names = os.listdir(info)
+            except OSError:
+                names = []
+            for name in names:
+                if not name.endswith(".list"):
+                    continue
+                stem = name[:-5]
+                try:
+                    with open(os.path.join(info, name), "rb") as fh:
+                        data = fh.read().decode("utf-8", "surrogateescape")
+                except OSError:
+                    continue
+                for line in data.splitlines():
+                    owner.setdefault(line, stem)
+            self._owner = owner
+        return self._owner
+
+    def owner(self, path: str) -> str | None:
+        """The info stem of the package that installed ``path`` (as given, or resolved)."""
+        if not self.present:
+            return None
+        table = self._load()
+        found = table.get(path.rstrip("/"))
+        if found is None:
+            found = table.get(os.path.realpath(path))
+        return found
+
+    def files(self, stem: str) -> tuple[RecordedFile, ...]:
+        """The package's files with their recorded md5 digests."""
+        sums = os.path.join(self.admindir, "info", stem + ".md5sums")
+        try:
+            with open(sums, "rb") as fh:
+                data = fh.read().decode("utf-8", "surrogateescape")
+        except OSError:
+            return ()
+        out: list[RecordedFile] = []
+        for line in data.splitlines():
+            digest_hex, _, rel = line.partition("  ")
+            if not rel:
+                continue
+            if len(digest_hex) != 32:
+                continue
+            out.append(RecordedFile(rel, os.path.normpath("/" + rel), "md5", digest_hex.lower(),
+                                    None, hex=True))
+        return tuple(out)
+
+    @staticmethod
+    def package_name(stem: str) -> str:
+        """``python3-yaml:amd64`` -> ``python3-yaml``."""
+        return stem.split(":", 1)[0]

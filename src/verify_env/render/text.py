@@ -1,0 +1,93 @@
+"""``--format text``: for people. Grouped by distribution, each group with its repair, and one
+summary line. Long runs of one code in one distribution are cut to a few lines; the JSON keeps
+them all."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from verify_env import __version__
+from verify_env.finding import Finding, Severity
+from verify_env.render import safe_text
+from verify_env.report import Report
+
+__all__ = ["render"]
+
+MAX_PER_CODE = 8
+_COLORS = {Severity.ERROR: "\033[31m", Severity.WARNING: "\033[33m", Severity.INFO: "\033[36m"}
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{n} B"
+
+
+def _header(report: Report) -> list[str]:
+    t = report.target
+    facts = []
+    if t.version:
+        facts.append(f"{t.implementation or 'python'} {'.'.join(map(str, t.version))}")
+    facts.append(f"{t.platform} {t.machine}")
+    if t.libc and t.libc_version:
+        facts.append(f"{t.libc} {t.libc_version[0]}.{t.libc_version[1]}")
+    lines = [f"verify-env {__version__}: {safe_text(t.prefix)} ({', '.join(facts)})"]
+    if t.note:
+        lines.append(f"note: {safe_text(t.note)}")
+    return lines
+
+
+def _group(findings: list[Finding], color: bool) -> list[str]:
+    lines: list[str] = []
+    per_code: dict[str, int] = defaultdict(int)
+    hints = {f.hint for f in findings}
+    shared_hint = hints.pop() if len(hints) == 1 else None
+    for f in findings:
+        per_code[f.code] += 1
+        if per_code[f.code] > MAX_PER_CODE:
+            continue
+        sev = str(f.severity)
+        if color:
+            sev = f"{_COLORS[f.severity]}{sev}\033[0m"
+        lines.append(f"  {sev}: [{f.check}/{f.code}] {safe_text(f.message)}")
+        if f.hint and shared_hint is None:
+            lines.append(f"      fix: {safe_text(f.hint)}")
+    for code, count in per_code.items():
+        if count > MAX_PER_CODE:
+            lines.append(f"  … and {count - MAX_PER_CODE} more {code} (all in --format json)")
+    if shared_hint:
+        lines.append(f"  fix: {safe_text(shared_hint)}")
+    return lines
+
+
+def render(report: Report, *, strict: bool = False, verbose: bool = False,
+           color: bool = False) -> str:
+    lines = _header(report)
+    groups: dict[tuple[str, str, str], list[Finding]] = defaultdict(list)
+    for f in report.findings:
+        groups[(f.distribution or "(environment)", f.version or "", f.installer or "")].append(f)
+    for (dist, version, installer), found in groups.items():
+        title = " ".join(p for p in (dist, version) if p)
+        lines.append("")
+        lines.append(f"{safe_text(title)}" + (f" ({installer})" if installer else ""))
+        lines.extend(_group(found, color))
+    if report.skips and verbose:
+        lines.append("")
+        lines.append("not judged:")
+        lines.extend(f"  [{s.check}] {s.distribution or ''} {safe_text(s.reason)}"
+                     for s in report.skips)
+    s = report.summary
+    failed = report.errors or (strict and report.warnings)
+    verdict = "FAILED" if failed else "OK"
+    parts = [f"{report.errors} error{'s' if report.errors != 1 else ''}",
+             f"{report.warnings} warning{'s' if report.warnings != 1 else ''}"]
+    if report.skips:
+        parts.append(f"{len(report.skips)} not judged" + ("" if verbose else " (--verbose)"))
+    lines.append("")
+    lines.append(f"{verdict}: {', '.join(parts)} — {s.distributions} distributions, "
+                 f"{s.files} files, {_size(s.bytes_hashed)} hashed in {s.seconds:.2f} s "
+                 f"[{','.join(report.checks)}]")
+    return "\n".join(lines) + "\n"

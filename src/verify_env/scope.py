@@ -1,0 +1,30 @@
+"""Which distributions a run looks at, and why.
+
+A full run looks at everything. The front doors (pipv, the conda plugin) pass the result of a
+transaction: what changed, widened to what the change could break.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from verify_env.inventory import Distribution
+
+__all__ = ["Scope"]
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """The distributions to check; ``None`` means all of them."""
+
+    keys: frozenset[str] | None = None
+    """Canonical names (or conda package names) in scope, or None for a full run."""
+    reason: str = "full"
+    """Why this scope: ``full``, or a front door's description of the transaction."""
+
+    def includes(self, dist: Distribution) -> bool:
+        return self.keys is None or dist.key in self.keys
+
+    @classmethod
+    def full(cls) -> Scope:
+        return cls()

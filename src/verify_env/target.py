@@ -1,0 +1,213 @@
+"""Which interpreter is verified, and the facts about it that every check judges against.
+
+The running interpreter is described in-process; another one (``--python``, ``--prefix``, or the
+environment that ``VIRTUAL_ENV`` / ``CONDA_PREFIX`` names when verify-env itself lives elsewhere,
+as with pipx or ``uv tool``) is asked once through `probe.py` in a subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from verify_env import probe
+from verify_env.errors import ProbeError, UsageError
+
+__all__ = ["Target", "resolve_target"]
+
+PROBE_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Facts about the interpreter (if any) and the prefix being verified."""
+
+    prefix: str
+    """The environment's root: venv dir, conda prefix, or the system prefix."""
+    executable: str | None
+    """The interpreter; None for a conda prefix that holds no Python."""
+    version: tuple[int, int, int] | None
+    """``sys.version_info[:3]`` of the interpreter."""
+    implementation: str | None
+    """``sys.implementation.name`` (cpython, pypy …)."""
+    tags: tuple[str, ...]
+    """``packaging.tags.sys_tags()`` as the target computes them, most preferred first."""
+    extension_suffixes: tuple[str, ...]
+    """``importlib.machinery.EXTENSION_SUFFIXES`` of the target."""
+    platform: str
+    """``sys.platform``."""
+    machine: str
+    """``platform.machine()``."""
+    libc: str | None
+    """``glibc`` or ``musl`` on Linux, else None."""
+    libc_version: tuple[int, int] | None
+    """The running libc's version."""
+    site_dirs: tuple[str, ...]
+    """Directories whose distributions belong to the target: site-packages, user site, and
+    other sys.path directories (but not the standard library)."""
+    sys_path: tuple[str, ...]
+    """The target's ``sys.path`` as a fresh interpreter sees it (the probe's own dir left out)."""
+    env: Mapping[str, str]
+    """The environment variables that matter to loading: LD_LIBRARY_PATH, PYTHONPATH …"""
+    note: str | None = None
+    """Why this environment was chosen, when it is not the obvious one (shown in the header)."""
+
+    @property
+    def tag_set(self) -> frozenset[str]:
+        return frozenset(self.tags)
+
+
+def _version_pair(text: str | None) -> tuple[int, int] | None:
+    if not text:
+        return None
+    parts = text.split(".")
+    try:
+        return int(parts[0]), int(parts[1]) if len(parts) > 1 else 0
+    except ValueError:
+        return None
+
+
+def _site_dirs(facts: Mapping[str, object]) -> tuple[str, ...]:
+    """Site dirs first, then other sys.path dirs outside the standard library, deduplicated."""
+    stdlib = {os.path.realpath(str(p)) for p in (facts.get("stdlib"), facts.get("platstdlib")) if p}
+    seen: set[str] = set()
+    out: list[str] = []
+    declared: list[str] = [str(p) for p in facts.get("site_packages") or ()]  # type: ignore[attr-defined]
+    if facts.get("user_site"):
+        declared.append(str(facts["user_site"]))
+    others = [str(p) for p in facts.get("sys_path") or ()]  # type: ignore[attr-defined]
+    for entry, is_site in [(p, True) for p in declared] + [(p, False) for p in others]:
+        if not entry:
+            continue
+        real = os.path.realpath(entry)
+        if real in seen or not os.path.isdir(real):
+            continue
+        # the stdlib and what lives beside it (lib-dynload) hold no distributions
+        if not is_site and (real in stdlib or os.path.dirname(real) in stdlib):
+            continue
+        seen.add(real)
+        out.append(os.path.normpath(entry))
+    return tuple(out)
+
+
+def _from_facts(facts: Mapping[str, object], note: str | None) -> Target:
+    version = facts["version"]
+    assert isinstance(version, list)
+    tags = facts.get("tags")
+    if tags is None:
+        tags = _tags_for_other(facts)
+    return Target(
+        prefix=str(facts["prefix"]),
+        executable=str(facts["executable"]),
+        version=(int(version[0]), int(version[1]), int(version[2])),
+        implementation=str(facts["implementation"]),
+        tags=tuple(str(t) for t in tags),  # type: ignore[attr-defined]
+        extension_suffixes=tuple(facts["extension_suffixes"]),  # type: ignore[arg-type]
+        platform=str(facts["platform"]),
+        machine=str(facts["machine"]),
+        libc=facts.get("libc"),  # type: ignore[arg-type]
+        libc_version=_version_pair(facts.get("libc_version")),  # type: ignore[arg-type]
+        site_dirs=_site_dirs(facts),
+        sys_path=tuple(str(p) for p in facts.get("sys_path") or ()),  # type: ignore[attr-defined]
+        env=dict(facts.get("env") or {}),  # type: ignore[call-overload]
+        note=note,
+    )
+
+
+def _tags_for_other(facts: Mapping[str, object]) -> list[str]:
+    """Tags for a target whose probe could not import packaging (a Python packaging dropped).
+
+    Same machine, so our own platform tags stand in for the target's.
+    """
+    from packaging import tags
+
+    version = facts["version"]
+    assert isinstance(version, list)
+    pyver = (int(version[0]), int(version[1]))
+    platforms = list(tags.platform_tags())
+    if facts.get("implementation") == "cpython":
+        out = list(tags.cpython_tags(pyver, platforms=platforms))
+    else:
+        out = list(tags.generic_tags(platforms=platforms))
+    out += tags.compatible_tags(pyver, platforms=platforms)
+    return [str(t) for t in out]
+
+
+def _probe(python: str) -> dict[str, object]:
+    import packaging
+
+    packaging_dir = str(Path(packaging.__file__).resolve().parent.parent)
+    cmd = [python, "-B", str(Path(probe.__file__).resolve()), packaging_dir]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=PROBE_TIMEOUT,
+                              stdin=subprocess.DEVNULL, check=False)
+    except FileNotFoundError:
+        raise ProbeError(f"{python!r}: no such interpreter") from None
+    except PermissionError:
+        raise ProbeError(f"{python!r}: not executable") from None
+    except OSError as exc:
+        raise ProbeError(f"{python!r} could not be run: {exc.strerror or exc}") from None
+    except subprocess.TimeoutExpired:
+        raise ProbeError(f"{python!r} did not answer within {PROBE_TIMEOUT:.0f} s") from None
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ProbeError(f"{python!r} failed to describe itself (exit {proc.returncode}): {last}")
+    try:
+        facts = json.loads(proc.stdout)
+    except ValueError:
+        raise ProbeError(f"{python!r} printed something that is not the probe's JSON") from None
+    if not isinstance(facts, dict):
+        raise ProbeError(f"{python!r} printed something that is not the probe's JSON")
+    return facts
+
+
+def _interpreter_in(prefix: Path) -> Path | None:
+    for rel in ("bin/python3", "bin/python", "python.exe", "Scripts/python.exe"):
+        candidate = prefix / rel
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def _prefix_without_python(prefix: Path, note: str | None) -> Target:
+    """A conda prefix with no interpreter: only what conda-meta records can be judged."""
+    return Target(prefix=str(prefix), executable=None, version=None, implementation=None,
+                  tags=(), extension_suffixes=(), platform=sys.platform, machine=os.uname().machine,
+                  libc=None, libc_version=None, site_dirs=(), sys_path=(), env={}, note=note)
+
+
+def resolve_target(python: str | None = None, prefix: str | None = None,
+                   environ: Mapping[str, str] | None = None) -> Target:
+    """The target the user meant: an explicit flag, else an activated env, else this process."""
+    environ = os.environ if environ is None else environ
+    if python and prefix:
+        raise UsageError("--python and --prefix name two targets; give one")
+    if python:
+        return _from_facts(_probe(python), None)
+    if prefix:
+        root = Path(prefix)
+        if not root.is_dir():
+            raise UsageError(f"--prefix {prefix!r}: not a directory")
+        exe = _interpreter_in(root)
+        if exe is None:
+            if not (root / "conda-meta").is_dir():
+                raise UsageError(f"--prefix {prefix!r}: no bin/python and no conda-meta inside")
+            return _prefix_without_python(root, None)
+        return _from_facts(_probe(str(exe)), None)
+    own = os.path.realpath(sys.prefix)
+    for var in ("VIRTUAL_ENV", "CONDA_PREFIX"):
+        other = environ.get(var)
+        if other and os.path.isdir(other) and os.path.realpath(other) != own:
+            note = f"verifying {other} (from {var}), not verify-env's own {sys.prefix}"
+            exe = _interpreter_in(Path(other))
+            if exe is None:
+                if (Path(other) / "conda-meta").is_dir():
+                    return _prefix_without_python(Path(other), note)
+                continue
+            return _from_facts(_probe(str(exe)), note)
+    return _from_facts(probe.collect(None, script_mode=True), None)

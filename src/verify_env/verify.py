@@ -1,0 +1,65 @@
+"""The core API every front door calls: verify a target, get a report.
+
+``verify(target, checks=…, scope=…)`` builds the inventory, runs the selected checks and returns
+a `Report`; it prints nothing and exits nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from verify_env.checks import CHECKS, CheckResult, Context
+from verify_env.checks.interface import ProgressFn
+from verify_env.errors import UsageError
+from verify_env.finding import CODES
+from verify_env.hashing import default_jobs
+from verify_env.inventory import build_inventory
+from verify_env.report import Report, Summary
+from verify_env.scope import Scope
+from verify_env.statcache import StatCache, cache_path_for
+from verify_env.target import Target
+
+__all__ = ["DEFAULT_CHECKS", "parse_checks", "verify"]
+
+DEFAULT_CHECKS: tuple[str, ...] = tuple(c.name for c in CHECKS if c.default)
+
+
+def parse_checks(text: str) -> tuple[str, ...]:
+    """``tags,record`` or ``all`` -> check names in registry order; unknown names refused."""
+    known = [c.name for c in CHECKS]
+    if text.strip() == "all":
+        return tuple(known)
+    asked = [p.strip() for p in text.split(",") if p.strip()]
+    unknown = [p for p in asked if p not in known]
+    if unknown or not asked:
+        raise UsageError(f"--checks {text!r}: unknown check(s) {', '.join(unknown) or '(none)'}; "
+                         f"choose from {', '.join(known)} or all")
+    return tuple(n for n in known if n in asked)
+
+
+def verify(target: Target, checks: Sequence[str] = DEFAULT_CHECKS, scope: Scope | None = None,
+           jobs: int | None = None, use_cache: bool = True,
+           progress: ProgressFn | None = None) -> Report:
+    started = time.perf_counter()
+    scope = scope or Scope.full()
+    inventory = build_inventory(target)
+    cache = StatCache(cache_path_for(target.prefix) if use_cache else None).load()
+    ctx = Context(target, inventory, scope, jobs or default_jobs(), cache, progress)
+    total = CheckResult()
+    for check in CHECKS:
+        if check.name not in checks:
+            continue
+        result = check.run(ctx)
+        total.findings += result.findings
+        total.skips += result.skips
+        total.files = max(total.files, result.files)
+        total.bytes_hashed += result.bytes_hashed
+    cache.save()
+    findings = sorted(total.findings, key=lambda f: (
+        (f.distribution or "").lower(), f.path or "", CODES[f.code].check, f.code))
+    in_scope = sum(1 for d in inventory.distributions if scope.includes(d))
+    summary = Summary(in_scope, total.files, total.bytes_hashed,
+                      round(time.perf_counter() - started, 3))
+    return Report(target, tuple(c.name for c in CHECKS if c.name in checks),
+                  tuple(findings), tuple(total.skips), summary, tuple(cache.warnings))
