@@ -40,6 +40,8 @@ _MAX_NAME = 65536  # longest string accepted from a lazily read string table
 _MAX_INTERP = 4096  # PATH_MAX: the longest PT_INTERP accepted
 _MAX_VERSIONS = 0x7FFF  # version indices are 15 bits wide: no file can name more versions
 _MAX_DYN = 0x10000  # dynamic entries read while looking for DT_NULL
+_WORDS = 16384  # hash words handled per read
+_ODD = bytes(i & 1 for i in range(256))  # translate table: 1 where the low bit is set
 _PN_XNUM = 0xFFFF  # e_phnum escape: the real count is in section header 0's sh_info
 
 _PT_LOAD, _PT_DYNAMIC, _PT_INTERP = 1, 2, 3
@@ -395,8 +397,15 @@ class _Elf:
         """Number of .dynsym entries, from DT_HASH's nchain or by walking DT_GNU_HASH."""
         if _DT_HASH in dyn:  # s390x and alpha use 8-byte hash words
             word = "Q" if self.is64 and self.header.machine in (_EM_S390, _EM_ALPHA) else "I"
-            off = self.map(dyn[_DT_HASH], 2 * struct.calcsize(word), "DT_HASH table")[0]
-            return self.unpack(word * 2, off, "DT_HASH header")[1]
+            size = struct.calcsize(word)
+            off, avail = self.map(dyn[_DT_HASH], 2 * size, "DT_HASH table")
+            nbucket, nchain = self.unpack(word * 2, off, "DT_HASH header")
+            if (2 + nbucket + nchain) * size > avail:
+                raise ElfFormatError(
+                    f"DT_HASH at offset {off:#x}: nbucket {nbucket} and nchain {nchain} do not"
+                    f" fit in the {avail} bytes left in its segment"
+                )
+            return nchain
         if _DT_GNU_HASH not in dyn:
             raise ElfFormatError("DT_SYMTAB without DT_HASH or DT_GNU_HASH: cannot count symbols")
         off, avail = self.map(dyn[_DT_GNU_HASH], 16, "DT_GNU_HASH table")
@@ -408,21 +417,23 @@ class _Elf:
                 f"DT_GNU_HASH at offset {off:#x}: {nbuckets} buckets and {bloom_size} bloom"
                 f" words need {chains_at} bytes, its segment has {avail}"
             )
-        raw = self.f.read(off + buckets_at, 4 * nbuckets, "DT_GNU_HASH buckets")
-        idx = max(struct.unpack(f"{self.e}{nbuckets}I", raw), default=0)
+        idx = 0  # the highest bucket start; read in pieces, never as one huge tuple
+        for i in range(0, nbuckets, _WORDS):
+            raw = self.f.read(off + buckets_at + 4 * i, 4 * min(_WORDS, nbuckets - i), "buckets")
+            idx = max(idx, *struct.unpack(f"{self.e}{len(raw) // 4}I", raw))
         if idx == 0:  # no hashed symbols at all
             return symoffset
         if idx < symoffset:
             raise ElfFormatError(f"DT_GNU_HASH bucket {idx} is below symoffset {symoffset}")
-        while True:  # the chain of the highest bucket ends at the last symbol
+        low = 0 if self.header.little_endian else 3  # the byte holding each word's low bit
+        while True:  # the chain of the highest bucket ends (low bit set) at the last symbol
             pos = chains_at + 4 * (idx - symoffset)
-            n = min(1024, (avail - pos) // 4)
+            n = min(_WORDS, (avail - pos) // 4)
             if n <= 0:
                 raise ElfFormatError(f"DT_GNU_HASH chain at offset {off + pos:#x} is unterminated")
-            chain = struct.unpack(f"{self.e}{n}I", self.f.read(off + pos, 4 * n, "hash chain"))
-            for j, h in enumerate(chain):
-                if h & 1:
-                    return idx + j + 1
+            end = self.f.read(off + pos, 4 * n, "DT_GNU_HASH chain")[low::4].translate(_ODD).find(1)
+            if end >= 0:
+                return idx + end + 1
             idx += n
 
 

@@ -692,7 +692,7 @@ def test_symbol_count_beyond_the_file(tmp_path: Path) -> None:
     struct.pack_into("<I", data, hash_at + 4, 0xFFFFFFFF)  # nchain
     path = write(tmp_path, "libnchain.so", bytes(data))
     assert read_dynamic(path).soname == "libtiny.so.1"  # only the symbol reader cares
-    with pytest.raises(ElfFormatError, match="dynamic symbol table"):
+    with pytest.raises(ElfFormatError, match="nchain 4294967295 do not fit"):
         dynamic_symbols(path)
 
 
@@ -710,6 +710,27 @@ def test_gnu_hash_chain_without_end(tmp_path: Path) -> None:
         ElfFormatError, match=r"DT_GNU_HASH chain at offset 0x[0-9a-f]+ is unterminated"
     ):
         dynamic_symbols(path)
+
+
+def test_endless_gnu_hash_chain_in_a_large_file_is_rejected_fast(tmp_path: Path) -> None:
+    tiny = build_elf(is64=True, little=True, hash_style="gnu")
+    data = bytearray(tiny.data)
+    layout = Layout.of(tiny.data)
+    gnu_at = next(v for _, t, v in layout.dynamic(tiny.data) if t == DT_GNU_HASH)
+    chains_at = gnu_at + 16 + 8 + 4
+    size = 64 << 20
+    # Point the only bucket at a chain that starts in the zeros past the real data.
+    struct.pack_into("<I", data, gnu_at + 24, 1 + (len(data) + 64 - chains_at) // 4)
+    load_at = layout.phdr(PT_LOAD)[0]
+    struct.pack_into("<QQ", data, load_at + 32, size, size)  # p_filesz, p_memsz
+    path = write(tmp_path, "libendless.so", bytes(data))
+    with path.open("r+b") as f:
+        f.truncate(size)
+    assert read_dynamic(path).soname == "libtiny.so.1"
+    start = time.perf_counter()
+    with pytest.raises(ElfFormatError, match=r"DT_GNU_HASH chain .* is unterminated"):
+        dynamic_symbols(path)
+    assert time.perf_counter() - start < MAX_SECONDS
 
 
 @pytest.mark.parametrize(
