@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Verify that a Python environment is whole, before anything imports it.")
     parser.add_argument("--version", action="version", version=f"verify-env {__version__}")
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--python", metavar="PATH", help="verify the environment of this interpreter")
+    where.add_argument("--python", metavar="PATH",
+                       help="verify the environment of this interpreter")
     where.add_argument("--prefix", metavar="DIR", help="verify this prefix (venv or conda env)")
     parser.add_argument("--checks", default=_env("CHECKS", None),
                         help="comma-separated checks, or 'all' (default: tags,record) "

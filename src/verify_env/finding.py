@@ -44,7 +44,8 @@ _E, _W = Severity.ERROR, Severity.WARNING
 CODES: dict[str, Code] = {
     c.name: c
     for c in (
-        Code("tag-mismatch", "tags", _E, "no WHEEL tag of the distribution is supported by the target"),
+        Code("tag-mismatch", "tags", _E,
+             "no WHEEL tag of the distribution is supported by the target"),
         Code("extension-suffix", "tags", _E,
              "an extension module's filename ABI tag cannot load in the target"),
         Code("elf-arch", "tags", _E,

@@ -163,7 +163,7 @@ def _collect(children: dict[int, int], progress: ProgressFn | None
         open_fds = set(children)
         while open_fds:
             for key, _ in sel.select():
-                fd = int(key.fd)  # type: ignore[call-overload]
+                fd = int(key.fd)
                 chunk = os.read(fd, 1 << 16)
                 if not chunk:
                     sel.unregister(fd)
@@ -178,7 +178,8 @@ def _collect(children: dict[int, int], progress: ProgressFn | None
                     payload = bytes(buf[_FRAME.size:_FRAME.size + length])
                     del buf[:_FRAME.size + length]
                     if kind == b"p":
-                        done[fd] = struct.unpack("<QQ", payload)  # type: ignore[assignment]
+                        files_done, bytes_done = struct.unpack("<QQ", payload)
+                        done[fd] = (files_done, bytes_done)
                         if progress is not None:
                             progress(sum(f for f, _ in done.values()),
                                      sum(b for _, b in done.values()))

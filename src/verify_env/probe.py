@@ -8,6 +8,8 @@ JSON object. So it must stay 3.8-compatible and import nothing outside the stand
 ``python`` the user starts; ``-B`` keeps it from writing bytecode into the environment.
 """
 
+from __future__ import annotations
+
 import importlib.machinery
 import json
 import os
@@ -17,7 +19,7 @@ import sys
 import sysconfig
 
 
-def _libc():
+def _libc() -> tuple[str | None, str | None]:
     try:
         ver = os.confstr("CS_GNU_LIBC_VERSION") or ""
     except (AttributeError, ValueError, OSError):
@@ -26,17 +28,17 @@ def _libc():
         return "glibc", ver.split()[1]
     if sys.platform.startswith("linux"):
         try:
-            from packaging import _musllinux  # type: ignore[attr-defined,unused-ignore]
+            from packaging import _musllinux
 
             musl = _musllinux._get_musl_version(sys.executable)
             if musl is not None:
-                return "musl", "%d.%d" % (musl.major, musl.minor)
+                return "musl", f"{musl.major}.{musl.minor}"
         except Exception:
             pass
     return None, None
 
 
-def _tags():
+def _tags() -> list[str] | None:
     try:
         from packaging import tags
 
@@ -45,7 +47,7 @@ def _tags():
         return None
 
 
-def collect(packaging_dir=None, script_mode=False):
+def collect(packaging_dir: str | None = None, script_mode: bool = False) -> dict[str, object]:
     """Return the facts as a JSON-able dict.
 
     ``script_mode`` drops ``sys.path[0]`` (the probe's own directory) from the reported path.

