@@ -64,8 +64,8 @@ class StatCache:
             if not isinstance(entries, dict):
                 raise ValueError("unknown layout")
             self._entries = entries
-        except FileNotFoundError:
-            pass
+        except (FileNotFoundError, NotADirectoryError):
+            pass  # no cache yet; an unwritable place is reported once, by save()
         except (OSError, ValueError, EOFError, TypeError) as exc:
             self.warnings.append(f"ignoring unreadable stat cache {self.path}: {exc}")
             self._entries = {}

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.envs import run_cli
+from tests.support.envs import CliRun, run_cli
 
 
-def _errors(run: object) -> list[dict[str, object]]:
-    return [f for f in run.findings if f["severity"] == "error"]  # type: ignore[attr-defined]
+def _errors(run: CliRun) -> list[dict[str, object]]:
+    return [f for f in run.findings if f["severity"] == "error"]
 
 
 def test_bare_venv(bare_venv: Path, cache_dir: Path) -> None:

@@ -9,16 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-_ROOT = Path(__file__).resolve().parents[2]
-if str(_ROOT) not in sys.path:  # `tests` is a rootless namespace package; make it importable
-    sys.path.insert(0, str(_ROOT))
-
-from tests.support.conda_env import (  # noqa: E402
+from tests.support.conda_env import (
     BINARY_PLACEHOLDER,
     TEXT_PLACEHOLDER,
     PackageFile,

@@ -19,7 +19,7 @@ from tests.support.conda_env import (
     build_channel,
     create_prefix,
 )
-from tests.support.envs import make_venv, run_cli
+from tests.support.envs import CliRun, make_venv, run_cli
 
 LIB = b"\x7fELF\x02\x01\x01" + b"\0" * 57 + b"payload of libfoo\n" * 50
 CONF = f"prefix={TEXT_PLACEHOLDER}\nmode=fast\n".encode()
@@ -66,7 +66,7 @@ def channel(tmp_path_factory: pytest.TempPathFactory) -> str:
     return build_channel(tmp_path_factory.mktemp("channel"), packages)
 
 
-def _verify(prefix: Path, cache_dir: Path) -> object:
+def _verify(prefix: Path, cache_dir: Path) -> CliRun:
     return run_cli("--prefix", str(prefix), "--format", "json", cache_dir=cache_dir)
 
 

@@ -6,12 +6,12 @@ import shutil
 import zipfile
 from pathlib import Path
 
-from tests.support.envs import break_link, run_cli, site_packages
+from tests.support.envs import CliRun, break_link, run_cli, site_packages
 
 UMATH = "numpy/_core/_multiarray_umath.cpython-311-x86_64-linux-gnu.so"
 
 
-def _verify(env: Path, cache_dir: Path, *extra: str) -> object:
+def _verify(env: Path, cache_dir: Path, *extra: str) -> CliRun:
     return run_cli("--python", str(env / "bin" / "python"), "--format", "json", *extra,
                    cache_dir=cache_dir)
 

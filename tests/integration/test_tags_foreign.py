@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.support.envs import clone_env, install_with_installer, run_cli, site_packages
+from tests.support.envs import CliRun, clone_env, install_with_installer, run_cli, site_packages
 
 
-def _verify(env: Path, cache_dir: Path) -> object:
+def _verify(env: Path, cache_dir: Path) -> CliRun:
     return run_cli("--python", str(env / "bin" / "python"), "--format", "json",
                    "--checks", "tags,record", cache_dir=cache_dir)
 

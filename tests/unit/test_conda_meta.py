@@ -76,7 +76,7 @@ BINARY_IN_PACKAGE = PLACEHOLDER.encode() + b"\0" * 40
 @pytest.fixture
 def zlib(tmp_path: Path) -> tuple[Path, Distribution]:
     prefix = tmp_path / "env"
-    paths = [
+    paths: list[dict[str, Any]] = [
         {"_path": "lib/libz.so", "path_type": "softlink", "sha256": sha(LIB),
          "size_in_bytes": len(LIB)},
         {"_path": "lib/libz.so.1.2.13", "path_type": "hardlink", "sha256": sha(LIB).upper(),
@@ -348,10 +348,8 @@ def test_a_bad_paths_entry_is_one_problem(tmp_path: Path, entry: object, quoted:
 def test_wrong_json_types_never_raise(tmp_path: Path, damage: dict[str, Any]) -> None:
     """A valid JSON object whose fields have the wrong types: damage to report, not a crash.
     The size ``true`` is the JSON boolean, not a number of bytes."""
-    record = base_record("pkg", "1.0", "0", files=["lib/a.so"], **{
-        k: v for k, v in damage.items() if k != "paths_data"})
-    if "paths_data" in damage:
-        record["paths_data"] = damage["paths_data"]
+    record = base_record("pkg", "1.0", "0", files=["lib/a.so"])
+    record.update(damage)
     dist = read(tmp_path, write_record(tmp_path, record))
     assert dist.installer == "conda"
     for f in dist.files:

@@ -31,9 +31,16 @@ _NO_HASH_TYPES = {"pyc_file": FileKind.OPTIONAL, "unix_python_entry_point": File
                   "windows_python_entry_point_exe": FileKind.GENERATED}
 
 
+def _strings(value: object) -> list[str]:
+    """A JSON list of strings, or nothing: a record of the wrong shape is data, not a crash."""
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, str)]
+    return []
+
+
 def _site_packages_rel(prefix: str, record: dict[str, object]) -> str | None:
     """Where this prefix keeps site-packages, relative to the prefix."""
-    for entry in record.get("files") or ():  # type: ignore[attr-defined]
+    for entry in _strings(record.get("files")):
         head, sep, _ = str(entry).partition("/site-packages/")
         if sep:
             return head + "/site-packages"
@@ -66,6 +73,8 @@ def _entry(prefix: str, raw: object, noarch: bool, sp_rel: str | None) -> Record
     path = _translate(raw["_path"], noarch, sp_rel)
     location = os.path.normpath(os.path.join(prefix, path))
     path_type = raw.get("path_type", "hardlink")
+    if not isinstance(path_type, str):
+        return f"{path}: path_type {path_type!r} is not a string"
     if path_type == "directory":
         return ""
     if path_type in _NO_HASH_TYPES:
@@ -82,7 +91,7 @@ def _entry(prefix: str, raw: object, noarch: bool, sp_rel: str | None) -> Record
         digest = str(digest_hex).lower()
         if not _HEX64.fullmatch(digest):
             return f"{path}: sha256 {digest_hex!r} is not 64 hex digits"
-    if size is not None and (not isinstance(size, int) or size < 0):
+    if size is not None and (type(size) is not int or size < 0):
         return f"{path}: size_in_bytes {size!r} is not a size"
     return RecordedFile(path, location, "sha256" if digest else None, digest, size, hex=True)
 
@@ -118,16 +127,15 @@ def read_record(prefix: str, json_path: str) -> Distribution:
             elif entry:
                 problems.append(RecordProblem("record-malformed", rel, f"{rel}: {entry}"))
     elif record:
-        for path in record.get("files") or ():  # type: ignore[attr-defined]
-            if isinstance(path, str):
-                kind = FileKind.OPTIONAL if path.endswith(".pyc") else FileKind.REGULAR
-                location = os.path.normpath(os.path.join(prefix, path))
-                files.append(RecordedFile(path, location, None, None, None, kind))
-    depends = record.get("depends") or ()
+        for path in _strings(record.get("files")):
+            kind = FileKind.OPTIONAL if path.endswith(".pyc") else FileKind.REGULAR
+            location = os.path.normpath(os.path.join(prefix, path))
+            files.append(RecordedFile(path, location, None, None, None, kind))
+    depends = _strings(record.get("depends"))
     return Distribution(
         name=name, key=canonicalize_name(name), version=version, installer="conda",
         source="conda-meta", root=prefix, metadata_dir=json_path, site_dir=None,
-        files=tuple(files), requires=tuple(str(d) for d in depends),  # type: ignore[attr-defined]
+        files=tuple(files), requires=tuple(depends),
         problems=tuple(problems), hint=f"conda install --force-reinstall {name}={version}",
     )
 

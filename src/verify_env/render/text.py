@@ -72,12 +72,12 @@ def render(report: Report, *, strict: bool = False, verbose: bool = False,
     for (dist, version, installer), found in groups.items():
         title = " ".join(p for p in (dist, version) if p)
         lines.append("")
-        lines.append(f"{safe_text(title)}" + (f" ({installer})" if installer else ""))
+        lines.append(safe_text(title + (f" ({installer})" if installer else "")))
         lines.extend(_group(found, color))
     if report.skips and verbose:
         lines.append("")
         lines.append("not judged:")
-        lines.extend(f"  [{s.check}] {s.distribution or ''} {safe_text(s.reason)}"
+        lines.extend(safe_text(f"  [{s.check}] {s.distribution or ''} {s.reason}")
                      for s in report.skips)
     s = report.summary
     failed = report.errors or (strict and report.warnings)
