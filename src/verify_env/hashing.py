@@ -22,7 +22,7 @@ import stat
 import struct
 from collections.abc import Callable, Sequence
 
-__all__ = ["HashResult", "default_jobs", "hash_files"]
+__all__ = ["HashItem", "HashResult", "Hashing", "default_jobs", "hash_files"]
 
 CHUNK = 1 << 20
 # Below this much work a fork costs more than it saves (measured: forking the CLI process
@@ -33,8 +33,13 @@ MIN_PARALLEL_FILES = 256
 # cost about as much as hashing 32 KiB).
 PER_FILE_COST = 32 << 10
 
-HashResult = bytes | str
-"""The raw digest, or the reason the file could not be read."""
+HashResult = bytes | int | str
+"""The raw digest; or the file's actual size when it differs from the expected one (nothing was
+hashed); or why it could not be read: ``errno:N:text``, or ``type:MODE`` for a file that is not
+a regular file (never read)."""
+
+HashItem = tuple[str, str, int]
+"""(path, hashlib algorithm, expected size or -1)."""
 
 ProgressFn = Callable[[int, int], None]
 """Called with (files done, bytes done) as work completes."""
@@ -47,16 +52,18 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _digest(path: str, algorithm: str, buf: bytearray) -> HashResult:
+def _digest(path: str, algorithm: str, expected: int, buf: bytearray) -> HashResult:
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(path, flags)
     except OSError as exc:
-        return exc.strerror or str(exc)
+        return f"errno:{exc.errno}:{exc.strerror}"
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            return "not a regular file"
+            return f"type:{stat.S_IFMT(st.st_mode)}"
+        if expected >= 0 and st.st_size != expected:
+            return st.st_size
         h = hashlib.new(algorithm)
         view = memoryview(buf)
         with open(fd, "rb", buffering=0, closefd=False) as fh:
@@ -67,18 +74,18 @@ def _digest(path: str, algorithm: str, buf: bytearray) -> HashResult:
                 h.update(view[:n])
         return h.digest()
     except OSError as exc:
-        return exc.strerror or str(exc)
+        return f"errno:{exc.errno}:{exc.strerror}"
     finally:
         os.close(fd)
 
 
-def _run(items: Sequence[tuple[int, str, str]], progress: ProgressFn | None,
+def _run(items: Sequence[tuple[int, HashItem]], progress: ProgressFn | None,
          sizes: Sequence[int]) -> list[tuple[int, HashResult]]:
     buf = bytearray(CHUNK)
     out: list[tuple[int, HashResult]] = []
     done_bytes = 0
-    for n, (index, path, algorithm) in enumerate(items, start=1):
-        out.append((index, _digest(path, algorithm, buf)))
+    for n, (index, (path, algorithm, expected)) in enumerate(items, start=1):
+        out.append((index, _digest(path, algorithm, expected, buf)))
         done_bytes += sizes[index]
         if progress is not None and (n & 63) == 0:
             progress(n, done_bytes)
@@ -101,7 +108,7 @@ def _shares(sizes: Sequence[int], jobs: int) -> list[list[int]]:
 _FRAME = struct.Struct("<cI")
 
 
-def _child(items: Sequence[tuple[int, str, str]], sizes: Sequence[int], wfd: int) -> None:
+def _child(items: Sequence[tuple[int, HashItem]], sizes: Sequence[int], wfd: int) -> None:
     def report(files: int, nbytes: int) -> None:
         payload = struct.pack("<QQ", files, nbytes)
         os.write(wfd, _FRAME.pack(b"p", len(payload)) + payload)
@@ -114,9 +121,10 @@ def _child(items: Sequence[tuple[int, str, str]], sizes: Sequence[int], wfd: int
         view = view[os.write(wfd, view):]
 
 
-def _parallel(items: list[tuple[int, str, str]], sizes: Sequence[int], jobs: int,
-              progress: ProgressFn | None) -> list[tuple[int, HashResult]] | None:
-    shares = _shares([sizes[i] for i, _, _ in items], jobs)
+def _start(items: list[tuple[int, HashItem]], sizes: Sequence[int], jobs: int
+           ) -> dict[int, int] | None:
+    """Fork one child per share; {read fd: pid}, or None if forking failed (nothing left)."""
+    shares = _shares(sizes, jobs)
     children: dict[int, int] = {}
     for share in shares:
         if not share:
@@ -127,11 +135,14 @@ def _parallel(items: list[tuple[int, str, str]], sizes: Sequence[int], jobs: int
         except OSError:
             os.close(rfd)
             os.close(wfd)
-            break
+            _reap(children)
+            return None
         if pid == 0:  # the child: hash, report, and leave without running any cleanup
             code = 0
             try:
                 os.close(rfd)
+                for fd in children:
+                    os.close(fd)
                 _child([items[i] for i in share], sizes, wfd)
             except BaseException:
                 code = 1
@@ -139,10 +150,7 @@ def _parallel(items: list[tuple[int, str, str]], sizes: Sequence[int], jobs: int
                 os._exit(code)
         os.close(wfd)
         children[rfd] = pid
-    if len(children) < sum(1 for s in shares if s):
-        _reap(children)
-        return None
-    return _collect(children, progress)
+    return children
 
 
 def _reap(children: dict[int, int]) -> None:
@@ -192,21 +200,38 @@ def _collect(children: dict[int, int], progress: ProgressFn | None
     return None if failed else results
 
 
-def hash_files(items: Sequence[tuple[str, str]], sizes: Sequence[int], jobs: int | None = None,
-               progress: ProgressFn | None = None) -> list[HashResult]:
-    """Digest each ``(path, algorithm)``; ``sizes`` (from ``stat``) balance the work.
+class Hashing:
+    """Digests being computed; `results()` waits for them.
 
-    Returns one result per item, in order: the raw digest or the reason it could not be read.
+    Started before the caller's other work so that forked workers hash while the caller walks
+    directories and reads ELF headers: on two cores the serial parts then cost little wall time.
     """
-    jobs = default_jobs() if jobs is None else max(1, jobs)
-    indexed = [(i, path, algorithm) for i, (path, algorithm) in enumerate(items)]
-    pairs: list[tuple[int, HashResult]] | None = None
-    big_enough = sum(sizes) >= MIN_PARALLEL_BYTES or len(items) >= MIN_PARALLEL_FILES
-    if jobs > 1 and big_enough and hasattr(os, "fork"):
-        pairs = _parallel(indexed, sizes, min(jobs, len(items)), progress)
-    if pairs is None:  # one process: by choice, or because forking failed
-        pairs = _run(indexed, progress, sizes)
-    out: list[HashResult] = [""] * len(items)
-    for index, result in pairs:
-        out[index] = result
-    return out
+
+    def __init__(self, items: Sequence[HashItem], sizes: Sequence[int], jobs: int | None = None,
+                 progress: ProgressFn | None = None) -> None:
+        self._items = [(i, item) for i, item in enumerate(items)]
+        self._sizes = sizes
+        self._progress = progress
+        self._children: dict[int, int] | None = None
+        jobs = default_jobs() if jobs is None else max(1, jobs)
+        big_enough = sum(sizes) >= MIN_PARALLEL_BYTES or len(items) >= MIN_PARALLEL_FILES
+        if jobs > 1 and big_enough and hasattr(os, "fork"):
+            self._children = _start(self._items, sizes, min(jobs, len(items)))
+
+    def results(self) -> list[HashResult]:
+        """One result per item, in order."""
+        pairs = None
+        if self._children is not None:
+            pairs = _collect(self._children, self._progress)
+        if pairs is None:  # one process: by choice, or because a worker failed
+            pairs = _run(self._items, self._progress, self._sizes)
+        out: list[HashResult] = [""] * len(self._items)
+        for index, result in pairs:
+            out[index] = result
+        return out
+
+
+def hash_files(items: Sequence[HashItem], sizes: Sequence[int], jobs: int | None = None,
+               progress: ProgressFn | None = None) -> list[HashResult]:
+    """Digest each ``(path, algorithm, expected size)``; ``sizes`` balance the work."""
+    return Hashing(items, sizes, jobs, progress).results()

@@ -50,6 +50,10 @@ class StatCache:
     _entries: dict[str, tuple[object, ...]] = field(default_factory=dict)
     _dirty: bool = False
 
+    @property
+    def enabled(self) -> bool:
+        return self.path is not None
+
     def load(self) -> StatCache:
         if self.path is None:
             return self

@@ -62,10 +62,10 @@ def expected(path: Path, algorithm: str) -> bytes:
     return hashlib.new(algorithm, path.read_bytes()).digest()
 
 
-def sizes_of(items: Sequence[tuple[str, str]]) -> list[int]:
+def sizes_of(items: Sequence[tuple[str, str, int]]) -> list[int]:
     """Sizes as the caller would get them from ``stat`` (0 for what is not there)."""
     out = []
-    for path, _ in items:
+    for path, _, _ in items:
         try:
             out.append(os.stat(path).st_size)
         except OSError:
@@ -99,21 +99,21 @@ def many_small(tmp_path: Path) -> list[Path]:
 @pytest.mark.parametrize("algorithm", ["sha256", "md5", "sha512"])
 @pytest.mark.parametrize("jobs", [1, 4])
 def test_digests_equal_hashlib(mixed: list[Path], algorithm: str, jobs: int) -> None:
-    items = [(str(p), algorithm) for p in mixed]
+    items = [(str(p), algorithm, -1) for p in mixed]
     got = hash_files(items, sizes_of(items), jobs=jobs)
     assert got == [expected(p, algorithm) for p in mixed]
 
 
 def test_mixed_algorithms_in_one_call(mixed: list[Path]) -> None:
     algorithms = ["sha256", "md5", "sha512", "sha256", "md5"]
-    items = [(str(p), a) for p, a in zip(mixed, algorithms, strict=True)]
+    items = [(str(p), a, -1) for p, a in zip(mixed, algorithms, strict=True)]
     got = hash_files(items, sizes_of(items), jobs=1)
     assert got == [expected(p, a) for p, a in zip(mixed, algorithms, strict=True)]
 
 
 @needs_fork
 def test_large_bytes_alone_take_the_parallel_path_and_agree(mixed: list[Path]) -> None:
-    items = [(str(p), "sha256") for p in mixed]
+    items = [(str(p), "sha256", -1) for p in mixed]
     sizes = sizes_of(items)
     assert len(items) < MIN_PARALLEL_FILES and sum(sizes) >= MIN_PARALLEL_BYTES
     with deadline():
@@ -123,7 +123,7 @@ def test_large_bytes_alone_take_the_parallel_path_and_agree(mixed: list[Path]) -
 @needs_fork
 def test_job_counts_agree_in_order(many_small: list[Path]) -> None:
     algorithms = ("sha256", "md5", "sha512")
-    items = [(str(p), algorithms[i % 3]) for i, p in enumerate(many_small)]
+    items = [(str(p), algorithms[i % 3], -1) for i, p in enumerate(many_small)]
     sizes = sizes_of(items)
     assert len(items) >= MIN_PARALLEL_FILES  # so jobs > 1 really forks
     with deadline():
@@ -140,7 +140,7 @@ def test_job_counts_agree_in_order(many_small: list[Path]) -> None:
 def test_more_jobs_than_files_with_parallel_bytes(tmp_path: Path) -> None:
     rng = random.Random(5)
     paths = [write(tmp_path / "a", rng.randbytes(MIN_PARALLEL_BYTES)), write(tmp_path / "b", b"")]
-    items = [(str(p), "sha256") for p in paths]
+    items = [(str(p), "sha256", -1) for p in paths]
     with deadline():
         got = hash_files(items, sizes_of(items), jobs=16)
     assert got == [expected(p, "sha256") for p in paths]
@@ -151,7 +151,7 @@ def test_empty_input() -> None:
 
 
 def test_jobs_zero_or_negative_means_one(mixed: list[Path]) -> None:
-    items = [(str(p), "md5") for p in mixed[:2]]
+    items = [(str(p), "md5", -1) for p in mixed[:2]]
     assert hash_files(items, sizes_of(items), jobs=0) == [expected(p, "md5") for p in mixed[:2]]
     assert hash_files(items, sizes_of(items), jobs=-3) == [expected(p, "md5") for p in mixed[:2]]
 
@@ -164,13 +164,13 @@ def test_fifo_is_reported_not_read(tmp_path: Path, many_small: list[Path], jobs:
     os.mkfifo(fifo)
     # No writer ever opens it: reading it would block forever.
     paths = [*many_small[:150], fifo, *many_small[150:]]
-    items = [(str(p), "sha256") for p in paths]
+    items = [(str(p), "sha256", -1) for p in paths]
     sizes = [0 if p == fifo else p.stat().st_size for p in paths]
     started = time.monotonic()
     with deadline():
         got = hash_files(items, sizes, jobs=jobs)
     assert time.monotonic() - started < ALARM_SECONDS
-    assert got[150] == "not a regular file"
+    assert got[150] == f"type:{stat.S_IFIFO}"
     assert got[:150] == [expected(p, "sha256") for p in many_small[:150]]
     assert got[151:] == [expected(p, "sha256") for p in many_small[150:]]
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)  # still there, untouched
@@ -178,7 +178,7 @@ def test_fifo_is_reported_not_read(tmp_path: Path, many_small: list[Path], jobs:
 
 def test_missing_file_gives_a_reason(tmp_path: Path, mixed: list[Path]) -> None:
     missing = tmp_path / "gone.so"
-    items = [(str(mixed[1]), "sha256"), (str(missing), "sha256")]
+    items = [(str(mixed[1]), "sha256", -1), (str(missing), "sha256", -1)]
     got = hash_files(items, [1, 0], jobs=1)
     assert got[0] == expected(mixed[1], "sha256")
     assert isinstance(got[1], str)
@@ -188,7 +188,7 @@ def test_missing_file_gives_a_reason(tmp_path: Path, mixed: list[Path]) -> None:
 def test_directory_is_not_a_regular_file(tmp_path: Path) -> None:
     d = tmp_path / "pkg"
     d.mkdir()
-    assert hash_files([(str(d), "sha256")], [0], jobs=1) == ["not a regular file"]
+    assert hash_files([(str(d), "sha256", -1)], [0], jobs=1) == [f"type:{stat.S_IFDIR}"]
 
 
 @needs_fork
@@ -197,10 +197,10 @@ def test_bad_items_in_the_parallel_path(tmp_path: Path, many_small: list[Path]) 
     d.mkdir()
     missing = tmp_path / "missing"
     paths = [d, *many_small, missing]
-    items = [(str(p), "sha256") for p in paths]
+    items = [(str(p), "sha256", -1) for p in paths]
     with deadline():
         got = hash_files(items, sizes_of(items), jobs=4)
-    assert got[0] == "not a regular file"
+    assert got[0] == f"type:{stat.S_IFDIR}"
     last = got[-1]
     assert isinstance(last, str) and "No such file" in last
     assert got[1:-1] == [expected(p, "sha256") for p in many_small]
@@ -209,7 +209,7 @@ def test_bad_items_in_the_parallel_path(tmp_path: Path, many_small: list[Path]) 
 def test_symlink_to_a_file_is_followed(tmp_path: Path, mixed: list[Path]) -> None:
     link = tmp_path / "link"
     link.symlink_to(mixed[2])
-    assert hash_files([(str(link), "sha256")], [MIB + 1], jobs=1) == [
+    assert hash_files([(str(link), "sha256", -1)], [MIB + 1], jobs=1) == [
         expected(mixed[2], "sha256")]
 
 
@@ -224,7 +224,7 @@ def record_progress() -> tuple[list[tuple[int, int]], Callable[[int, int], None]
 
 @pytest.mark.parametrize("jobs", [1, pytest.param(4, marks=needs_fork)])
 def test_progress_ends_with_all_files_and_bytes(many_small: list[Path], jobs: int) -> None:
-    items = [(str(p), "sha256") for p in many_small]
+    items = [(str(p), "sha256", -1) for p in many_small]
     sizes = sizes_of(items)
     calls, progress = record_progress()
     with deadline():
@@ -239,7 +239,7 @@ def test_progress_ends_with_all_files_and_bytes(many_small: list[Path], jobs: in
 
 
 def test_progress_for_a_few_files(mixed: list[Path]) -> None:
-    items = [(str(p), "md5") for p in mixed]
+    items = [(str(p), "md5", -1) for p in mixed]
     sizes = sizes_of(items)
     calls, progress = record_progress()
     hash_files(items, sizes, jobs=1, progress=progress)
@@ -284,3 +284,10 @@ def test_shares_with_fewer_files_than_jobs() -> None:
     shares = _shares([5, 10], 4)
     assert sorted(i for share in shares for i in share) == [0, 1]
     assert sum(1 for share in shares if share) == 2
+
+
+def test_a_size_that_differs_from_the_expected_one_is_returned_unhashed(tmp_path: Path) -> None:
+    f = tmp_path / "f.bin"
+    f.write_bytes(b"x" * 100)
+    assert hash_files([(str(f), "sha256", 99)], [100], jobs=1) == [100]
+    assert hash_files([(str(f), "sha256", 100)], [100], jobs=1) == [expected(f, "sha256")]

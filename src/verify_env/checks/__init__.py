@@ -10,9 +10,10 @@ from verify_env.checks.interface import Check, CheckResult, Context
 
 __all__ = ["CHECKS", "Check", "CheckResult", "Context", "by_name"]
 
+# record first: it starts the hashing workers and finishes after the others have run.
 CHECKS: tuple[Check, ...] = (
-    Check(tags.NAME, tags.CODES, tags.run),
     Check(record.NAME, record.CODES, record.run),
+    Check(tags.NAME, tags.CODES, tags.run),
 )
 
 

@@ -11,7 +11,7 @@ from verify_env.scope import Scope
 from verify_env.statcache import StatCache
 from verify_env.target import Target
 
-__all__ = ["Check", "CheckResult", "Context"]
+__all__ = ["Check", "CheckResult", "Context", "Deferred"]
 
 ProgressFn = Callable[[str, int, int, int, int], None]
 """(phase, files done, files total, bytes done, bytes total)."""
@@ -45,6 +45,11 @@ class CheckResult:
     bytes_hashed: int = 0
 
 
+Deferred = Callable[[], CheckResult]
+"""A check that started background work (hashing) returns this; calling it waits and finishes,
+so the checks after it run while the workers hash."""
+
+
 @dataclass(frozen=True, slots=True)
 class Check:
     """A registry entry (``checks/__init__.py``)."""
@@ -53,7 +58,7 @@ class Check:
     """The name ``--checks`` takes."""
     codes: tuple[str, ...]
     """The finding codes it may report."""
-    run: Callable[[Context], CheckResult]
+    run: Callable[[Context], CheckResult | Deferred]
     """The check itself."""
     default: bool = True
     """Whether it runs without ``--checks``."""
