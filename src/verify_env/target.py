@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from verify_env import probe
 from verify_env.errors import ProbeError, UsageError
@@ -139,10 +137,12 @@ def _tags_for_other(facts: Mapping[str, object]) -> list[str]:
 
 
 def _probe(python: str) -> dict[str, object]:
+    import subprocess
+
     import packaging
 
-    packaging_dir = str(Path(packaging.__file__).resolve().parent.parent)
-    cmd = [python, "-B", str(Path(probe.__file__).resolve()), packaging_dir]
+    packaging_dir = os.path.dirname(os.path.dirname(os.path.realpath(packaging.__file__)))
+    cmd = [python, "-B", os.path.realpath(probe.__file__), packaging_dir]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=PROBE_TIMEOUT,
                               stdin=subprocess.DEVNULL, check=False)
@@ -166,15 +166,15 @@ def _probe(python: str) -> dict[str, object]:
     return facts
 
 
-def _interpreter_in(prefix: Path) -> Path | None:
+def _interpreter_in(prefix: str) -> str | None:
     for rel in ("bin/python3", "bin/python", "python.exe", "Scripts/python.exe"):
-        candidate = prefix / rel
-        if candidate.is_file() and os.access(candidate, os.X_OK):
+        candidate = os.path.join(prefix, rel)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
     return None
 
 
-def _prefix_without_python(prefix: Path, note: str | None) -> Target:
+def _prefix_without_python(prefix: str, note: str | None) -> Target:
     """A conda prefix with no interpreter: only what conda-meta records can be judged."""
     return Target(prefix=str(prefix), executable=None, version=None, implementation=None,
                   tags=(), extension_suffixes=(), platform=sys.platform, machine=os.uname().machine,
@@ -190,24 +190,23 @@ def resolve_target(python: str | None = None, prefix: str | None = None,
     if python:
         return _from_facts(_probe(python), None)
     if prefix:
-        root = Path(prefix)
-        if not root.is_dir():
+        if not os.path.isdir(prefix):
             raise UsageError(f"--prefix {prefix!r}: not a directory")
-        exe = _interpreter_in(root)
+        exe = _interpreter_in(prefix)
         if exe is None:
-            if not (root / "conda-meta").is_dir():
+            if not os.path.isdir(os.path.join(prefix, "conda-meta")):
                 raise UsageError(f"--prefix {prefix!r}: no bin/python and no conda-meta inside")
-            return _prefix_without_python(root, None)
-        return _from_facts(_probe(str(exe)), None)
+            return _prefix_without_python(os.path.abspath(prefix), None)
+        return _from_facts(_probe(exe), None)
     own = os.path.realpath(sys.prefix)
     for var in ("VIRTUAL_ENV", "CONDA_PREFIX"):
         other = environ.get(var)
         if other and os.path.isdir(other) and os.path.realpath(other) != own:
             note = f"verifying {other} (from {var}), not verify-env's own {sys.prefix}"
-            exe = _interpreter_in(Path(other))
+            exe = _interpreter_in(other)
             if exe is None:
-                if (Path(other) / "conda-meta").is_dir():
-                    return _prefix_without_python(Path(other), note)
+                if os.path.isdir(os.path.join(other, "conda-meta")):
+                    return _prefix_without_python(other, note)
                 continue
-            return _from_facts(_probe(str(exe)), note)
+            return _from_facts(_probe(exe), note)
     return _from_facts(probe.collect(None, script_mode=True), None)

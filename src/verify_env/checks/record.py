@@ -14,8 +14,6 @@ import stat
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 
-from packaging.version import InvalidVersion, Version
-
 from verify_env.checks.interface import CheckResult, Context, Deferred
 from verify_env.finding import Finding, Severity, Skip
 from verify_env.hashing import Hashing, HashItem, HashResult
@@ -275,6 +273,8 @@ def _duplicates(dists: Iterable[Distribution]) -> Iterator[Finding]:
     for group in groups.values():
         if len(group) < 2:
             continue
+
+        from packaging.version import InvalidVersion, Version
 
         def norm(v: str) -> str:
             try:

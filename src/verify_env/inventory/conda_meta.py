@@ -19,9 +19,13 @@ import json
 import os
 import re
 
-from packaging.utils import canonicalize_name
-
-from verify_env.inventory.model import Distribution, FileKind, RecordedFile, RecordProblem
+from verify_env.inventory.model import (
+    Distribution,
+    FileKind,
+    RecordedFile,
+    RecordProblem,
+    canonical_name,
+)
 
 __all__ = ["scan_conda_meta"]
 
@@ -133,7 +137,7 @@ def read_record(prefix: str, json_path: str) -> Distribution:
             files.append(RecordedFile(path, location, None, None, None, kind))
     depends = _strings(record.get("depends"))
     return Distribution(
-        name=name, key=canonicalize_name(name), version=version, installer="conda",
+        name=name, key=canonical_name(name), version=version, installer="conda",
         source="conda-meta", root=prefix, metadata_dir=json_path, site_dir=None,
         files=tuple(files), requires=tuple(depends),
         problems=tuple(problems), hint=f"conda install --force-reinstall {name}={version}",

@@ -13,11 +13,14 @@ import hashlib
 import os
 import re
 from collections.abc import Iterable
-from email.parser import HeaderParser
 
-from packaging.utils import canonicalize_name
-
-from verify_env.inventory.model import Distribution, FileKind, RecordedFile, RecordProblem
+from verify_env.inventory.model import (
+    Distribution,
+    FileKind,
+    RecordedFile,
+    RecordProblem,
+    canonical_name,
+)
 
 __all__ = ["hint_for", "read_metadata_dir", "scan_site_dir"]
 
@@ -48,12 +51,22 @@ def _read_text(path: str) -> str | None:
 
 
 def _headers(text: str) -> dict[str, list[str]]:
-    """Metadata headers only: the description after the first blank line is never parsed."""
-    head = text.split("\n\n", 1)[0]
-    msg = HeaderParser().parsestr(head)
+    """RFC 822 headers of METADATA / WHEEL, up to the first blank line (the description is
+    never parsed); continuation lines are folded. email.parser does the same for ~12 ms of
+    imports and ~0.5 ms a file, which every pipv install would pay."""
     out: dict[str, list[str]] = {}
-    for key, value in msg.items():
-        out.setdefault(key.lower(), []).append(str(value).strip())
+    last: list[str] | None = None
+    for line in text.splitlines():
+        if not line.strip():
+            break
+        if line[0] in " \t" and last:
+            last[-1] += " " + line.strip()
+            continue
+        key, sep, value = line.partition(":")
+        if not sep:
+            continue
+        last = out.setdefault(key.strip().lower(), [])
+        last.append(value.strip())
     return out
 
 
@@ -176,7 +189,7 @@ def read_metadata_dir(site_dir: str, name: str) -> Distribution:
                     kind = FileKind.OPTIONAL if rel.endswith(".pyc") else FileKind.REGULAR
                     files.append(RecordedFile(rel, loc, None, None, None, kind))
     return Distribution(
-        name=dist_name, key=canonicalize_name(dist_name), version=version, installer=installer,
+        name=dist_name, key=canonical_name(dist_name), version=version, installer=installer,
         source=ext, root=site_dir, metadata_dir=meta_dir, site_dir=site_dir,
         files=tuple(files), wheel_tags=wheel_tags,
         requires=tuple(headers.get("requires-dist", ())),
