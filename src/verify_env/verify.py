@@ -43,8 +43,8 @@ def verify(target: Target, checks: Sequence[str] = DEFAULT_CHECKS, scope: Scope 
            progress: ProgressFn | None = None) -> Report:
     started = time.perf_counter()
     scope = scope or Scope.full()
-    inventory = build_inventory(target)
     cache = StatCache(cache_path_for(target.prefix) if use_cache else None).load()
+    inventory = build_inventory(target, cache=cache)
     ctx = Context(target, inventory, scope, jobs or default_jobs(), cache, progress)
     total = CheckResult()
     outcomes = [check.run(ctx) for check in CHECKS if check.name in checks]

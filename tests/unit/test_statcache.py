@@ -3,12 +3,12 @@ and a damaged or unwritable cache costs one warning, never an exception."""
 
 from __future__ import annotations
 
-import hashlib
 import marshal
 import os
 import random
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -20,8 +20,8 @@ DIGEST = "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"
 
 
 def magic() -> bytes:
-    """The header a valid cache file starts with (read from a file the cache itself wrote)."""
-    return b"verify-env stat cache 1\n"
+    """The header a valid cache file starts with: its first line."""
+    return b"verify-env stat cache 2\n"
 
 
 def key_of(path: Path) -> StatKey:
@@ -164,6 +164,11 @@ def valid_blob(tmp_path: Path, data_file: Path) -> bytes:
     return path.read_bytes()
 
 
+def checksum(payload: bytes) -> bytes:
+    """The cache's own integrity check, so these blobs pass it and fail later."""
+    return zlib.crc32(payload).to_bytes(4, "little")
+
+
 def corrupt(kind: str, good: bytes) -> bytes:
     head = magic()
     assert good.startswith(head)
@@ -177,24 +182,24 @@ def corrupt(kind: str, good: bytes) -> bytes:
         case "header-only":
             return head
         case "wrong-magic":
-            return b"verify-env stat cache 9\n" + good[len(head):]
+            return b"some-other-tool cache 2\n" + good[len(head):]
         case "bad-checksum":
-            digest = bytearray(good[len(head):len(head) + 32])
+            digest = bytearray(good[len(head):len(head) + 4])
             digest[0] ^= 0xFF
-            return head + bytes(digest) + good[len(head) + 32:]
+            return head + bytes(digest) + good[len(head) + 4:]
         case "flipped-payload":
             blob = bytearray(good)
             blob[-1] ^= 0x01
             return bytes(blob)
         case "checksummed-garbage":  # passes the checksum, fails marshal
             payload = b"\xff\xfe not marshal data"
-            return head + hashlib.sha256(payload).digest() + payload
+            return head + checksum(payload) + payload
         case "checksummed-list":  # passes checksum and marshal, wrong layout
             payload = marshal.dumps([1, 2, 3])
-            return head + hashlib.sha256(payload).digest() + payload
+            return head + checksum(payload) + payload
         case "checksummed-truncated-marshal":
-            payload = marshal.dumps({"a": (1, 2, 3, 4, 5, STYLE, DIGEST)})[:-3]
-            return head + hashlib.sha256(payload).digest() + payload
+            payload = marshal.dumps({STYLE: {"a": (1, DIGEST)}})[:-3]
+            return head + checksum(payload) + payload
     raise AssertionError(kind)
 
 
@@ -295,3 +300,15 @@ def test_cache_path_defaults_to_the_user_cache_dir(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     where = Path(cache_path_for(str(tmp_path / "env")))
     assert where.is_relative_to(tmp_path / "xdg" / "verify-env")
+
+
+def test_another_versions_cache_is_replaced_silently(tmp_path: Path, data_file: Path) -> None:
+    """After an upgrade the old format is not damage: no warning, rebuilt on save."""
+    path = tmp_path / "cache" / "x.bin"
+    path.parent.mkdir()
+    path.write_bytes(b"verify-env stat cache 1\n" + b"\0" * 40)
+    cache = StatCache(str(path)).load()
+    assert cache.warnings == []
+    cache.put(str(data_file), key_of(data_file), STYLE, DIGEST)
+    cache.save()
+    assert StatCache(str(path)).load().get(str(data_file), key_of(data_file), STYLE) == DIGEST

@@ -15,6 +15,7 @@ from verify_env.checks.interface import Context
 from verify_env.extensions import tagged_suffix
 from verify_env.finding import Finding, Severity
 from verify_env.inventory import Distribution
+from verify_env.statcache import StatCache, stat_key
 
 __all__ = ["unrecorded_extensions"]
 
@@ -42,17 +43,51 @@ def _package_dirs(dists: Iterable[Distribution], site_dirs: Iterable[str]
     return {top: by_id[c.most_common(1)[0][0]] for top, c in counts.items()}
 
 
+def _walk(top: str, cache: StatCache) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """(directory, names of compiled modules in it) for ``top`` and below, symlinks not
+    followed (no loops) and ``__pycache__`` skipped. A directory's listing is reused from the
+    cache while its stat key is unchanged: adding, removing or renaming an entry changes the
+    directory's mtime and ctime, editing a file in place does not change its name."""
+    stack = [top]
+    while stack:
+        directory = stack.pop()
+        try:
+            key = stat_key(os.stat(directory))
+        except OSError:
+            continue
+        listing = cache.fact("dir", directory, key)
+        if isinstance(listing, tuple) and len(listing) == 2:
+            subdirs, modules = listing
+        else:
+            found_dirs: list[str] = []
+            found_modules: list[str] = []
+            try:
+                with os.scandir(directory) as entries:
+                    for entry in entries:
+                        try:
+                            is_dir = entry.is_dir(follow_symlinks=False)
+                        except OSError:
+                            continue
+                        if is_dir:
+                            if entry.name != "__pycache__":
+                                found_dirs.append(entry.name)
+                        elif tagged_suffix(entry.name) is not None:
+                            found_modules.append(entry.name)
+            except OSError:
+                continue
+            subdirs, modules = tuple(found_dirs), tuple(found_modules)
+            cache.remember("dir", directory, key, (subdirs, modules))
+        yield directory, modules
+        stack.extend(os.path.join(directory, d) for d in subdirs)
+
+
 def unrecorded_extensions(ctx: Context, dists: Iterable[Distribution]) -> Iterator[Finding]:
     owned = {f.location for d in ctx.inventory.distributions for f in d.files}
     loadable = tuple(s for s in ctx.target.extension_suffixes if s != ".so")
     os_db = ctx.inventory.os_database
     for top, dist in sorted(_package_dirs(dists, ctx.inventory.site_dirs).items()):
-        for dirpath, dirnames, filenames in os.walk(top):
-            dirnames[:] = [d for d in dirnames if d != "__pycache__"]
-            for name in filenames:
-                suffix = tagged_suffix(name)
-                if suffix is None:
-                    continue
+        for dirpath, modules in _walk(top, ctx.cache):
+            for name in modules:
                 location = os.path.join(dirpath, name)
                 if location in owned:
                     continue

@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 
 from verify_env.checks.interface import CheckResult, Context, Deferred
+from verify_env.files import read_regular
 from verify_env.finding import Finding, Severity, Skip
 from verify_env.hashing import Hashing, HashItem, HashResult
 from verify_env.inventory import Distribution, FileKind, RecordedFile
@@ -56,10 +57,8 @@ _PEM_MARK = b"-----BEGIN CERTIFICATE-----"
 def _trust_bundle(location: str) -> bool:
     """A PEM certificate bundle: configuration that admins extend with local CAs on purpose
     (rpm and dpkg treat trust stores as config files for the same reason)."""
-    try:
-        with open(location, "rb") as fh:
-            head = fh.read(1 << 16)
-    except OSError:
+    head = read_regular(location, 1 << 16)
+    if head is None:
         return False
     return _PEM_MARK in head and b"\0" not in head
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Iterator
 
 from packaging.tags import Tag, parse_tag
@@ -17,8 +18,10 @@ from packaging.tags import Tag, parse_tag
 from verify_env import elf
 from verify_env.checks.interface import CheckResult, Context
 from verify_env.extensions import abi3_minimum, tagged_suffix
+from verify_env.files import read_regular
 from verify_env.finding import Finding, Severity, Skip
 from verify_env.inventory import Distribution, FileKind, RecordedFile
+from verify_env.statcache import stat_key
 from verify_env.target import Target
 
 __all__ = ["CODES", "run"]
@@ -118,59 +121,101 @@ class _Interpreter:
             self.reason = f"the interpreter's ELF header could not be read: {exc}"
 
 
-def _elf(dist: Distribution, f: RecordedFile, tagged: bool, interp: elf.ElfHeader,
-         target: Target, result: CheckResult) -> None:
-    try:
-        with open(f.location, "rb") as fh:
-            head = fh.read(64)
-    except OSError:
-        return  # the record check reports missing and unreadable files
+ElfFacts = tuple[str, tuple[int, bool, int] | None, str | None, bool,
+                 tuple[int, int] | None, str | None]
+"""What the tags check needs from a shared object: (classify() kind, (class, little endian,
+machine) or None, why the header is unusable, linked against musl, highest GLIBC_2.N needed,
+why the dynamic section is unreadable). Plain data, so the stat cache can keep it."""
+
+
+def _read_facts(location: str) -> ElfFacts | None:
+    """None when the file cannot be opened (the record check reports that)."""
+    head = read_regular(location, 64)
+    if head is None:
+        return None
     kind = elf.classify(head)
+    if kind != "elf":
+        return (kind, None, f"{len(head)} bytes read, starts {head[:8]!r}", False, None, None)
+    try:
+        header = elf.read_header(head)
+    except elf.ElfFormatError as exc:
+        return (kind, None, str(exc), False, None, None)
+    triple = (header.elf_class, header.little_endian, header.machine)
+    try:
+        info = elf.read_dynamic(location)
+    except (OSError, elf.ElfFormatError) as exc:
+        return (kind, triple, None, False, None, str(exc))
+    musl = any(n.startswith("libc.musl-") for n in info.needed) or \
+        (info.interpreter or "").startswith("/lib/ld-musl-")
+    return (kind, triple, None, musl, elf.glibc_versions_needed(info), None)
+
+
+def _facts(location: str, ctx: Context) -> ElfFacts | None:
+    """`_read_facts`, remembered in the stat cache while the file is unchanged. Only regular
+    files are opened: a FIFO in place of a module would block the open forever (the record
+    check reports what is not a regular file)."""
+    try:
+        st = os.stat(location)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    key = stat_key(st)
+    cached = ctx.cache.fact("elf", location, key)
+    if isinstance(cached, tuple) and len(cached) == 6:
+        return cached
+    facts = _read_facts(location)
+    if facts is not None:
+        ctx.cache.remember("elf", location, key, facts)
+    return facts
+
+
+def _elf(dist: Distribution, f: RecordedFile, tagged: bool, interp: elf.ElfHeader,
+         ctx: Context, result: CheckResult) -> None:
+    facts = _facts(f.location, ctx)
+    if facts is None:
+        return
+    kind, triple, bad_header, musl, glibc, bad_dynamic = facts
+    target = ctx.target
     if kind in ("mach-o", "pe"):
         result.findings.append(_finding(dist, "elf-arch", f.path,
                                         f"{f.path} is a {kind.upper()} file, not ELF"))
         return
     if kind != "elf":
-        if tagged:
+        if tagged:  # an untagged .so may be a linker script
             result.findings.append(_finding(dist, "elf-arch", f.path,
-                                            f"{f.path} is not an ELF file ({len(head)} bytes "
-                                            f"read, starts {head[:8]!r})"))
-        return  # an untagged .so may be a linker script
-    try:
-        header = elf.read_header(head)
-    except elf.ElfFormatError as exc:
-        result.findings.append(_finding(dist, "elf-arch", f.path, f"{f.path}: {exc}"))
+                                            f"{f.path} is not an ELF file ({bad_header})"))
         return
-    if (header.elf_class, header.little_endian, header.machine) != \
-            (interp.elf_class, interp.little_endian, interp.machine):
+    if triple is None:
+        result.findings.append(_finding(dist, "elf-arch", f.path, f"{f.path}: {bad_header}"))
+        return
+    mine = (interp.elf_class, interp.little_endian, interp.machine)
+    if triple != mine:
         result.findings.append(_finding(
             dist, "elf-arch", f.path,
-            f"{f.path} is {_describe(header)}; the interpreter is {_describe(interp)}"))
+            f"{f.path} is {_describe(*triple)}; the interpreter is {_describe(*mine)}"))
         return
     if target.libc != "glibc" or target.libc_version is None:
         return
-    try:
-        info = elf.read_dynamic(f.location)
-    except (OSError, elf.ElfFormatError) as exc:
-        result.skips.append(Skip(NAME, dist.name, f.path, f"dynamic section unreadable: {exc}"))
+    if bad_dynamic is not None:
+        result.skips.append(Skip(NAME, dist.name, f.path,
+                                 f"dynamic section unreadable: {bad_dynamic}"))
         return
-    if any(n.startswith("libc.musl-") for n in info.needed) or \
-            (info.interpreter or "").startswith("/lib/ld-musl-"):
+    if musl:
         result.findings.append(_finding(dist, "libc-mismatch", f.path,
                                         f"{f.path} is linked against musl libc; the target "
                                         "runs glibc"))
         return
-    needed = elf.glibc_versions_needed(info)
-    if needed is not None and needed > target.libc_version:
+    if glibc is not None and glibc > target.libc_version:
         result.findings.append(_finding(
             dist, "libc-mismatch", f.path,
-            f"{f.path} needs GLIBC_{_dotted(needed)}; the target has glibc "
+            f"{f.path} needs GLIBC_{_dotted(glibc)}; the target has glibc "
             f"{_dotted(target.libc_version)}"))
 
 
-def _describe(header: elf.ElfHeader) -> str:
-    endian = "LSB" if header.little_endian else "MSB"
-    return f"ELF{header.elf_class} {endian} {elf.machine_name(header.machine)}"
+def _describe(elf_class: int, little_endian: bool, machine: int) -> str:
+    endian = "LSB" if little_endian else "MSB"
+    return f"ELF{elf_class} {endian} {elf.machine_name(machine, little_endian=little_endian)}"
 
 
 def run(ctx: Context) -> CheckResult:
@@ -201,5 +246,5 @@ def run(ctx: Context) -> CheckResult:
             if finding is not None:
                 result.findings.append(finding)
             if on_linux and interp.header is not None:
-                _elf(dist, f, tagged_suffix(name) is not None, interp.header, target, result)
+                _elf(dist, f, tagged_suffix(name) is not None, interp.header, ctx, result)
     return result

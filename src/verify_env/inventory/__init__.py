@@ -20,6 +20,7 @@ from verify_env.inventory.model import (
     RecordedFile,
     RecordProblem,
 )
+from verify_env.statcache import StatCache
 from verify_env.target import Target
 
 __all__ = [
@@ -53,8 +54,10 @@ def _judge_by_os(dist: Distribution, dpkg: DpkgDatabase, claimed: set[str]) -> D
         root="/", hint=f"apt-get install --reinstall {package}")
 
 
-def build_inventory(target: Target, dpkg: DpkgDatabase | None = None) -> Inventory:
-    """Read every record the target's prefix and site dirs hold."""
+def build_inventory(target: Target, dpkg: DpkgDatabase | None = None,
+                    cache: StatCache | None = None) -> Inventory:
+    """Read every record the target's prefix and site dirs hold (parsed RECORDs are reused
+    from ``cache`` while the RECORD file is unchanged)."""
     conda_prefix = target.prefix if os.path.isdir(os.path.join(target.prefix, "conda-meta")) \
         else None
     conda = scan_conda_meta(conda_prefix) if conda_prefix else []
@@ -63,7 +66,7 @@ def build_inventory(target: Target, dpkg: DpkgDatabase | None = None) -> Invento
     claimed: set[str] = set()
     dists: list[Distribution] = list(conda)
     for site_dir in target.site_dirs:
-        for dist in scan_site_dir(site_dir):
+        for dist in scan_site_dir(site_dir, cache):
             assert dist.metadata_dir is not None
             marker = os.path.join(dist.metadata_dir, "METADATA" if dist.source == "dist-info"
                                   else "PKG-INFO")

@@ -19,6 +19,7 @@ import json
 import os
 import re
 
+from verify_env.files import read_regular
 from verify_env.inventory.model import (
     Distribution,
     FileKind,
@@ -108,8 +109,10 @@ def read_record(prefix: str, json_path: str) -> Distribution:
     problems: list[RecordProblem] = []
     record: dict[str, object] = {}
     try:
-        with open(json_path, "rb") as fh:
-            loaded = json.loads(fh.read().decode("utf-8"))
+        data = read_regular(json_path)
+        if data is None:
+            raise OSError("not a readable regular file")
+        loaded = json.loads(data.decode("utf-8"))
         if isinstance(loaded, dict):
             record = loaded
         else:
