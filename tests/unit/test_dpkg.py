@@ -1,0 +1,94 @@
+"""Distro packages are judged by dpkg's database, never by their (rewritten) RECORDs.
+
+The database here is a real dpkg admindir layout (``info/<pkg>.list`` and ``.md5sums``) written
+for a distribution laid out in tmp_path the way Debian's python3-* packages are: a dist-info
+without INSTALLER whose RECORD no longer matches the files (Debian strips and rewrites them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from verify_env.checks import Context, record
+from verify_env.hashing import default_jobs
+from verify_env.inventory import build_inventory
+from verify_env.inventory.dpkg import DpkgDatabase
+from verify_env.scope import Scope
+from verify_env.statcache import StatCache
+from verify_env.target import Target, resolve_target
+
+
+def _layout(tmp_path: Path) -> tuple[Path, DpkgDatabase]:
+    site = tmp_path / "usr/lib/python3/dist-packages"
+    pkg = site / "yamlish"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("VERSION = '6.0'\n")
+    (pkg / "_speed.cpython-311-x86_64-linux-gnu.so").write_bytes(b"\x7fELF stripped by dh\n")
+    meta = site / "yamlish-6.0.dist-info"
+    meta.mkdir()
+    (meta / "METADATA").write_text("Metadata-Version: 2.1\nName: yamlish\nVersion: 6.0\n")
+    # The RECORD as pip wrote it before Debian's build stripped the .so: it no longer matches.
+    (meta / "RECORD").write_text(
+        "yamlish/__init__.py,sha256=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA,3\n"
+        "yamlish/_speed.cpython-311-x86_64-linux-gnu.so,"
+        "sha256=BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB,9999\n"
+        "yamlish-6.0.dist-info/RECORD,,\n")
+    files = [pkg / "__init__.py", pkg / "_speed.cpython-311-x86_64-linux-gnu.so",
+             meta / "METADATA", meta / "RECORD"]
+    info = tmp_path / "dpkg/info"
+    info.mkdir(parents=True)
+    listed = [str(site), str(pkg), str(meta), *map(str, files)]
+    (info / "python3-yamlish:amd64.list").write_text("\n".join(listed) + "\n")
+    (info / "python3-yamlish:amd64.md5sums").write_text("".join(
+        f"{hashlib.md5(f.read_bytes()).hexdigest()}  {str(f).lstrip('/')}\n" for f in files))
+    return site, DpkgDatabase(str(tmp_path / "dpkg"))
+
+
+def _target(site: Path) -> Target:
+    me = resolve_target()
+    return Target(prefix=str(site.parents[2]), executable=me.executable, version=me.version,
+                  implementation=me.implementation, tags=me.tags,
+                  extension_suffixes=me.extension_suffixes, platform=me.platform,
+                  machine=me.machine, libc=me.libc, libc_version=me.libc_version,
+                  site_dirs=(str(site),), sys_path=(str(site),), env={})
+
+
+def _run(site: Path, db: DpkgDatabase) -> record.CheckResult:
+    target = _target(site)
+    inventory = build_inventory(target, dpkg=db)
+    ctx = Context(target, inventory, Scope.full(), default_jobs(), StatCache(None))
+    outcome = record.run(ctx)
+    return outcome if isinstance(outcome, record.CheckResult) else outcome()
+
+
+def test_distro_package_is_judged_by_dpkg_not_its_record(tmp_path: Path) -> None:
+    site, db = _layout(tmp_path)
+    (dist,) = build_inventory(_target(site), dpkg=db).distributions
+    assert (dist.installer, dist.os_package) == ("dpkg", "python3-yamlish")
+    assert dist.hint == "apt-get install --reinstall python3-yamlish"
+    assert {f.algorithm for f in dist.files} == {"md5"}
+    assert _run(site, db).findings == []  # the stale RECORD is not damage
+
+
+def test_a_changed_distro_file_is_reported_with_the_os_package(tmp_path: Path) -> None:
+    site, db = _layout(tmp_path)
+    (site / "yamlish/__init__.py").write_text("VERSION = '6.1'  # edited\n")
+    findings = _run(site, db).findings
+    assert [(f.code, f.distribution, f.installer, f.severity.value) for f in findings] == \
+        [("hash-mismatch", "yamlish", "dpkg", "error")]
+    assert findings[0].path is not None and findings[0].path.endswith("yamlish/__init__.py")
+    assert findings[0].hint == "apt-get install --reinstall python3-yamlish"
+
+
+def test_an_extension_owned_by_another_os_package_is_not_unrecorded(tmp_path: Path) -> None:
+    site, db = _layout(tmp_path)
+    extra = site / "yamlish/_cairo.cpython-311-x86_64-linux-gnu.so"
+    extra.write_bytes(b"\x7fELF from python3-yamlish-cairo\n")
+    (tmp_path / "dpkg/info/python3-yamlish-cairo:amd64.list").write_text(f"{extra}\n")
+    assert _run(site, db).findings == []
+    extra2 = site / "yamlish/_stale.cpython-311-x86_64-linux-gnu.so"
+    extra2.write_bytes(b"\x7fELF nobody's\n")
+    db2 = DpkgDatabase(db.admindir)  # a fresh view: the database is read once per run
+    codes = [(f.code, f.path) for f in _run(site, db2).findings]
+    assert codes == [("unrecorded-extension", "yamlish/_stale.cpython-311-x86_64-linux-gnu.so")]
