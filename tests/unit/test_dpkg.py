@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from verify_env.checks import Context, record
+from verify_env.checks import CheckResult, Context, record
 from verify_env.hashing import default_jobs
 from verify_env.inventory import build_inventory
 from verify_env.inventory.dpkg import DpkgDatabase
@@ -54,12 +54,12 @@ def _target(site: Path) -> Target:
                   site_dirs=(str(site),), sys_path=(str(site),), env={})
 
 
-def _run(site: Path, db: DpkgDatabase) -> record.CheckResult:
+def _run(site: Path, db: DpkgDatabase) -> CheckResult:
     target = _target(site)
     inventory = build_inventory(target, dpkg=db)
     ctx = Context(target, inventory, Scope.full(), default_jobs(), StatCache(None))
     outcome = record.run(ctx)
-    return outcome if isinstance(outcome, record.CheckResult) else outcome()
+    return outcome if isinstance(outcome, CheckResult) else outcome()
 
 
 def test_distro_package_is_judged_by_dpkg_not_its_record(tmp_path: Path) -> None:
