@@ -100,14 +100,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, *, strict: bool, no_cache: bool) -> int:
+    from verify_env.target import start_target
+
+    pending = start_target(args.python, args.prefix)  # the probe runs during the imports below
     from verify_env.output import write_report
     from verify_env.progress import ProgressBar
     from verify_env.render import OutputFormat, render
-    from verify_env.target import resolve_target
     from verify_env.verify import DEFAULT_CHECKS, parse_checks, verify
 
     checks = parse_checks(args.checks) if args.checks else DEFAULT_CHECKS
-    target = resolve_target(args.python, args.prefix)
+    target = pending()
     bar = ProgressBar() if sys.stderr.isatty() else None
     try:
         report = verify(target, checks, jobs=args.jobs, use_cache=not no_cache, progress=bar)

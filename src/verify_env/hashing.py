@@ -1,15 +1,14 @@
-"""Digests of many files, with every core busy.
+"""Per-file work on many files with every core busy: digests above all.
 
 hashlib releases the GIL only while it hashes a large buffer; the Python work around each of
-thousands of small files (open, fstat, read, compare) holds it, so threads leave a core idle on
-a real site-packages. Forked worker processes do not share a GIL: each gets a share of the files
-balanced by bytes, hashes it with large reads, and sends raw digests back through a pipe. Where
-``fork`` is unavailable, or the work is too small to pay for a fork, the caller's process does
-it alone.
+thousands of small files (stat, open, fstat, read, compare) holds it, so threads leave a core
+idle on a real site-packages. Forked worker processes do not share a GIL: `ForkMap` gives each
+a share of the items balanced by weight (bytes), runs a function on every item of its share and
+sends back, through a pipe, only the results that are not None. Where ``fork`` is unavailable,
+or the work is too small to pay for a fork, the caller's process does it alone.
 
-A file is opened with ``O_NONBLOCK`` and checked with ``fstat`` before any read, so a FIFO or a
-device that replaced a file between the caller's ``stat`` and our ``open`` is reported, never
-read (a FIFO would block forever).
+`digest` opens with ``O_NONBLOCK`` and checks ``fstat`` before any read, so a FIFO or a device
+that replaced a file is reported, never read (a FIFO would block forever).
 """
 
 from __future__ import annotations
@@ -21,16 +20,18 @@ import selectors
 import stat
 import struct
 from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar, cast
 
-__all__ = ["HashItem", "HashResult", "Hashing", "default_jobs", "hash_files"]
+__all__ = ["ForkMap", "HashItem", "HashResult", "default_jobs", "digest", "hash_files"]
 
 CHUNK = 1 << 20
 # Below this much work a fork costs more than it saves (measured: forking the CLI process
 # takes ~1-2 ms per child; hashing 8 MiB takes ~5 ms).
 MIN_PARALLEL_BYTES = 8 << 20
-MIN_PARALLEL_FILES = 256
-# Per-file overhead expressed in bytes of hashing, for balancing shares (open+fstat+close
-# cost about as much as hashing 32 KiB).
+MIN_PARALLEL_ITEMS = 256
+MIN_PARALLEL_FILES = MIN_PARALLEL_ITEMS
+# Per-item overhead expressed in bytes of hashing, for balancing shares (stat, open, fstat and
+# close cost about as much as hashing 32 KiB).
 PER_FILE_COST = 32 << 10
 
 HashResult = bytes | int | str
@@ -42,7 +43,9 @@ HashItem = tuple[str, str, int]
 """(path, hashlib algorithm, expected size or -1)."""
 
 ProgressFn = Callable[[int, int], None]
-"""Called with (files done, bytes done) as work completes."""
+"""Called with (items done, weight done) as work completes."""
+
+Item = TypeVar("Item")
 
 
 def default_jobs() -> int:
@@ -52,10 +55,13 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _digest(path: str, algorithm: str, expected: int, buf: bytearray) -> HashResult:
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def digest(path: str, algorithm: str, expected: int, buf: bytearray) -> HashResult:
+    """The file's raw digest, unless it is not a regular file or not ``expected`` bytes."""
     try:
-        fd = os.open(path, flags)
+        fd = os.open(path, _FLAGS)
     except OSError as exc:
         return f"errno:{exc.errno}:{exc.strerror}"
     try:
@@ -79,54 +85,56 @@ def _digest(path: str, algorithm: str, expected: int, buf: bytearray) -> HashRes
         os.close(fd)
 
 
-def _run(items: Sequence[tuple[int, HashItem]], progress: ProgressFn | None,
-         sizes: Sequence[int]) -> list[tuple[int, HashResult]]:
-    buf = bytearray(CHUNK)
-    out: list[tuple[int, HashResult]] = []
-    done_bytes = 0
-    for n, (index, (path, algorithm, expected)) in enumerate(items, start=1):
-        out.append((index, _digest(path, algorithm, expected, buf)))
-        done_bytes += sizes[index]
+Results = list[tuple[int, object]]
+
+
+def _run(func: Callable[[object], object], items: Sequence[tuple[int, object]],
+         weights: Sequence[int], progress: ProgressFn | None) -> Results:
+    out: Results = []
+    done = 0
+    for n, (index, item) in enumerate(items, start=1):
+        result = func(item)
+        if result is not None:
+            out.append((index, result))
+        done += weights[index]
         if progress is not None and (n & 63) == 0:
-            progress(n, done_bytes)
+            progress(n, done)
     if progress is not None:
-        progress(len(items), done_bytes)
+        progress(len(items), done)
     return out
 
 
-def _shares(sizes: Sequence[int], jobs: int) -> list[list[int]]:
-    """Longest-processing-time-first: biggest files first, each to the lightest share."""
+def _shares(weights: Sequence[int], jobs: int) -> list[list[int]]:
+    """Longest-processing-time-first: heaviest items first, each to the lightest share."""
     shares: list[list[int]] = [[] for _ in range(jobs)]
     load = [0] * jobs
-    for index in sorted(range(len(sizes)), key=sizes.__getitem__, reverse=True):
+    for index in sorted(range(len(weights)), key=weights.__getitem__, reverse=True):
         k = load.index(min(load))
         shares[k].append(index)
-        load[k] += sizes[index] + PER_FILE_COST
+        load[k] += weights[index] + PER_FILE_COST
     return shares
 
 
 _FRAME = struct.Struct("<cI")
 
 
-def _child(items: Sequence[tuple[int, HashItem]], sizes: Sequence[int], wfd: int) -> None:
-    def report(files: int, nbytes: int) -> None:
-        payload = struct.pack("<QQ", files, nbytes)
+def _child(func: Callable[[object], object], items: Sequence[tuple[int, object]],
+           weights: Sequence[int], wfd: int) -> None:
+    def report(n: int, done: int) -> None:
+        payload = struct.pack("<QQ", n, done)
         os.write(wfd, _FRAME.pack(b"p", len(payload)) + payload)
 
-    results = _run(items, report, sizes)
-    payload = marshal.dumps(results)
-    data = _FRAME.pack(b"r", len(payload)) + payload
-    view = memoryview(data)
+    payload = marshal.dumps(_run(func, items, weights, report))
+    view = memoryview(_FRAME.pack(b"r", len(payload)) + payload)
     while view:
         view = view[os.write(wfd, view):]
 
 
-def _start(items: list[tuple[int, HashItem]], sizes: Sequence[int], jobs: int
-           ) -> dict[int, int] | None:
+def _start(func: Callable[[object], object], items: Sequence[tuple[int, object]],
+           weights: Sequence[int], jobs: int) -> dict[int, int] | None:
     """Fork one child per share; {read fd: pid}, or None if forking failed (nothing left)."""
-    shares = _shares(sizes, jobs)
     children: dict[int, int] = {}
-    for share in shares:
+    for share in _shares(weights, jobs):
         if not share:
             continue
         rfd, wfd = os.pipe()
@@ -137,13 +145,13 @@ def _start(items: list[tuple[int, HashItem]], sizes: Sequence[int], jobs: int
             os.close(wfd)
             _reap(children)
             return None
-        if pid == 0:  # the child: hash, report, and leave without running any cleanup
+        if pid == 0:  # the child: work, report, and leave without running any cleanup
             code = 0
             try:
                 os.close(rfd)
                 for fd in children:
                     os.close(fd)
-                _child([items[i] for i in share], sizes, wfd)
+                _child(func, [items[i] for i in share], weights, wfd)
             except BaseException:
                 code = 1
             finally:
@@ -159,12 +167,10 @@ def _reap(children: dict[int, int]) -> None:
         os.waitpid(pid, 0)
 
 
-def _collect(children: dict[int, int], progress: ProgressFn | None
-             ) -> list[tuple[int, HashResult]] | None:
+def _collect(children: dict[int, int], progress: ProgressFn | None) -> Results | None:
     buffers = {fd: bytearray() for fd in children}
     done: dict[int, tuple[int, int]] = {fd: (0, 0) for fd in children}
-    results: list[tuple[int, HashResult]] = []
-    failed = False
+    results: Results = []
     with selectors.DefaultSelector() as sel:
         for fd in children:
             sel.register(fd, selectors.EVENT_READ)
@@ -186,13 +192,14 @@ def _collect(children: dict[int, int], progress: ProgressFn | None
                     payload = bytes(buf[_FRAME.size:_FRAME.size + length])
                     del buf[:_FRAME.size + length]
                     if kind == b"p":
-                        files_done, bytes_done = struct.unpack("<QQ", payload)
-                        done[fd] = (files_done, bytes_done)
+                        n, weight = struct.unpack("<QQ", payload)
+                        done[fd] = (n, weight)
                         if progress is not None:
                             progress(sum(f for f, _ in done.values()),
                                      sum(b for _, b in done.values()))
                     else:
                         results.extend(marshal.loads(payload))
+    failed = False
     for rfd, pid in children.items():
         os.close(rfd)
         _, status = os.waitpid(pid, 0)
@@ -200,38 +207,46 @@ def _collect(children: dict[int, int], progress: ProgressFn | None
     return None if failed else results
 
 
-class Hashing:
-    """Digests being computed; `results()` waits for them.
+class ForkMap(Generic[Item]):
+    """``func`` applied to every item, in forked workers; `results()` waits for them.
 
-    Started before the caller's other work so that forked workers hash while the caller walks
-    directories and reads ELF headers: on two cores the serial parts then cost little wall time.
+    Started before the caller's other work, so the workers run while the caller walks
+    directories and reads ELF headers. ``func`` must return marshal-able data or None; only
+    the non-None results come back, so a warm run that finds nothing sends almost nothing.
     """
 
-    def __init__(self, items: Sequence[HashItem], sizes: Sequence[int], jobs: int | None = None,
+    def __init__(self, func: Callable[[Item], object], items: Sequence[Item],
+                 weights: Sequence[int], jobs: int | None = None,
                  progress: ProgressFn | None = None) -> None:
-        self._items = [(i, item) for i, item in enumerate(items)]
-        self._sizes = sizes
+        self._func: Callable[[object], object] = func  # type: ignore[assignment]
+        self._items: list[tuple[int, object]] = list(enumerate(items))
+        self._weights = weights
         self._progress = progress
         self._children: dict[int, int] | None = None
         jobs = default_jobs() if jobs is None else max(1, jobs)
-        big_enough = sum(sizes) >= MIN_PARALLEL_BYTES or len(items) >= MIN_PARALLEL_FILES
-        if jobs > 1 and big_enough and hasattr(os, "fork"):
-            self._children = _start(self._items, sizes, min(jobs, len(items)))
+        big = sum(weights) >= MIN_PARALLEL_BYTES or len(items) >= MIN_PARALLEL_ITEMS
+        if jobs > 1 and big and hasattr(os, "fork"):
+            self._children = _start(self._func, self._items, weights, min(jobs, len(items)))
 
-    def results(self) -> list[HashResult]:
-        """One result per item, in order."""
-        pairs = None
+    def results(self) -> Results:
+        """(index, result) for every item whose result is not None, in no particular order."""
+        out = None
         if self._children is not None:
-            pairs = _collect(self._children, self._progress)
-        if pairs is None:  # one process: by choice, or because a worker failed
-            pairs = _run(self._items, self._progress, self._sizes)
-        out: list[HashResult] = [""] * len(self._items)
-        for index, result in pairs:
-            out[index] = result
+            out = _collect(self._children, self._progress)
+        if out is None:  # one process: by choice, or because a worker failed
+            out = _run(self._func, self._items, self._weights, self._progress)
         return out
 
 
 def hash_files(items: Sequence[HashItem], sizes: Sequence[int], jobs: int | None = None,
                progress: ProgressFn | None = None) -> list[HashResult]:
-    """Digest each ``(path, algorithm, expected size)``; ``sizes`` balance the work."""
-    return Hashing(items, sizes, jobs, progress).results()
+    """Digest each ``(path, algorithm, expected size)``, in order; ``sizes`` balance the work."""
+    buf = bytearray(CHUNK)
+
+    def one(item: HashItem) -> HashResult:
+        return digest(item[0], item[1], item[2], buf)
+
+    out: list[HashResult] = [""] * len(items)
+    for index, result in ForkMap(one, items, sizes, jobs, progress).results():
+        out[index] = cast(HashResult, result)
+    return out

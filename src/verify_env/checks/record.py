@@ -17,9 +17,9 @@ from collections.abc import Iterable, Iterator
 from verify_env.checks.interface import CheckResult, Context, Deferred
 from verify_env.files import read_regular
 from verify_env.finding import Finding, Severity, Skip
-from verify_env.hashing import Hashing, HashItem, HashResult
+from verify_env.hashing import CHUNK, ForkMap, digest
 from verify_env.inventory import Distribution, FileKind, RecordedFile
-from verify_env.statcache import StatKey, stat_key
+from verify_env.statcache import StatCache, StatKey, stat_key
 
 __all__ = ["CODES", "run"]
 
@@ -109,74 +109,10 @@ def _content_changed(dist: Distribution, f: RecordedFile) -> Finding:
 
 Failed = dict[str, list[tuple[Distribution, Finding]]]
 
-
-class _Plan:
-    """Files to hash, deduplicated by (location, algorithm, size), with who expects what."""
-
-    def __init__(self) -> None:
-        self.items: list[HashItem] = []
-        self.sizes: list[int] = []
-        self.keys: list[StatKey | None] = []
-        self.expect: list[list[tuple[Distribution, RecordedFile]]] = []
-        self._index: dict[HashItem, int] = {}
-
-    def add(self, dist: Distribution, f: RecordedFile, size: int, key: StatKey | None) -> None:
-        assert f.algorithm is not None
-        item = (f.location, f.algorithm, -1 if f.size is None else f.size)
-        index = self._index.get(item)
-        if index is None:
-            index = self._index[item] = len(self.items)
-            self.items.append(item)
-            self.sizes.append(size)
-            self.keys.append(key)
-            self.expect.append([])
-        self.expect[index].append((dist, f))
-
-
-def _check_file(dist: Distribution, f: RecordedFile, roots: tuple[str, ...], plan: _Plan,
-                result: CheckResult, ctx: Context, failed: Failed) -> None:
-    if not f.location.startswith(roots):
-        result.findings.append(_finding(
-            dist, "record-malformed", f.path,
-            f"recorded path {f.path!r} lies outside the environment; not opened",
-            Severity.WARNING))
-        return
-    if f.kind is FileKind.OPTIONAL:
-        return
-    hashable = f.kind is FileKind.REGULAR and f.digest is not None
-    if hashable and not ctx.cache.enabled:
-        # No cache to consult: the worker's own open+fstat checks type and size, so the
-        # parent need not stat at all (cold runs: ~30 ms less on the serial path).
-        result.files += 1
-        plan.add(dist, f, f.size or 0, None)
-        return
-    try:
-        st = os.stat(f.location)
-    except OSError as err:
-        outcome = _unreadable(dist, f, err.errno, err.strerror or str(err))
-        if isinstance(outcome, Skip):
-            result.skips.append(outcome)
-        else:
-            failed[f.location].append((dist, outcome))
-        return
-    if f.kind is not FileKind.REGULAR:
-        return
-    if not stat.S_ISREG(st.st_mode):
-        failed[f.location].append((dist, _not_regular(dist, f, st.st_mode)))
-        return
-    result.files += 1
-    if f.size is not None and st.st_size != f.size:
-        failed[f.location].append((dist, _size_changed(dist, f, st.st_size)))
-        return
-    if not hashable:
-        return
-    key = stat_key(st)
-    cached = ctx.cache.get(f.location, key, f.digest_style)
-    if cached is not None:
-        if cached != f.digest:
-            failed[f.location].append((dist, _content_changed(dist, f)))
-        return
-    plan.add(dist, f, st.st_size, key)
+# What a worker is given for one recorded file, and what it may send back. Plain tuples, so
+# they cross the pipe with marshal.
+FileItem = tuple[str, str | None, str | None, int, bool, str]
+"""(location, algorithm, expected digest, expected size or -1, digest is hex, kind)."""
 
 
 def _spell(raw: bytes, hex_: bool) -> str:
@@ -186,43 +122,79 @@ def _spell(raw: bytes, hex_: bool) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
-def _start(plan: _Plan, ctx: Context) -> Hashing:
-    total_files, total_bytes = len(plan.items), sum(plan.sizes)
-    progress = None
-    if ctx.progress is not None:
-        report = ctx.progress
+class _FileJudge:
+    """The per-file work, run in the hashing workers: stat, cache, size, digest.
 
-        def progress(files: int, nbytes: int) -> None:
-            report("hashing", files, total_files, nbytes, total_bytes)
+    Returns None for a file that is as recorded and needs nothing remembered (the common warm
+    case: nothing crosses the pipe), else a small tuple the parent turns into findings:
+    ``("hashed", stat key or None, digest text, bytes)``, ``("cached-bad",)``,
+    ``("size", actual)``, ``("type", mode)``, ``("errno", number, text)``.
+    """
 
-    return Hashing(plan.items, plan.sizes, ctx.jobs, progress)
+    def __init__(self, cache: StatCache) -> None:
+        self.cache = cache
+        self.buf = bytearray(CHUNK)
 
-
-def _judge(plan: _Plan, outcomes: list[HashResult], ctx: Context, result: CheckResult,
-           failed: Failed) -> None:
-    for index, outcome in enumerate(outcomes):
-        location = plan.items[index][0]
+    def __call__(self, item: FileItem) -> object:
+        location, algorithm, expected, size, hex_, kind = item
+        if algorithm is None or expected is None or kind != "r" or self.cache.enabled:
+            try:
+                st = os.stat(location)
+            except OSError as err:
+                return ("errno", err.errno, err.strerror or str(err))
+            if kind != "r":
+                return None
+            if not stat.S_ISREG(st.st_mode):
+                return ("type", stat.S_IFMT(st.st_mode))
+            if size >= 0 and st.st_size != size:
+                return ("size", st.st_size)
+            if algorithm is None or expected is None:
+                return None
+            key: StatKey | None = stat_key(st)
+            style = f"{algorithm}:{'hex' if hex_ else 'b64'}"
+            cached = self.cache.get(location, key, style)  # type: ignore[arg-type]
+            if cached is not None:
+                return None if cached == expected else ("cached-bad",)
+        else:
+            key = None  # no cache: the open+fstat inside digest() checks type and size
+        outcome = digest(location, algorithm, size, self.buf)
         if isinstance(outcome, bytes):
-            result.bytes_hashed += plan.sizes[index]
-        for dist, f in plan.expect[index]:
-            if isinstance(outcome, bytes):
-                text = _spell(outcome, f.hex)
-                key = plan.keys[index]
-                if key is not None:
-                    ctx.cache.put(location, key, f.digest_style, text)
-                if text != f.digest:
-                    failed[location].append((dist, _content_changed(dist, f)))
-            elif isinstance(outcome, int):
-                failed[location].append((dist, _size_changed(dist, f, outcome)))
-            elif outcome.startswith("type:"):
-                failed[location].append((dist, _not_regular(dist, f, int(outcome[5:]))))
-            else:
-                _, number, text = outcome.split(":", 2)
-                found = _unreadable(dist, f, int(number) if number.isdigit() else None, text)
-                if isinstance(found, Skip):
-                    result.skips.append(found)
-                else:
-                    failed[location].append((dist, found))
+            return ("hashed", key, _spell(outcome, hex_), size if size >= 0 else -1)
+        if isinstance(outcome, int):
+            return ("size", outcome)
+        if outcome.startswith("type:"):
+            return ("type", int(outcome[5:]))
+        _, number, text = outcome.split(":", 2)
+        return ("errno", int(number) if number.lstrip("-").isdigit() else None, text)
+
+
+_KIND = {FileKind.REGULAR: "r", FileKind.SOFTLINK: "s", FileKind.GENERATED: "g"}
+
+
+def _judge(dist: Distribution, f: RecordedFile, outcome: object, ctx: Context,
+           result: CheckResult, failed: Failed) -> None:
+    """One worker outcome (not None) as findings, skips and cache entries."""
+    assert isinstance(outcome, tuple)
+    tag = outcome[0]
+    if tag == "hashed":
+        _, key, text, nbytes = outcome
+        result.bytes_hashed += max(nbytes, 0)
+        if key is not None:
+            ctx.cache.put(f.location, tuple(key), f.digest_style, text)
+        if text != f.digest:
+            failed[f.location].append((dist, _content_changed(dist, f)))
+    elif tag == "cached-bad":
+        failed[f.location].append((dist, _content_changed(dist, f)))
+    elif tag == "size":
+        failed[f.location].append((dist, _size_changed(dist, f, outcome[1])))
+    elif tag == "type":
+        failed[f.location].append((dist, _not_regular(dist, f, outcome[1])))
+    else:
+        found = _unreadable(dist, f, outcome[1], outcome[2])
+        if isinstance(found, Skip):
+            result.skips.append(found)
+        else:
+            failed[f.location].append((dist, found))
 
 
 def _clobbered(failed: dict[str, list[tuple[Distribution, Finding]]],
@@ -295,13 +267,14 @@ def _duplicates(dists: Iterable[Distribution]) -> Iterator[Finding]:
 
 
 def run(ctx: Context) -> CheckResult | Deferred:
-    """Plan, start the hashing workers, do the rest while they hash; finish when asked."""
+    """Start the workers on every recorded file, do the rest while they work, finish later."""
     from verify_env.checks.leftovers import unrecorded_extensions
 
     result = CheckResult()
     dists = [d for d in ctx.inventory.distributions if ctx.scope.includes(d)]
-    plan = _Plan()
-    failed: Failed = defaultdict(list)
+    owners: list[tuple[Distribution, RecordedFile]] = []
+    items: list[FileItem] = []
+    weights: list[int] = []
     for dist in dists:
         for problem in dist.problems:
             result.findings.append(_finding(
@@ -311,14 +284,38 @@ def run(ctx: Context) -> CheckResult | Deferred:
             continue
         roots = _roots(dist, ctx.target.prefix)
         for f in dist.files:
-            _check_file(dist, f, roots, plan, result, ctx, failed)
-    hashing = _start(plan, ctx) if plan.items else None
+            kind = _KIND.get(f.kind)
+            if kind is None:
+                continue  # optional (bytecode)
+            if not f.location.startswith(roots):
+                result.findings.append(_finding(
+                    dist, "record-malformed", f.path,
+                    f"recorded path {f.path!r} lies outside the environment; not opened",
+                    Severity.WARNING))
+                continue
+            size = -1 if f.size is None else f.size
+            owners.append((dist, f))
+            items.append((f.location, f.algorithm, f.digest, size, f.hex, kind))
+            weights.append(max(size, 0))
+    progress = None
+    if ctx.progress is not None:
+        report, total, total_bytes = ctx.progress, len(items), sum(weights)
+
+        def progress(n: int, done: int) -> None:
+            report("verifying", n, total, done, total_bytes)
+
+    work = ForkMap(_FileJudge(ctx.cache), items, weights, ctx.jobs, progress)
     result.findings.extend(_duplicates(dists))
     result.findings.extend(unrecorded_extensions(ctx, dists))
 
     def finish() -> CheckResult:
-        if hashing is not None:
-            _judge(plan, hashing.results(), ctx, result, failed)
+        failed: Failed = defaultdict(list)
+        problems = 0
+        for index, outcome in work.results():
+            dist, f = owners[index]
+            _judge(dist, f, outcome, ctx, result, failed)
+            problems += isinstance(outcome, tuple) and outcome[0] in ("errno", "type")
+        result.files = sum(1 for _, f in owners if f.kind is FileKind.REGULAR) - problems
         result.findings.extend(_clobbered(failed, ctx.inventory.distributions))
         return result
 
