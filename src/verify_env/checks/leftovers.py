@@ -31,11 +31,19 @@ def _package_dirs(dists: Iterable[Distribution], site_dirs: Iterable[str]
     for dist in dists:
         ident = f"{dist.source}:{dist.name}:{dist.metadata_dir}"
         by_id[ident] = dist
+        tops: Counter[str] = Counter()
+        if dist.site_dir is not None and dist.root == dist.site_dir:
+            # RECORD paths are relative to the site dir: the first part is the top level
+            base = os.path.normpath(dist.site_dir) + os.sep
+            tops.update(f.path.partition("/")[0] for f in dist.files if "/" in f.path)
+            for top in tops:
+                if top not in ("..", "__pycache__") and not top.endswith(_NOT_PACKAGES):
+                    counts[base + top][ident] += tops[top]
+            continue
         for f in dist.files:
             for prefix in prefixes:
                 if f.location.startswith(prefix):
-                    rest = f.location[len(prefix):]
-                    top, sep, _ = rest.partition(os.sep)
+                    top, sep, _ = f.location[len(prefix):].partition(os.sep)
                     if sep and top != "__pycache__" and not top.endswith(_NOT_PACKAGES) \
                             and top != "..":
                         counts[prefix + top][ident] += 1
@@ -82,7 +90,8 @@ def _walk(top: str, cache: StatCache) -> Iterator[tuple[str, tuple[str, ...]]]:
 
 
 def unrecorded_extensions(ctx: Context, dists: Iterable[Distribution]) -> Iterator[Finding]:
-    owned = {f.location for d in ctx.inventory.distributions for f in d.files}
+    owned = {f.location for d in ctx.inventory.distributions for f in d.files
+             if f.location.endswith((".so", ".pyd"))}
     loadable = tuple(s for s in ctx.target.extension_suffixes if s != ".so")
     os_db = ctx.inventory.os_database
     for top, dist in sorted(_package_dirs(dists, ctx.inventory.site_dirs).items()):

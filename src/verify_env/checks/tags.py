@@ -83,8 +83,11 @@ def _dotted(version: tuple[int, int] | None) -> str:
     return "?" if version is None else f"{version[0]}.{version[1]}"
 
 
-def _is_shared_object(name: str) -> bool:
-    return name.endswith((".so", ".pyd", ".dylib")) or ".so." in name
+def _is_shared_object(location: str) -> bool:
+    """``*.so``, ``*.so.N``, ``*.pyd``, ``*.dylib`` (tested on the whole location: cheap)."""
+    if location.endswith((".so", ".pyd", ".dylib")):
+        return True
+    return ".so." in location and ".so." in location[location.rfind("/"):]
 
 
 def _suffix(dist: Distribution, f: RecordedFile, name: str, target: Target,
@@ -238,9 +241,9 @@ def run(ctx: Context) -> CheckResult:
         for f in dist.files:
             if f.kind is not FileKind.REGULAR:
                 continue
-            name = os.path.basename(f.location)
-            if not _is_shared_object(name):
+            if not _is_shared_object(f.location):
                 continue
+            name = os.path.basename(f.location)
             result.files += 1
             finding = _suffix(dist, f, name, target, minimum)
             if finding is not None:
