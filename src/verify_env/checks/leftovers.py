@@ -32,7 +32,8 @@ def _package_dirs(dists: Iterable[Distribution], site_dirs: Iterable[str]
         ident = f"{dist.source}:{dist.name}:{dist.metadata_dir}"
         by_id[ident] = dist
         tops: Counter[str] = Counter()
-        if dist.site_dir is not None and dist.root == dist.site_dir:
+        if dist.source == "dist-info" and dist.site_dir is not None \
+                and dist.root == dist.site_dir:
             # RECORD paths are relative to the site dir: the first part is the top level
             base = os.path.normpath(dist.site_dir) + os.sep
             tops.update(f.path.partition("/")[0] for f in dist.files if "/" in f.path)
