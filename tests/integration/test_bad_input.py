@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.envs import CliRun, break_link, run_cli, site_packages
+from tests.support.envs import CliRun, break_link, clone_env, run_cli, site_packages
 
 UMATH = "numpy/_core/_multiarray_umath.cpython-311-x86_64-linux-gnu.so"
 INIT = "numpy/__init__.py"
@@ -318,3 +318,48 @@ def test_unreadable_cache_and_broken_env_together(numpy_env: Path, cache_dir: Pa
     assert run.returncode == 1
     assert run.find("missing-file", INIT)["severity"] == "error"
     assert len(run.stderr.splitlines()) == 1 and "stat cache" in run.stderr
+
+
+def test_deeply_nested_directories_inside_a_package(numpy_env: Path, cache_dir: Path) -> None:
+    """1500 nested directories (a runaway build step): the walk neither recurses itself to
+    death nor gives up on what lies beside them."""
+    core = site_packages(numpy_env) / "numpy" / "_core"
+    fd = os.open(core, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _ in range(1500):  # relative to a directory fd: no path grows past PATH_MAX here
+            os.mkdir("d", dir_fd=fd)
+            child = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = child
+    finally:
+        os.close(fd)
+    stale = core / "_stale.cpython-311-x86_64-linux-gnu.so"
+    stale.write_bytes(b"\x7fELF")
+    run = _verify(numpy_env, cache_dir)
+    assert run.returncode == 1
+    run.find("unrecorded-extension", "numpy/_core/_stale.cpython-311-x86_64-linux-gnu.so")
+    assert _verify(numpy_env, cache_dir).returncode == 1  # and again, from the warm cache
+
+
+def test_environment_under_a_non_utf8_directory(numpy_venv: Path, tmp_path: Path,
+                                                cache_dir: Path) -> None:
+    env = clone_env(numpy_venv, tmp_path / "env\udcff")  # the byte 0xff, as Python names it
+    assert os.fsencode(env).endswith(b"/env\xff")
+    clean = _verify(env, cache_dir)
+    assert clean.returncode == 0, clean.stdout
+    assert clean.report["environment"]["prefix"] in {
+        str(tmp_path / f"env{e}") for e in _escaped(0xFF)}
+    warm = _verify(env, cache_dir)
+    assert (warm.returncode, warm.report["summary"]["bytes_hashed"]) == (0, 0)
+    target = break_link(site_packages(env) / UMATH)
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    target.write_bytes(bytes(data))
+    run = _verify(env, cache_dir)
+    assert run.returncode == 1
+    assert run.find("hash-mismatch", UMATH)["distribution"] == "numpy"
+    json.dumps(run.report, ensure_ascii=False).encode("utf-8")
+    text = run_cli("--python", str(env / "bin" / "python"), cache_dir=cache_dir,
+                   timeout=TIMEOUT)
+    assert text.returncode == 1
+    assert text.stdout.splitlines()[-1].startswith("FAILED:")
