@@ -19,6 +19,7 @@ import os
 import selectors
 import stat
 import struct
+import sys
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar, cast
 
@@ -207,6 +208,13 @@ def _collect(children: dict[int, int], progress: ProgressFn | None) -> Results |
     return None if failed else results
 
 
+def _threaded() -> bool:
+    """Another thread is running (a host such as conda may have some): forking then can
+    deadlock on a lock that thread holds, so the work stays in this process."""
+    threading = sys.modules.get("threading")
+    return threading is not None and threading.active_count() > 1
+
+
 class ForkMap(Generic[Item]):
     """``func`` applied to every item, in forked workers; `results()` waits for them.
 
@@ -225,7 +233,7 @@ class ForkMap(Generic[Item]):
         self._children: dict[int, int] | None = None
         jobs = default_jobs() if jobs is None else max(1, jobs)
         big = sum(weights) >= MIN_PARALLEL_BYTES or len(items) >= MIN_PARALLEL_ITEMS
-        if jobs > 1 and big and hasattr(os, "fork"):
+        if jobs > 1 and big and hasattr(os, "fork") and not _threaded():
             self._children = _start(self._func, self._items, weights, min(jobs, len(items)))
 
     def results(self) -> Results:

@@ -291,3 +291,29 @@ def test_a_size_that_differs_from_the_expected_one_is_returned_unhashed(tmp_path
     f.write_bytes(b"x" * 100)
     assert hash_files([(str(f), "sha256", 99)], [100], jobs=1) == [100]
     assert hash_files([(str(f), "sha256", 100)], [100], jobs=1) == [expected(f, "sha256")]
+
+
+def _pid_of_worker(_item: int) -> int:
+    return os.getpid()
+
+
+def test_work_is_forked_without_threads_and_kept_in_process_with_them() -> None:
+    """A host with threads running (conda) gets the work done in-process: forking a threaded
+    process can deadlock on a lock another thread holds."""
+    import threading
+
+    from verify_env.hashing import ForkMap
+
+    items = list(range(400))
+    weights = [1] * 400
+    forked = {pid for _, pid in ForkMap(_pid_of_worker, items, weights, jobs=2).results()}
+    assert os.getpid() not in forked and len(forked) == 2
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        kept = {pid for _, pid in ForkMap(_pid_of_worker, items, weights, jobs=2).results()}
+    finally:
+        stop.set()
+        thread.join()
+    assert kept == {os.getpid()}
