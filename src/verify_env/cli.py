@@ -20,7 +20,8 @@ FORMATS = ("text", "json", "junit")
 
 
 def _env(name: str, default: str | None = None) -> str | None:
-    return os.environ.get(f"VERIFY_ENV_{name}", default)
+    """The ``VERIFY_ENV_<name>`` twin of an option; set but empty counts as unset."""
+    return os.environ.get(f"VERIFY_ENV_{name}") or default
 
 
 def _flag_env(name: str) -> bool:

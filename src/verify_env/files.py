@@ -1,4 +1,5 @@
-"""Reading a file of the verified environment without ever blocking on it.
+"""Reading a file of the verified environment without ever blocking on it, and writing our own
+files (reports, the stat cache) so that no reader ever sees half of one.
 
 A FIFO, socket or device can stand where a file should be (a broken environment is normal
 input); ``open()`` on a FIFO blocks until a writer appears, forever. Every read of an
@@ -10,8 +11,9 @@ from __future__ import annotations
 
 import os
 import stat
+import tempfile
 
-__all__ = ["read_regular"]
+__all__ = ["read_regular", "replace_atomically"]
 
 _FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
@@ -40,3 +42,32 @@ def read_regular(path: str, limit: int = -1) -> bytes | None:
         return None
     finally:
         os.close(fd)
+
+
+def replace_atomically(path: str, data: bytes, mode: int | None = None) -> None:
+    """Write ``data`` to a temporary file beside ``path`` and rename it over ``path``; on any
+    failure the temporary file is removed and the OSError raised.
+
+    The file gets ``mode``, or the mode of the file it replaces, or what the umask gives a new
+    file (mkstemp's 0600 would hide a CI report from the uploader that reads it).
+    """
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".verify-env-",
+                               suffix=".tmp")
+    try:
+        if mode is None:
+            try:
+                mode = stat.S_IMODE(os.stat(path).st_mode)
+            except OSError:
+                umask = os.umask(0)
+                os.umask(umask)
+                mode = 0o666 & ~umask
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

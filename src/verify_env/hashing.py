@@ -231,7 +231,8 @@ class ForkMap(Generic[Item]):
         self._weights = weights
         self._progress = progress
         self._children: dict[int, int] | None = None
-        jobs = default_jobs() if jobs is None else max(1, jobs)
+        # More workers than cores only adds forks (``--jobs 5000`` would fork one per file).
+        jobs = default_jobs() if jobs is None else max(1, min(jobs, 4 * default_jobs()))
         big = sum(weights) >= MIN_PARALLEL_BYTES or len(items) >= MIN_PARALLEL_ITEMS
         if jobs > 1 and big and hasattr(os, "fork") and not _threaded():
             self._children = _start(self._func, self._items, weights, min(jobs, len(items)))

@@ -5,32 +5,31 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 
 from verify_env.errors import VerifyEnvError
+from verify_env.files import replace_atomically
 
 __all__ = ["write_report"]
 
 
 def write_report(text: str, destination: str | None) -> None:
     if destination in (None, "-"):
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        # A stdout that is not UTF-8 gets escapes, never a UnicodeEncodeError; a reader that
+        # went away (``| head``) is not our failure: the exit status still tells the verdict.
+        try:
+            sys.stdout.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+        except (AttributeError, ValueError):
+            pass
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
         return
     assert destination is not None
-    directory = os.path.dirname(os.path.abspath(destination))
-    tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".verify-env-", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, destination)
-        tmp = None
+        replace_atomically(destination, text.encode("utf-8"))
     except OSError as exc:
         raise VerifyEnvError(f"cannot write {destination!r}: {exc.strerror or exc}") from None
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass

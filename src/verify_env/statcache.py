@@ -13,9 +13,10 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
-import tempfile
 import zlib
 from dataclasses import dataclass, field
+
+from verify_env.files import replace_atomically
 
 __all__ = ["StatCache", "StatKey", "cache_path_for", "stat_key"]
 
@@ -105,21 +106,11 @@ class StatCache:
     def save(self) -> None:
         if self.path is None or not self._dirty:
             return
-        directory = os.path.dirname(self.path)
-        tmp = None
         try:
             payload = marshal.dumps(self._spaces)
-            os.makedirs(directory, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".bin")
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(_MAGIC + zlib.crc32(payload).to_bytes(4, "little") + payload)
-            os.replace(tmp, self.path)
-            tmp = None
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            replace_atomically(self.path,
+                               _MAGIC + zlib.crc32(payload).to_bytes(4, "little") + payload,
+                               mode=0o600)
         except (OSError, ValueError) as exc:
             self.warnings.append(f"could not write stat cache {self.path}: {exc}")
-        finally:
-            if tmp is not None:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass

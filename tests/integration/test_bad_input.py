@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -67,6 +68,40 @@ def test_recorded_file_replaced_by_fifo_without_cache(rel: str, numpy_env: Path,
     assert run.returncode == 1
     f = run.find("hash-mismatch", rel)
     assert "FIFO" in f["message"] or "regular" in f["message"]
+
+
+@pytest.mark.parametrize("extra", [(), ("--no-cache",), ("--checks", "all", "--no-cache")],
+                         ids=["cache", "no-cache", "all"])
+def test_fifo_in_place_of_a_recorded_file_is_never_opened(
+        extra: tuple[str, ...], numpy_env: Path, cache_dir: Path) -> None:
+    """The finding says "not opened": a writer waiting on the FIFO proves it. Opening a
+    device or FIFO is itself an effect (a waiting writer wakes, a tape rewinds), so the type
+    is learned from stat before any open."""
+    path = site_packages(numpy_env) / INIT
+    path.unlink()
+    os.mkfifo(path)
+    woke = threading.Event()
+
+    def writer() -> None:
+        fd = os.open(path, os.O_WRONLY)  # blocks until some reader opens the FIFO
+        woke.set()
+        os.close(fd)
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    try:
+        run = _verify(numpy_env, cache_dir, *extra)
+        opened = woke.wait(1.0)
+    finally:
+        if not woke.is_set():  # release the writer ourselves
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+            thread.join(5)
+            os.close(fd)
+        thread.join(5)
+    assert run.returncode == 1
+    f = run.find("hash-mismatch", INIT)
+    assert "FIFO" in f["message"] and "not opened" in f["message"]
+    assert not opened, "verify-env opened the FIFO it reports as not opened"
 
 
 @pytest.mark.parametrize("rel", [INIT, UMATH], ids=["py", "so"])
@@ -251,22 +286,19 @@ def test_missing_metadata_is_record_malformed(numpy_env: Path, cache_dir: Path) 
 
 
 def test_empty_record_file(numpy_env: Path, cache_dir: Path) -> None:
-    """A 0-byte RECORD (a disk that filled while pip wrote it) must not crash the run.
-
-    What it reports today: nothing at all. numpy counts as a distribution with no recorded
-    files, so none of its files is checked and its package dir is not even walked for
-    leftovers; exit 0, "OK". (pip's RECORD always lists at least itself, so an empty one is
-    damage; see the closing note of the change that added this test.)
-    """
+    """A 0-byte RECORD (a disk that filled while pip wrote it): an installer's RECORD lists at
+    least itself, so an empty one is damage, reported as record-malformed (exit 1). Before
+    that rule it reported nothing at all: numpy counted as a distribution with no files, none
+    of them checked, its package dir not even walked for leftovers, and the verdict "OK"."""
     record = _dist_info(numpy_env) / "RECORD"
     record.unlink()
     record.write_bytes(b"")
     run = _verify(numpy_env, cache_dir)
-    assert run.returncode in (0, 1)
-    numpy = [f for f in run.findings if f["distribution"] == "numpy"]
-    assert {f["code"] for f in numpy} <= {"record-malformed", "record-missing"}, numpy
+    assert run.returncode == 1, run.stdout
+    f = run.find("record-malformed", "RECORD")
+    assert (f["distribution"], f["severity"]) == ("numpy", "error")
     assert run_cli("--python", str(numpy_env / "bin" / "python"), "--format", "junit",
-                   cache_dir=cache_dir, timeout=TIMEOUT).returncode == run.returncode
+                   cache_dir=cache_dir, timeout=TIMEOUT).returncode == 1
 
 
 def test_dist_info_that_is_a_regular_file(numpy_env: Path, cache_dir: Path) -> None:

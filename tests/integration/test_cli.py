@@ -8,13 +8,15 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import env_snapshot
-from tests.support.envs import CliRun, break_link, run_cli, site_packages
+from tests.support.envs import CliRun, break_link, clone_env, run_cli, site_packages
 from verify_env import __version__
 
 UMATH = "numpy/_core/_multiarray_umath.cpython-311-x86_64-linux-gnu.so"
@@ -76,6 +78,13 @@ def test_interpreter_that_is_not_executable(tmp_path: Path, cache_dir: Path) -> 
     run = run_cli("--python", str(fake), cache_dir=cache_dir, timeout=120)
     _assert_usage_error(run)
     assert str(fake) in run.stderr
+
+
+@pytest.mark.parametrize("program", ["/bin/false", "/bin/echo"])
+def test_interpreter_that_is_not_python(program: str, cache_dir: Path) -> None:
+    run = run_cli("--python", program, cache_dir=cache_dir, timeout=120)
+    _assert_usage_error(run)
+    assert program in run.stderr
 
 
 def test_interpreter_that_is_a_directory(tmp_path: Path, cache_dir: Path) -> None:
@@ -187,6 +196,40 @@ def test_output_into_missing_directory_is_a_usage_error(bare_venv: Path, cache_d
     assert not out.parent.exists()
 
 
+def test_output_onto_a_directory_is_a_usage_error(bare_venv: Path, cache_dir: Path,
+                                                  tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    run = run_cli("--python", _python(bare_venv), "-o", str(out), cache_dir=cache_dir,
+                  timeout=120)
+    _assert_usage_error(run)
+    assert list(out.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == \
+        ["cache", "out"]
+
+
+def test_output_file_gets_ordinary_permissions(bare_venv: Path, cache_dir: Path,
+                                               tmp_path: Path) -> None:
+    """A report is an artifact for CI to upload or another user to read: created like any
+    file the user writes (0666 less the umask), and an existing file keeps its mode. Writing
+    it atomically through a private temp file must not leave it 0600."""
+    (tmp_path / "out").mkdir()
+    new = tmp_path / "out" / "new.xml"
+    existing = tmp_path / "out" / "existing.xml"
+    existing.write_text("old\n")
+    existing.chmod(0o644)
+    old_umask = os.umask(0o022)
+    try:
+        for out in (new, existing):
+            run = run_cli("--python", _python(bare_venv), "--format", "junit", "-o", str(out),
+                          cache_dir=cache_dir, timeout=120)
+            assert run.returncode == 0, run.stderr
+    finally:
+        os.umask(old_umask)
+    ET.fromstring(new.read_text(encoding="utf-8"))
+    modes = {out.name: oct(out.stat().st_mode & 0o777) for out in (new, existing)}
+    assert modes == {"new.xml": "0o644", "existing.xml": "0o644"}
+
+
 def test_junit_names_the_failure(numpy_env: Path, cache_dir: Path) -> None:
     _flip_byte(numpy_env)
     run = run_cli("--python", _python(numpy_env), "--format", "junit", cache_dir=cache_dir,
@@ -232,6 +275,38 @@ def test_text_is_the_default_and_ends_ok_on_a_clean_env(numpy_env: Path,
     text = run_cli("--python", _python(numpy_env), env={"VERIFY_ENV_FORMAT": "text"},
                    cache_dir=cache_dir, timeout=120)
     assert text.stdout.splitlines()[-1].startswith("OK:")
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "ascii"])
+def test_text_report_on_a_stdout_that_is_not_utf8(encoding: str, numpy_env: Path,
+                                                  cache_dir: Path) -> None:
+    """A legacy locale (ISO-8859-1) or PYTHONIOENCODING: the report is still written, and the
+    verdict is the environment's, not a UnicodeEncodeError's exit status 1."""
+    run = run_cli("--python", _python(numpy_env), env={"PYTHONIOENCODING": encoding},
+                  cache_dir=cache_dir, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[-1].startswith("OK:")
+
+
+def test_stdout_closed_by_the_reader(numpy_env: Path, cache_dir: Path) -> None:
+    """``verify-env --format json | head -c0``: the reader is gone before the report is
+    written. Whatever verify-env does then, it is not a traceback, and not exit status 1,
+    which would claim error findings in this clean environment."""
+    environ = {k: v for k, v in os.environ.items()
+               if k not in ("VIRTUAL_ENV", "CONDA_PREFIX") and not k.startswith("VERIFY_ENV_")}
+    environ["VERIFY_ENV_CACHE_DIR"] = str(cache_dir)
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "verify_env", "--python",
+                               _python(numpy_env), "--format", "json"],
+                              stdout=write_end, stderr=subprocess.PIPE, text=True,
+                              env=environ, stdin=subprocess.DEVNULL, timeout=120, check=False)
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode != 1, proc.stderr
+    assert len(proc.stderr.splitlines()) <= 1, proc.stderr
 
 
 def test_format_env_twin(numpy_env: Path, cache_dir: Path) -> None:
@@ -307,6 +382,44 @@ def test_activated_env_is_verified_by_default(var: str, numpy_env: Path,
     assert run.returncode == 1
     assert run.find("hash-mismatch", UMATH)["distribution"] == "numpy"
     assert f"verifying {numpy_env}" in run.stderr or var in run.stderr or run.stderr == ""
+
+
+def test_activated_env_under_a_non_utf8_path(numpy_venv: Path, tmp_path: Path,
+                                            cache_dir: Path) -> None:
+    """Every string of the JSON report is valid UTF-8, the note included: strict consumers
+    (serde_json, Go) reject a lone surrogate escape such as ``\\udcff``."""
+    env = clone_env(numpy_venv, tmp_path / "env\udcff")  # a directory named b"env\xff"
+    run = run_cli("--format", "json", env={"VIRTUAL_ENV": str(env)}, cache_dir=cache_dir,
+                  timeout=120)
+    assert run.returncode == 0, run.stdout
+    environment = run.report["environment"]
+    assert "VIRTUAL_ENV" in environment["note"]
+    assert "env\\udcff" in environment["prefix"] or "env\\xff" in environment["prefix"]
+    not_utf8 = {key: value for key, value in environment.items()
+                if isinstance(value, str) and not _encodes(value)}
+    assert not_utf8 == {}
+    assert _encodes(json.dumps(run.report, ensure_ascii=False))
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def test_env_reached_through_a_symlink(numpy_env: Path, tmp_path: Path,
+                                       cache_dir: Path) -> None:
+    link = tmp_path / "link"
+    link.symlink_to(numpy_env, target_is_directory=True)
+    run = run_cli("--python", _python(link), "--format", "json", cache_dir=cache_dir,
+                  timeout=120)
+    assert run.returncode == 0, run.stdout
+    assert run.findings == []
+    by_prefix = run_cli("--prefix", str(link), "--format", "json", cache_dir=cache_dir,
+                        timeout=120)
+    assert by_prefix.returncode == 0 and by_prefix.findings == []
 
 
 def test_activated_env_note_in_text_header(numpy_env: Path, cache_dir: Path) -> None:

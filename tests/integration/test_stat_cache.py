@@ -236,3 +236,38 @@ def test_record_edited_under_a_warm_cache(numpy_env: Path, cache_dir: Path) -> N
     assert run.returncode == 1, run.stdout
     assert run.find("hash-mismatch", "numpy/__init__.py")["distribution"] == "numpy"
     assert run.codes() == {("record", "hash-mismatch", "numpy")}
+
+
+def test_default_cache_location_that_cannot_be_created_is_a_warning(
+        numpy_env: Path, tmp_path: Path) -> None:
+    """No VERIFY_ENV_CACHE_DIR: the user cache dir, here below a HOME that is a regular file."""
+    home = tmp_path / "home"
+    home.write_text("not a directory\n")
+    run = run_cli("--python", str(numpy_env / "bin" / "python"), "--format", "json",
+                  env={"HOME": str(home), "XDG_CACHE_HOME": ""}, timeout=120)
+    assert run.returncode == 0, run.stderr
+    lines = run.stderr.splitlines()
+    assert len(lines) == 1 and "stat cache" in lines[0], run.stderr
+    assert run.findings == []
+
+
+def test_warm_run_on_a_damaged_env_reports_what_the_cold_run_did(
+        numpy_env: Path, cache_dir: Path) -> None:
+    site = site_packages(numpy_env)
+    _flip_in_place(break_link(site / UMATH))
+    _flip_in_place(break_link(site / "numpy/__init__.py"))
+    (site / "numpy/_core/numeric.py").unlink()
+    macho = break_link(site / "numpy/linalg/_umath_linalg.cpython-311-x86_64-linux-gnu.so")
+    with open(macho, "r+b") as fh:
+        fh.write(bytes.fromhex("cffaedfe07000001"))
+    shutil.copy(site / UMATH, site / "numpy/_core/_stale.cpython-311-x86_64-linux-gnu.so")
+    cold = _verify(numpy_env, cache_dir, "--checks", "all")
+    warm = _verify(numpy_env, cache_dir, "--checks", "all")
+    assert (cold.returncode, warm.returncode) == (1, 1)
+    assert _bytes_hashed(cold) > 0 and _bytes_hashed(warm) == 0
+    assert warm.findings == cold.findings
+    assert {(f["code"], f["path"]) for f in cold.findings} >= {
+        ("hash-mismatch", UMATH), ("hash-mismatch", "numpy/__init__.py"),
+        ("missing-file", "numpy/_core/numeric.py"),
+        ("elf-arch", "numpy/linalg/_umath_linalg.cpython-311-x86_64-linux-gnu.so"),
+        ("unrecorded-extension", "numpy/_core/_stale.cpython-311-x86_64-linux-gnu.so")}

@@ -312,3 +312,15 @@ def test_another_versions_cache_is_replaced_silently(tmp_path: Path, data_file: 
     cache.put(str(data_file), key_of(data_file), STYLE, DIGEST)
     cache.save()
     assert StatCache(str(path)).load().get(str(data_file), key_of(data_file), STYLE) == DIGEST
+
+
+def test_a_file_changed_within_a_clock_tick_is_not_remembered(tmp_path: Path) -> None:
+    """Racily clean files (git's term): checked, but their digest is not cached yet."""
+    from verify_env.checks.record import _racy
+
+    f = tmp_path / "f"
+    f.write_bytes(b"x")
+    st = os.stat(f)
+    newest = max(st.st_mtime_ns, st.st_ctime_ns)
+    assert _racy(st, newest + 5_000_000)
+    assert not _racy(st, newest + 3_000_000_000)

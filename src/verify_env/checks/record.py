@@ -11,6 +11,7 @@ import base64
 import errno
 import os
 import stat
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 
@@ -122,6 +123,17 @@ def _spell(raw: bytes, hex_: bool) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
+def _racy(st: os.stat_result, now_ns: int) -> bool:
+    """A file changed so recently that a rewrite within the same timestamp tick would look
+    unchanged (same size and inode) — "racily clean", as git calls it. Its digest is checked
+    but not remembered; the next run remembers it. Filesystems whose timestamps carry no
+    sub-millisecond digits tick in seconds (FAT, some network filesystems): two seconds there;
+    others tick at most every 10 ms (the kernel's coarse clock): 20 ms."""
+    newest = max(st.st_mtime_ns, st.st_ctime_ns)
+    coarse = st.st_mtime_ns % 1_000_000 == 0 and st.st_ctime_ns % 1_000_000 == 0
+    return now_ns - newest < (2_000_000_000 if coarse else 20_000_000)
+
+
 class _FileJudge:
     """The per-file work, run in the hashing workers: stat, cache, size, digest.
 
@@ -134,29 +146,33 @@ class _FileJudge:
     def __init__(self, cache: StatCache) -> None:
         self.cache = cache
         self.buf = bytearray(CHUNK)
+        self.started = time.time_ns()
 
     def __call__(self, item: FileItem) -> object:
         location, algorithm, expected, size, hex_, kind = item
-        if algorithm is None or expected is None or kind != "r" or self.cache.enabled:
-            try:
-                st = os.stat(location)
-            except OSError as err:
-                return ("errno", err.errno, err.strerror or str(err))
-            if kind != "r":
-                return None
-            if not stat.S_ISREG(st.st_mode):
-                return ("type", stat.S_IFMT(st.st_mode))
-            if size >= 0 and st.st_size != size:
-                return ("size", st.st_size)
-            if algorithm is None or expected is None:
-                return None
-            key: StatKey | None = stat_key(st)
+        # stat before any open, even without a cache: opening a FIFO, even non-blocking,
+        # would wake a writer blocked on it; "not opened" must be true.
+        try:
+            st = os.stat(location)
+        except OSError as err:
+            return ("errno", err.errno, err.strerror or str(err))
+        if kind != "r":
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            return ("type", stat.S_IFMT(st.st_mode))
+        if size >= 0 and st.st_size != size:
+            return ("size", st.st_size)
+        if algorithm is None or expected is None:
+            return None
+        key: StatKey | None = None
+        if self.cache.enabled:
+            key = stat_key(st)
             style = f"{algorithm}:{'hex' if hex_ else 'b64'}"
-            cached = self.cache.get(location, key, style)  # type: ignore[arg-type]
+            cached = self.cache.get(location, key, style)
             if cached is not None:
                 return None if cached == expected else ("cached-bad",)
-        else:
-            key = None  # no cache: the open+fstat inside digest() checks type and size
+            if _racy(st, self.started):
+                key = None  # changed too recently to trust its timestamps
         outcome = digest(location, algorithm, size, self.buf)
         if isinstance(outcome, bytes):
             return ("hashed", key, _spell(outcome, hex_), size if size >= 0 else -1)

@@ -30,7 +30,7 @@ def as_dict(report: Report) -> dict[str, Any]:
             "implementation": t.implementation,
             "platform": f"{t.platform}-{t.machine}",
             "libc": libc,
-            "note": t.note,
+            "note": _text(t.note),
         },
         "checks": list(report.checks),
         "summary": {
