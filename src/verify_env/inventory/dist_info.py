@@ -178,7 +178,10 @@ def read_metadata_dir(site_dir: str, name: str, cache: StatCache | None = None) 
     metadata_name = "METADATA" if ext == "dist-info" else "PKG-INFO"
     text = _read_text(os.path.join(meta_dir, metadata_name) if is_dir else meta_dir)
     headers = _headers(text) if text is not None else {}
-    if text is None and ext == "dist-info":
+    if ext == "dist-info" and not is_dir:
+        problems.append(RecordProblem("record-malformed", name,
+                                      f"{name} is not a directory (a dist-info must be one)"))
+    elif text is None and ext == "dist-info":
         problems.append(RecordProblem("record-malformed", f"{name}/METADATA",
                                       f"{name}/METADATA is missing or unreadable"))
     dist_name = (headers.get("name") or [guess_name.replace("_", "-")])[0]
