@@ -106,13 +106,19 @@ def _run(func: Callable[[object], object], items: Sequence[tuple[int, object]],
 
 
 def _shares(weights: Sequence[int], jobs: int) -> list[list[int]]:
-    """Longest-processing-time-first: heaviest items first, each to the lightest share."""
+    """Contiguous runs of about equal weight (bytes plus a per-item cost).
+
+    Contiguous keeps each worker in its own directories (better locality than dealing items
+    out); one linear pass where sorting for longest-first cost ~25 ms on 23.5k items.
+    """
+    total = sum(weights) + PER_FILE_COST * len(weights)
     shares: list[list[int]] = [[] for _ in range(jobs)]
-    load = [0] * jobs
-    for index in sorted(range(len(weights)), key=weights.__getitem__, reverse=True):
-        k = load.index(min(load))
+    k, acc, bound = 0, 0, total / jobs
+    for index, weight in enumerate(weights):
         shares[k].append(index)
-        load[k] += weights[index] + PER_FILE_COST
+        acc += weight + PER_FILE_COST
+        if acc >= bound * (k + 1) and k < jobs - 1:
+            k += 1
     return shares
 
 

@@ -247,7 +247,7 @@ def test_progress_for_a_few_files(mixed: list[Path]) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# _shares: longest-processing-time-first balancing
+# _shares: contiguous runs of about equal weight
 # --------------------------------------------------------------------------------------------
 
 

@@ -112,8 +112,9 @@ Failed = dict[str, list[tuple[Distribution, Finding]]]
 
 # What a worker is given for one recorded file, and what it may send back. Plain tuples, so
 # they cross the pipe with marshal.
-FileItem = tuple[str, str | None, str | None, int, bool, str]
-"""(location, algorithm, expected digest, expected size or -1, digest is hex, kind)."""
+FileItem = tuple[str, str | None, str | None, int, bool, str, str]
+"""(location, algorithm, expected digest, expected size or -1, digest is hex, kind, the
+digest's style as the stat cache keys it)."""
 
 
 def _spell(raw: bytes, hex_: bool) -> str:
@@ -149,7 +150,7 @@ class _FileJudge:
         self.started = time.time_ns()
 
     def __call__(self, item: FileItem) -> object:
-        location, algorithm, expected, size, hex_, kind = item
+        location, algorithm, expected, size, hex_, kind, style = item
         # stat before any open, even without a cache: opening a FIFO, even non-blocking,
         # would wake a writer blocked on it; "not opened" must be true.
         try:
@@ -167,7 +168,6 @@ class _FileJudge:
         key: StatKey | None = None
         if self.cache.enabled:
             key = stat_key(st)
-            style = f"{algorithm}:{'hex' if hex_ else 'b64'}"
             cached = self.cache.get(location, key, style)
             if cached is not None:
                 return None if cached == expected else ("cached-bad",)
@@ -311,7 +311,7 @@ def run(ctx: Context) -> CheckResult | Deferred:
                 continue
             size = -1 if f.size is None else f.size
             owners.append((dist, f))
-            items.append((f.location, f.algorithm, f.digest, size, f.hex, kind))
+            items.append((f.location, f.algorithm, f.digest, size, f.hex, kind, f.digest_style))
             weights.append(max(size, 0))
     progress = None
     if ctx.progress is not None:
