@@ -12,6 +12,7 @@ import errno
 import os
 import stat
 import time
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 
@@ -110,13 +111,6 @@ def _content_changed(dist: Distribution, f: RecordedFile) -> Finding:
 
 Failed = dict[str, list[tuple[Distribution, Finding]]]
 
-# What a worker is given for one recorded file, and what it may send back. Plain tuples, so
-# they cross the pipe with marshal.
-FileItem = tuple[str, str | None, str | None, int, bool, str, str]
-"""(location, algorithm, expected digest, expected size or -1, digest is hex, kind, the
-digest's style as the stat cache keys it)."""
-
-
 def _spell(raw: bytes, hex_: bool) -> str:
     """A raw digest spelled as its record spells digests."""
     if hex_:
@@ -149,42 +143,41 @@ class _FileJudge:
         self.buf = bytearray(CHUNK)
         self.started = time.time_ns()
 
-    def __call__(self, item: FileItem) -> object:
-        location, algorithm, expected, size, hex_, kind, style = item
+    def __call__(self, f: RecordedFile) -> object:
+        location, algorithm, expected, size, kind = f[1], f[2], f[3], f[4], f[5]
+        if kind is FileKind.OPTIONAL:
+            return None
         # stat before any open, even without a cache: opening a FIFO, even non-blocking,
         # would wake a writer blocked on it; "not opened" must be true.
         try:
             st = os.stat(location)
         except OSError as err:
             return ("errno", err.errno, err.strerror or str(err))
-        if kind != "r":
+        if kind is not FileKind.REGULAR:
             return None
         if not stat.S_ISREG(st.st_mode):
             return ("type", stat.S_IFMT(st.st_mode))
-        if size >= 0 and st.st_size != size:
+        if size is not None and st.st_size != size:
             return ("size", st.st_size)
         if algorithm is None or expected is None:
             return None
         key: StatKey | None = None
         if self.cache.enabled:
             key = stat_key(st)
-            cached = self.cache.get(location, key, style)
+            cached = self.cache.get(location, key, f.digest_style)
             if cached is not None:
                 return None if cached == expected else ("cached-bad",)
             if _racy(st, self.started):
                 key = None  # changed too recently to trust its timestamps
-        outcome = digest(location, algorithm, size, self.buf)
+        outcome = digest(location, algorithm, -1 if size is None else size, self.buf)
         if isinstance(outcome, bytes):
-            return ("hashed", key, _spell(outcome, hex_), size if size >= 0 else -1)
+            return ("hashed", key, _spell(outcome, f.hex), st.st_size)
         if isinstance(outcome, int):
             return ("size", outcome)
         if outcome.startswith("type:"):
             return ("type", int(outcome[5:]))
         _, number, text = outcome.split(":", 2)
         return ("errno", int(number) if number.lstrip("-").isdigit() else None, text)
-
-
-_KIND = {FileKind.REGULAR: "r", FileKind.SOFTLINK: "s", FileKind.GENERATED: "g"}
 
 
 def _judge(dist: Distribution, f: RecordedFile, outcome: object, ctx: Context,
@@ -288,9 +281,9 @@ def run(ctx: Context) -> CheckResult | Deferred:
 
     result = CheckResult()
     dists = [d for d in ctx.inventory.distributions if ctx.scope.includes(d)]
-    owners: list[tuple[Distribution, RecordedFile]] = []
-    items: list[FileItem] = []
-    weights: list[int] = []
+    files: list[RecordedFile] = []  # what the workers get: the records' own tuples, no copies
+    starts: list[int] = []  # files[starts[k]:starts[k+1]] belong to judged[k]
+    judged: list[Distribution] = []
     for dist in dists:
         for problem in dist.problems:
             result.findings.append(_finding(
@@ -299,28 +292,26 @@ def run(ctx: Context) -> CheckResult | Deferred:
         if dist.judged_by is not None:
             continue
         roots = _roots(dist, ctx.target.prefix)
-        for f in dist.files:
-            kind = _KIND.get(f.kind)
-            if kind is None:
-                continue  # optional (bytecode)
-            if not f.location.startswith(roots):
-                result.findings.append(_finding(
-                    dist, "record-malformed", f.path,
-                    f"recorded path {f.path!r} lies outside the environment; not opened",
-                    Severity.WARNING))
-                continue
-            size = -1 if f.size is None else f.size
-            owners.append((dist, f))
-            items.append((f.location, f.algorithm, f.digest, size, f.hex, kind, f.digest_style))
-            weights.append(max(size, 0))
+        inside = [f for f in dist.files if f.location.startswith(roots)]
+        if len(inside) != len(dist.files):
+            for f in dist.files:
+                if not f.location.startswith(roots):
+                    result.findings.append(_finding(
+                        dist, "record-malformed", f.path,
+                        f"recorded path {f.path!r} lies outside the environment; not opened",
+                        Severity.WARNING))
+        starts.append(len(files))
+        judged.append(dist)
+        files.extend(inside)
+    weights = [f.size or 0 for f in files]
     progress = None
     if ctx.progress is not None:
-        report, total, total_bytes = ctx.progress, len(items), sum(weights)
+        report, total, total_bytes = ctx.progress, len(files), sum(weights)
 
         def progress(n: int, done: int) -> None:
             report("verifying", n, total, done, total_bytes)
 
-    work = ForkMap(_FileJudge(ctx.cache), items, weights, ctx.jobs, progress)
+    work = ForkMap(_FileJudge(ctx.cache), files, weights, ctx.jobs, progress)
     result.findings.extend(_duplicates(dists))
     result.findings.extend(unrecorded_extensions(ctx, dists))
 
@@ -328,10 +319,10 @@ def run(ctx: Context) -> CheckResult | Deferred:
         failed: Failed = defaultdict(list)
         problems = 0
         for index, outcome in work.results():
-            dist, f = owners[index]
+            dist, f = judged[bisect_right(starts, index) - 1], files[index]
             _judge(dist, f, outcome, ctx, result, failed)
             problems += isinstance(outcome, tuple) and outcome[0] in ("errno", "type")
-        result.files = sum(1 for _, f in owners if f.kind is FileKind.REGULAR) - problems
+        result.files = sum(1 for f in files if f.kind is FileKind.REGULAR) - problems
         result.findings.extend(_clobbered(failed, ctx.inventory.distributions))
         return result
 
