@@ -171,7 +171,10 @@ class _FileJudge:
                 key = None  # changed too recently to trust its timestamps
         outcome = digest(location, algorithm, -1 if size is None else size, self.buf)
         if isinstance(outcome, bytes):
-            return ("hashed", key, _spell(outcome, f.hex), st.st_size)
+            text = _spell(outcome, f.hex)
+            if key is None and text == expected:
+                return ("ok", st.st_size)  # nothing to remember: only the byte count travels
+            return ("hashed", key, text, st.st_size)
         if isinstance(outcome, int):
             return ("size", outcome)
         if outcome.startswith("type:"):
@@ -185,7 +188,9 @@ def _judge(dist: Distribution, f: RecordedFile, outcome: object, ctx: Context,
     """One worker outcome (not None) as findings, skips and cache entries."""
     assert isinstance(outcome, tuple)
     tag = outcome[0]
-    if tag == "hashed":
+    if tag == "ok":
+        result.bytes_hashed += outcome[1]
+    elif tag == "hashed":
         _, key, text, nbytes = outcome
         result.bytes_hashed += max(nbytes, 0)
         if key is not None:
