@@ -98,6 +98,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("verify-env: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug of ours: one line and exit 2, the traceback on request
+        if args.debug:
+            raise
+        print(f"verify-env: internal error: {type(exc).__name__}: {exc} "
+              "(--debug shows the traceback)", file=sys.stderr)
+        return 2
 
 
 def _run(args: argparse.Namespace, *, strict: bool, no_cache: bool) -> int:
