@@ -8,6 +8,7 @@ that takes a value has a ``VERIFY_ENV_*`` twin, validated like the flag.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from collections.abc import Sequence
@@ -43,6 +44,16 @@ def _jobs(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="verify-env",
@@ -65,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="rehash every file; ignore the stat cache [VERIFY_ENV_NO_CACHE]")
     parser.add_argument("--jobs", type=_jobs, default=None, metavar="N",
                         help="hashing processes (default: usable cores) [VERIFY_ENV_JOBS]")
+    parser.add_argument("--blas-probe", action="store_true", default=None,
+                        help="also run a numeric probe of each BLAS/LAPACK provider, in a "
+                             "subprocess [VERIFY_ENV_BLAS_PROBE]")
+    parser.add_argument("--import-timeout", type=_seconds, default=None, metavar="SECONDS",
+                        help="how long one module's import may take under --checks imports "
+                             "(default: 30) [VERIFY_ENV_IMPORT_TIMEOUT]")
     parser.add_argument("-v", "--verbose", action="store_true", help="list what was not judged")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of our own failures")
     return parser
@@ -80,9 +97,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.jobs = _jobs(str(_env("JOBS")))
         except argparse.ArgumentTypeError as exc:
             parser.error(f"VERIFY_ENV_JOBS: {exc}")
+    if args.import_timeout is None and _env("IMPORT_TIMEOUT"):
+        try:
+            args.import_timeout = _seconds(str(_env("IMPORT_TIMEOUT")))
+        except argparse.ArgumentTypeError as exc:
+            parser.error(f"VERIFY_ENV_IMPORT_TIMEOUT: {exc}")
     try:
         strict = args.strict or _flag_env("STRICT")
         no_cache = args.no_cache or _flag_env("NO_CACHE")
+        args.blas_probe = args.blas_probe or _flag_env("BLAS_PROBE")
     except SystemExit as exc:
         print(exc.code, file=sys.stderr)
         return 2
@@ -110,6 +133,7 @@ def _run(args: argparse.Namespace, *, strict: bool, no_cache: bool) -> int:
     from verify_env.target import start_target
 
     pending = start_target(args.python, args.prefix)  # the probe runs during the imports below
+    from verify_env.checks.interface import Options
     from verify_env.output import write_report
     from verify_env.progress import ProgressBar
     from verify_env.render import OutputFormat, render
@@ -119,7 +143,11 @@ def _run(args: argparse.Namespace, *, strict: bool, no_cache: bool) -> int:
     target = pending()
     bar = ProgressBar() if sys.stderr.isatty() else None
     try:
-        report = verify(target, checks, jobs=args.jobs, use_cache=not no_cache, progress=bar)
+        options = Options(strict=strict, blas_probe=args.blas_probe)
+        if args.import_timeout is not None:
+            options = dataclasses.replace(options, import_timeout=args.import_timeout)
+        report = verify(target, checks, jobs=args.jobs, use_cache=not no_cache, progress=bar,
+                        options=options)
     finally:
         if bar is not None:
             bar.close()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from verify_env.finding import Finding, Severity, Skip
 from verify_env.target import Target
@@ -42,6 +43,10 @@ class Report:
     """Counts."""
     notes: tuple[str, ...] = ()
     """Messages about the run itself (a stat cache that could not be read …)."""
+    facts: dict[str, Any] = field(default_factory=dict)
+    """Sections checks add to the JSON ``environment`` object (``blas`` …)."""
+    details: tuple[str, ...] = ()
+    """Lines for ``--verbose`` text output."""
 
     @property
     def errors(self) -> int:

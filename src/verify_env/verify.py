@@ -10,7 +10,7 @@ import time
 from collections.abc import Sequence
 
 from verify_env.checks import CHECKS, CheckResult, Context
-from verify_env.checks.interface import ProgressFn
+from verify_env.checks.interface import Options, ProgressFn
 from verify_env.errors import UsageError
 from verify_env.finding import CODES
 from verify_env.hashing import default_jobs
@@ -40,12 +40,14 @@ def parse_checks(text: str) -> tuple[str, ...]:
 
 def verify(target: Target, checks: Sequence[str] = DEFAULT_CHECKS, scope: Scope | None = None,
            jobs: int | None = None, use_cache: bool = True,
-           progress: ProgressFn | None = None) -> Report:
+           progress: ProgressFn | None = None, options: Options | None = None) -> Report:
+    """Verify ``target`` with the named checks within ``scope``; nothing is printed."""
     started = time.perf_counter()
     scope = scope or Scope.full()
     cache = StatCache(cache_path_for(target.prefix) if use_cache else None).load()
     inventory = build_inventory(target, cache=cache)
-    ctx = Context(target, inventory, scope, jobs or default_jobs(), cache, progress)
+    ctx = Context(target, inventory, scope, jobs or default_jobs(), cache, progress,
+                  options or Options())
     total = CheckResult()
     outcomes = [check.run(ctx) for check in CHECKS if check.name in checks]
     for outcome in outcomes:
@@ -54,6 +56,8 @@ def verify(target: Target, checks: Sequence[str] = DEFAULT_CHECKS, scope: Scope 
         total.skips += result.skips
         total.files = max(total.files, result.files)
         total.bytes_hashed += result.bytes_hashed
+        total.facts.update(result.facts)
+        total.details += result.details
     cache.save()
     findings = sorted(total.findings, key=lambda f: (
         (f.distribution or "").lower(), f.path or "", CODES[f.code].check, f.code))
@@ -61,4 +65,5 @@ def verify(target: Target, checks: Sequence[str] = DEFAULT_CHECKS, scope: Scope 
     summary = Summary(in_scope, total.files, total.bytes_hashed,
                       round(time.perf_counter() - started, 3))
     return Report(target, tuple(c.name for c in CHECKS if c.name in checks),
-                  tuple(findings), tuple(total.skips), summary, tuple(cache.warnings))
+                  tuple(findings), tuple(total.skips), summary, tuple(cache.warnings),
+                  total.facts, tuple(total.details))

@@ -11,10 +11,22 @@ from verify_env.scope import Scope
 from verify_env.statcache import StatCache
 from verify_env.target import Target
 
-__all__ = ["Check", "CheckResult", "Context", "Deferred"]
+__all__ = ["Check", "CheckResult", "Context", "Deferred", "Options"]
 
 ProgressFn = Callable[[str, int, int, int, int], None]
 """(phase, files done, files total, bytes done, bytes total)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """What the user asked of the checks beyond which ones run."""
+
+    strict: bool = False
+    """``--strict``: warnings fail too, and checks may look harder (every undefined symbol)."""
+    blas_probe: bool = False
+    """``--blas-probe``: run a numeric probe of each BLAS/LAPACK provider in a subprocess."""
+    import_timeout: float = 30.0
+    """``--import-timeout``: seconds one module's import may take before it is a finding."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +45,8 @@ class Context:
     """Digests remembered from earlier runs (disabled under ``--no-cache``)."""
     progress: ProgressFn | None = None
     """Progress callback for long phases, or None."""
+    options: Options = field(default_factory=Options)
+    """Options of the run."""
 
 
 @dataclass(slots=True)
@@ -43,6 +57,10 @@ class CheckResult:
     skips: list[Skip] = field(default_factory=list)
     files: int = 0
     bytes_hashed: int = 0
+    facts: dict[str, object] = field(default_factory=dict)
+    """Sections for the report's ``environment`` (``blas``: provider per consumer); JSON-able."""
+    details: list[str] = field(default_factory=list)
+    """Lines for ``--verbose`` text output (e.g. where the static loader and ld.so disagree)."""
 
 
 Deferred = Callable[[], CheckResult]

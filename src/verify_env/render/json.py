@@ -31,6 +31,7 @@ def as_dict(report: Report) -> dict[str, Any]:
             "platform": f"{t.platform}-{t.machine}",
             "libc": libc,
             "note": _text(t.note),
+            **report.facts,
         },
         "checks": list(report.checks),
         "summary": {

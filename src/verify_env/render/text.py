@@ -74,6 +74,9 @@ def render(report: Report, *, strict: bool = False, verbose: bool = False,
         lines.append("")
         lines.append(safe_text(title + (f" ({installer})" if installer else "")))
         lines.extend(_group(found, color))
+    if report.details and verbose:
+        lines.append("")
+        lines.extend(safe_text(d) for d in report.details)
     if report.skips and verbose:
         lines.append("")
         lines.append("not judged:")
