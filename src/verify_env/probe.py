@@ -47,6 +47,57 @@ def _tags() -> list[str] | None:
         return None
 
 
+def _markers() -> dict[str, str]:
+    """PEP 508 marker values as the target evaluates them (packaging's own function when it
+    imports; the same formulas otherwise)."""
+    try:
+        from packaging import markers
+
+        return {k: str(v) for k, v in markers.default_environment().items()}
+    except Exception:
+        impl = sys.implementation
+        iv = impl.version
+        impl_version = f"{iv.major}.{iv.minor}.{iv.micro}"
+        if iv.releaselevel != "final":
+            impl_version += iv.releaselevel[0] + str(iv.serial)
+        return {
+            "implementation_name": impl.name,
+            "implementation_version": impl_version,
+            "os_name": os.name,
+            "platform_machine": platform.machine(),
+            "platform_release": platform.release(),
+            "platform_system": platform.system(),
+            "platform_version": platform.version(),
+            "python_full_version": platform.python_version(),
+            "platform_python_implementation": platform.python_implementation(),
+            "python_version": ".".join(platform.python_version_tuple()[:2]),
+            "sys_platform": sys.platform,
+        }
+
+
+def _stdlib_modules() -> list[str]:
+    """Top-level names of the standard library (``sys.stdlib_module_names`` from 3.10; a
+    listing of the stdlib dirs before)."""
+    names = getattr(sys, "stdlib_module_names", None)
+    if names is not None:
+        return sorted(names)
+    found = set(sys.builtin_module_names)
+    paths = sysconfig.get_paths()
+    for key in ("stdlib", "platstdlib"):
+        base = paths.get(key)
+        for sub in (base, os.path.join(base, "lib-dynload") if base else None):
+            try:
+                entries = os.listdir(sub) if sub else []
+            except OSError:
+                continue
+            for entry in entries:
+                stem = entry.split(".")[0]
+                if stem.isidentifier() and stem != "__pycache__" \
+                        and entry not in ("site-packages", "dist-packages"):
+                    found.add(stem)
+    return sorted(found)
+
+
 def collect(packaging_dir: str | None = None, script_mode: bool = False) -> dict[str, object]:
     """Return the facts as a JSON-able dict.
 
@@ -93,6 +144,8 @@ def collect(packaging_dir: str | None = None, script_mode: bool = False) -> dict
         "env": env,
         "tags": _tags(),
         "maxsize_bits": 64 if sys.maxsize > 2**32 else 32,
+        "markers": _markers(),
+        "stdlib_modules": _stdlib_modules(),
     }
 
 

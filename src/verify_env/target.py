@@ -7,6 +7,7 @@ as with pipx or ``uv tool``) is asked once through `probe.py` in a subprocess.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -52,6 +53,10 @@ class Target:
     """The target's ``sys.path`` as a fresh interpreter sees it (the probe's own dir left out)."""
     env: Mapping[str, str]
     """The environment variables that matter to loading: LD_LIBRARY_PATH, PYTHONPATH …"""
+    markers: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    """PEP 508 marker values as the target evaluates them (``python_version`` …)."""
+    stdlib_modules: frozenset[str] = frozenset()
+    """Top-level names of the target's standard library."""
     note: str | None = None
     """Why this environment was chosen, when it is not the obvious one (shown in the header)."""
 
@@ -113,6 +118,8 @@ def _from_facts(facts: Mapping[str, object], note: str | None) -> Target:
         site_dirs=_site_dirs(facts),
         sys_path=tuple(str(p) for p in facts.get("sys_path") or ()),  # type: ignore[attr-defined]
         env=dict(facts.get("env") or {}),  # type: ignore[call-overload]
+        markers={str(k): str(v) for k, v in dict(facts.get("markers") or {}).items()},  # type: ignore[call-overload]
+        stdlib_modules=frozenset(str(n) for n in facts.get("stdlib_modules") or ()),  # type: ignore[attr-defined]
         note=note,
     )
 
