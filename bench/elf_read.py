@@ -16,7 +16,8 @@ import sys
 import time
 from collections.abc import Callable
 
-from verify_env.elf import ElfFormatError, ReadStats, dynamic_symbols, read_dynamic
+from verify_env.elf import ElfFormatError, ReadStats, read_dynamic
+from verify_env.elfsym import dynamic_symbols
 
 
 def find_elf_files(root: str) -> list[str]:

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from io import FileIO
 
 __all__ = [
-    "DynamicInfo", "ElfFormatError", "ElfHeader", "ReadStats", "Symbol", "VersionNeed",
-    "classify", "dynamic_symbols", "glibc_versions_needed", "machine_name", "read_dynamic",
+    "DynamicInfo", "ElfFormatError", "ElfHeader", "ReadStats", "VersionNeed",
+    "classify", "glibc_versions_needed", "machine_name", "read_dynamic",
     "read_header",
 ]  # fmt: skip
 
@@ -113,22 +113,6 @@ class DynamicInfo:
     """The DT_VERNEED table: per needed file, the symbol versions required from it."""
     has_dynamic: bool
     """False for a static or otherwise non-dynamic file (then every tuple above is empty)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Symbol:
-    """One entry of the dynamic symbol table (.dynsym)."""
-
-    name: str
-    """The symbol name, without any @VERSION suffix."""
-    defined: bool
-    """True if this file defines it (st_shndx != SHN_UNDEF), False if it imports it."""
-    version: str | None
-    """Its version (e.g. "GLIBC_2.2.5") from DT_VERSYM with DT_VERDEF/DT_VERNEED, or None."""
-    binding: int
-    """STB_* from st_info: 0 local, 1 global, 2 weak, 10 GNU unique."""
-    type: int
-    """STT_* from st_info: 0 none, 1 object, 2 function, 6 TLS, 10 GNU indirect function."""
 
 
 @dataclass(slots=True)
@@ -377,66 +361,6 @@ class _Elf:
             off = _follow(off, nxt, 16, "vn_next")
         return out
 
-    def verdef(self, dyn: dict[int, int], strtab: tuple[int, int]) -> dict[int, str]:
-        """vd_ndx -> version name for the versions this file defines (not its base name)."""
-        out: dict[int, str] = {}
-        if _DT_VERDEF not in dyn:
-            return out
-        off = self.map(dyn[_DT_VERDEF], 20, "DT_VERDEF table")[0]
-        for _ in range(min(dyn.get(_DT_VERDEFNUM, _MAX_VERSIONS), _MAX_VERSIONS)):
-            _, flags, ndx, cnt, _, aux, nxt = self.unpack("HHHHIII", off, "verdef entry")
-            if cnt and not flags & _VER_FLG_BASE:
-                name = self.unpack("I", _follow(off, aux, 20, "vd_aux"), "verdaux entry")[0]
-                out[ndx & 0x7FFF] = self.string(strtab, name, "vda_name")
-            if nxt == 0:
-                break
-            off = _follow(off, nxt, 20, "vd_next")
-        return out
-
-    def symbol_count(self, dyn: dict[int, int]) -> int:
-        """Number of .dynsym entries, from DT_HASH's nchain or by walking DT_GNU_HASH."""
-        if _DT_HASH in dyn:  # s390x and alpha use 8-byte hash words
-            word = "Q" if self.is64 and self.header.machine in (_EM_S390, _EM_ALPHA) else "I"
-            size = struct.calcsize(word)
-            off, avail = self.map(dyn[_DT_HASH], 2 * size, "DT_HASH table")
-            nbucket, nchain = self.unpack(word * 2, off, "DT_HASH header")
-            if (2 + nbucket + nchain) * size > avail:
-                raise ElfFormatError(
-                    f"DT_HASH at offset {off:#x}: nbucket {nbucket} and nchain {nchain} do not"
-                    f" fit in the {avail} bytes left in its segment"
-                )
-            return nchain
-        if _DT_GNU_HASH not in dyn:
-            raise ElfFormatError("DT_SYMTAB without DT_HASH or DT_GNU_HASH: cannot count symbols")
-        off, avail = self.map(dyn[_DT_GNU_HASH], 16, "DT_GNU_HASH table")
-        nbuckets, symoffset, bloom_size, _ = self.unpack("IIII", off, "DT_GNU_HASH header")
-        buckets_at = 16 + bloom_size * (8 if self.is64 else 4)
-        chains_at = buckets_at + 4 * nbuckets
-        if chains_at > avail:
-            raise ElfFormatError(
-                f"DT_GNU_HASH at offset {off:#x}: {nbuckets} buckets and {bloom_size} bloom"
-                f" words need {chains_at} bytes, its segment has {avail}"
-            )
-        idx = 0  # the highest bucket start; read in pieces, never as one huge tuple
-        for i in range(0, nbuckets, _WORDS):
-            raw = self.f.read(off + buckets_at + 4 * i, 4 * min(_WORDS, nbuckets - i), "buckets")
-            idx = max(idx, *struct.unpack(f"{self.e}{len(raw) // 4}I", raw))
-        if idx == 0:  # no hashed symbols at all
-            return symoffset
-        if idx < symoffset:
-            raise ElfFormatError(f"DT_GNU_HASH bucket {idx} is below symoffset {symoffset}")
-        low = 0 if self.header.little_endian else 3  # the byte holding each word's low bit
-        while True:  # the chain of the highest bucket ends (low bit set) at the last symbol
-            pos = chains_at + 4 * (idx - symoffset)
-            n = min(_WORDS, (avail - pos) // 4)
-            if n <= 0:
-                raise ElfFormatError(f"DT_GNU_HASH chain at offset {off + pos:#x} is unterminated")
-            end = self.f.read(off + pos, 4 * n, "DT_GNU_HASH chain")[low::4].translate(_ODD).find(1)
-            if end >= 0:
-                return idx + end + 1
-            idx += n
-
-
 @contextmanager
 def _open(path: str | os.PathLike[str], stats: ReadStats | None) -> Iterator[_Elf]:
     with open(path, "rb", buffering=0) as fh:
@@ -486,47 +410,3 @@ def glibc_versions_needed(info: DynamicInfo) -> tuple[int, int] | None:
         if (m := _GLIBC_RE.fullmatch(v))
     ]
     return max(found, default=None)
-
-
-def dynamic_symbols(
-    path: str | os.PathLike[str], *, stats: ReadStats | None = None
-) -> tuple[Symbol, ...]:
-    """The dynamic symbols (.dynsym without its null entry 0), with their versions.
-
-    Reads only the dynamic section, the hash table (the header, or the buckets and one chain
-    of a GNU hash table), the symbol table, the string table and the version tables.
-    Raises ElfFormatError if the file is malformed.
-    """
-    with _open(path, stats) as elf:
-        _, dyn = elf.dynamic()
-        if _DT_SYMTAB not in dyn:
-            return ()
-        sym = struct.Struct(elf.e + ("IBBHQQ" if elf.is64 else "IIIBBH"))
-        count, syment = elf.symbol_count(dyn), dyn.get(_DT_SYMENT, sym.size)
-        if syment < sym.size:
-            raise ElfFormatError(f"DT_SYMENT {syment} is smaller than a symbol ({sym.size})")
-        strtab = elf.strtab(dyn)
-        strings = elf.f.read(*strtab, "dynamic string table")
-        symoff = elf.map(dyn[_DT_SYMTAB], count * syment, "dynamic symbol table")[0]
-        table = elf.f.read(symoff, count * syment, "dynamic symbol table")
-        versions = elf.verdef(dyn, strtab)
-        for _, vers in elf.verneed(dyn, strtab):
-            versions.update(vers)
-        versym: tuple[int, ...] = ()
-        if _DT_VERSYM in dyn and versions:
-            off = elf.map(dyn[_DT_VERSYM], 2 * count, "DT_VERSYM table")[0]
-            versym = struct.unpack(f"{elf.e}{count}H", elf.f.read(off, 2 * count, "DT_VERSYM"))
-        out: list[Symbol] = []
-        for i in range(1, count):
-            v = sym.unpack_from(table, i * syment)
-            name, info, shndx = (v[0], v[1], v[3]) if elf.is64 else (v[0], v[3], v[5])
-            end = strings.find(b"\0", name)
-            if end < 0:  # also when name is past the end of the table
-                raise ElfFormatError(
-                    f"symbol {i} at offset {symoff + i * syment:#x}: name offset {name:#x} is"
-                    f" outside the {len(strings)}-byte string table or unterminated"
-                )
-            version = versions.get(versym[i] & 0x7FFF) if versym else None
-            text = _decode(strings[name:end])
-            out.append(Symbol(text, shndx != 0, version, info >> 4, info & 15))
-        return tuple(out)

@@ -25,15 +25,14 @@ from verify_env.elf import (
     ElfFormatError,
     ElfHeader,
     ReadStats,
-    Symbol,
     VersionNeed,
     classify,
-    dynamic_symbols,
     glibc_versions_needed,
     machine_name,
     read_dynamic,
     read_header,
 )
+from verify_env.elfsym import Symbol, dynamic_symbols
 
 PT_LOAD, PT_DYNAMIC, PT_INTERP = 1, 2, 3
 DT_NULL, DT_NEEDED, DT_HASH, DT_STRTAB, DT_SYMTAB, DT_STRSZ, DT_SYMENT = 0, 1, 4, 5, 6, 10, 11
