@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["abi3_minimum", "is_compiled_module_name", "tagged_suffix"]
+__all__ = ["abi3_minimum", "is_compiled_module_name", "is_shared_object", "tagged_suffix"]
 
 # .cpython-311-x86_64-linux-gnu.so, .cpython-313t-…, .cpython-39-darwin.so, .abi3.so,
 # .pypy39-pp73-x86_64-linux-gnu.so, .cp311-win_amd64.pyd, .graalpy…
@@ -41,3 +41,10 @@ def abi3_minimum(wheel_tags: tuple[str, ...]) -> tuple[int, int] | None:
             version = (3, int(parts[0][3:]))
             best = version if best is None or version < best else best
     return best
+
+
+def is_shared_object(location: str) -> bool:
+    """``*.so``, ``*.so.N``, ``*.pyd``, ``*.dylib`` (tested on the whole location: cheap)."""
+    if location.endswith((".so", ".pyd", ".dylib")):
+        return True
+    return ".so." in location and ".so." in location[location.rfind("/"):]

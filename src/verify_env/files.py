@@ -13,9 +13,27 @@ import os
 import stat
 import tempfile
 
-__all__ = ["read_regular", "replace_atomically"]
+__all__ = ["open_regular", "read_regular", "replace_atomically"]
 
 _FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def open_regular(path: str) -> tuple[int, os.stat_result] | None:
+    """A read-only descriptor and its stat if ``path`` is a regular file, else None. The
+    caller closes the descriptor."""
+    try:
+        fd = os.open(path, _FLAGS)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        os.close(fd)
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        return None
+    return fd, st
 
 
 def read_regular(path: str, limit: int = -1) -> bytes | None:

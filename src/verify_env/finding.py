@@ -63,7 +63,7 @@ CODES: dict[str, Code] = {
              "two metadata dirs for one project in one site dir"),
         Code("clobbered-file", "record", _E,
              "a file recorded by a conda package was rewritten by another installer"),
-        Code("leftover-directory", "record", _E,
+        Code("leftover-directory", "record", _W,
              "a '~'-prefixed directory pip left behind after an interrupted uninstall/upgrade"),
         Code("missing-library", "linkage", _E,
              "the loader cannot find a library a compiled file needs (DT_NEEDED)"),

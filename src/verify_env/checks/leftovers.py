@@ -1,8 +1,16 @@
-"""Compiled modules inside a distribution's packages that no installer owns.
+"""What interrupted installs leave behind: compiled modules that no installer owns, and pip's
+``~``-named stashes.
 
 The classic case: numpy 1.x's ``numpy/core/_multiarray_umath.cpython-311-…so`` left behind
 beside numpy 2.x, where it loads before the ``.py`` shim next to it. A leftover the target could
 load is an error; one with another interpreter's tag is dead weight, a warning.
+
+pip moves what it uninstalls (or replaces, in an upgrade) to a sibling named with the first
+character replaced by ``~`` (``numpy`` -> ``~umpy``, ``numpy-1.26.4.dist-info`` ->
+``~umpy-1.26.4.dist-info``) and deletes it when the transaction commits; a ``~`` entry in a
+site dir means a transaction that never finished. Python never imports it (not an identifier),
+pip warns "Ignoring invalid distribution" about it on every run: a warning, and the other
+findings say what the interrupted transaction broke.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ from verify_env.finding import Finding, Severity
 from verify_env.inventory import Distribution
 from verify_env.statcache import StatCache, stat_key
 
-__all__ = ["unrecorded_extensions"]
+__all__ = ["stashed_leftovers", "unrecorded_extensions"]
 
 _NOT_PACKAGES = (".dist-info", ".egg-info", ".data")
 
@@ -114,3 +122,39 @@ def unrecorded_extensions(ctx: Context, dists: Iterable[Distribution]) -> Iterat
                     f"{rel} lies inside {dist.name}'s package but no installer recorded it; "
                     f"{effect} (a leftover of an earlier install?)",
                     f"remove {location}, then: {dist.hint or 'reinstall ' + dist.name}")
+
+
+def _stash_owner(name: str, dists: Iterable[Distribution]) -> Distribution | None:
+    """The installed distribution whose top-level entry or metadata dir the stash stood for:
+    same name but for the first character."""
+    tail = name[1:]
+    for dist in dists:
+        meta = os.path.basename(dist.metadata_dir or "")
+        if meta[1:] == tail or any(f.path[1:].partition("/")[0] == tail for f in dist.files
+                                   if "/" in f.path):
+            return dist
+    return None
+
+
+def stashed_leftovers(ctx: Context, dists: Iterable[Distribution]) -> Iterator[Finding]:
+    """``~``-named entries pip left in a site dir after an interrupted uninstall or upgrade."""
+    candidates = list(dists)
+    for site_dir in ctx.inventory.site_dirs:
+        try:
+            with os.scandir(site_dir) as entries:
+                names = sorted(e.name for e in entries if e.name.startswith("~"))
+        except OSError:
+            continue
+        for name in names:
+            owner = _stash_owner(name, candidates)
+            location = os.path.join(site_dir, name)
+            what = (f"{owner.name} {owner.version}'s" if owner is not None else "a")
+            yield Finding(
+                "record", "leftover-directory", Severity.WARNING,
+                owner.name if owner else None, owner.version if owner else None,
+                owner.installer if owner else None, name,
+                f"{name} in {site_dir} is pip's stash of {what} files from an uninstall or "
+                "upgrade that never finished (pip warns 'Ignoring invalid distribution' about "
+                "it on every run)",
+                f"rm -rf {location!r}, then check the rest of this report: the interrupted "
+                "transaction may have left other files half-written")

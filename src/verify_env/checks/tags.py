@@ -17,7 +17,7 @@ from packaging.tags import Tag, parse_tag
 
 from verify_env import elf
 from verify_env.checks.interface import CheckResult, Context
-from verify_env.extensions import abi3_minimum, tagged_suffix
+from verify_env.extensions import abi3_minimum, is_shared_object, tagged_suffix
 from verify_env.files import read_regular
 from verify_env.finding import Finding, Severity, Skip
 from verify_env.inventory import Distribution, FileKind, RecordedFile
@@ -81,13 +81,6 @@ def _wheel_tags(dist: Distribution, target: Target) -> Iterator[Finding]:
 
 def _dotted(version: tuple[int, int] | None) -> str:
     return "?" if version is None else f"{version[0]}.{version[1]}"
-
-
-def _is_shared_object(location: str) -> bool:
-    """``*.so``, ``*.so.N``, ``*.pyd``, ``*.dylib`` (tested on the whole location: cheap)."""
-    if location.endswith((".so", ".pyd", ".dylib")):
-        return True
-    return ".so." in location and ".so." in location[location.rfind("/"):]
 
 
 def _suffix(dist: Distribution, f: RecordedFile, name: str, target: Target,
@@ -241,7 +234,7 @@ def run(ctx: Context) -> CheckResult:
         for f in dist.files:
             if f.kind is not FileKind.REGULAR:
                 continue
-            if not _is_shared_object(f.location):
+            if not is_shared_object(f.location):
                 continue
             name = os.path.basename(f.location)
             result.files += 1

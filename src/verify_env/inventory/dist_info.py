@@ -24,7 +24,7 @@ from verify_env.inventory.model import (
 )
 from verify_env.statcache import StatCache, stat_key
 
-__all__ = ["hint_for", "read_metadata_dir", "scan_site_dir"]
+__all__ = ["egg_requires", "hint_for", "read_metadata_dir", "scan_site_dir"]
 
 # pip and uv write RECORD; a dist-info of theirs without one is damage, not a convention.
 RECORD_WRITERS = frozenset({"pip", "uv", "poetry", "pdm", "installer", "pipx", "hatch"})
@@ -56,10 +56,11 @@ def _headers(text: str) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     last: list[str] | None = None
     for line in text.splitlines():
-        if not line.strip():
-            break
-        if line[0] in " \t" and last:
-            last[-1] += " " + line.strip()
+        if not line:
+            break  # only an empty line ends the headers: "        " continues a folded License
+        if line[0] in " \t":
+            if last and line.strip():
+                last[-1] += " " + line.strip()
             continue
         key, sep, value = line.partition(":")
         if not sep:
@@ -168,6 +169,26 @@ def _record(site_dir: str, record_path: str, record_rel: str, cache: StatCache |
     return files, problems
 
 
+def egg_requires(text: str) -> list[str]:
+    """``requires.txt`` of an egg-info as Requires-Dist lines: a ``[extra:marker]`` section
+    header applies to the lines below it, as setuptools (and pip reading it) does."""
+    out: list[str] = []
+    extra = marker = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            extra, _, marker = line[1:-1].strip().partition(":")
+            extra, marker = extra.strip(), marker.strip()
+            continue
+        conditions = [f"({marker})"] if marker else []
+        if extra:
+            conditions.append(f'extra == "{extra}"')
+        out.append(f"{line}; {' and '.join(conditions)}" if conditions else line)
+    return out
+
+
 def read_metadata_dir(site_dir: str, name: str, cache: StatCache | None = None) -> Distribution:
     """One ``.dist-info`` or ``.egg-info`` entry of ``site_dir``."""
     meta_dir = os.path.join(site_dir, name)
@@ -189,6 +210,7 @@ def read_metadata_dir(site_dir: str, name: str, cache: StatCache | None = None) 
     installer = "unknown"
     wheel_tags: tuple[str, ...] = ()
     files: list[RecordedFile] = []
+    requires = headers.get("requires-dist", [])
     if is_dir and ext == "dist-info":
         installer_text = _read_text(os.path.join(meta_dir, "INSTALLER"))
         if installer_text is not None and installer_text.strip():
@@ -210,6 +232,9 @@ def read_metadata_dir(site_dir: str, name: str, cache: StatCache | None = None) 
         else:
             files, problems = parsed_record[0], problems + parsed_record[1]
     elif is_dir:
+        if not requires:
+            egg = _read_text(os.path.join(meta_dir, "requires.txt"))
+            requires = egg_requires(egg) if egg else []
         listing = _read_text(os.path.join(meta_dir, "installed-files.txt"))
         if listing is not None:
             installer = "pip"  # only pip's setup.py install writes installed-files.txt
@@ -223,7 +248,7 @@ def read_metadata_dir(site_dir: str, name: str, cache: StatCache | None = None) 
         name=dist_name, key=canonical_name(dist_name), version=version, installer=installer,
         source=ext, root=site_dir, metadata_dir=meta_dir, site_dir=site_dir,
         files=tuple(files), wheel_tags=wheel_tags,
-        requires=tuple(headers.get("requires-dist", ())),
+        requires=tuple(requires),
         requires_python=next(iter(headers.get("requires-python", ())), None),
         problems=tuple(problems), hint=hint_for(installer, dist_name, version),
     )
