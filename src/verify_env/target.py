@@ -49,6 +49,9 @@ class Target:
     site_dirs: tuple[str, ...]
     """Directories whose distributions belong to the target: site-packages, user site, and
     other sys.path directories (but not the standard library)."""
+    site_packages: tuple[str, ...]
+    """The site dirs the interpreter itself declares (``site.getsitepackages()`` and the user
+    site), as opposed to other sys.path entries."""
     sys_path: tuple[str, ...]
     """The target's ``sys.path`` as a fresh interpreter sees it (the probe's own dir left out)."""
     env: Mapping[str, str]
@@ -116,6 +119,8 @@ def _from_facts(facts: Mapping[str, object], note: str | None) -> Target:
         libc=facts.get("libc"),  # type: ignore[arg-type]
         libc_version=_version_pair(facts.get("libc_version")),  # type: ignore[arg-type]
         site_dirs=_site_dirs(facts),
+        site_packages=tuple(str(p) for p in [*(facts.get("site_packages") or ()),  # type: ignore[misc]
+                                              facts.get("user_site")] if p),
         sys_path=tuple(str(p) for p in facts.get("sys_path") or ()),  # type: ignore[attr-defined]
         env=dict(facts.get("env") or {}),  # type: ignore[call-overload]
         markers={str(k): str(v) for k, v in dict(facts.get("markers") or {}).items()},  # type: ignore[call-overload]
@@ -201,7 +206,8 @@ def _prefix_without_python(prefix: str, note: str | None) -> Target:
     """A conda prefix with no interpreter: only what conda-meta records can be judged."""
     return Target(prefix=str(prefix), executable=None, version=None, implementation=None,
                   tags=(), extension_suffixes=(), platform=sys.platform, machine=os.uname().machine,
-                  libc=None, libc_version=None, site_dirs=(), sys_path=(), env={}, note=note)
+                  libc=None, libc_version=None, site_dirs=(), site_packages=(), sys_path=(),
+                  env={}, note=note)
 
 
 def start_target(python: str | None = None, prefix: str | None = None,

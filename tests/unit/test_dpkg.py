@@ -51,7 +51,8 @@ def _target(site: Path) -> Target:
                   implementation=me.implementation, tags=me.tags,
                   extension_suffixes=me.extension_suffixes, platform=me.platform,
                   machine=me.machine, libc=me.libc, libc_version=me.libc_version,
-                  site_dirs=(str(site),), sys_path=(str(site),), env={})
+                  site_dirs=(str(site),), site_packages=(str(site),), sys_path=(str(site),),
+                  env={})
 
 
 def _run(site: Path, db: DpkgDatabase) -> CheckResult:
