@@ -1,0 +1,361 @@
+"""The linkage check: will the loader find every library, and BLAS/LAPACK, that a process gets
+when it imports these packages?
+
+Judged as a process meets it (issue 5 §2b): Python loads extension modules by path, so each one
+is loaded like ld.so would (`loader.closure`), in a process that already holds the
+interpreter's own closure (libc, libpython …) and, for a distribution, what the distributions it
+requires loaded first (a torch extension package naming ``libtorch.so`` gets torch's by SONAME).
+Files that could not be fully resolved, and every BLAS/LAPACK consumer, are then confirmed by the
+target's own ld.so (`linkage.confirm`); where the two disagree the loader wins and ``--verbose``
+shows the disagreement. A library no extension module reaches is only ``dlopen``ed at run time
+if at all: what it lacks is a warning. Severity follows who owes the library (§3b): a library
+the distribution (or another one) records and is gone is damage, an error; one expected from
+the system is an error unless every import of the module in its package is optional
+(`linkage.optional`), then a warning naming the library. BLAS/LAPACK consumers always count.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from verify_env import elf
+from verify_env.checks.interface import CheckResult, Context
+from verify_env.elfsym import SymbolNames, symbol_names
+from verify_env.extensions import tagged_suffix
+from verify_env.finding import Finding, Severity, Skip
+from verify_env.inventory import Distribution, FileKind, RecordedFile
+from verify_env.linkage import blas, optional
+from verify_env.linkage.confirm import Job, Listing, confirm
+from verify_env.linkage.consumers import is_shared_object
+from verify_env.linkage.facts import FileFacts
+from verify_env.linkage.judge import Verdict, judge, quote
+from verify_env.linkage.process import Process, required_keys
+from verify_env.loader import Closure, ObjectFacts, Resolution, closure, search_setup
+
+__all__ = ["CODES", "NAME", "run"]
+
+NAME = "linkage"
+CODES = ("missing-library", "undefined-symbol", "blas-missing", "blas-symbols",
+         "blas-interface", "blas-probe")
+
+
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    dist: Distribution
+    file: RecordedFile
+    extension: bool
+
+
+def _is_extension(location: str, site_dirs: tuple[str, ...]) -> bool:
+    name = os.path.basename(location)
+    if tagged_suffix(name) is not None:
+        return True
+    parent = os.path.dirname(location)
+    return name.endswith(".so") and not name.startswith("lib") and \
+        not parent.endswith(".libs") and any(location.startswith(s + os.sep) for s in site_dirs)
+
+
+def _units(ctx: Context) -> Iterator[_Unit]:
+    sites = tuple(os.path.normpath(s) for s in ctx.target.site_dirs)
+    for dist in ctx.inventory.distributions:
+        if dist.judged_by is not None:
+            continue  # its files are those of the record that owns them
+        for f in dist.files:
+            if f.kind is FileKind.REGULAR and is_shared_object(f.location):
+                yield _Unit(dist, f, _is_extension(f.location, sites))
+
+
+class _Run:
+    """One run of the check: the units, the process model and the findings so far."""
+
+    def __init__(self, ctx: Context, process: Process, facts: FileFacts) -> None:
+        self.ctx, self.process, self.facts = ctx, process, facts
+        self.result = CheckResult()
+        self.units = list(_units(ctx))
+        self.by_location = {u.file.location: u for u in self.units}
+        self.owners: dict[str, list[Distribution]] = defaultdict(list)
+        for u in self.units:
+            self.owners[os.path.basename(u.file.location)].append(u.dist)
+        self.reported: set[tuple[str, str]] = set()
+        self.blas_seen: set[str] = set()
+        self.optional_memo: dict[str, bool] = {}
+        self.symbols: dict[str, SymbolNames] = {}
+
+    # -- labels and findings ---------------------------------------------------------------
+
+    def label(self, location: str) -> str:
+        u = self.by_location.get(location)
+        return u.file.path if u else location
+
+    def add(self, dist: Distribution, code: str, path: str | None, message: str,
+            severity: Severity = Severity.ERROR, hint: str | None = None) -> None:
+        self.result.findings.append(Finding(NAME, code, severity, dist.name, dist.version,
+                                            dist.installer, path, message, hint or dist.hint))
+
+    # -- optional modules (§3b) --------------------------------------------------------------
+
+    def is_optional(self, unit: _Unit) -> bool:
+        loc = unit.file.location
+        if loc not in self.optional_memo:
+            t = self.ctx.target
+            module = optional.module_name(loc, t.site_dirs, t.extension_suffixes)
+            sources = [(f.location, os.path.relpath(f.location, unit.dist.site_dir or "/"))
+                       for f in unit.dist.files if f.location.endswith(".py")]
+            self.optional_memo[loc] = module is not None and optional.is_optional(module,
+                                                                                   sources)
+        return self.optional_memo[loc]
+
+    # -- missing libraries ------------------------------------------------------------------
+
+    def missing(self, unit: _Unit, cl: Closure, res: Resolution, consumer_blas: bool) -> None:
+        key = (res.requester, res.name)
+        if key in self.reported:
+            return
+        self.reported.add(key)
+        req = self.by_location.get(res.requester)
+        dist = req.dist if req else unit.dist
+        owners = self.owners.get(res.name, [])
+        where = ", ".join(res.searched[:6]) + (" …" if len(res.searched) > 6 else "")
+        text = (f"{self.label(res.requester)} needs {res.name!r}, which the loader finds "
+                f"nowhere (searched: {where or 'no directory'})")
+        if req is not None and res.requester != unit.file.location:
+            text += f"; loaded by {unit.file.path}"
+        if not unit.extension:
+            self.add(dist, "missing-library", self.label(res.requester),
+                     f"{text}; no extension module loads {unit.file.path}, so only code that "
+                     "loads it at run time would fail", Severity.WARNING)
+        elif dist in owners:
+            self.add(dist, "missing-library", self.label(res.requester),
+                     f"{text}; {dist.name} itself ships it and it is gone")
+        elif owners:
+            other = owners[0]
+            self.add(dist, "missing-library", self.label(res.requester),
+                     f"{text}; {other.name} {other.version} should provide it", hint=other.hint)
+        elif not consumer_blas and not blas.is_blas_soname(res.name) and \
+                self.is_optional(unit):
+            self.add(dist, "missing-library", self.label(res.requester),
+                     f"{text}; {unit.file.path} is only imported optionally by {dist.name}: "
+                     f"install the library that provides {res.name!r} to enable it",
+                     Severity.WARNING, hint=None)
+        else:
+            self.add(dist, "missing-library", self.label(res.requester),
+                     f"{text}; it is expected from outside {dist.name} (the system or another "
+                     "package)", hint=f"install the package that provides {res.name}")
+
+    def unreadable(self, unit: _Unit, path: str, why: str) -> None:
+        if (path, "") in self.reported or path == unit.file.location:
+            return  # the file itself: the tags and record checks judge it
+        self.reported.add((path, ""))
+        self.add(unit.dist, "missing-library", unit.file.path,
+                 f"{unit.file.path} loads {path}, which the loader cannot use: {why}")
+
+    # -- BLAS ---------------------------------------------------------------------------------
+
+    def blas(self, unit: _Unit, cl: Closure) -> list[Verdict]:
+        scope = [*self.process.order, *cl.order]
+        out = []
+        for obj in cl.order:
+            if obj in self.blas_seen:
+                continue
+            verdict = judge(obj, scope, self.facts, self.process.sonames, self.label(obj))
+            if verdict is None:
+                continue
+            self.blas_seen.add(obj)
+            out.append(verdict)
+            u = self.by_location.get(obj, unit)
+            if verdict.code is not None:
+                self.add(u.dist, verdict.code, self.label(obj), verdict.message)
+            if verdict.code == "blas-symbols":
+                self.add(u.dist, "undefined-symbol", self.label(obj),
+                         f"{self.label(obj)}: undefined BLAS/LAPACK symbols "
+                         f"{', '.join(verdict.unresolved[:6])}")
+            self.result.facts.setdefault("blas", [])
+            entries = self.result.facts["blas"]
+            assert isinstance(entries, list)
+            entries.append({
+                "consumer": self.label(obj), "distribution": u.dist.name,
+                "provider": verdict.provider, "family": verdict.family,
+                "version": verdict.version, "interface": verdict.interface,
+                "consumer_interface": verdict.consumer_interface,
+                "problem": verdict.code})
+        return out
+
+
+    # -- every symbol, under --strict -----------------------------------------------------------
+
+    def names(self, path: str) -> SymbolNames:
+        got = self.symbols.get(path)
+        if got is None:
+            try:
+                got = symbol_names(path)
+            except (OSError, elf.ElfFormatError):
+                got = SymbolNames(frozenset(), frozenset(), frozenset())
+            self.symbols[path] = got
+        return got
+
+    def undefined(self, unit: _Unit, cl: Closure) -> None:
+        scope = [*self.process.order, *cl.order]
+        defined: set[str] = set()
+        for obj in scope:
+            defined |= self.names(obj).defined
+        for obj in cl.order:
+            if (obj, "*") in self.reported:
+                continue
+            self.reported.add((obj, "*"))
+            lacking = sorted(n for n in self.names(obj).undefined - defined
+                             if not n.startswith(("Py", "_Py")))
+            if lacking:
+                u = self.by_location.get(obj, unit)
+                self.add(u.dist, "undefined-symbol", self.label(obj),
+                         f"{self.label(obj)} needs {quote(lacking)}, which no library in its "
+                         "process defines")
+
+    # -- confirmation by ld.so -------------------------------------------------------------
+
+    def reconcile(self, cl: Closure, listing: Listing) -> None:
+        label = self.label(cl.root)
+        if listing.error and not listing.found:
+            self.result.details.append(f"linkage: ld.so gave no listing for {label}: "
+                                       f"{listing.error}")
+            return
+        for name, path in listing.found.items():
+            res = cl.resolved.get(name)
+            if res is None or res.how == "loaded":
+                continue
+            if path is None and res.path is not None:
+                new = Resolution(name, res.requester, None, "missing", res.searched)
+                cl.resolved[name] = new
+                cl.missing.append(new)
+                self.result.details.append(
+                    f"linkage: {label}: {name}: the static search found {res.path} "
+                    f"({res.how}); ld.so finds nothing, and ld.so wins")
+            elif path is not None and res.path is None:
+                cl.missing = [m for m in cl.missing if m.name != name]
+                cl.resolved[name] = Resolution(name, res.requester, path, "ld.so")
+                self.result.details.append(
+                    f"linkage: {label}: {name}: the static search found nothing; ld.so finds "
+                    f"{path}, and ld.so wins")
+            elif path is not None and res.path is not None and \
+                    os.path.realpath(path) != os.path.realpath(res.path):
+                cl.resolved[name] = Resolution(name, res.requester, path, "ld.so")
+                cl.order = [path if p == res.path else p for p in cl.order]
+                self.result.details.append(
+                    f"linkage: {label}: {name}: the static search found {res.path} "
+                    f"({res.how}); ld.so loads {path}, and ld.so wins")
+
+
+def _consumes_blas(cl: Closure, facts: FileFacts) -> bool:
+    return any((b := facts.blas(p)) is not None and b.consumer for p in cl.order)
+
+
+def _probe(r: _Run, verdicts: list[Verdict]) -> None:
+    """``--blas-probe``: each provider once per way of calling it."""
+    from verify_env.linkage.probe import Probe, naming, run_probe
+
+    target, done = r.ctx.target, dict[Probe, str | None]()
+    timeout = min(r.ctx.options.import_timeout, 60.0)
+    for v in verdicts:
+        consumer = r.facts.blas(v.consumer)
+        if v.provider is None or consumer is None or target.executable is None:
+            continue
+        ilp = v.consumer_interface == "ILP64"
+        prefix, suffix = naming(consumer.imports, ilp)
+        probe = Probe(v.provider, prefix, suffix, ilp)
+        if probe not in done:
+            done[probe] = run_probe(target.executable, probe, target.env, timeout)
+        if done[probe] is not None:
+            u = r.by_location.get(v.consumer)
+            if u is not None:
+                r.add(u.dist, "blas-probe", u.file.path,
+                      f"{u.file.path}: its BLAS/LAPACK provider {v.provider}, called as it "
+                      f"calls it ({prefix}ddot{suffix}, {v.consumer_interface}), "
+                      f"{done[probe]}")
+
+
+def run(ctx: Context) -> CheckResult:
+    target = ctx.target
+    result = CheckResult()
+    if target.executable is None or not target.platform.startswith("linux"):
+        result.skips.append(Skip(NAME, None, None, "linkage is judged for Linux interpreters"))
+        return result
+    facts = FileFacts(ctx.cache)
+    exe = os.path.realpath(target.executable)
+    exe_facts = facts.object(exe)
+    if not isinstance(exe_facts, ObjectFacts):
+        result.skips.append(Skip(NAME, None, None, f"the interpreter is unreadable: {exe_facts}"))
+        return result
+    setup = search_setup(target.machine, exe_facts.triple[0], target.libc, target.env)
+    try:
+        interp = elf.read_dynamic(exe).interpreter
+    except (OSError, elf.ElfFormatError):
+        interp = None
+    process = Process.of_interpreter(exe, interp, setup, facts)
+    r = _Run(ctx, process, facts)
+    required = required_keys(ctx.inventory.distributions)
+    in_scope = {u.dist.key for u in r.units if ctx.scope.includes(u.dist)}
+    wanted = in_scope.union(*(required.get(k, frozenset()) for k in in_scope))
+
+    closures: dict[str, Closure] = {}
+    loaded: dict[str, dict[str, str]] = defaultdict(dict)
+    exts = [u for u in r.units if u.extension and u.dist.key in wanted]
+    for u in exts:
+        cl = closure(u.file.location, setup, facts.object, process.preloaded, process.inherited,
+                     facts.realpath)
+        closures[u.file.location] = cl
+        loaded[u.dist.key].update(process.loaded_by(cl, facts))
+    mine = [u for u in exts if u.dist.key in in_scope]
+    for u in mine:  # names satisfied by what the required distributions loaded first
+        cl = closures[u.file.location]
+        extra: dict[str, str] = {}
+        for k in required.get(u.dist.key, ()):
+            extra.update(loaded.get(k, {}))
+        if any(m.name in extra for m in cl.missing):
+            closures[u.file.location] = closure(u.file.location, setup, facts.object,
+                                                {**extra, **process.preloaded},
+                                                process.inherited, facts.realpath)
+    if interp:
+        jobs = []
+        for u in mine:
+            cl = closures[u.file.location]
+            if cl.missing or cl.unreadable or _consumes_blas(cl, facts):
+                preload = tuple(sorted({res.path for res in cl.resolved.values()
+                                        if res.how == "loaded" and res.path
+                                        and res.path not in process.order}))
+                jobs.append(Job(u.file.location, process.inherited + setup.ld_library_path
+                                if process.inherited else (), preload))
+        listings, seconds = confirm(interp, jobs, target.env.get("LD_LIBRARY_PATH"))
+        for path, listing in listings.items():
+            r.reconcile(closures[path], listing)
+        result_line = f"linkage: {len(jobs)} files confirmed by {interp} in {seconds:.3f} s"
+        r.result.details.append(result_line)
+    verdicts: list[Verdict] = []
+    reached: set[str] = set()
+    for u in mine:
+        cl = closures[u.file.location]
+        reached.update(facts.realpath(p) for p in cl.order)
+        found = r.blas(u, cl)
+        verdicts += found
+        for m in cl.missing:
+            r.missing(u, cl, m, bool(found))
+        for p, why in cl.unreadable.items():
+            r.unreadable(u, p, why)
+        if ctx.options.strict:
+            r.undefined(u, cl)
+    for u in r.units:
+        if u.extension or u.dist.key not in in_scope or \
+                facts.realpath(u.file.location) in reached:
+            continue
+        pre = {**loaded.get(u.dist.key, {}), **process.preloaded}
+        for k in required.get(u.dist.key, ()):
+            pre.update(loaded.get(k, {}))
+        cl = closure(u.file.location, setup, facts.object, pre, process.inherited,
+                     facts.realpath)
+        for m in cl.missing:
+            r.missing(u, cl, m, False)
+    if ctx.options.blas_probe:
+        _probe(r, verdicts)
+    r.result.files = sum(1 for u in r.units if u.dist.key in in_scope)
+    return r.result

@@ -1,0 +1,66 @@
+"""The scope edge of issue 5 §5: a transaction that changed a shared library (conda's
+libopenblas, a file in ``numpy.libs``) can break every file that names it, in any distribution.
+
+`consumers_of` answers "which distributions hold a compiled file whose DT_NEEDED names one of
+these libraries?" from the inventory, reading only dynamic sections (through the stat cache when
+one is given). A changed library is matched by its SONAME when it can still be read, and by its
+file name either way (a deleted file has only its name left).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+from verify_env.inventory import Distribution, FileKind, Inventory
+from verify_env.linkage.facts import FileFacts
+from verify_env.loader import ObjectFacts
+from verify_env.statcache import StatCache
+
+__all__ = ["consumers_of", "is_shared_object"]
+
+
+def is_shared_object(location: str) -> bool:
+    """``*.so`` or ``*.so.N…`` by name (what the loader can map)."""
+    base = os.path.basename(location)
+    return base.endswith(".so") or ".so." in base
+
+
+def _names(changed: Iterable[str], facts: FileFacts) -> set[str]:
+    names: set[str] = set()
+    for item in changed:
+        if "/" not in item:
+            names.add(item)  # already a soname
+            continue
+        names.add(os.path.basename(item))
+        got = facts.object(item)
+        if isinstance(got, ObjectFacts) and got.soname:
+            names.add(got.soname)
+    return names
+
+
+def consumers_of(inventory: Inventory, changed: Iterable[str],
+                 cache: StatCache | None = None) -> frozenset[str]:
+    """Keys of the distributions with a file that needs one of ``changed`` (paths or sonames).
+
+    The distributions that own a changed file are not added for that reason alone: the caller
+    has them in scope already, as what the transaction touched.
+    """
+    facts = FileFacts(cache or StatCache(None))
+    names = _names(changed, facts)
+    out: set[str] = set()
+    for dist in inventory.distributions:
+        if dist.key in out or not _has_consumer(dist, names, facts):
+            continue
+        out.add(dist.key)
+    return frozenset(out)
+
+
+def _has_consumer(dist: Distribution, names: set[str], facts: FileFacts) -> bool:
+    for f in dist.files:
+        if f.kind is not FileKind.REGULAR or not is_shared_object(f.location):
+            continue
+        got = facts.object(f.location)
+        if isinstance(got, ObjectFacts) and names.intersection(got.needed):
+            return True
+    return False

@@ -1,0 +1,107 @@
+"""Per-file facts of the linkage check, read once and kept in the stat cache.
+
+A warm run reads no ELF file: the dynamic section facts (`loader.ObjectFacts`) and the BLAS/LAPACK
+names (`blas.BlasFacts`) of every file — those of the environment and the system libraries they
+reach alike — are remembered under the file's stat key in the space ``linkage``. The symbol
+table is read only when the dynamic string table names a core BLAS routine at all.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from verify_env import elf, elfsym
+from verify_env.linkage import blas
+from verify_env.loader import ObjectFacts, read_facts
+from verify_env.statcache import StatCache, stat_key
+
+__all__ = ["FileFacts"]
+
+_SPACE = "linkage"
+_Entry = tuple[ObjectFacts | str, blas.BlasFacts | None]
+
+
+def _blas_facts(path: str) -> blas.BlasFacts | None:
+    try:
+        strings = elfsym.dynamic_strings(path)
+        if not blas.CORE_IN_STRINGS.search(strings):
+            return None
+        names = elfsym.symbols_matching(path, blas.NAMES)
+    except (OSError, elf.ElfFormatError):
+        return None
+    imports, exports = tuple(sorted(names.undefined)), tuple(sorted(names.defined))
+    family = blas.family_from_strings(strings) if exports else None
+    facts = blas.BlasFacts(imports, exports, family, None)
+    if facts.provider and family and "OpenBLAS" in family:
+        facts = blas.BlasFacts(imports, exports, family, blas.read_build_string(path))
+    return facts
+
+
+def _pack(entry: _Entry) -> tuple[object, ...]:
+    obj, b = entry
+    packed_obj = obj if isinstance(obj, str) else obj.as_tuple()
+    packed_b = None if b is None else (b.imports, b.exports, b.family, b.build)
+    return (packed_obj, packed_b)
+
+
+def _unpack(value: object) -> _Entry | None:
+    if not isinstance(value, tuple) or len(value) != 2:
+        return None
+    obj, b = value
+    try:
+        facts: ObjectFacts | str = obj if isinstance(obj, str) else ObjectFacts.from_tuple(obj)
+        bf = None if b is None else blas.BlasFacts(*b)
+    except TypeError:
+        return None
+    return facts, bf
+
+
+class FileFacts:
+    """Facts by path, from memory, the stat cache, or the file (in that order)."""
+
+    __slots__ = ("_cache", "_memo", "_real", "files_read")
+
+    def __init__(self, cache: StatCache) -> None:
+        self._cache = cache
+        self._memo: dict[str, _Entry] = {}
+        self._real: dict[str, str] = {}
+        self.files_read = 0
+        """Files whose dynamic section was actually read in this run (the rest came cached)."""
+
+    def entry(self, path: str) -> _Entry:
+        got = self._memo.get(path)
+        if got is not None:
+            return got
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            got = (f"{path!r} cannot be read: {exc.strerror or exc}", None)
+            self._memo[path] = got
+            return got
+        key = stat_key(st)
+        if stat.S_ISREG(st.st_mode):
+            got = _unpack(self._cache.fact(_SPACE, path, key))
+        if got is None:
+            obj = read_facts(path)
+            self.files_read += 1
+            got = (obj, _blas_facts(path) if isinstance(obj, ObjectFacts) else None)
+            if stat.S_ISREG(st.st_mode):
+                self._cache.remember(_SPACE, path, key, _pack(got))
+        self._memo[path] = got
+        return got
+
+    def realpath(self, path: str) -> str:
+        """``os.path.realpath``, memoized for the run (closures share most of their paths)."""
+        got = self._real.get(path)
+        if got is None:
+            got = self._real[path] = os.path.realpath(path)
+        return got
+
+    def object(self, path: str) -> ObjectFacts | str:
+        """The loader's facts, or why the file cannot be read as a dynamic ELF object."""
+        return self.entry(path)[0]
+
+    def blas(self, path: str) -> blas.BlasFacts | None:
+        """Its BLAS/LAPACK names, or None when it neither imports nor exports core routines."""
+        return self.entry(path)[1]

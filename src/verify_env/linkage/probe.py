@@ -1,0 +1,124 @@
+"""The opt-in numeric probe (``--blas-probe``): does the provider really compute?
+
+A subprocess of the target interpreter (``-I -S -B``: no site, no user paths, no bytecode
+written) dlopens the provider with ctypes and calls ddot, dgemm and dgesv on tiny inputs, with
+the integer width and the symbol spelling its consumer uses (``scipy_dgemm_64_`` with 64-bit
+integers for numpy 2's OpenBLAS). Only the provider's own code runs, under a timeout; a crash,
+a hang or a wrong number is the finding, because the consumer would get the same.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+__all__ = ["Probe", "naming", "run_probe"]
+
+# Runs inside the target's interpreter: Python 3.8+, standard library only.
+_SCRIPT = r"""
+import ctypes, json, sys
+a = json.loads(sys.argv[1])
+lib = ctypes.CDLL(a["path"])
+I = ctypes.c_int64 if a["ilp64"] else ctypes.c_int32
+D = ctypes.c_double
+def fn(base):
+    try:
+        return getattr(lib, a["prefix"] + base + a["suffix"])
+    except AttributeError:
+        return None
+def r(v):
+    return ctypes.byref(I(v))
+out = {}
+f = fn("ddot")
+if f:
+    f.restype = D
+    out["ddot"] = f(r(3), (D * 3)(1, 2, 3), r(1), (D * 3)(4, 5, 6), r(1))
+f = fn("dgemm")
+if f:
+    c = (D * 4)()
+    f(b"N", b"N", r(2), r(2), r(2), ctypes.byref(D(1)), (D * 4)(1, 2, 3, 4), r(2),
+      (D * 4)(5, 6, 7, 8), r(2), ctypes.byref(D(0)), c, r(2), ctypes.c_size_t(1),
+      ctypes.c_size_t(1))
+    out["dgemm"] = list(c)
+f = fn("dgesv")
+if f:
+    m, b, piv, info = (D * 4)(2, 1, 1, 3), (D * 2)(3, 5), (I * 2)(), I(-99)
+    f(r(2), r(1), m, r(2), piv, b, r(2), ctypes.byref(info))
+    out["dgesv"] = [list(b), info.value]
+sys.stdout.write(json.dumps(out))
+"""
+
+_EXPECTED = {"ddot": 32.0, "dgemm": [23.0, 34.0, 31.0, 46.0], "dgesv": [[0.8, 1.4], 0]}
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """One provider probed the way one kind of consumer calls it."""
+
+    path: str
+    """The provider."""
+    prefix: str
+    """Symbol prefix (``scipy_`` or empty)."""
+    suffix: str
+    """Symbol suffix (``_``, ``_64_`` …)."""
+    ilp64: bool
+    """64-bit integers."""
+
+
+def naming(imports: tuple[str, ...], ilp64: bool) -> tuple[str, str]:
+    """(prefix, suffix) of the consumer's Fortran-style names, e.g. ("scipy_", "_64_")."""
+    for name in imports:
+        for stem in ("dgemm", "ddot", "dgesv", "dgemv", "daxpy", "dscal"):
+            at = name.find(stem)
+            if at >= 0 and "cblas" not in name:
+                return name[:at], name[at + len(stem):]
+    prefix = "scipy_" if any(n.startswith("scipy_") for n in imports) else ""
+    return prefix, "_64_" if ilp64 else "_"
+
+
+def _close(got: object, want: object) -> bool:
+    if isinstance(want, list):
+        return isinstance(got, list) and len(got) == len(want) and \
+            all(_close(g, w) for g, w in zip(got, want, strict=True))
+    if isinstance(want, float):
+        return isinstance(got, (int, float)) and abs(got - want) < 1e-9
+    return got == want
+
+
+def run_probe(python: str, probe: Probe, env: Mapping[str, str], timeout: float) -> str | None:
+    """None when the provider computes right; else what went wrong, as a sentence."""
+    args = json.dumps({"path": probe.path, "prefix": probe.prefix, "suffix": probe.suffix,
+                       "ilp64": probe.ilp64})
+    child_env = {"PATH": os.defpath, "LC_ALL": "C"}
+    if env.get("LD_LIBRARY_PATH"):
+        child_env["LD_LIBRARY_PATH"] = env["LD_LIBRARY_PATH"]
+    try:
+        proc = subprocess.run([python, "-I", "-S", "-B", "-c", _SCRIPT, args],
+                              capture_output=True, text=True, timeout=timeout, env=child_env,
+                              stdin=subprocess.DEVNULL, check=False, errors="replace")
+    except subprocess.TimeoutExpired:
+        return f"did not finish within {timeout:.0f} s"
+    except OSError as exc:
+        return f"the interpreter could not run: {exc}"
+    if proc.returncode < 0:
+        return f"crashed (signal {-proc.returncode})"
+    if proc.returncode != 0:
+        return f"failed: {(proc.stderr.strip().splitlines() or ['no output'])[-1]}"
+    try:
+        got = json.loads(proc.stdout)
+    except ValueError:
+        return f"printed something unexpected: {proc.stdout[:80]!r}"
+    if not got:
+        return "exports none of ddot, dgemm, dgesv under the consumer's names"
+    wrong = [f"{k} gave {got[k]!r}, expected {v!r}" for k, v in _EXPECTED.items()
+             if k in got and not _close(got[k], v)]
+    return "; ".join(wrong) or None
+
+
+if __name__ == "__main__":  # pragma: no cover - a manual aid: probe.py PROVIDER [ilp64]
+    print(run_probe(sys.executable, Probe(sys.argv[1], "", "_", len(sys.argv) > 2), os.environ,
+                    30.0))
