@@ -1,0 +1,44 @@
+"""Small real wheels for the tests: a zip with METADATA, WHEEL and a correct RECORD (the format
+pip installs), for projects whose metadata a test must choose — a Requires-Dist behind an
+extra, a Requires-Python the target fails — that no index offers."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import zipfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+__all__ = ["make_wheel"]
+
+
+def _digest(data: bytes) -> str:
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(
+        b"=").decode()
+
+
+def make_wheel(dest: Path, name: str, version: str, files: Mapping[str, bytes | str],
+               requires: Sequence[str] = (), requires_python: str | None = None,
+               extras: Sequence[str] = ()) -> Path:
+    """A pure-Python ``py3-none-any`` wheel of ``files`` (paths relative to the site dir)."""
+    dist_info = f"{name.replace('-', '_')}-{version}.dist-info"
+    metadata = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    if requires_python:
+        metadata.append(f"Requires-Python: {requires_python}")
+    metadata += [f"Provides-Extra: {e}" for e in extras]
+    metadata += [f"Requires-Dist: {r}" for r in requires]
+    contents: dict[str, bytes] = {
+        path: data.encode() if isinstance(data, str) else data for path, data in files.items()}
+    contents[f"{dist_info}/METADATA"] = ("\n".join(metadata) + "\n\n").encode()
+    contents[f"{dist_info}/WHEEL"] = (b"Wheel-Version: 1.0\nGenerator: verify-env-tests\n"
+                                      b"Root-Is-Purelib: true\nTag: py3-none-any\n")
+    record = "".join(f"{p},{_digest(d)},{len(d)}\n" for p, d in contents.items())
+    record += f"{dist_info}/RECORD,,\n"
+    wheel = dest / f"{name.replace('-', '_')}-{version}-py3-none-any.whl"
+    dest.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for path, data in contents.items():
+            zf.writestr(path, data)
+        zf.writestr(f"{dist_info}/RECORD", record)
+    return wheel
