@@ -5,7 +5,7 @@ Adding a check = adding a module with ``NAME``, ``CODES`` and ``run(ctx)``, and 
 
 from __future__ import annotations
 
-from verify_env.checks import record, requirements, tags
+from verify_env.checks import imports, record, requirements, tags
 from verify_env.checks.interface import Check, CheckResult, Context
 
 __all__ = ["CHECKS", "Check", "CheckResult", "Context", "by_name"]
@@ -15,6 +15,7 @@ CHECKS: tuple[Check, ...] = (
     Check(record.NAME, record.CODES, record.run),
     Check(tags.NAME, tags.CODES, tags.run),
     Check(requirements.NAME, requirements.CODES, requirements.run),
+    Check(imports.NAME, imports.CODES, imports.run, default=False),
 )
 
 
