@@ -211,13 +211,13 @@ def _foreign(entry: _Entry, target: Target, suffixes: tuple[str, ...]) -> Findin
     # No version in the name: judge by the compiled modules it holds (two levels down).
     foreign: dict[str, str] = {}
     loadable: set[str] = set()
-    for rel in _two_levels(entry.path, listing):
+    for rel in _below(entry.path, listing):
         base = os.path.basename(rel)
         tag = tagged_suffix(base)
         if tag is None:
             continue
         stem = rel[: -len(tag)]
-        if base.endswith(suffixes):
+        if tag in target.extension_suffixes:
             loadable.add(stem)
         else:
             foreign.setdefault(stem, rel)
@@ -230,14 +230,17 @@ def _foreign(entry: _Entry, target: Target, suffixes: tuple[str, ...]) -> Findin
                    f"interpreter loads {', '.join(target.extension_suffixes)}", fix)
 
 
-def _two_levels(directory: str, listing: list[tuple[str, bool]]) -> Iterator[str]:
-    for name, is_dir in listing:
-        if not is_dir:
-            yield name
-        elif name.isidentifier():
-            for sub, sub_is_dir in _listing(os.path.join(directory, name)):
-                if not sub_is_dir:
-                    yield f"{name}/{sub}"
+def _below(directory: str, listing: list[tuple[str, bool]], depth: int = 3) -> Iterator[str]:
+    """Relative paths of the files ``depth`` levels down, through importable dirs only."""
+    stack = [("", listing, 1)]
+    while stack:
+        prefix, entries, level = stack.pop()
+        for name, is_dir in entries:
+            if not is_dir:
+                yield prefix + name
+            elif level < depth and name.isidentifier():
+                rel = prefix + name
+                stack.append((rel + "/", _listing(os.path.join(directory, rel)), level + 1))
 
 
 def _fix(entry: _Entry) -> str:
