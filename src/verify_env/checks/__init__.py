@@ -5,7 +5,7 @@ Adding a check = adding a module with ``NAME``, ``CODES`` and ``run(ctx)``, and 
 
 from __future__ import annotations
 
-from verify_env.checks import imports, record, requirements, tags
+from verify_env.checks import imports, linkage, paths, record, requirements, tags
 from verify_env.checks.interface import Check, CheckResult, Context
 
 __all__ = ["CHECKS", "Check", "CheckResult", "Context", "by_name"]
@@ -14,7 +14,9 @@ __all__ = ["CHECKS", "Check", "CheckResult", "Context", "by_name"]
 CHECKS: tuple[Check, ...] = (
     Check(record.NAME, record.CODES, record.run),
     Check(tags.NAME, tags.CODES, tags.run),
+    Check(linkage.NAME, linkage.CODES, linkage.run),
     Check(requirements.NAME, requirements.CODES, requirements.run),
+    Check(paths.NAME, paths.CODES, paths.run),
     Check(imports.NAME, imports.CODES, imports.run, default=False),
 )
 
