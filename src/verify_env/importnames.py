@@ -4,7 +4,8 @@ A user's ``import x`` is the test, so the names are the distribution's top-level
 its ``top_level.txt`` when it has one (the author's own list), else the first component of each
 file its record puts in a site dir. A name must exist in the site dir (``top_level.txt`` goes
 stale) and be an identifier; ``__pycache__``, metadata dirs, ``.pth`` helpers, editable-install
-finders and scripts outside site-packages are not modules. A namespace package (a dir without
+finders and scripts outside site-packages are not modules (an editable install's names come
+from its finder's ``MAPPING``). A namespace package (a dir without
 ``__init__.py``, shared by several distributions) proves nothing when imported, so each
 distribution's own portions below it are imported instead.
 
@@ -18,7 +19,9 @@ it, so one process imports them in turn and nothing is imported twice.
 
 from __future__ import annotations
 
+import ast
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -152,6 +155,29 @@ def _tops(dist: Distribution, site: str, rels: Sequence[str], suffixes: Sequence
     return out
 
 
+_FINDER = re.compile(r"__editable___\w+_finder\.py")
+_MAPPING = re.compile(r"^MAPPING\s*(?::[^=\n]*)?=\s*(\{.*\})\s*$", re.MULTILINE)
+
+
+def _editable(site: str, rels: Iterable[str]) -> dict[str, str]:
+    """Top-level name -> source dir of a setuptools editable install (its finder's
+    ``MAPPING``): the modules live in the project's tree, not in the site dir."""
+    out: dict[str, str] = {}
+    for rel in rels:
+        if "/" in rel or not _FINDER.fullmatch(rel):
+            continue
+        data = read_regular(os.path.join(site, rel))
+        match = _MAPPING.search(data.decode("utf-8", "replace")) if data else None
+        try:
+            mapping = ast.literal_eval(match.group(1)) if match else None
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            mapping = None
+        if isinstance(mapping, dict):
+            out.update({k: v for k, v in mapping.items() if isinstance(k, str)
+                        and isinstance(v, str) and all(_usable(p) for p in k.split("."))})
+    return out
+
+
 def _extension_packages(rels: Iterable[str], suffixes: Sequence[str]) -> list[str]:
     """Public packages that hold compiled modules (see the module docstring)."""
     relset = set(rels)
@@ -206,5 +232,9 @@ def import_units(dists: Iterable[Distribution], site_dirs: Sequence[str],
                                 if r.startswith(prefix) or r == paths[0])
             units.append(ImportUnit(dist, modules, paths, site, max(1, len(below_files)),
                                     below_files))
+        for name, source in _editable(site, rels).items():
+            if name not in claimed:
+                claimed.add(name)
+                units.append(ImportUnit(dist, (name,), (source,), site, 1))
     units.sort(key=lambda u: -u.weight)
     return units

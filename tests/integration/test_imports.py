@@ -14,7 +14,16 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import env_snapshot
-from tests.support.envs import CliRun, break_link, clone_env, pyenv_python, run_cli, site_packages
+from tests.support.conda_env import PackageFile, PackageSpec, build_channel, create_prefix
+from tests.support.envs import (
+    CliRun,
+    break_link,
+    clone_env,
+    make_venv,
+    pyenv_python,
+    run_cli,
+    site_packages,
+)
 
 UMATH = "numpy/_core/_multiarray_umath.cpython-311-x86_64-linux-gnu.so"
 
@@ -224,3 +233,36 @@ def test_clean_big_venv_imports_each_module_once(big_venv: Path, cache_dir: Path
     assert facts["processes"] <= 2 + 2 * facts["reruns"], facts  # a re-run: fresh + replacement
     assert env_snapshot(big_venv) == before
 
+
+
+def _conda_python_package(name: str, body: bytes) -> PackageSpec:
+    """A noarch-python conda package whose dist-info says INSTALLER conda (as conda's do)."""
+    meta = f"{name}-1.0.dist-info"
+    files = {f"{name}/__init__.py": body,
+             f"{meta}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n".encode(),
+             f"{meta}/INSTALLER": b"conda\n",
+             f"{meta}/RECORD": f"{name}/__init__.py,,\n{meta}/RECORD,,\n".encode()}
+    return PackageSpec(name, "1.0", noarch_python=True, depends=("python >=3.8",),
+                       files=tuple(PackageFile(f"site-packages/{p}", d) for p, d in files.items()))
+
+
+def test_conda_packages_are_imported_once_and_judged_by_conda(
+        tmp_path: Path, cache_dir: Path, py311: str) -> None:
+    site = "lib/python3.11/site-packages"
+    channel = build_channel(tmp_path / "channel", (
+        PackageSpec("python", "3.11.7", files=(PackageFile(f"{site}/.marker", b"m\n"),)),
+        _conda_python_package("vetgood", b"ANSWER = 42\n"),
+        _conda_python_package("vetbad", b"raise ImportError('broken on purpose')\n"),
+    ))
+    prefix = make_venv(tmp_path / "env", py311)  # a real interpreter whose prefix is conda's
+    create_prefix(prefix, channel, ["vetgood", "vetbad"], python_site=site)
+    run = _imports(prefix / "bin/python", cache_dir)
+    assert run.returncode == 1, run.stdout
+    [bad] = run.findings
+    assert (bad["distribution"], bad["version"], bad["installer"], bad["path"]) == \
+        ("vetbad", "1.0", "conda", "vetbad")
+    assert bad["message"] == ("import vetbad fails (error): 'ImportError: broken on purpose', "
+                              "raised at vetbad/__init__.py:1")
+    assert bad["hint"] == "conda install --force-reinstall vetbad=1.0"
+    facts = run.report["environment"]["imports"]
+    assert facts["modules"] == facts["distinct"]  # the dist-infos conda judges add no names
