@@ -246,17 +246,17 @@ def symbols_matching(path: str | os.PathLike[str], pattern: re.Pattern[bytes], *
     ``pattern`` must match a NUL and then a whole name up to the next NUL, as its group 1. The
     string table is searched once in C, the symbol table is viewed as machine words, and only the
     matching entries are looked at: ~10x faster than `symbol_names` on a C++ library with 10^5
-    symbols. A ``scipy_``-prefixed match also yields its unprefixed tail, which a linker may
-    store as the same bytes (tail merging).
+    symbols. A name stored as the tail of another (tail merging: ``sdot_`` inside ``dsdot_``,
+    ``dgemm_`` inside ``scipy_dgemm_``) is found when both match. A name that matches stored only
+    inside one that does not is missed: fine for a first look, not for a proof of absence.
     """
     with _open(path, stats) as elf:
         found = _table(elf)
         if found is None:
             return SymbolNames(frozenset(), frozenset(), frozenset())
         strings, table, _sym, syment, count = found
-        offsets = {m.start(1): m.group(1) for m in pattern.finditer(strings)}
-        offsets.update([(k + 6, v[6:]) for k, v in offsets.items() if v.startswith(b"scipy_")])
-        if not offsets or syment % 4:
+        spans = [m.span(1) for m in pattern.finditer(strings)]
+        if not spans or syment % 4:
             return SymbolNames(frozenset(), frozenset(), frozenset())
         words = array("I")
         words.frombytes(table[: count * syment])
@@ -265,9 +265,18 @@ def symbols_matching(path: str | os.PathLike[str], pattern: re.Pattern[bytes], *
         step = syment // 4
         names = words[0::step].tolist()
         infos = words[(1 if elf.is64 else 3)::step]
-        hits = offsets.keys() & set(names)
-        hits.discard(0)
-        index = {off: i for i, off in enumerate(names) if off in hits} if hits else {}
+        starts = set(names)
+        starts.discard(0)
+        # a name may also start inside a matching string: the linker stores "sdot_" as the tail
+        # of "dsdot_" (tail merging); such a tail counts if it matches the pattern itself
+        offsets: dict[int, bytes] = {}
+        for a, e in spans:
+            for off in range(a, e):
+                if off in starts:
+                    tail = strings[off:e]
+                    if off == a or _whole(pattern, tail):
+                        offsets[off] = tail
+        index = {off: i for i, off in enumerate(names) if off in offsets} if offsets else {}
         defined: set[str] = set()
         strong: set[str] = set()
         weak: set[str] = set()
@@ -283,3 +292,8 @@ def symbols_matching(path: str | os.PathLike[str], pattern: re.Pattern[bytes], *
             elif binding != _STB_LOCAL and other & _STV_HIDDEN_MASK in (0, 3):
                 defined.add(name)
     return SymbolNames(frozenset(defined), frozenset(strong), frozenset(weak))
+
+
+def _whole(pattern: re.Pattern[bytes], name: bytes) -> bool:
+    m = pattern.match(b"\0" + name + b"\0")
+    return m is not None and m.end(1) == len(name) + 1

@@ -75,7 +75,7 @@ class _Run:
         self.ctx, self.process, self.facts = ctx, process, facts
         self.result = CheckResult()
         self.units = list(_units(ctx))
-        self.by_location = {u.file.location: u for u in self.units}
+        self._by_location = {os.path.normpath(u.file.location): u for u in self.units}
         self.owners: dict[str, list[Distribution]] = defaultdict(list)
         for u in self.units:
             self.owners[os.path.basename(u.file.location)].append(u.dist)
@@ -86,9 +86,13 @@ class _Run:
 
     # -- labels and findings ---------------------------------------------------------------
 
+    def unit_at(self, location: str) -> _Unit | None:
+        """The inventory's file at a path as the loader spelled it (``dir/../lib``)."""
+        return self._by_location.get(os.path.normpath(location))
+
     def label(self, location: str) -> str:
-        u = self.by_location.get(location)
-        return u.file.path if u else location
+        u = self.unit_at(location)
+        return u.file.path if u else os.path.normpath(location)
 
     def add(self, dist: Distribution, code: str, path: str | None, message: str,
             severity: Severity = Severity.ERROR, hint: str | None = None) -> None:
@@ -115,7 +119,7 @@ class _Run:
         if key in self.reported:
             return
         self.reported.add(key)
-        req = self.by_location.get(res.requester)
+        req = self.unit_at(res.requester)
         dist = req.dist if req else unit.dist
         owners = self.owners.get(res.name, [])
         where = ", ".join(res.searched[:6]) + (" …" if len(res.searched) > 6 else "")
@@ -128,8 +132,13 @@ class _Run:
                      f"{text}; no extension module loads {unit.file.path}, so only code that "
                      "loads it at run time would fail", Severity.WARNING)
         elif dist in owners:
+            shipped = [u.file for u in self.units
+                       if u.dist is dist and os.path.basename(u.file.location) == res.name]
+            there = next((f for f in shipped if os.path.exists(f.location)), None)
             self.add(dist, "missing-library", self.label(res.requester),
-                     f"{text}; {dist.name} itself ships it and it is gone")
+                     f"{text}; {dist.name} ships it and it is gone" if there is None else
+                     f"{text}; {dist.name} ships it as {there.path}, but not where the loader "
+                     "looks")
         elif owners:
             other = owners[0]
             self.add(dist, "missing-library", self.label(res.requester),
@@ -165,7 +174,7 @@ class _Run:
                 continue
             self.blas_seen.add(obj)
             out.append(verdict)
-            u = self.by_location.get(obj, unit)
+            u = self.unit_at(obj) or unit
             if verdict.code is not None:
                 self.add(u.dist, verdict.code, self.label(obj), verdict.message)
             if verdict.code == "blas-symbols":
@@ -177,7 +186,8 @@ class _Run:
             assert isinstance(entries, list)
             entries.append({
                 "consumer": self.label(obj), "distribution": u.dist.name,
-                "provider": verdict.provider, "family": verdict.family,
+                "provider": verdict.provider and os.path.normpath(verdict.provider),
+                "family": verdict.family,
                 "version": verdict.version, "interface": verdict.interface,
                 "consumer_interface": verdict.consumer_interface,
                 "problem": verdict.code})
@@ -208,7 +218,7 @@ class _Run:
             lacking = sorted(n for n in self.names(obj).undefined - defined
                              if not n.startswith(("Py", "_Py")))
             if lacking:
-                u = self.by_location.get(obj, unit)
+                u = self.unit_at(obj) or unit
                 self.add(u.dist, "undefined-symbol", self.label(obj),
                          f"{self.label(obj)} needs {quote(lacking)}, which no library in its "
                          "process defines")
@@ -267,7 +277,7 @@ def _probe(r: _Run, verdicts: list[Verdict]) -> None:
         if probe not in done:
             done[probe] = run_probe(target.executable, probe, target.env, timeout)
         if done[probe] is not None:
-            u = r.by_location.get(v.consumer)
+            u = r.unit_at(v.consumer)
             if u is not None:
                 r.add(u.dist, "blas-probe", u.file.path,
                       f"{u.file.path}: its BLAS/LAPACK provider {v.provider}, called as it "
@@ -300,7 +310,18 @@ def run(ctx: Context) -> CheckResult:
 
     closures: dict[str, Closure] = {}
     loaded: dict[str, dict[str, str]] = defaultdict(dict)
-    exts = [u for u in r.units if u.extension and u.dist.key in wanted]
+    exts = []
+    for u in r.units:
+        if not u.extension or u.dist.key not in wanted:
+            continue
+        got = facts.object(u.file.location)
+        if not isinstance(got, ObjectFacts) or got.triple != exe_facts.triple:
+            if ctx.scope.includes(u.dist):  # the tags check reports what it is instead
+                why = got if isinstance(got, str) else "built for another machine or class"
+                result.skips.append(Skip(NAME, u.dist.name, u.file.path,
+                                         f"not a loadable ELF object here: {why}"))
+            continue
+        exts.append(u)
     for u in exts:
         cl = closure(u.file.location, setup, facts.object, process.preloaded, process.inherited,
                      facts.realpath)
@@ -358,4 +379,5 @@ def run(ctx: Context) -> CheckResult:
     if ctx.options.blas_probe:
         _probe(r, verdicts)
     r.result.files = sum(1 for u in r.units if u.dist.key in in_scope)
+    r.result.skips += result.skips
     return r.result

@@ -63,6 +63,23 @@ def _group(findings: list[Finding], color: bool) -> list[str]:
     return lines
 
 
+def _blas(report: Report) -> list[str]:
+    """The linkage check's ``facts["blas"]``: each BLAS/LAPACK consumer and what it gets."""
+    entries = report.facts.get("blas")
+    if not isinstance(entries, list) or not entries:
+        return []
+    lines = ["", "BLAS/LAPACK (consumer -> provider):"]
+    for e in entries:
+        what = ", ".join(str(p) for p in (e.get("family"), e.get("version"), e.get("interface"))
+                         if p)
+        provider = str(e.get("provider") or "none")
+        if provider.startswith(report.target.prefix + "/"):
+            provider = provider[len(report.target.prefix) + 1:]
+        lines.append(safe_text(f"  {e.get('distribution')}: {e.get('consumer')} -> {provider}"
+                               + (f" ({what})" if what else "")))
+    return lines
+
+
 def render(report: Report, *, strict: bool = False, verbose: bool = False,
            color: bool = False) -> str:
     lines = _header(report)
@@ -74,6 +91,7 @@ def render(report: Report, *, strict: bool = False, verbose: bool = False,
         lines.append("")
         lines.append(safe_text(title + (f" ({installer})" if installer else "")))
         lines.extend(_group(found, color))
+    lines.extend(_blas(report))
     if report.details and verbose:
         lines.append("")
         lines.extend(safe_text(d) for d in report.details)
