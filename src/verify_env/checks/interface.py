@@ -73,10 +73,23 @@ class Check:
     """A registry entry (``checks/__init__.py``)."""
 
     name: str
-    """The name ``--checks`` takes."""
-    codes: tuple[str, ...]
-    """The finding codes it may report."""
-    run: Callable[[Context], CheckResult | Deferred]
-    """The check itself."""
+    """The name ``--checks`` takes; the ``check`` of its codes in `verify_env.finding.CODES`."""
+    module: str
+    """The module holding ``run(ctx)``, imported when the check runs."""
     default: bool = True
     """Whether it runs without ``--checks``."""
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """The finding codes it may report."""
+        from verify_env.finding import CODES
+
+        return tuple(c.name for c in CODES.values() if c.check == self.name)
+
+    def run(self, ctx: Context) -> CheckResult | Deferred:
+        """The check itself."""
+        import importlib
+
+        module = importlib.import_module(self.module)
+        result: CheckResult | Deferred = module.run(ctx)
+        return result

@@ -27,7 +27,7 @@ __all__ = ["CODES", "run"]
 
 NAME = "record"
 CODES = ("hash-mismatch", "size-mismatch", "missing-file", "record-missing", "record-malformed",
-         "unrecorded-extension", "duplicate-distribution", "clobbered-file")
+         "unrecorded-extension", "duplicate-distribution", "clobbered-file", "leftover-directory")
 
 _TYPE_NAMES = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket",
                stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device"}

@@ -1,0 +1,31 @@
+"""The registry, the check modules and the CODES table agree, member by member."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+from verify_env.checks import CHECKS, by_name
+from verify_env.finding import CODES
+from verify_env.verify import DEFAULT_CHECKS, parse_checks
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.name)
+def test_module_matches_its_registry_line(check: object) -> None:
+    from verify_env.checks.interface import Check
+
+    assert isinstance(check, Check)
+    module = importlib.import_module(check.module)
+    assert check.name == module.NAME
+    assert set(module.CODES) == set(check.codes) and check.codes
+
+
+def test_every_code_belongs_to_a_registered_check() -> None:
+    names = set(by_name())
+    assert {c.check for c in CODES.values()} == names
+
+
+def test_imports_is_never_default_and_all_selects_every_check() -> None:
+    assert "imports" not in DEFAULT_CHECKS and "requirements" in DEFAULT_CHECKS
+    assert parse_checks("all") == tuple(c.name for c in CHECKS)
