@@ -9,6 +9,7 @@ linkage check: name sets, no object per symbol (a large C++ library has 10^5 of 
 
 from __future__ import annotations
 
+import bisect
 import os
 import re
 import struct
@@ -269,14 +270,20 @@ def symbols_matching(path: str | os.PathLike[str], pattern: re.Pattern[bytes], *
         starts.discard(0)
         # a name may also start inside a matching string: the linker stores "sdot_" as the tail
         # of "dsdot_" (tail merging); such a tail counts if it matches the pattern itself
-        offsets: dict[int, bytes] = {}
-        for a, e in spans:
-            for off in range(a, e):
-                if off in starts:
-                    tail = strings[off:e]
-                    if off == a or _whole(pattern, tail):
-                        offsets[off] = tail
-        index = {off: i for i, off in enumerate(names) if off in offsets} if offsets else {}
+        ends = dict(spans)
+        offsets = {a: strings[a:ends[a]] for a in starts.intersection(ends)}
+        ordered = sorted(starts)
+        for a, e in spans:  # one bisection per match; almost every match holds no other name
+            i = bisect.bisect_right(ordered, a)
+            while i < len(ordered) and ordered[i] < e:
+                off = ordered[i]
+                if _whole(pattern, strings[off:e]):
+                    offsets[off] = strings[off:e]
+                i += 1
+        if len(offsets) * 16 < len(names):
+            index = {off: names.index(off) for off in offsets}
+        else:
+            index = {off: i for i, off in enumerate(names) if off in offsets}
         defined: set[str] = set()
         strong: set[str] = set()
         weak: set[str] = set()

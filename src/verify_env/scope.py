@@ -6,9 +6,10 @@ transaction: what changed, widened to what the change could break.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from verify_env.inventory import Distribution
+from verify_env.inventory import Distribution, Inventory
 
 __all__ = ["Scope"]
 
@@ -28,3 +29,18 @@ class Scope:
     @classmethod
     def full(cls) -> Scope:
         return cls()
+
+    def with_consumers(self, inventory: Inventory, changed: Iterable[str]) -> Scope:
+        """This scope widened to every distribution with a compiled file whose DT_NEEDED names
+        one of the ``changed`` shared libraries (paths, or sonames): a transaction that
+        replaced conda's libopenblas or a file in ``numpy.libs`` can break them all."""
+        if self.keys is None:
+            return self
+        from verify_env.linkage.consumers import consumers_of
+
+        extra = consumers_of(inventory, changed) - self.keys
+        if not extra:
+            return self
+        return Scope(self.keys | extra,
+                     f"{self.reason}; consumers of the changed libraries: "
+                     f"{', '.join(sorted(extra))}")

@@ -38,6 +38,7 @@ NAMES = re.compile(
 _MARKERS = ((b"\x00scipy_openblas", "OpenBLAS (scipy-openblas)"),
             (b"\x00openblas_", "OpenBLAS"), (b"\x00mkl_", "MKL"), (b"\x00bli_", "BLIS"),
             (b"\x00flexiblas_", "FlexiBLAS"), (b"\x00ATL_", "ATLAS"))
+_LITERALS = (b"gemm", b"gemv", b"dot", b"axpy", b"scal", b"gesv", b"getrf", b"potrf")
 _FORTRAN = re.compile(r"[sdczi][a-z0-9]{2,14}_|lsame_|xerbla_|ilaenv_")
 _CORE = re.compile(r"[sdcz](?:gemm|gemv|dot[uc]?|axpy|scal|copy|swap|nrm2|trsm|gesv|getrf|potrf)"
                    r"_?|i[sdcz]amax_?")
@@ -45,6 +46,12 @@ _SONAME = re.compile(r"lib(?:scipy_)?(?:openblas|blas|cblas|lapack|lapacke|mkl_r
                      r"mkl_intel|blis|flexiblas|satlas|tatlas|atlas|goto2)", re.IGNORECASE)
 _ILP64_SONAME = re.compile(r"openblas64|ilp64|blas64|lapack64|blis64|flexiblas64", re.I)
 _OPENBLAS_BUILD = re.compile(rb"OpenBLAS (\d+\.\d+\.\d+)[^\x00]{0,200}")
+
+
+def maybe_blas(strings: bytes) -> bool:
+    """Whether a dynamic string table names a core routine (literal searches first: they run
+    at memchr speed, the regex only where one of them hits)."""
+    return any(k in strings for k in _LITERALS) and CORE_IN_STRINGS.search(strings) is not None
 
 
 def is_blas_soname(name: str) -> bool:

@@ -25,7 +25,7 @@ _Entry = tuple[ObjectFacts | str, blas.BlasFacts | None]
 def _blas_facts(path: str) -> blas.BlasFacts | None:
     try:
         strings = elfsym.dynamic_strings(path)
-        if not blas.CORE_IN_STRINGS.search(strings):
+        if not blas.maybe_blas(strings):
             return None
         names = elfsym.symbols_matching(path, blas.NAMES)
     except (OSError, elf.ElfFormatError):

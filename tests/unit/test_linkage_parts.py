@@ -1,0 +1,194 @@
+"""The linkage check's parts on real files: the ld.so.cache reader against ``ldconfig -p``, the
+search order on gcc-built libraries (RPATH vs RUNPATH, inheritance, LD_LIBRARY_PATH, NODEFLIB,
+$ORIGIN), optional imports decided by ast, BLAS names, and the scope edge."""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.support.envs import site_packages
+from tests.support.linkwheels import FAKEBLAS, build_library
+from verify_env.elfsym import symbol_names, symbols_matching
+from verify_env.inventory import build_inventory
+from verify_env.ldcache import parse_ld_cache, read_ld_cache
+from verify_env.linkage import blas
+from verify_env.linkage.consumers import consumers_of
+from verify_env.linkage.optional import is_optional, module_name
+from verify_env.linkage.probe import naming
+from verify_env.loader import ObjectFacts, SearchSetup, closure, expand, read_facts, search_setup
+from verify_env.scope import Scope
+from verify_env.target import resolve_target
+
+
+def test_ld_cache_agrees_with_ldconfig() -> None:
+    cache = read_ld_cache("x86_64", 64)
+    out = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True, check=True).stdout
+    want: dict[str, list[str]] = {}
+    for m in re.finditer(r"^\s+(\S+) \(libc6,x86-64[^)]*\) => (\S+)$", out, re.M):
+        want.setdefault(m[1], []).append(m[2])
+    assert want and {k: tuple(v) for k, v in want.items()} == cache
+    assert "libc.so.6" in cache
+
+
+@pytest.mark.parametrize("data", [b"", b"glibc-ld.so.cache1.1", b"ld.so-1.7.0\0\0\0\0\xff\xff",
+                                  b"glibc-ld.so.cache1.1" + struct.pack("<II", 10**6, 0) +
+                                  bytes(24)])
+def test_damaged_ld_cache_is_empty(data: bytes) -> None:
+    assert parse_ld_cache(data, "x86_64", 64) == {}
+
+
+def test_ld_cache_string_offsets_out_of_range_are_dropped() -> None:
+    head = b"glibc-ld.so.cache1.1" + struct.pack("<IIB3xI12x", 1, 0, 2, 0)
+    entry = struct.pack("<iIIIQ", 0x0303, 10**6, 10**6, 0, 0)
+    assert parse_ld_cache(head + entry, "x86_64", 64) == {}
+
+
+def _setup(**kw: object) -> SearchSetup:
+    base = search_setup("x86_64", 64, "glibc", {})
+    return SearchSetup(**{**{f: getattr(base, f) for f in base.__slots__}, **kw})
+
+
+def test_expand_tokens() -> None:
+    s = _setup()
+    assert expand("$ORIGIN/../lib", "/a/b", s) == "/a/b/../lib"
+    assert expand("${ORIGIN}/x", "/a", s) == "/a/x"
+    assert expand("/opt/$LIB", "/a", s) == f"/opt/{s.lib}"
+    assert expand("/opt/$PLATFORM", "/a", s) == "/opt/x86_64"
+    assert expand("$UNKNOWN/x", "/a", s) is None
+    assert expand("relative/dir", "/a", s) is None
+    assert s.lib in ("lib/x86_64-linux-gnu", "lib64")
+
+
+def _chain(tmp: Path, top_link: list[str]) -> Path:
+    """top.so -> libmid.so.1 -> libleaf.so.1; leaf and mid in tmp/deps, top in tmp/top."""
+    deps = tmp / "deps"
+    leaf = build_library(deps / "libleaf.so.1", "int leaf(void){return 1;}\n", "libleaf.so.1")
+    mid = build_library(deps / "libmid.so.1", "int leaf(void);\nint mid(void){return leaf();}\n",
+                        "libmid.so.1", [str(leaf)])
+    return build_library(tmp / "top" / "libtop.so", "int mid(void);\nint top(void){return "
+                         "mid();}\n", "libtop.so", [str(mid), *top_link])
+
+
+def _facts(path: str) -> ObjectFacts | str:
+    return read_facts(path)
+
+
+def test_rpath_is_inherited_and_runpath_is_not(tmp_path: Path) -> None:
+    rp = _chain(tmp_path / "r", ["-Wl,--disable-new-dtags,-rpath,$ORIGIN/../deps"])
+    cl = closure(str(rp), _setup(), _facts)
+    assert cl.missing == []
+    assert cl.resolved["libleaf.so.1"].how == "rpath"
+    ru = _chain(tmp_path / "u", ["-Wl,--enable-new-dtags,-rpath,$ORIGIN/../deps"])
+    cl = closure(str(ru), _setup(), _facts)
+    assert cl.resolved["libmid.so.1"].how == "runpath"
+    (miss,) = cl.missing
+    assert miss.name == "libleaf.so.1" and miss.requester.endswith("libmid.so.1")
+    assert "/etc/ld.so.cache" in miss.searched
+    # what the loader of the top object passes down (a Python process: libpython's RPATH)
+    inherited = closure(str(ru), _setup(), _facts, inherited=(str(tmp_path / "u" / "deps"),))
+    assert inherited.missing == [] and inherited.resolved["libleaf.so.1"].how == "rpath"
+
+
+def test_ld_library_path_and_preloaded_names(tmp_path: Path) -> None:
+    top = _chain(tmp_path, [])
+    assert {m.name for m in closure(str(top), _setup(), _facts).missing} == {"libmid.so.1"}
+    deps = str(tmp_path / "deps")
+    cl = closure(str(top), _setup(ld_library_path=(deps,)), _facts)
+    assert cl.missing == [] and cl.resolved["libmid.so.1"].how == "LD_LIBRARY_PATH"
+    pre = closure(str(top), _setup(), _facts, preloaded={"libmid.so.1": f"{deps}/libmid.so.1"})
+    assert pre.missing == [] and pre.resolved["libmid.so.1"].how == "loaded"
+
+
+def test_nodeflib_skips_cache_and_default_dirs(tmp_path: Path) -> None:
+    src = "#include <string.h>\nint a(const char *s){return (int)strlen(s);}\n"
+    plain = build_library(tmp_path / "a" / "liba.so", src, "liba.so", ["-Wl,--no-as-needed"])
+    nodef = build_library(tmp_path / "b" / "libb.so", src, "libb.so",
+                          ["-Wl,--no-as-needed", "-Wl,-z,nodefaultlib"])
+    libc = closure(str(plain), _setup(), _facts).resolved.get("libc.so.6")
+    assert libc is not None and libc.how == "ld.so.cache"
+    f = read_facts(str(nodef))
+    assert isinstance(f, ObjectFacts) and f.nodeflib
+    assert [m.name for m in closure(str(nodef), _setup(), _facts).missing] == ["libc.so.6"]
+
+
+def test_candidate_of_another_class_is_skipped(tmp_path: Path) -> None:
+    top = _chain(tmp_path, ["-Wl,--disable-new-dtags,-rpath,$ORIGIN/../wrong:$ORIGIN/../deps"])
+    wrong = tmp_path / "wrong"
+    wrong.mkdir()
+    head = bytearray((tmp_path / "deps" / "libmid.so.1").read_bytes())
+    head[4] = 1  # ELFCLASS32: ld.so skips it and searches on
+    (wrong / "libmid.so.1").write_bytes(bytes(head[:64]))
+    cl = closure(str(top), _setup(), _facts)
+    found = cl.resolved["libmid.so.1"].path
+    assert found is not None and os.path.normpath(found) == str(tmp_path / "deps" / "libmid.so.1")
+
+
+def test_blas_names() -> None:
+    assert blas.split("scipy_dgemm_64_") == ("dgemm_", True)
+    assert blas.split("cblas_dgemm64_") == ("cblas_dgemm", True)
+    assert blas.split("dgemm_64") == ("dgemm_", True)
+    assert blas.split("ddot_") == ("ddot_", False)
+    assert blas.split("LAPACKE_dgesv") == ("LAPACKE_dgesv", False)
+    assert blas.split("memcpy") is None and blas.split("PyInit_x") is None
+    assert blas.is_blas_soname("libscipy_openblas64_-32a4b2a6.so")
+    assert blas.is_blas_soname("libblas.so.3") and not blas.is_blas_soname("libc.so.6")
+    assert naming(("scipy_dgemm_64_", "scipy_cblas_ddot64_"), True) == ("scipy_", "_64_")
+    assert naming(("cblas_ddot",), False) == ("", "_")
+
+
+def test_symbols_matching_agrees_with_the_full_table(tmp_path: Path) -> None:
+    lib = build_library(tmp_path / "libfakeblas.so.3", FAKEBLAS + "\ndouble dsdot_(void)"
+                        "{return 0;}\ndouble sdot_(void){return 0;}\n", "libfakeblas.so.3")
+    full = symbol_names(lib)
+    fast = symbols_matching(lib, blas.NAMES)
+    assert fast.defined == {n for n in full.defined if blas.split(n)}
+    assert {"sdot_", "dsdot_", "ddot_", "dgemm_", "dgesv_"} <= fast.defined
+
+
+def test_optional_imports(tmp_path: Path) -> None:
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    cases = {
+        "guarded": "try:\n    from . import _ext\nexcept ImportError:\n    _ext = None\n",
+        "guarded_tuple": "try:\n    import pkg._ext\nexcept (OSError, ModuleNotFoundError):\n"
+                         "    pass\n",
+        "in_function": "def f():\n    from pkg._ext import x\n    return x\n",
+        "unconditional": "from ._ext import thing\n",
+        "parent": "from .. import _ext\n",
+        "by_name": "import importlib\nm = importlib.import_module('pkg._ext')\n",
+    }
+    for name, text in cases.items():
+        (pkg / f"{name}.py").write_text(text)
+
+    def opt(*names: str) -> bool:
+        return is_optional("pkg._ext", [(str(pkg / f"{n}.py"), f"pkg/{n}.py") for n in names])
+
+    assert opt("guarded", "guarded_tuple", "in_function")
+    assert opt()  # nothing imports it by name at all
+    assert not opt("guarded", "unconditional")
+    assert not opt("by_name")
+    sub = pkg / "sub"
+    sub.mkdir()
+    (sub / "m.py").write_text(cases["parent"])
+    assert not is_optional("pkg._ext", [(str(sub / "m.py"), "pkg/sub/m.py")])
+    assert module_name("/s/pkg/sub/_e.cpython-311-x86_64-linux-gnu.so", ["/s"],
+                       [".cpython-311-x86_64-linux-gnu.so", ".so"]) == "pkg.sub._e"
+
+
+def test_scope_widens_to_consumers_of_a_changed_library(numpy_venv: Path) -> None:
+    target = resolve_target(str(numpy_venv / "bin" / "python"))
+    inventory = build_inventory(target)
+    (openblas,) = (site_packages(numpy_venv) / "numpy.libs").glob("libscipy_openblas64_*.so")
+    assert consumers_of(inventory, [str(openblas)]) == {"numpy"}
+    assert consumers_of(inventory, [openblas.name]) == {"numpy"}
+    assert consumers_of(inventory, ["libblas.so.3"]) == frozenset()
+    narrow = Scope(frozenset({"pip"}), "pip install pip")
+    wide = narrow.with_consumers(inventory, [os.fspath(openblas)])
+    assert wide.keys == frozenset({"pip", "numpy"}) and "numpy" in wide.reason
+    assert Scope.full().with_consumers(inventory, [str(openblas)]) == Scope.full()
