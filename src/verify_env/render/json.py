@@ -16,6 +16,17 @@ def _text(value: str | None) -> str | None:
     return None if value is None else safe_text(value)
 
 
+def _clean(value: Any) -> Any:
+    """Facts sections as valid UTF-8 all the way down (paths may hold undecodable bytes)."""
+    if isinstance(value, str):
+        return safe_text(value)
+    if isinstance(value, dict):
+        return {_clean(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
 def as_dict(report: Report) -> dict[str, Any]:
     t = report.target
     libc = f"{t.libc} {t.libc_version[0]}.{t.libc_version[1]}" if t.libc and t.libc_version \
@@ -31,7 +42,7 @@ def as_dict(report: Report) -> dict[str, Any]:
             "platform": f"{t.platform}-{t.machine}",
             "libc": libc,
             "note": _text(t.note),
-            **report.facts,
+            **_clean(report.facts),
         },
         "checks": list(report.checks),
         "summary": {
