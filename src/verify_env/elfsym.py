@@ -9,7 +9,6 @@ linkage check: name sets, no object per symbol (a large C++ library has 10^5 of 
 
 from __future__ import annotations
 
-import bisect
 import os
 import re
 import struct
@@ -272,18 +271,12 @@ def symbols_matching(path: str | os.PathLike[str], pattern: re.Pattern[bytes], *
         # of "dsdot_" (tail merging); such a tail counts if it matches the pattern itself
         ends = dict(spans)
         offsets = {a: strings[a:ends[a]] for a in starts.intersection(ends)}
-        ordered = sorted(starts)
-        for a, e in spans:  # one bisection per match; almost every match holds no other name
-            i = bisect.bisect_right(ordered, a)
-            while i < len(ordered) and ordered[i] < e:
-                off = ordered[i]
+        for a, e in spans:
+            for off in starts.intersection(range(a + 1, e)):
                 if _whole(pattern, strings[off:e]):
                     offsets[off] = strings[off:e]
-                i += 1
-        if len(offsets) * 16 < len(names):
-            index = {off: names.index(off) for off in offsets}
-        else:
-            index = {off: i for i, off in enumerate(names) if off in offsets}
+        position = dict(zip(names, range(len(names)), strict=True))  # a C loop over 10^5 names
+        index = {off: position[off] for off in offsets}
         defined: set[str] = set()
         strong: set[str] = set()
         weak: set[str] = set()

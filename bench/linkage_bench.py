@@ -1,0 +1,133 @@
+"""Linkage figures for issue 5, against ``ldd`` over the same files in one alternated run.
+
+    python bench/linkage_bench.py /path/to/venv/bin/python [--rounds 7]
+
+In-process, once each (page cache warm, stat cache off), the parts of the check:
+
+- *static pass*: the dynamic section of every ELF file of the environment (files, wall time,
+  bytes read), then the loader model over every extension module and every library (closures
+  with the ld.so search order);
+- *BLAS facts*: the string/symbol tables of the files that name BLAS routines;
+- *confirmation*: the files handed to the target's ld.so, and its time;
+- *check*: ``linkage.run`` as a whole, cold (no stat cache) and warm.
+
+Then ``../shared/tools/abbench.py`` alternates, each round:
+
+- ``ldd``: ``ldd`` on every shared object the check looks at, one after another;
+- ``cold``: ``verify-env --checks linkage --no-cache`` (start-up and inventory included);
+- ``warm``: ``verify-env --checks linkage`` with the stat cache filled.
+
+The environment itself is never written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _in_process(python: str) -> tuple[list[str], list[str]]:
+    from verify_env import elf
+    from verify_env.checks import linkage
+    from verify_env.checks.interface import Context, Options
+    from verify_env.inventory import build_inventory
+    from verify_env.linkage.facts import FileFacts
+    from verify_env.loader import ObjectFacts, closure, read_facts, search_setup
+    from verify_env.scope import Scope
+    from verify_env.statcache import StatCache
+    from verify_env.target import resolve_target
+
+    target = resolve_target(python)
+    inventory = build_inventory(target)
+    units = list(linkage._units(Context(target, inventory, Scope.full(), 1, StatCache(None))))
+    files = [u.file.location for u in units]
+    stats = elf.ReadStats()
+    start = time.perf_counter()
+    for path in files:
+        try:
+            elf.read_dynamic(path, stats=stats)
+        except (OSError, elf.ElfFormatError):
+            pass
+    read_s = time.perf_counter() - start
+    exe = os.path.realpath(target.executable or "")
+    memo: dict[str, ObjectFacts | str] = {}
+
+    def facts(path: str) -> ObjectFacts | str:
+        got = memo.get(path)
+        if got is None:
+            got = memo[path] = read_facts(path)
+        return got
+
+    start = time.perf_counter()
+    triple = facts(exe)
+    assert isinstance(triple, ObjectFacts)
+    setup = search_setup(target.machine, triple.triple[0], target.libc, target.env)
+    for path in files:
+        closure(path, setup, facts)
+    static_s = time.perf_counter() - start
+    ff = FileFacts(StatCache(None))
+    start = time.perf_counter()
+    named = sum(1 for p in memo if ff.blas(p) is not None)
+    blas_s = time.perf_counter() - start
+    lines = [f"ELF files: {len(files)}; dynamic sections read in {read_s * 1000:.0f} ms, "
+             f"{stats.bytes_read / 1e6:.2f} MB read in {stats.reads} reads "
+             f"(files total {sum(os.path.getsize(f) for f in files) / 1e6:.0f} MB)",
+             f"static pass (dynamic sections + search over {len(memo)} objects, "
+             f"system libraries included): {static_s * 1000:.0f} ms",
+             f"BLAS facts ({named} objects name BLAS routines): {blas_s * 1000:.0f} ms"]
+    with tempfile.TemporaryDirectory() as tmp:
+        runs: tuple[tuple[str, str | None], ...] = (
+            ("cold", None), ("warm-fill", os.path.join(tmp, "c")), ("warm", os.path.join(tmp, "c")))
+        for label, path in runs:
+            cache = StatCache(path).load()
+            ctx = Context(target, build_inventory(target, cache=cache), Scope.full(), 1, cache,
+                          None, Options())
+            start = time.perf_counter()
+            result = linkage.run(ctx)
+            took = time.perf_counter() - start
+            cache.save()
+            if label != "warm-fill":
+                confirm = [d for d in result.details if "confirmed by" in d]
+                lines.append(f"check {label}: {took * 1000:.0f} ms, {len(result.findings)} "
+                             f"findings; {confirm[0] if confirm else 'no confirmation'}")
+    return lines, files
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("python")
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args()
+    lines, files = _in_process(args.python)
+    for line in lines:
+        print(line)
+    me = shlex.quote(sys.executable)
+    py = shlex.quote(args.python)
+    with tempfile.TemporaryDirectory() as tmp:
+        listing = os.path.join(tmp, "files")
+        Path(listing).write_text("\n".join(files) + "\n")
+        cache = os.path.join(tmp, "cache")
+        verify = f"{me} -m verify_env --python {py} --checks linkage"
+        subprocess.run(f"VERIFY_ENV_CACHE_DIR={cache} {verify} >/dev/null", shell=True,
+                       check=False)
+        cmds = [f"ldd::xargs -d '\\n' -n 1 ldd < {listing} >/dev/null 2>&1",
+                f"cold::{verify} --no-cache >/dev/null",
+                f"warm::VERIFY_ENV_CACHE_DIR={cache} {verify} >/dev/null"]
+        tool = ROOT.parent / "shared" / "tools" / "abbench.py"
+        if not tool.exists():
+            tool = Path("/work/shared/tools/abbench.py")
+        return subprocess.run([sys.executable, str(tool), "-n", str(args.rounds), "--quiet",
+                               "--ok-rc", "ldd=0,123", "--pair", "ldd/cold", "--pair",
+                               "ldd/warm", *cmds], check=False).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
