@@ -86,8 +86,8 @@ def _in_process(python: str) -> tuple[list[str], list[str]]:
     with tempfile.TemporaryDirectory() as tmp:
         runs: tuple[tuple[str, str | None], ...] = (
             ("cold", None), ("warm-fill", os.path.join(tmp, "c")), ("warm", os.path.join(tmp, "c")))
-        for label, path in runs:
-            cache = StatCache(path).load()
+        for label, cache_file in runs:
+            cache = StatCache(cache_file).load()
             ctx = Context(target, build_inventory(target, cache=cache), Scope.full(), 1, cache,
                           None, Options())
             start = time.perf_counter()
