@@ -30,6 +30,44 @@ class Scope:
     def full(cls) -> Scope:
         return cls()
 
+    def with_dependents(self, inventory: Inventory, keys: Iterable[str]) -> Scope:
+        """This scope widened to every distribution whose Requires-Dist names one of ``keys``
+        (a removed or changed numpy puts scipy and pandas in scope). Names are read from the
+        requirement text, markers not evaluated: widening too far costs a little time,
+        too narrow misses breakage."""
+        if self.keys is None:
+            return self
+        from verify_env.inventory.model import canonical_name
+
+        wanted = set(keys)
+        extra = set()
+        for dist in inventory.distributions:
+            for line in dist.requires:
+                name = _requirement_name(line)
+                if name and canonical_name(name) in wanted:
+                    extra.add(dist.key)
+                    break
+        extra -= self.keys
+        if not extra:
+            return self
+        return Scope(self.keys | extra,
+                     f"{self.reason}; dependents: {', '.join(sorted(extra))}")
+
+    def with_binaries(self, inventory: Inventory) -> Scope:
+        """This scope widened to every distribution with a compiled file: after the
+        interpreter changed (``conda install python=3.12``) any of them may be dead."""
+        if self.keys is None:
+            return self
+        from verify_env.extensions import is_shared_object
+
+        extra = {d.key for d in inventory.distributions
+                 if any(is_shared_object(f.location) for f in d.files)} - self.keys
+        if not extra:
+            return self
+        return Scope(self.keys | extra,
+                     f"{self.reason}; every distribution with compiled files "
+                     "(the interpreter changed)")
+
     def with_consumers(self, inventory: Inventory, changed: Iterable[str]) -> Scope:
         """This scope widened to every distribution with a compiled file whose DT_NEEDED names
         one of the ``changed`` shared libraries (paths, or sonames): a transaction that
@@ -44,3 +82,11 @@ class Scope:
         return Scope(self.keys | extra,
                      f"{self.reason}; consumers of the changed libraries: "
                      f"{', '.join(sorted(extra))}")
+
+
+def _requirement_name(line: str) -> str:
+    """The project name a Requires-Dist / conda ``depends`` line starts with."""
+    end = 0
+    while end < len(line) and (line[end].isalnum() or line[end] in "-_."):
+        end += 1
+    return line[:end]
