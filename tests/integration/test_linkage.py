@@ -122,6 +122,11 @@ class Built:
         self.user = make_platform_wheel(self.wheels, "user-pkg", "1.0", {
             "user_pkg/__init__.py": "import core_pkg\nfrom . import _u\n",
             f"user_pkg/_u{SUFFIX}": u_ext}, requires=["core-pkg"])
+        # loose-ext: calls a function no library defines (a shared object may link so)
+        loose = build_extension(b / "loose" / f"_l{SUFFIX}", _call("int nowhere_fn(void);",
+                                                                   "nowhere_fn()"), "_l", inc)
+        self.loose = make_platform_wheel(self.wheels, "loose-ext", "1.0", {
+            "loose_ext/__init__.py": "", f"loose_ext/_l{SUFFIX}": loose})
         self.orphan = make_platform_wheel(self.wheels, "orphan-pkg", "1.0", {
             "orphan_pkg/__init__.py": "from . import _u\n", f"orphan_pkg/_u{SUFFIX}": u_ext})
 
@@ -195,6 +200,19 @@ def test_optional_extension_missing_its_library_is_a_warning(link_venv: Path, bu
     strict = _verify(link_venv, cache_dir, "--strict",
                      env_vars={"LD_LIBRARY_PATH": str(built.ldpath_dir)})
     assert strict.returncode == 1
+    assert [f["code"] for f in _linkage(strict, None)] == ["missing-library"]
+
+
+def test_every_undefined_symbol_under_strict(tmp_path: Path, py311: str, built: Built,
+                                             cache_dir: Path) -> None:
+    env = _install(tmp_path / "venv", py311, [built.loose])
+    assert _verify(env, cache_dir).returncode == 0
+    run = _verify(env, cache_dir, "--strict")
+    assert run.returncode == 1
+    (f,) = _linkage(run)
+    assert (f["code"], f["distribution"], f["path"]) == ("undefined-symbol", "loose-ext",
+                                                        f"loose_ext/_l{SUFFIX}")
+    assert "nowhere_fn" in f["message"] and "PyLong_FromLong" not in f["message"]
 
 
 def test_unconditional_import_and_missing_required_dist_are_errors(

@@ -1,0 +1,90 @@
+"""The linkage check in a conda prefix installed by rattler: a conda package's extension module
+finds the BLAS another conda package ships in ``$PREFIX/lib`` through ``$ORIGIN``; deleting it
+is a missing library that names the conda package that should provide it; the scope edge finds
+the consumer of the changed library.
+
+The ``python`` package links the pyenv 3.11 interpreter into ``bin/`` with a ``pyvenv.cfg``, so
+the prefix has a real interpreter whose ``sys.prefix`` is the prefix (a full CPython package
+is not buildable offline); every other file is what rattler wrote, with its conda-meta record.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support.conda_env import PackageFile, PackageSpec, build_channel, create_prefix
+from tests.support.envs import CliRun, run_cli
+from tests.support.linkwheels import (
+    CONSUMER,
+    FAKEBLAS,
+    build_extension,
+    build_library,
+    python_include,
+)
+from verify_env.inventory import build_inventory
+from verify_env.linkage.consumers import consumers_of
+from verify_env.target import resolve_target
+
+SITE = "lib/python3.11/site-packages"
+CORE = f"{SITE}/fakeblas_ext/_core.cpython-311-x86_64-linux-gnu.so"
+
+
+@pytest.fixture(scope="module")
+def channel(tmp_path_factory: pytest.TempPathFactory, py311: str) -> str:
+    build = tmp_path_factory.mktemp("condabuild")
+    lib = build_library(build / "libfakeblas.so.3", FAKEBLAS, "libfakeblas.so.3")
+    ext = build_extension(build / "ext" / "_core.so", CONSUMER, "_core", python_include(py311),
+                          [str(lib), "-Wl,--enable-new-dtags,-rpath,$ORIGIN/../../.."])
+    home = str(Path(py311).parent)
+    packages = (
+        PackageSpec("python", "3.11.7", files=(
+            PackageFile("bin/python3.11", symlink_to=py311),
+            PackageFile("bin/python3", symlink_to="python3.11"),
+            PackageFile("bin/python", symlink_to="python3.11"),
+            PackageFile("pyvenv.cfg", f"home = {home}\ninclude-system-site-packages = false\n"
+                                      "version = 3.11.7\n".encode()),
+            PackageFile(f"{SITE}/README.txt", b"site-packages marker\n"))),
+        PackageSpec("libfakeblas", "1.0", files=(
+            PackageFile("lib/libfakeblas.so.3", lib.read_bytes(), executable=True),)),
+        PackageSpec("fakeblas-ext", "1.0", depends=("python", "libfakeblas"), files=(
+            PackageFile(f"{SITE}/fakeblas_ext/__init__.py", b"from . import _core\n"),
+            PackageFile(CORE, ext.read_bytes(), executable=True))),
+    )
+    return build_channel(tmp_path_factory.mktemp("channel"), packages)
+
+
+def _prefix(channel: str, tmp_path: Path) -> Path:
+    prefix = tmp_path / "env"
+    create_prefix(prefix, channel, ["fakeblas-ext"], python_site=SITE)
+    return prefix
+
+
+def _verify(prefix: Path, cache_dir: Path) -> CliRun:
+    return run_cli("--prefix", str(prefix), "--checks", "linkage", "--format", "json",
+                   cache_dir=cache_dir)
+
+
+def test_conda_consumer_and_provider(channel: str, tmp_path: Path, cache_dir: Path) -> None:
+    prefix = _prefix(channel, tmp_path)
+    run = _verify(prefix, cache_dir)
+    assert run.returncode == 0, run.stdout
+    (entry,) = run.report["environment"]["blas"]
+    assert entry["consumer"] == CORE and entry["distribution"] == "fakeblas-ext"
+    assert entry["provider"] == str(prefix / "lib" / "libfakeblas.so.3")
+    inventory = build_inventory(resolve_target(prefix=str(prefix)))
+    assert consumers_of(inventory, [str(prefix / "lib" / "libfakeblas.so.3")]) == \
+        {"fakeblas-ext"}
+
+
+def test_conda_provider_deleted(channel: str, tmp_path: Path, cache_dir: Path) -> None:
+    prefix = _prefix(channel, tmp_path)
+    (prefix / "lib" / "libfakeblas.so.3").unlink()
+    run = _verify(prefix, cache_dir)
+    assert run.returncode == 1
+    missing = run.find("missing-library", CORE)
+    assert missing["distribution"] == "fakeblas-ext" and missing["installer"] == "conda"
+    assert "libfakeblas 1.0 should provide it" in missing["message"]
+    assert "libfakeblas" in (missing["hint"] or "")
+    assert run.find("blas-missing", CORE)["distribution"] == "fakeblas-ext"
