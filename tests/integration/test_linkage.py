@@ -369,3 +369,29 @@ def test_system_blas_packages_are_installed() -> None:
     out = subprocess.run(["dpkg-query", "-W", "-f", "${Status}\\n", "libopenblas0",
                           "libblas3", "liblapack3"], capture_output=True, text=True, check=False)
     assert out.stdout.count("install ok installed") == 3, out.stdout + out.stderr
+
+
+def _hwcaps_v2() -> bool:
+    out = subprocess.run(["/lib64/ld-linux-x86-64.so.2", "--help"], capture_output=True,
+                         text=True, check=False).stdout
+    return "x86-64-v2 (supported, searched)" in out
+
+
+@pytest.mark.skipif(not _hwcaps_v2(), reason="this CPU/glibc does not search x86-64-v2 hwcaps")
+def test_loader_wins_where_the_static_model_disagrees(link_venv: Path, tmp_path: Path,
+                                                     cache_dir: Path) -> None:
+    """glibc-hwcaps subdirectories are not modelled; ld.so prefers them, and is believed."""
+    env = clone_env(link_venv, tmp_path / "env")
+    libs = site_packages(env) / "fakeblas.libs"
+    hwcaps = libs / "glibc-hwcaps" / "x86-64-v2"
+    hwcaps.mkdir(parents=True)
+    shutil.copyfile(libs / "libfakeblas.so.3", hwcaps / "libfakeblas.so.3")
+    run = run_cli("--python", str(env / "bin" / "python"), "--checks", "linkage", "--verbose",
+                  cache_dir=cache_dir)
+    line = next(x for x in run.stdout.splitlines() if "libfakeblas.so.3: the static search" in x)
+    assert "glibc-hwcaps/x86-64-v2/libfakeblas.so.3, and ld.so wins" in line
+    report = _verify(env, cache_dir)
+    assert "glibc-hwcaps" in _blas(report)[CORE]["provider"]
+    quiet = run_cli("--python", str(env / "bin" / "python"), "--checks", "linkage",
+                    cache_dir=cache_dir)
+    assert "the static search" not in quiet.stdout
