@@ -219,10 +219,12 @@ class _Search:
     def find(self, name: str, obj: str, f: ObjectFacts,
              chain: tuple[str, ...]) -> tuple[str | None, str, tuple[str, ...]]:
         """(path, how, searched) for one DT_NEEDED name of ``obj``."""
-        if "/" in name:
-            return (name if os.path.exists(name) else None), "path", (name,)
         s = self.setup
         origin = os.path.dirname(obj)
+        if "/" in name:  # used as a path; ld.so expands $ORIGIN & co. here too
+            path = expand(name, origin, s) if "$" in name else name
+            usable = path is not None and os.path.exists(path) and self.fits(path, f.triple)
+            return (path if usable else None), "path", (path or name,)
         runpath = tuple(p for e in f.runpath if (p := expand(e, origin, s)))
         searched: list[str] = []
         steps: list[tuple[str, tuple[str, ...]]]
