@@ -1,9 +1,8 @@
 """The requirements check on real environments, side by side with ``pip check``; numpy-abi on
-real scipy wheels built against NumPy 1.x and 2.x; pip's ``~`` stashes."""
+real scipy wheels built against NumPy 1.x and 2.x."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.envs import CliRun, clone_env, make_venv, pyenv_python, run_cli, site_packages
+from tests.support.envs import CliRun, clone_env, make_venv, pyenv_python, run_cli
 from tests.support.wheels import make_wheel
 
 _PIP_MISSING = re.compile(r"^(\S+) \S+ requires (\S+), which is not installed\.$")
@@ -174,20 +173,6 @@ def test_debian_packages_requirements_are_apts_business(cache_dir: Path) -> None
         f = ours[(dependent, code)]
         assert f["severity"] == "warning" and f["installer"] == "dpkg", f
         assert re.search(r"python3-[a-z0-9]", f["message"]) and required in f["message"], f
-
-
-def test_pips_stash_of_an_interrupted_upgrade(numpy_env: Path, cache_dir: Path) -> None:
-    site = site_packages(numpy_env)
-    shutil.copytree(site / "numpy", site / "~umpy", copy_function=os.link)
-    run = run_cli("--python", str(numpy_env / "bin/python"), "--checks", "record",
-                  "--format", "json", cache_dir=cache_dir)
-    assert run.returncode == 0, run.stdout  # debris, not damage: a warning
-    f = run.find("leftover-directory")
-    assert (f["severity"], f["distribution"], f["path"]) == ("warning", "numpy", "~umpy")
-    assert "never finished" in f["message"] and "rm -rf" in f["hint"]
-    strict = run_cli("--python", str(numpy_env / "bin/python"), "--checks", "record",
-                     "--strict", cache_dir=cache_dir)
-    assert strict.returncode == 1
 
 
 def test_requirements_runs_by_default(bare_venv: Path, cache_dir: Path) -> None:

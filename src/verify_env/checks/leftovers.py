@@ -25,7 +25,7 @@ from verify_env.finding import Finding, Severity
 from verify_env.inventory import Distribution
 from verify_env.statcache import StatCache, stat_key
 
-__all__ = ["stashed_leftovers", "unrecorded_extensions"]
+__all__ = ["orphan_packages", "stashed_leftovers", "unrecorded_extensions"]
 
 _NOT_PACKAGES = (".dist-info", ".egg-info", ".data")
 
@@ -158,3 +158,46 @@ def stashed_leftovers(ctx: Context, dists: Iterable[Distribution]) -> Iterator[F
                 "it on every run)",
                 f"rm -rf {location!r}, then check the rest of this report: the interrupted "
                 "transaction may have left other files half-written")
+
+
+def orphan_packages(ctx: Context) -> Iterator[Finding]:
+    """Top-level packages of a site dir that no record owns and that hold compiled modules the
+    target would load: what a pip killed while unpacking leaves (the metadata dir is written
+    last, so a half-installed ``torch/`` has none). Only on a full run: they belong to no
+    distribution a narrower scope could name."""
+    if ctx.scope.keys is not None:
+        return
+    owned = set(_package_dirs(ctx.inventory.distributions, ctx.inventory.site_dirs))
+    loadable = tuple(s for s in ctx.target.extension_suffixes if s != ".so")
+    if not loadable:
+        return
+    os_db = ctx.inventory.os_database
+    for site_dir in ctx.inventory.site_dirs:
+        base = os.path.normpath(site_dir) + os.sep
+        try:
+            with os.scandir(site_dir) as entries:
+                tops = sorted(e.name for e in entries
+                              if e.name.isidentifier() and e.name != "__pycache__"
+                              and e.is_dir(follow_symlinks=False))
+        except OSError:
+            continue
+        for name in tops:
+            top = base + name
+            if top in owned or (os_db is not None and os_db.owner(top) is not None):
+                continue
+            modules = [os.path.relpath(os.path.join(d, m), site_dir)
+                       for d, found in _walk(top, ctx.cache) for m in found
+                       if m.endswith(loadable)]
+            if not modules:
+                continue
+            modules.sort()
+            yield Finding(
+                "record", "unrecorded-extension", Severity.ERROR, None, None, None,
+                name + "/",
+                f"{name}/ in {site_dir} holds {len(modules)} compiled module"
+                f"{'s' if len(modules) != 1 else ''} the target would load "
+                f"({', '.join(modules[:3])}{' …' if len(modules) > 3 else ''}) but no "
+                "installer's record owns it: an install interrupted before its metadata was "
+                "written, or files copied in by hand",
+                f"reinstall the package that should own {name}/ (pip install --force-reinstall"
+                f" …), or remove {top}")

@@ -282,7 +282,11 @@ def _duplicates(dists: Iterable[Distribution]) -> Iterator[Finding]:
 
 def run(ctx: Context) -> CheckResult | Deferred:
     """Start the workers on every recorded file, do the rest while they work, finish later."""
-    from verify_env.checks.leftovers import stashed_leftovers, unrecorded_extensions
+    from verify_env.checks.leftovers import (
+        orphan_packages,
+        stashed_leftovers,
+        unrecorded_extensions,
+    )
 
     result = CheckResult()
     dists = [d for d in ctx.inventory.distributions if ctx.scope.includes(d)]
@@ -320,6 +324,7 @@ def run(ctx: Context) -> CheckResult | Deferred:
     result.findings.extend(_duplicates(dists))
     result.findings.extend(unrecorded_extensions(ctx, dists))
     result.findings.extend(stashed_leftovers(ctx, dists))
+    result.findings.extend(orphan_packages(ctx))
 
     def finish() -> CheckResult:
         failed: Failed = defaultdict(list)
