@@ -174,16 +174,31 @@ class _Runner:
             return False  # it died: the exit is handled when its pipe closes
         return True
 
+    def _pick(self, worker: _Worker | None) -> int | None:
+        """The queue index of the unit ``worker`` (None: a new one) should take: not one
+        another worker has loaded or is about to load (it is nearly free there), then the one
+        sharing most of what this worker has loaded, then the biggest (the queue's order)."""
+        tops = worker.tops if worker is not None else set()
+        used = worker is not None and worker.units_done > 0
+        elsewhere: set[str] = set()
+        for other in self.workers:
+            if other is not worker:
+                elsewhere |= other.tops
+                if other.task is not None:
+                    elsewhere |= other.task.needs
+        best, best_key = None, (True, 0, 0)
+        for i, task in enumerate(self.queue):
+            if task.alone and used:
+                continue
+            key = (task.modules[0].partition(".")[0] in elsewhere, -len(task.needs & tops), i)
+            if best is None or key < best_key:
+                best, best_key = i, key
+        return best
+
     def _next_for(self, worker: _Worker) -> None:
         """Give an idle worker the next unit it may take, or let it exit."""
         if not worker.alone or worker.units_done == 0:
-            best, score = None, -1
-            for i, task in enumerate(self.queue):  # biggest first, unless one shares more
-                if task.alone and worker.units_done > 0:
-                    continue
-                shared = len(task.needs & worker.tops)
-                if shared > score:
-                    best, score = i, shared
+            best = self._pick(worker)
             if best is not None:
                 task = self.queue[best]
                 del self.queue[best]
@@ -206,7 +221,9 @@ class _Runner:
             if idle is not None:
                 self._next_for(idle)
             else:
-                self.queue.popleft()
+                pick = self._pick(None) or 0
+                task = self.queue[pick]
+                del self.queue[pick]
                 worker = self._spawn(task.alone)
                 worker.task = task  # sent once it says hello
                 worker.remaining = deque(task.modules)

@@ -43,11 +43,12 @@ _INSTALL = {"uv": "uv pip install", "conda": "conda install", "dpkg": "apt-get i
 
 
 def _requirement_names(dist: Distribution) -> set[str]:
-    """Canonical names of every Requires-Dist, markers ignored (a scheduling hint only)."""
+    """Canonical names of the base Requires-Dist (those under an ``extra`` marker left out;
+    other markers ignored: a scheduling hint only)."""
     out = set()
     for line in dist.requires:
         match = _REQ_NAME.match(line)
-        if match:
+        if match and "extra" not in line.partition(";")[2]:
             out.add(canonical_name(match.group(1)))
     return out
 
