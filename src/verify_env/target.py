@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from verify_env import probe
 from verify_env.errors import ProbeError, UsageError
 
-__all__ = ["Target", "resolve_target", "start_target"]
+__all__ = ["Target", "default_interpreter", "resolve_target", "start_target"]
 
 PROBE_TIMEOUT = 60.0
 
@@ -244,6 +244,22 @@ def start_target(python: str | None = None, prefix: str | None = None,
                 continue
             return _later(_probe(exe), note)
     return _later(lambda: probe.collect(None, script_mode=True), None)
+
+
+def default_interpreter(environ: Mapping[str, str] | None = None) -> tuple[str, str | None]:
+    """The interpreter a front door acts on when given none, without probing it: the one
+    ``VIRTUAL_ENV`` / ``CONDA_PREFIX`` names when that is another environment (a tool installed
+    with pipx or ``uv tool`` serving an activated env), else the running one; and the note
+    saying why."""
+    environ = os.environ if environ is None else environ
+    own = os.path.realpath(sys.prefix)
+    for var in ("VIRTUAL_ENV", "CONDA_PREFIX"):
+        other = environ.get(var)
+        if other and os.path.isdir(other) and os.path.realpath(other) != own:
+            exe = _interpreter_in(other)
+            if exe is not None:
+                return exe, f"verifying {other} (from {var}), not {sys.prefix}"
+    return sys.executable, None
 
 
 def _later(facts: PendingFacts, note: str | None) -> Callable[[], Target]:

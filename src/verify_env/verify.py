@@ -14,7 +14,7 @@ from verify_env.checks.interface import Options, ProgressFn
 from verify_env.errors import UsageError
 from verify_env.finding import CODES
 from verify_env.hashing import default_jobs
-from verify_env.inventory import build_inventory
+from verify_env.inventory import Inventory, build_inventory
 from verify_env.report import Report, Summary
 from verify_env.scope import Scope
 from verify_env.statcache import StatCache, cache_path_for
@@ -40,12 +40,17 @@ def parse_checks(text: str) -> tuple[str, ...]:
 
 def verify(target: Target, checks: Sequence[str] = DEFAULT_CHECKS, scope: Scope | None = None,
            jobs: int | None = None, use_cache: bool = True,
-           progress: ProgressFn | None = None, options: Options | None = None) -> Report:
-    """Verify ``target`` with the named checks within ``scope``; nothing is printed."""
+           progress: ProgressFn | None = None, options: Options | None = None,
+           inventory: Inventory | None = None) -> Report:
+    """Verify ``target`` with the named checks within ``scope``; nothing is printed.
+
+    ``inventory``: one the caller already built for this target (a front door that needed it
+    to compute the scope), so it is not read twice."""
     started = time.perf_counter()
     scope = scope or Scope.full()
     cache = StatCache(cache_path_for(target.prefix) if use_cache else None).load()
-    inventory = build_inventory(target, cache=cache)
+    if inventory is None:
+        inventory = build_inventory(target, cache=cache)
     ctx = Context(target, inventory, scope, jobs or default_jobs(), cache, progress,
                   options or Options())
     total = CheckResult()

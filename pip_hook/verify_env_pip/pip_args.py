@@ -1,0 +1,87 @@
+"""Reading a pip command line just enough: which subcommand, and pipv's own options out of it.
+
+pip's general options may come before the subcommand (``pip -q --cache-dir X install y``);
+those that take a value are listed so that the value is not mistaken for the subcommand. The
+list is pip's ``general_group`` (pip 23-25); an unknown option is assumed to be a flag, as pip
+itself would then complain about it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = ["PipCommand", "parse"]
+
+_GENERAL_WITH_VALUE = frozenset({
+    "--python", "--log", "--log-file", "--local-log", "--keyring-provider", "--proxy",
+    "--retries", "--resume-retries", "--timeout", "--exists-action", "--trusted-host",
+    "--cert", "--client-cert", "--cache-dir", "--use-feature", "--use-deprecated",
+})
+# Commands that change what is installed; everything else passes straight through.
+TRANSACTIONS = frozenset({"install", "uninstall"})
+
+
+@dataclass(frozen=True, slots=True)
+class PipCommand:
+    """A pip command line with pipv's own options taken out."""
+
+    args: tuple[str, ...]
+    """What pip receives."""
+    subcommand: str | None
+    """``install``, ``list`` … or None (``pip``, ``pip --version``)."""
+    python: str | None = None
+    """``--python PATH`` given to pipv: the interpreter whose pip runs and whose env is
+    verified (pip's own ``--python`` means the same)."""
+    no_verify: bool = False
+    allow_conda_overwrite: bool = False
+
+    @property
+    def changes_environment(self) -> bool:
+        if self.subcommand not in TRANSACTIONS:
+            return False
+        return not any(a == "--dry-run" for a in self.args)
+
+    def option_values(self, *names: str) -> list[str]:
+        """Values of the subcommand's options ``names`` (``--target X`` or ``--target=X``)."""
+        out: list[str] = []
+        it = iter(self.args)
+        for arg in it:
+            for name in names:
+                if arg == name:
+                    out.append(next(it, ""))
+                elif arg.startswith(name + "="):
+                    out.append(arg.split("=", 1)[1])
+        return out
+
+
+def parse(argv: Sequence[str]) -> PipCommand:
+    args: list[str] = []
+    python = None
+    no_verify = allow = False
+    subcommand = None
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            args.extend(argv[i:])
+            break
+        if arg == "--no-verify":
+            no_verify = True
+        elif arg == "--allow-conda-overwrite":
+            allow = True
+        elif subcommand is None and arg == "--python" and i + 1 < len(argv):
+            python = argv[i + 1]
+            i += 1
+        elif subcommand is None and arg.startswith("--python="):
+            python = arg.split("=", 1)[1]
+        else:
+            args.append(arg)
+            if subcommand is None:
+                if arg in _GENERAL_WITH_VALUE and i + 1 < len(argv):
+                    args.append(argv[i + 1])
+                    i += 1
+                elif not arg.startswith("-"):
+                    subcommand = arg
+        i += 1
+    return PipCommand(tuple(args), subcommand, python, no_verify, allow)

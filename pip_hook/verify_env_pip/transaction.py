@@ -1,0 +1,118 @@
+"""One pip transaction, bracketed: snapshot, pip, snapshot, verify the difference."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from verify_env.report import Report
+from verify_env.scope import Scope
+from verify_env.snapshot import Change, Snapshot, scope_for
+from verify_env.target import Target, resolve_target
+from verify_env_pip.journal import Journal
+from verify_env_pip.pip_args import PipCommand
+
+__all__ = ["run_transaction", "settle_unfinished"]
+
+CHECKS = ("record", "tags", "linkage", "requirements")
+
+
+def _say(message: str) -> None:
+    print(f"pipv: {message}", file=sys.stderr, flush=True)
+
+
+def _target(python: str, explicit: bool) -> Target:
+    if not explicit and python == sys.executable:
+        return resolve_target()  # described in-process: no probe subprocess
+    return resolve_target(python)
+
+
+def _run_pip(python: str, args: tuple[str, ...]) -> int:
+    try:
+        return subprocess.run([python, "-m", "pip", *args], check=False).returncode
+    except KeyboardInterrupt:
+        return 130
+
+
+def _verify(target: Target, scope: Scope) -> Report:
+    from verify_env.inventory import build_inventory
+    from verify_env.statcache import StatCache, cache_path_for
+    from verify_env.verify import verify
+
+    return verify(target, CHECKS, scope=scope,
+                  inventory=build_inventory(target, cache=StatCache(
+                      cache_path_for(target.prefix)).load()))
+
+
+def _show(report: Report, changed: int, warn_only: bool) -> int:
+    from verify_env.render import OutputFormat, render
+
+    keys = report.summary.distributions
+    affected = max(keys - changed, 0)
+    verdict = "OK" if not report.errors else f"{report.errors} error" + \
+        ("s" if report.errors != 1 else "")
+    if report.findings:
+        sys.stderr.write(render(report, OutputFormat.TEXT,
+                                color=sys.stderr.isatty() and "NO_COLOR" not in os.environ))
+    _say(f"verified {changed} changed + {affected} affected distributions: {verdict}")
+    if report.errors and warn_only:
+        _say("PIPV_ON_ERROR=warn: keeping pip's exit status")
+        return 0
+    return 1 if report.errors else 0
+
+
+def run_transaction(python: str, cmd: PipCommand, *, warn_only: bool) -> int:
+    target = _target(python, cmd.python is not None)
+    journal = Journal.for_python(python)
+    unfinished = journal.unfinished()
+    before = Snapshot.take(target)
+    if os.path.isdir(os.path.join(target.prefix, "conda-meta")) and not cmd.allow_conda_overwrite:
+        from verify_env.inventory import build_inventory
+        from verify_env_pip.conda_guard import would_replace
+
+        refused = would_replace(python, cmd, build_inventory(target))
+        if refused:
+            for message in refused:
+                _say(message)
+            _say("refusing: pip would overwrite files conda manages, and conda-meta would no "
+                 "longer tell the truth. Pass --allow-conda-overwrite to let pip through "
+                 "(verification will then report the clobbered files).")
+            return 1
+    journal.begin(cmd.args)
+    status = _run_pip(python, cmd.args)
+    after = Snapshot.take(target)
+    change = Change.between(before, after)
+    if status != 0:
+        if change.empty and not unfinished:
+            journal.end()
+            _say(f"pip exited with status {status}; nothing changed, nothing to verify")
+        else:
+            _say(f"pip exited with status {status} after changing the environment; not "
+                 "verifying now — the next pipv run (or `pipv verify`) will")
+        return status
+    if unfinished:
+        _say(f"an earlier transaction ({unfinished}) never finished: verifying everything")
+        report = _verify(target, Scope.full())
+    elif change.empty:
+        journal.end()
+        return 0
+    else:
+        from verify_env.inventory import build_inventory
+
+        report = _verify(target, scope_for(change, build_inventory(target)))
+    journal.end()
+    return _show(report, len(change.touched), warn_only)
+
+
+def settle_unfinished(python: str) -> int:
+    """After a command that changes nothing: the full verification an interrupted
+    transaction left owing, if any (0 when none is owed)."""
+    journal = Journal.for_python(python)
+    unfinished = journal.unfinished()
+    if unfinished is None:
+        return 0
+    _say(f"an earlier transaction ({unfinished}) never finished: verifying everything")
+    report = _verify(_target(python, True), Scope.full())
+    journal.end()
+    return _show(report, 0, False)
