@@ -1,0 +1,134 @@
+"""The post-transaction action: refuse damaged package-cache files before linking, verify the
+prefix after linking.
+
+conda constructs the action class positionally with ``(transaction_context, target_prefix,
+unlink_precs, link_precs, remove_specs, update_specs, neutered_specs)`` and calls ``verify()``
+in "Verifying transaction" (before anything is linked: a returned exception refuses the
+transaction and nothing changes) and ``execute()`` after linking, with conda-meta written (an
+exception rolls the whole transaction back: ``reverse()`` is called, ``cleanup()`` is not).
+
+`TransactionCheck` holds the logic and needs no conda; `hooks.py` mixes it with conda's
+``Action`` base. Our own failures never refuse or roll back a transaction: they print one line.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TextIO
+
+from verify_env_conda.mode import DEFAULT_MODE, Mode
+from verify_env_conda.records import PackageRef
+
+__all__ = ["TransactionCheck", "TransactionRefused"]
+
+
+class TransactionRefused(Exception):
+    """What `TransactionCheck` returns from ``verify()`` or raises from ``execute()``; conda's
+    side replaces it with a ``CondaError`` subclass so conda prints the message, not a
+    traceback."""
+
+
+class TransactionCheck:
+    """verify-env's part of one conda transaction on one prefix."""
+
+    #: Where the package cache lives (conda: ``context.pkgs_dirs``).
+    pkgs_dirs: Sequence[str] = ()
+    #: The exception type to return or raise.
+    error: type[Exception] = TransactionRefused
+    #: Where the findings go (conda's stderr under ``--json``).
+    stream: TextIO | None = None
+
+    _verified = False
+
+    def __init__(self, transaction_context: Any = None, target_prefix: str | None = None,
+                 unlink_precs: Iterable[object] | None = None,
+                 link_precs: Iterable[object] | None = None, remove_specs: object = None,
+                 update_specs: object = None, neutered_specs: object = None,
+                 *, mode: Mode | None = None) -> None:
+        self.transaction_context = transaction_context
+        self.target_prefix = target_prefix
+        self.unlink_precs = list(unlink_precs or ())
+        self.link_precs = list(link_precs or ())
+        self.remove_specs = remove_specs
+        self.update_specs = update_specs
+        self.neutered_specs = neutered_specs
+        self.mode = mode if mode is not None else self.current_mode()
+        self.linked = [PackageRef.of(r) for r in self.link_precs]
+        self.unlinked = [PackageRef.of(r) for r in self.unlink_precs]
+        self.seconds = 0.0
+        """Time the last `execute` spent verifying."""
+
+    def current_mode(self) -> Mode:
+        """The configured mode; conda's side reads ``context.plugins``."""
+        return DEFAULT_MODE
+
+    @property
+    def verified(self) -> bool:
+        return self._verified
+
+    def _print(self, lines: Iterable[str]) -> None:
+        out = self.stream or sys.stdout
+        for line in lines:
+            print(line, file=out)
+        out.flush()
+
+    def verify(self) -> Exception | None:
+        """Before linking: every file of every package about to be linked, as extracted in the
+        package cache, against its ``paths.json`` sha256. Returns (never raises) the refusal."""
+        self._verified = True
+        if self.mode is Mode.OFF or not self.linked:
+            return None
+        from verify_env_conda.cache_check import check_cache
+        from verify_env_conda.present import cache_refusal
+
+        try:
+            problems = check_cache(self.linked, self.pkgs_dirs)
+        except Exception as exc:  # our own failure: never refuse a transaction for it
+            self._print([f"verify-env: could not check the package cache: "
+                         f"{type(exc).__name__}: {exc}"])
+            return None
+        if not problems:
+            return None
+        if self.mode is Mode.FAIL:
+            return self.error(cache_refusal(problems))
+        self._print(cache_refusal(problems).splitlines())
+        return None
+
+    def execute(self) -> None:
+        """After linking: verify the transaction's scope; in ``fail`` mode an error finding
+        raises, and conda rolls the transaction back."""
+        if self.mode is Mode.OFF or not self.target_prefix:
+            return
+        from verify_env.errors import VerifyEnvError
+        from verify_env_conda.present import outcome_lines, rollback_message
+        from verify_env_conda.transaction import verify_transaction
+
+        started = time.perf_counter()
+        try:
+            outcome = verify_transaction(self.target_prefix, self.linked, self.unlinked)
+        except (VerifyEnvError, OSError) as exc:
+            self._print([f"verify-env: could not verify {self.target_prefix}: {exc}"])
+            return
+        finally:
+            self.seconds = time.perf_counter() - started
+        if self.mode is Mode.FAIL and outcome.report.errors:
+            raise self.error(rollback_message(outcome))
+        self._print(outcome_lines(outcome))
+
+    def reverse(self) -> None:
+        """Nothing to undo: verification never writes the prefix."""
+
+    def cleanup(self) -> None:
+        """Nothing to clean up."""
+
+
+def with_base(base: type, configure: Callable[[type[TransactionCheck]], None] | None = None
+              ) -> type[TransactionCheck]:
+    """A subclass of `TransactionCheck` and conda's ``Action`` (``base``), the check's methods
+    first so they implement the abstract ones."""
+    cls: type[TransactionCheck] = type("VerifyEnvAction", (TransactionCheck, base), {})
+    if configure is not None:
+        configure(cls)
+    return cls

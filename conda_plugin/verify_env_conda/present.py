@@ -1,0 +1,65 @@
+"""How the plugin speaks in conda's output: one line when all is well, the findings briefly
+when not, and the messages that refuse or roll back a transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from verify_env_conda.cache_check import CacheProblem
+    from verify_env_conda.transaction import Outcome
+
+__all__ = ["ESCAPES", "cache_refusal", "outcome_lines", "rollback_message"]
+
+MAX_LINES = 20
+ESCAPES = ("to go ahead anyway, run conda with --no-plugins, or set "
+           "`conda config --set plugins.verify_env_mode warn`")
+
+
+def outcome_lines(outcome: Outcome) -> list[str]:
+    """``verify-env: 1 changed + 4 affected packages verified: OK`` and, when not OK, each
+    finding with its repair."""
+    report = outcome.report
+    counts = f"{outcome.changed} changed + {outcome.affected} affected packages verified"
+    if not report.findings:
+        return [f"verify-env: {counts}: OK", *(f"verify-env: note: {n}" for n in outcome.notes)]
+    verdict = f"{report.errors} error(s), {report.warnings} warning(s)"
+    lines = [f"verify-env: {counts}: {verdict}"]
+    hints: list[str] = []
+    for n, f in enumerate(report.findings):
+        if n == MAX_LINES:
+            lines.append(f"  … and {len(report.findings) - MAX_LINES} more "
+                         "(`conda verify` lists them all)")
+            break
+        who = f"{f.distribution} {f.version}".strip() if f.distribution else ""
+        lines.append(f"  {f.severity}: {who + ': ' if who else ''}[{f.check}/{f.code}] "
+                     f"{f.message}")
+        if f.hint and f.hint not in hints:
+            hints.append(f.hint)
+    lines += [f"  fix: {h}" for h in hints]
+    lines += [f"verify-env: note: {n}" for n in outcome.notes]
+    return lines
+
+
+def rollback_message(outcome: Outcome) -> str:
+    """The exception text conda prints when ``fail`` mode rolls the transaction back."""
+    body = "\n".join(outcome_lines(outcome))
+    return (f"verify-env found {outcome.report.errors} error(s) after linking, so the "
+            f"transaction was rolled back (plugins.verify_env_mode is 'fail'):\n{body}\n"
+            f"Repair what the findings name first; {ESCAPES}.")
+
+
+def cache_refusal(problems: Sequence[CacheProblem]) -> str:
+    """Why ``Verifying transaction`` failed: package-cache files that are not what their
+    package says, and how to get clean copies."""
+    lines = [f"verify-env: {len(problems)} file(s) in the package cache differ from their "
+             "package's info/paths.json; nothing was linked:"]
+    for problem in problems[:MAX_LINES]:
+        lines.append(f"  {problem.package.dist_name}: {problem.message}")
+    if len(problems) > MAX_LINES:
+        lines.append(f"  … and {len(problems) - MAX_LINES} more")
+    dirs = " ".join(sorted({p.extracted for p in problems if p.extracted}))
+    lines.append(f"Drop the damaged copies from the package cache (rm -rf {dirs}) and run the "
+                 f"command again; conda extracts them afresh. Or, {ESCAPES}.")
+    return "\n".join(lines)

@@ -1,0 +1,99 @@
+"""``conda verify``: the full verifier on a conda environment, with verify-env's options,
+output formats and exit status (0 whole, 1 error findings, 2 our own failure or bad usage)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from collections.abc import Callable
+
+__all__ = ["configure_parser", "execute"]
+
+FORMATS = ("text", "json", "junit")
+
+
+def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not value > 0 or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"{text!r} is not positive")
+        return value
+
+    return parse
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """The options of ``verify-env``, with conda's ``-n``/``-p`` instead of ``--prefix``."""
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("-n", "--name", metavar="ENV", help="verify the environment named ENV")
+    where.add_argument("-p", "--prefix", metavar="PATH",
+                       help="verify the environment at PATH")
+    env = os.environ.get
+    parser.add_argument("--checks", default=env("VERIFY_ENV_CHECKS") or None,
+                        help="comma-separated checks (record, tags, linkage, requirements, "
+                             "paths, imports) or 'all' [VERIFY_ENV_CHECKS]")
+    parser.add_argument("--format", choices=FORMATS, default=env("VERIFY_ENV_FORMAT") or "text",
+                        help="report format (default: text) [VERIFY_ENV_FORMAT]")
+    parser.add_argument("-o", "--output", metavar="FILE", default=env("VERIFY_ENV_OUTPUT"),
+                        help="write the report to FILE [VERIFY_ENV_OUTPUT]")
+    parser.add_argument("--strict", action="store_true", help="warnings fail too")
+    parser.add_argument("--no-cache", action="store_true", help="rehash every file")
+    parser.add_argument("--jobs", type=_positive(int), metavar="N", help="hashing processes")
+    parser.add_argument("--blas-probe", action="store_true",
+                        help="run a numeric probe of each BLAS/LAPACK provider")
+    parser.add_argument("--import-timeout", type=_positive(float), metavar="SECONDS",
+                        help="per-module timeout under --checks imports")
+    parser.add_argument("-v", "--verbose", action="store_true", help="list what was not judged")
+
+
+def target_prefix(args: argparse.Namespace, locate_name: Callable[[str], str],
+                  default_prefix: Callable[[], str]) -> str:
+    """``-p``, else ``-n`` through conda's env lookup, else the active environment."""
+    if args.prefix:
+        return str(os.path.abspath(os.path.expanduser(args.prefix)))
+    if args.name:
+        return locate_name(args.name)
+    return default_prefix()
+
+
+def execute(args: argparse.Namespace, *, locate_name: Callable[[str], str],
+            default_prefix: Callable[[], str]) -> int:
+    """Verify the chosen environment and print the report; the exit status is verify-env's."""
+    from verify_env.errors import VerifyEnvError
+
+    if args.format not in FORMATS:  # VERIFY_ENV_FORMAT, which argparse does not check
+        print(f"conda verify: VERIFY_ENV_FORMAT={args.format!r}: choose from "
+              f"{', '.join(FORMATS)}", file=sys.stderr)
+        return 2
+    try:
+        return _run(args, target_prefix(args, locate_name, default_prefix))
+    except VerifyEnvError as exc:
+        print(f"conda verify: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace, prefix: str) -> int:
+    from verify_env.checks.interface import Options
+    from verify_env.output import write_report
+    from verify_env.render import OutputFormat, render
+    from verify_env.target import resolve_target
+    from verify_env.verify import DEFAULT_CHECKS, parse_checks, verify
+
+    checks = parse_checks(args.checks) if args.checks else DEFAULT_CHECKS
+    target = resolve_target(prefix=prefix)
+    options = Options(strict=args.strict, blas_probe=args.blas_probe)
+    if args.import_timeout is not None:
+        options = dataclasses.replace(options, import_timeout=args.import_timeout)
+    report = verify(target, checks, jobs=args.jobs, use_cache=not args.no_cache, options=options)
+    for note in report.notes:
+        print(f"verify-env: {note}", file=sys.stderr)
+    to_terminal = args.output in (None, "-") and sys.stdout.isatty()
+    text = render(report, OutputFormat(args.format), strict=args.strict, verbose=args.verbose,
+                  color=to_terminal and "NO_COLOR" not in os.environ)
+    write_report(text, args.output)
+    return report.exit_status(args.strict)

@@ -1,0 +1,269 @@
+"""The conda plugin's logic on real conda-format prefixes (rattler-installed, real interpreter,
+gcc-built library and consumer), without conda: ``conda verify``, the health check and its
+fixer, the post-transaction action before and after linking, and the post-command fallback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.conda_env import create_prefix
+from tests.support.conda_plugin import (
+    CORE,
+    SITE,
+    Channel,
+    extract,
+    make_channel,
+    ref_from_meta,
+)
+from tests.support.envs import pyenv_python
+from tests.support.linkwheels import python_include
+from verify_env.inventory import build_inventory
+from verify_env.target import resolve_target
+from verify_env_conda import doctor, verify_cmd
+from verify_env_conda.action import TransactionCheck, TransactionRefused
+from verify_env_conda.mode import Mode, parse_mode
+from verify_env_conda.postcommand import CommandWatch
+from verify_env_conda.transaction import scope_of, verify_transaction
+
+PY_EXT = f"{SITE}/pipext/_c.cpython-311-x86_64-linux-gnu.so"
+
+
+@pytest.fixture(scope="module")
+def channel(tmp_path_factory: pytest.TempPathFactory, py311: str) -> Channel:
+    return make_channel(tmp_path_factory.mktemp("plugin"), py311, pyenv_python(12),
+                        python_include(py311))
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VERIFY_ENV_CACHE_DIR", str(tmp_path / "statcache"))
+
+
+def _env(channel: Channel, tmp_path: Path, *specs: str) -> Path:
+    prefix = tmp_path / "env"
+    create_prefix(prefix, channel.url, list(specs or ("fakeblas-ext", "libfakeblas=1.0")),
+                  python_site=SITE)
+    return prefix
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """Write like an editor: a new inode (conda's files are hard links into its cache)."""
+    path.unlink()
+    path.write_bytes(data)
+
+
+def _flip(data: bytes) -> bytes:
+    return data[:200] + bytes([data[200] ^ 0xFF]) + data[201:]
+
+
+def _conda_verify(*argv: str, names: dict[str, str] | None = None,
+                  active: str = "/nonexistent") -> int:
+    parser = argparse.ArgumentParser(prog="conda verify")
+    verify_cmd.configure_parser(parser)
+    return verify_cmd.execute(parser.parse_args(argv),
+                              locate_name=lambda n: (names or {})[n],
+                              default_prefix=lambda: active)
+
+
+def test_plugin_imports_without_conda_and_without_the_core() -> None:
+    code = ("import sys, verify_env_conda as p; "
+            "assert not p.HAVE_CONDA; "
+            "assert not [m for m in sys.modules if m.startswith('verify_env.')], "
+            "sorted(m for m in sys.modules if m.startswith('verify_env'))")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_mode_setting() -> None:
+    assert parse_mode(None) is Mode.WARN and parse_mode("") is Mode.WARN
+    assert parse_mode(" FAIL ") is Mode.FAIL and parse_mode("off") is Mode.OFF
+    with pytest.raises(ValueError, match="'fial': choose off, warn or fail"):
+        parse_mode("fial")
+
+
+def test_conda_verify_clean_then_damaged(channel: Channel, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    prefix = _env(channel, tmp_path)
+    assert str(prefix).encode() in (prefix / "etc/fakeblas.conf").read_bytes()  # replaced
+    assert _conda_verify("-p", str(prefix), "--format", "json") == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["findings"] == [] and report["summary"]["distributions"] >= 3
+    _replace(prefix / "lib/libfakeblas.so.3", _flip(channel.library))
+    assert _conda_verify("-n", "work", "--format", "json", names={"work": str(prefix)}) == 1
+    (f,) = json.loads(capsys.readouterr().out)["findings"]
+    assert (f["code"], f["path"], f["distribution"]) == \
+        ("hash-mismatch", "lib/libfakeblas.so.3", "libfakeblas")
+    assert f["hint"] == "conda install --force-reinstall libfakeblas=1.0"
+    assert _conda_verify("--checks", "tags", active=str(prefix)) == 0  # the active env
+    assert "verify-env" in capsys.readouterr().out
+    assert _conda_verify("-p", str(prefix), "--checks", "nope") == 2
+    assert "unknown check(s) nope" in capsys.readouterr().err
+
+
+def test_health_check_and_fixer(channel: Channel, tmp_path: Path,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    prefix = _env(channel, tmp_path)
+    pkgs = tmp_path / "pkgs"
+    cached = extract(channel, pkgs, "libfakeblas", "1.0")
+    doctor.health_check(str(prefix), False)
+    assert capsys.readouterr().out.startswith(f"{doctor.OK_MARK} verify-env:")
+    # Damage in place, as through a hard link: the env and the package cache alike.
+    lib = prefix / "lib/libfakeblas.so.3"
+    cache_lib = pkgs / cached.dist_name / "lib/libfakeblas.so.3"
+    lib.write_bytes(_flip(channel.library))
+    cache_lib.write_bytes(_flip(channel.library))
+    doctor.health_check(str(prefix), True)
+    out = capsys.readouterr().out
+    assert out.startswith(f"{doctor.X_MARK} verify-env: 1 error(s)")
+    assert "[record/hash-mismatch]" in out and "lib/libfakeblas.so.3" in out
+    assert "fix: conda install --force-reinstall libfakeblas=1.0" in out
+    asked: list[str] = []
+    reinstalled: list[list[str]] = []
+
+    def reinstall(specs: list[str]) -> int:
+        reinstalled.append(specs)
+        return 0
+
+    assert doctor.fix(str(prefix), asked.append, pkgs_dirs=[str(pkgs)],
+                      reinstall=reinstall) == 0
+    assert reinstalled == [["libfakeblas=1.0=0"]] and len(asked) == 1
+    assert not (pkgs / cached.dist_name).exists()  # dropped, so conda extracts it afresh
+    assert f"removed the damaged cache copy {pkgs / cached.dist_name}" in capsys.readouterr().out
+
+
+def test_fixer_leaves_pip_damage_to_pip(channel: Channel, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    prefix = _env(channel, tmp_path)
+    _pip_dist(prefix, channel)
+    _replace(prefix / PY_EXT, _flip(channel.extension))
+
+    def reinstall(specs: list[str]) -> int:
+        raise AssertionError(specs)
+
+    assert doctor.fix(str(prefix), lambda _: None, pkgs_dirs=[], reinstall=reinstall) == 0
+    out = capsys.readouterr().out
+    assert "not conda's to repair: pip install --force-reinstall --no-deps pipext==0.1" in out
+
+
+def test_action_refuses_damaged_package_cache_before_linking(
+        channel: Channel, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pkgs = tmp_path / "pkgs"
+    refs = [extract(channel, pkgs, "libfakeblas", "1.0"), extract(channel, pkgs, "pyfoo", "1.0")]
+    check = TransactionCheck(None, str(tmp_path / "new"), [], refs, mode=Mode.FAIL)
+    check.pkgs_dirs = [str(pkgs)]
+    assert check.verify() is None and check.verified
+    conf = pkgs / refs[0].dist_name / "etc/fakeblas.conf"  # packaged bytes, placeholder intact
+    conf.write_bytes(conf.read_bytes().replace(b"fast", b"slow"))
+    refused = check.verify()
+    assert isinstance(refused, TransactionRefused)
+    text = str(refused)
+    assert f"{conf}: sha256 " in text and "differs from paths.json's" in text
+    assert f"rm -rf {pkgs / refs[0].dist_name}" in text and "--no-plugins" in text
+    warn = TransactionCheck(None, str(tmp_path / "new"), [], refs, mode=Mode.WARN)
+    warn.pkgs_dirs = [str(pkgs)]
+    assert warn.verify() is None
+    assert "1 file(s) in the package cache differ" in capsys.readouterr().out
+    off = TransactionCheck(None, str(tmp_path / "new"), [], refs, mode=Mode.OFF)
+    off.pkgs_dirs = [str(pkgs)]
+    assert off.verify() is None and capsys.readouterr().out == ""
+
+
+def test_action_after_linking_warn_and_fail(channel: Channel, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    prefix = _env(channel, tmp_path)
+    linked = [ref_from_meta(prefix, n) for n in ("python", "libfakeblas", "fakeblas-ext")]
+    TransactionCheck(None, str(prefix), [], linked, mode=Mode.WARN).execute()
+    assert capsys.readouterr().out == "verify-env: 3 changed + 0 affected packages verified: OK\n"
+    check = TransactionCheck(None, str(prefix), [], linked, mode=Mode.FAIL)
+    check.execute()  # clean: nothing raised
+    assert check.seconds < 5
+    lib = prefix / "lib/libfakeblas.so.3"
+    os.link(lib, tmp_path / "cache-copy")  # a second hard link, as from pkgs/
+    lib.write_bytes(_flip(channel.library))  # in place: the other link sees it too
+    with pytest.raises(TransactionRefused) as refused:
+        TransactionCheck(None, str(prefix), [], linked, mode=Mode.FAIL).execute()
+    text = str(refused.value)
+    assert "rolled back" in text and "--no-plugins" in text and "verify_env_mode warn" in text
+    assert "libfakeblas 1.0: [record/hash-mismatch]" in text
+    assert "lib/libfakeblas.so.3 has 1 other hard link(s)" in text
+    TransactionCheck(None, str(prefix), [], linked, mode=Mode.WARN).execute()
+    out = capsys.readouterr().out
+    assert "1 error(s), 0 warning(s)" in out
+    assert "fix: conda install --force-reinstall libfakeblas=1.0" in out
+    TransactionCheck(None, str(prefix), [], linked, mode=Mode.OFF).execute()
+    assert capsys.readouterr().out == ""
+
+
+def test_replaced_library_puts_its_consumers_in_scope(channel: Channel, tmp_path: Path) -> None:
+    prefix = _env(channel, tmp_path)
+    old = ref_from_meta(prefix, "libfakeblas")
+    create_prefix(prefix, channel.url, ["fakeblas-ext", "libfakeblas=2.0"], python_site=SITE)
+    new = ref_from_meta(prefix, "libfakeblas")
+    assert (old.version, new.version) == ("1.0", "2.0")
+    inventory = build_inventory(resolve_target(prefix=str(prefix)))
+    scope = scope_of(inventory, [new], [old])
+    assert scope.keys == frozenset({"libfakeblas", "fakeblas-ext"})
+    assert "consumers of the changed libraries: fakeblas-ext" in scope.reason
+    outcome = verify_transaction(str(prefix), [new], [old])
+    assert (outcome.changed, outcome.affected, outcome.report.errors) == (1, 1, 0)
+
+
+def _pip_dist(prefix: Path, channel: Channel) -> None:
+    """A distribution pip installed (RECORD, INSTALLER pip) with a cpython-311 extension."""
+    import base64
+    import hashlib
+
+    site = prefix / SITE
+    files = {"pipext/__init__.py": b"from . import _c\n",
+             "pipext/_c.cpython-311-x86_64-linux-gnu.so": channel.extension,
+             "pipext-0.1.dist-info/METADATA": b"Metadata-Version: 2.1\nName: pipext\n"
+                                              b"Version: 0.1\n",
+             "pipext-0.1.dist-info/INSTALLER": b"pip\n",
+             "pipext-0.1.dist-info/WHEEL": b"Wheel-Version: 1.0\nRoot-Is-Purelib: false\n"
+                                           b"Tag: cp311-cp311-linux_x86_64\n"}
+    lines = []
+    for rel, data in files.items():
+        (site / rel).parent.mkdir(parents=True, exist_ok=True)
+        (site / rel).write_bytes(data)
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        lines.append(f"{rel},sha256={digest},{len(data)}")
+    lines.append("pipext-0.1.dist-info/RECORD,,")
+    (site / "pipext-0.1.dist-info/RECORD").write_text("\n".join(lines) + "\n")
+
+
+def test_python_version_change_reports_dead_pip_extensions(channel: Channel,
+                                                           tmp_path: Path) -> None:
+    prefix = _env(channel, tmp_path, "python=3.11", "pyfoo")
+    _pip_dist(prefix, channel)
+    before = verify_transaction(str(prefix), [ref_from_meta(prefix, "pyfoo")], [])
+    assert before.report.errors == 0, before.report.findings
+    old = [ref_from_meta(prefix, n) for n in ("python", "pyfoo")]
+    create_prefix(prefix, channel.url, ["python=3.12", "pyfoo"],
+                  python_site="lib/python3.12/site-packages")
+    new = [ref_from_meta(prefix, n) for n in ("python", "pyfoo")]
+    assert new[0].version == "3.12.1"
+    outcome = verify_transaction(str(prefix), new, old)
+    dead = [f for f in outcome.report.findings if f.distribution == "pipext"]
+    assert {f.code for f in dead} >= {"extension-suffix"}, outcome.report.findings
+    assert any(f.path and f.path.endswith("_c.cpython-311-x86_64-linux-gnu.so") for f in dead)
+    (note,) = [n for n in outcome.notes if "pipext 0.1" in n]
+    assert str(prefix / SITE) in note and "reinstall them with pip" in note
+
+
+def test_post_command_fallback(channel: Channel, tmp_path: Path) -> None:
+    prefix = _env(channel, tmp_path)
+    watch = CommandWatch()
+    watch.before(str(prefix))
+    assert watch.after(str(prefix)) is None  # "All requested packages already installed"
+    watch.before(str(prefix))
+    create_prefix(prefix, channel.url, ["fakeblas-ext", "libfakeblas=2.0"], python_site=SITE)
+    outcome = watch.after(str(prefix))
+    assert outcome is not None and outcome.report.errors == 0
+    assert outcome.changed == 1 and outcome.affected >= 1
+    assert CORE  # the consumer is what widened the scope
