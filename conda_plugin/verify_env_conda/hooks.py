@@ -175,14 +175,20 @@ def conda_subcommands() -> Iterable[Any]:
 
 def _fix(prefix: str, args: Namespace, confirm: Any) -> int:
     from conda.base.context import context
-    from conda.cli.install import reinstall_packages
-    from conda.core.package_cache_data import PackageCacheData
 
     from verify_env_conda.doctor import fix
 
     def reinstall(specs: list[str]) -> int:
-        PackageCacheData.clear()  # it remembers the extracted dirs we just dropped
-        return int(reinstall_packages(args, specs, force_reinstall=True) or 0)
+        # A fresh conda process: conda's own reinstall_packages() sets args.force_reinstall,
+        # but install() reads context.force_reinstall, fixed when the doctor's args were
+        # parsed (conda 26.7), so the packages were "already installed" and nothing changed.
+        import subprocess
+
+        command = [sys.executable, "-m", "conda", "install", "--force-reinstall", "--yes",
+                   "--prefix", prefix, *specs]
+        if context.offline:
+            command.insert(4, "--offline")
+        return subprocess.run(command, check=False).returncode
 
     return fix(prefix, confirm, pkgs_dirs=[str(d) for d in context.pkgs_dirs],
                reinstall=reinstall)

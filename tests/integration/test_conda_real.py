@@ -1,0 +1,179 @@
+"""The plugin inside a real conda: ``conda create``/``install`` firing the post-transaction
+action, a damaged package cache refused before linking, a rollback in ``fail`` mode,
+``conda verify`` vs ``conda doctor`` on one damaged prefix, and ``conda doctor --fix``.
+
+conda is not installable from PyPI, so these tests need a Python that can ``import conda`` and
+verify_env_conda: ``VERIFY_ENV_TEST_CONDA=/path/to/python``, or the interpreter running pytest.
+Without one they skip, saying so. Each run gets its own HOME, package cache and ``.condarc``
+(classic solver, offline, the local channel only).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.conda_plugin import SITE, Channel, make_channel
+from tests.support.envs import pyenv_python
+from tests.support.linkwheels import python_include
+
+
+def _conda_python() -> str | None:
+    explicit = os.environ.get("VERIFY_ENV_TEST_CONDA")
+    candidates = [explicit] if explicit else [sys.executable]
+    for python in candidates:
+        probe = subprocess.run([python, "-c", "import conda, verify_env_conda"],
+                               capture_output=True, check=False)
+        if probe.returncode == 0:
+            return python
+    return None
+
+
+CONDA = _conda_python()
+pytestmark = pytest.mark.skipif(
+    CONDA is None, reason="needs a real conda: `import conda` fails here (conda is not on PyPI); "
+                          "set VERIFY_ENV_TEST_CONDA=/path/to/python of a conda install")
+
+
+@pytest.fixture(scope="module")
+def channel(tmp_path_factory: pytest.TempPathFactory, py311: str) -> Channel:
+    return make_channel(tmp_path_factory.mktemp("realconda"), py311, pyenv_python(12),
+                        python_include(py311))
+
+
+class Conda:
+    """``python -m conda`` with a private HOME, package cache and .condarc."""
+
+    def __init__(self, root: Path, channel: Channel) -> None:
+        self.root = root
+        self.pkgs = root / "pkgs"
+        home = root / "home"
+        home.mkdir(parents=True)
+        (home / ".condarc").write_text(
+            f"solver: classic\noffline: true\nchannels:\n  - {channel.url}\n"
+            f"pkgs_dirs:\n  - {self.pkgs}\nenvs_dirs:\n  - {root / 'envs'}\n"
+            "notify_outdated_conda: false\nadd_pip_as_python_dependency: false\n")
+        self.env = {**os.environ, "HOME": str(home), "NO_COLOR": "1",
+                    "VERIFY_ENV_CACHE_DIR": str(root / "statcache")}
+        for var in ("CONDA_PREFIX", "CONDA_DEFAULT_ENV", "CONDARC", "VIRTUAL_ENV"):
+            self.env.pop(var, None)
+
+    def __call__(self, *args: str, mode: str | None = None) -> subprocess.CompletedProcess[str]:
+        env = dict(self.env)
+        if mode:
+            env["CONDA_PLUGINS_VERIFY_ENV_MODE"] = mode
+        assert CONDA is not None
+        return subprocess.run([CONDA, "-m", "conda", *args], capture_output=True, text=True,
+                              env=env, cwd=self.root, timeout=300, check=False)
+
+
+def _flip(path: Path) -> None:
+    """Change one byte in place (through every hard link), keeping the size."""
+    data = bytearray(path.read_bytes())
+    data[-2] ^= 0x01
+    with open(path, "r+b") as fh:
+        fh.write(bytes(data))
+
+
+@pytest.fixture
+def conda(tmp_path: Path, channel: Channel) -> Conda:
+    return Conda(tmp_path, channel)
+
+
+def test_plugin_is_loaded(conda: Conda) -> None:
+    run = conda("verify", "--help")
+    assert run.returncode == 0 and "--checks" in run.stdout, run.stderr
+    assert "verify_env_conda" not in run.stderr  # no "failed to load plugin" warning
+    listed = conda("doctor", "--list")
+    assert "verify-env:" in listed.stdout and "fix: Reinstall conda packages" in listed.stdout
+
+
+def test_create_and_install_are_verified(conda: Conda, tmp_path: Path) -> None:
+    prefix = tmp_path / "env"
+    run = conda("create", "-y", "-p", str(prefix), "fakeblas-ext", "libfakeblas=1.0")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "verify-env: 3 changed + 0 affected packages verified: OK" in run.stdout
+    run = conda("install", "-y", "-p", str(prefix), "libfakeblas=2.0")
+    assert run.returncode == 0, run.stdout + run.stderr
+    # libfakeblas replaced: its consumer (fakeblas-ext) is verified too
+    assert "verify-env: 1 changed + 1 affected packages verified: OK" in run.stdout
+    run = conda("install", "-y", "-p", str(prefix), "--json", "pyfoo")
+    assert run.returncode == 0 and json.loads(run.stdout)["success"] is True
+    assert "verify-env:" in run.stderr  # never inside conda's JSON
+
+
+def test_damaged_package_cache_is_refused_before_linking(conda: Conda, tmp_path: Path) -> None:
+    first = conda("create", "-y", "-p", str(tmp_path / "a"), "libfakeblas=2.0")
+    assert first.returncode == 0, first.stderr
+    cached = next(conda.pkgs.glob("libfakeblas-2.0-*/lib/libfakeblas.so.3"))
+    data = cached.read_bytes()
+    cached.unlink()  # a new inode: env "a" keeps the good bytes
+    cached.write_bytes(data[:-2] + bytes([data[-2] ^ 1]) + data[-1:])
+    run = conda("create", "-y", "-p", str(tmp_path / "b"), "libfakeblas=2.0", mode="fail")
+    assert run.returncode == 1
+    assert "Verifying transaction: ...working... failed" in run.stdout + run.stderr
+    assert "differs from paths.json's" in run.stderr and "rm -rf" in run.stderr
+    assert not (tmp_path / "b" / "lib" / "libfakeblas.so.3").exists()
+
+
+def _pip_dependent(prefix: Path) -> Path:
+    """A pip-installed distribution that requires pyfoo, with a damaged file."""
+    site = prefix / SITE
+    (site / "needsfoo").mkdir(parents=True)
+    (site / "needsfoo/__init__.py").write_text("import pyfoo\n")
+    info = site / "needsfoo-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: needsfoo\nVersion: 1.0\n"
+                                   "Requires-Dist: pyfoo\n")
+    (info / "INSTALLER").write_text("pip\n")
+    (info / "RECORD").write_text(
+        "needsfoo/__init__.py,sha256=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA,13\n"
+        "needsfoo-1.0.dist-info/METADATA,,\nneedsfoo-1.0.dist-info/INSTALLER,,\n"
+        "needsfoo-1.0.dist-info/RECORD,,\n")
+    return site
+
+
+def test_fail_mode_rolls_the_transaction_back(conda: Conda, tmp_path: Path) -> None:
+    prefix = tmp_path / "env"
+    assert conda("create", "-y", "-p", str(prefix), "python=3.11").returncode == 0
+    _pip_dependent(prefix)
+    history = (prefix / "conda-meta" / "history").read_bytes()
+    run = conda("install", "-y", "-p", str(prefix), "pyfoo", mode="fail")
+    assert run.returncode == 1, run.stdout
+    text = run.stdout + run.stderr
+    assert "rolled back" in text and "needsfoo 1.0: [record/hash-mismatch]" in text
+    assert "--no-plugins" in text and "verify_env_mode warn" in text
+    assert not list((prefix / "conda-meta").glob("pyfoo-*.json"))
+    assert not (prefix / SITE / "pyfoo/__init__.py").exists()  # conda leaves the empty dir
+    assert (prefix / "conda-meta" / "history").read_bytes() == history
+    warned = conda("install", "-y", "-p", str(prefix), "pyfoo")  # warn: it stands
+    assert warned.returncode == 0 and "needsfoo 1.0: [record/hash-mismatch]" in warned.stdout
+    assert list((prefix / "conda-meta").glob("pyfoo-*.json"))
+
+
+def test_verify_finds_what_doctor_misses_and_doctor_fix_repairs(conda: Conda,
+                                                               tmp_path: Path) -> None:
+    prefix = tmp_path / "env"
+    run = conda("create", "-y", "-p", str(prefix), "pyfoo", "libfakeblas=1.0", "python=3.11")
+    assert run.returncode == 0, run.stderr
+    _flip(prefix / SITE / "pyfoo/__init__.py")  # noarch python: conda doctor skips it
+    _flip(prefix / "lib/libfakeblas.so.3")  # in place: the package cache copy too
+    verify = conda("verify", "-p", str(prefix), "--format", "json")
+    assert verify.returncode == 1, verify.stderr
+    found = {(f["distribution"], f["code"]) for f in json.loads(verify.stdout)["findings"]}
+    assert found == {("pyfoo", "hash-mismatch"), ("libfakeblas", "hash-mismatch")}
+    doctor = conda("doctor", "-p", str(prefix))
+    assert doctor.returncode == 0  # conda doctor exits 0 whatever it finds
+    assert "libfakeblas-1.0-0: 1" in doctor.stdout and "pyfoo" not in doctor.stdout.split(
+        "verify-env")[0]
+    assert "verify-env: 2 error(s)" in doctor.stdout
+    fixed = conda("doctor", "verify-env", "--fix", "--yes", "-p", str(prefix))
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert "removed the damaged cache copy" in fixed.stdout
+    again = conda("verify", "-p", str(prefix))
+    assert again.returncode == 0, again.stdout
