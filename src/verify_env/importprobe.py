@@ -97,7 +97,8 @@ def main() -> None:
         channel.write(json.dumps(message) + "\n")
         channel.flush()
 
-    send({"hello": os.getpid()})
+    me = os.getpid()
+    send({"hello": me})
     for line in orders:
         try:
             names = json.loads(line)
@@ -116,10 +117,14 @@ def main() -> None:
             try:
                 importlib.import_module(name)
             except BaseException as exc:  # SystemExit and KeyboardInterrupt on import too
+                if os.getpid() != me:  # a child the module forked: it is not the worker
+                    os._exit(0)
                 failed.append(name)
                 send({"error": name, "seconds": time.perf_counter() - started,
                       "chain": _chain(exc), "where": _where(exc), "output": _output()})
             else:
+                if os.getpid() != me:
+                    os._exit(0)
                 send({"ok": name, "seconds": time.perf_counter() - started,
                       "loaded": sorted(set(sys.modules) - before)})
     _flush()
