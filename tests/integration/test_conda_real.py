@@ -177,3 +177,22 @@ def test_verify_finds_what_doctor_misses_and_doctor_fix_repairs(conda: Conda,
     assert "removed the damaged cache copy" in fixed.stdout
     again = conda("verify", "-p", str(prefix))
     assert again.returncode == 0, again.stdout
+
+
+def test_conda_start_up_imports_no_core_and_reads_the_setting(conda: Conda) -> None:
+    code = ("import sys\n"
+            "from conda.base.context import context\n"
+            "pm = context.plugin_manager\n"
+            "assert 'verify' in pm.get_subcommands(), pm.get_subcommands()\n"
+            "assert 'verify_env_mode' in pm.get_settings()\n"
+            "assert 'verify-env' in pm.get_health_checks()\n"
+            "from verify_env_conda.hooks import current_mode\n"
+            "print(current_mode())\n"
+            "print(sorted(m for m in sys.modules if m.startswith('verify_env.')))\n")
+    assert CONDA is not None
+    run = subprocess.run([CONDA, "-c", code], capture_output=True, text=True,
+                         env={**conda.env, "CONDA_PLUGINS_VERIFY_ENV_MODE": "fail"}, check=False)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == ["fail", "[]"]
+    bad = conda("verify", "--help", mode="fial")
+    assert bad.returncode == 0  # a bad value is reported when a transaction reads it
