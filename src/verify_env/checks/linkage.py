@@ -163,8 +163,14 @@ class _Run:
 
     # -- BLAS ---------------------------------------------------------------------------------
 
+    def scope(self, cl: Closure) -> list[str]:
+        """Where a closure's symbols are looked up: the interpreter's objects, the closure in
+        load order, and the objects it found already loaded (by SONAME) in the process."""
+        loaded = [r.path for r in cl.resolved.values() if r.how == "loaded" and r.path]
+        return [*self.process.order, *cl.order, *loaded]
+
     def blas(self, unit: _Unit, cl: Closure) -> list[Verdict]:
-        scope = [*self.process.order, *cl.order]
+        scope = self.scope(cl)
         out = []
         for obj in cl.order:
             if obj in self.blas_seen:
@@ -207,7 +213,9 @@ class _Run:
         return got
 
     def undefined(self, unit: _Unit, cl: Closure) -> None:
-        scope = [*self.process.order, *cl.order]
+        if cl.missing or cl.unreadable:
+            return  # what is missing would define them: the missing library is the finding
+        scope = self.scope(cl)
         defined: set[str] = set()
         for obj in scope:
             defined |= self.names(obj).defined
