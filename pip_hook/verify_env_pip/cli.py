@@ -15,7 +15,6 @@ status.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from collections.abc import Sequence
 
@@ -50,16 +49,6 @@ def _on_error(settings: dict[str, object]) -> str | None:
     value = os.environ.get("PIPV_ON_ERROR") or settings.get("on-error") or "fail"
     value = str(value).strip().lower()
     return value if value in ("fail", "warn") else None
-
-
-def _run_pip(python: str, args: Sequence[str]) -> int:
-    try:
-        return subprocess.run([python, "-m", "pip", *args], check=False).returncode
-    except KeyboardInterrupt:
-        return 130
-    except OSError as exc:
-        _say(f"cannot run {python}: {exc.strerror or exc}")
-        return 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -100,7 +89,9 @@ def _pass_through(python: str, cmd: object) -> int:
     from verify_env_pip.pip_args import PipCommand
 
     assert isinstance(cmd, PipCommand)
-    status = _run_pip(python, cmd.args)
+    from verify_env_pip.runner import run_pip
+
+    status = run_pip(python, cmd.args)
     if cmd.subcommand is None or cmd.no_verify:
         return status
     from verify_env_pip.transaction import settle_unfinished

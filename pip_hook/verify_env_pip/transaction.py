@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 
 from verify_env.report import Report
@@ -12,6 +11,7 @@ from verify_env.snapshot import Change, Snapshot, scope_for
 from verify_env.target import Target, resolve_target
 from verify_env_pip.journal import Journal
 from verify_env_pip.pip_args import PipCommand
+from verify_env_pip.runner import run_pip
 
 __all__ = ["run_transaction", "settle_unfinished"]
 
@@ -26,13 +26,6 @@ def _target(python: str, explicit: bool) -> Target:
     if not explicit and python == sys.executable:
         return resolve_target()  # described in-process: no probe subprocess
     return resolve_target(python)
-
-
-def _run_pip(python: str, args: tuple[str, ...]) -> int:
-    try:
-        return subprocess.run([python, "-m", "pip", *args], check=False).returncode
-    except KeyboardInterrupt:
-        return 130
 
 
 def _verify(target: Target, scope: Scope) -> Report:
@@ -80,7 +73,7 @@ def run_transaction(python: str, cmd: PipCommand, *, warn_only: bool) -> int:
                  "(verification will then report the clobbered files).")
             return 1
     journal.begin(cmd.args)
-    status = _run_pip(python, cmd.args)
+    status = run_pip(python, cmd.args)
     after = Snapshot.take(target)
     change = Change.between(before, after)
     if status != 0:

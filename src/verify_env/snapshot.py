@@ -44,15 +44,20 @@ class Snapshot:
     interpreter: StatKey | None = None
     """Stat key of the interpreter's real executable: a new one means every binary may be
     dead."""
+    layout: frozenset[str] = frozenset()
+    """Every top-level entry of the site dirs: an installer killed before it wrote the
+    metadata dir still leaves new package dirs (or pip's ``~`` stashes) behind."""
 
     @classmethod
     def take(cls, target: Target) -> Snapshot:
         entries: dict[str, Entry] = {}
+        layout: set[str] = set()
         for site in target.site_dirs:
             try:
                 names = os.listdir(site)
             except OSError:
                 continue
+            layout.update(os.path.join(site, n) for n in names)
             for name in names:
                 if not name.endswith(_META):
                     continue
@@ -76,7 +81,7 @@ class Snapshot:
                 exe = stat_key(os.stat(os.path.realpath(target.executable)))
             except OSError:
                 exe = None
-        return cls(entries, exe)
+        return cls(entries, exe, frozenset(layout))
 
 
 def _stat(path: str, *inside: str) -> StatKey | None:
@@ -105,6 +110,8 @@ class Change:
     changed: frozenset[str]
     """Present before and after with another version or a rewritten record."""
     interpreter_changed: bool = False
+    layout_changed: bool = False
+    """Top-level entries of a site dir appeared or vanished (also without any metadata)."""
 
     @classmethod
     def between(cls, before: Snapshot, after: Snapshot) -> Change:
@@ -119,11 +126,13 @@ class Change:
         removed = frozenset(old.keys() - new.keys())
         changed = frozenset(k for k in old.keys() & new.keys() if old[k] != new[k])
         return cls(added, removed, changed,
-                   before.interpreter is not None and before.interpreter != after.interpreter)
+                   before.interpreter is not None and before.interpreter != after.interpreter,
+                   before.layout != after.layout)
 
     @property
     def empty(self) -> bool:
-        return not (self.added or self.removed or self.changed or self.interpreter_changed)
+        return not (self.added or self.removed or self.changed or self.interpreter_changed
+                    or self.layout_changed)
 
     @property
     def touched(self) -> frozenset[str]:
