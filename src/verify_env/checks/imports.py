@@ -34,6 +34,7 @@ NAME = "imports"
 CODES = ("import-error",)
 
 _REQ_NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+_OK = ImportOutcome("", "ok")
 _SHOW_SAME = 6
 _NUMPY_LEAD = "A module that was compiled using NumPy 1.x"
 # Classes with one cause per distribution: the submodules failing with them are one finding.
@@ -213,7 +214,8 @@ class _Judge:
         return dist.hint
 
     def finding(self, unit: ImportUnit, module: str, path: str, outcome: ImportOutcome,
-                d: Diagnosis, same: Sequence[str] = ()) -> Finding:
+                d: Diagnosis, same: Sequence[str] = (), upstream: Sequence[str] = ()
+                ) -> Finding:
         dist = unit.dist
         severity, extra, hint = Severity.ERROR, "", self._hint(unit, module, d)
         if d.kind is Kind.MISSING_MODULE and d.subject:
@@ -233,6 +235,8 @@ class _Judge:
         if same:
             shown = ", ".join(same[:_SHOW_SAME]) + (", …" if len(same) > _SHOW_SAME else "")
             extra += f"; {len(same)} more module(s) of {dist.name} fail the same way: {shown}"
+        if upstream:  # e.g. scipy after numpy crashed: the cause may lie there
+            extra += f"; it needs {', '.join(upstream)}, which fails too"
         return Finding(NAME, "import-error", severity, dist.name, dist.version, dist.installer,
                        path, message + extra, hint)
 
@@ -295,7 +299,10 @@ def run(ctx: Context) -> CheckResult:
         result.skips.append(Skip(NAME, None, None, outcome.startup_error))
         return result
     judge = _Judge(ctx, every)
-    for unit in units:
+    failed_tops = {u.modules[0].partition(".")[0] for u in units
+                   if outcome.outcomes.get(u.modules[0], _OK).status not in ("ok", "skip")}
+    for unit, need in zip(units, needs, strict=True):
+        upstream = sorted(need & failed_tops - {unit.modules[0].partition(".")[0]})
         failures: dict[object, list[tuple[str, str, ImportOutcome, Diagnosis]]] = {}
         for module, path in zip(unit.modules, unit.paths, strict=True):
             got = outcome.outcomes.get(module)
@@ -313,7 +320,7 @@ def run(ctx: Context) -> CheckResult:
             # the most telling member speaks for the group: NumPy's own sentence if any
             best = min(group, key=lambda g: not g[3].quote.startswith(_NUMPY_LEAD))
             same = [g[0] for g in group if g is not best]
-            result.findings.append(judge.finding(unit, *best, same=same))
+            result.findings.append(judge.finding(unit, *best, same=same, upstream=upstream))
     slow = sorted((o for o in outcome.outcomes.values() if o.status == "ok"),
                   key=lambda o: -o.seconds)[:5]
     facts = result.facts["imports"]
