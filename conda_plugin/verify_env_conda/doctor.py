@@ -104,6 +104,10 @@ def health_check(prefix: str, verbose: bool) -> None:
     hints = sorted({f.hint for f in report.findings if f.hint})
     for hint in hints:
         print(f"  fix: {hint}")
+    from verify_env_conda.transaction import hardlink_notes
+
+    for note in hardlink_notes(report):
+        print(f"  note: {note}")
     print("`conda doctor --fix` reinstalls the damaged conda packages; "
           "`conda verify` exits 1 on errors.\n")
 

@@ -123,6 +123,10 @@ def test_health_check_and_fixer(channel: Channel, tmp_path: Path,
     assert out.startswith(f"{doctor.X_MARK} verify-env: 1 error(s)")
     assert "[record/hash-mismatch]" in out and "lib/libfakeblas.so.3" in out
     assert "fix: conda install --force-reinstall libfakeblas=1.0" in out
+    assert "note: lib/libfakeblas.so.3 has 1 other hard link(s)" not in out  # rattler copied
+    os.link(lib, tmp_path / "other-env-copy")
+    doctor.health_check(str(prefix), False)
+    assert "note: lib/libfakeblas.so.3 has 1 other hard link(s)" in capsys.readouterr().out
     asked: list[str] = []
     reinstalled: list[list[str]] = []
 
