@@ -299,10 +299,11 @@ def run(ctx: Context) -> CheckResult:
         result.skips.append(Skip(NAME, None, None, outcome.startup_error))
         return result
     judge = _Judge(ctx, every)
-    failed_tops = {u.modules[0].partition(".")[0] for u in units
+    failed_tops = {u.modules[0].partition(".")[0]: u.dist.key for u in units
                    if outcome.outcomes.get(u.modules[0], _OK).status not in ("ok", "skip")}
     for unit, need in zip(units, needs, strict=True):
-        upstream = sorted(need & failed_tops - {unit.modules[0].partition(".")[0]})
+        upstream = sorted(t for t in need & failed_tops.keys()
+                          if failed_tops[t] != unit.dist.key)  # a requirement's, not its own
         failures: dict[object, list[tuple[str, str, ImportOutcome, Diagnosis]]] = {}
         for module, path in zip(unit.modules, unit.paths, strict=True):
             got = outcome.outcomes.get(module)
