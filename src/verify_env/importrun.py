@@ -11,8 +11,10 @@ What a crash, a hang or an error means depends on what else the process had impo
 - a module still importing after the timeout: its process group is killed (with anything it
   spawned) and the module timed out; the rest of its unit goes on in a fresh worker;
 - an error or crash in a worker that had already imported OTHER units is not trusted: the
-  worker is killed and the unit is re-run alone in a fresh process (rare: it only happens when
-  something is wrong), so each verdict is what ``python -c "import m"`` gives.
+  module (with the rest of its unit below it) is re-run alone in a fresh process, so each
+  verdict is what ``python -c "import m"`` gives (setuptools, for one, refuses to import
+  after something imported the stdlib's distutils). After an error the worker goes on; after
+  a crash it is gone and the rest of its unit goes to a fresh one.
 Timeouts are not re-run: the run must end promptly.
 """
 
@@ -120,6 +122,8 @@ class _Runner:
         self.selector = selectors.DefaultSelector()
         self.workers: list[_Worker] = []
         self.queue: deque[_Task] = deque()
+        self.confirming: set[str] = set()
+        """Modules re-run alone: what a shared worker says of them no longer counts."""
         self.run = ImportRun()
 
     # --- workers -------------------------------------------------------------------------
@@ -267,18 +271,19 @@ class _Runner:
             worker.tops.add(name.partition(".")[0])
             self._record(ImportOutcome(name, "ok", seconds))
         elif "skip" in msg:
-            self._record(ImportOutcome(name, "skip", parent=str(msg.get("parent"))))
+            if worker.alone or name not in self.confirming:
+                self._record(ImportOutcome(name, "skip", parent=str(msg.get("parent"))))
         else:
-            if worker.units_done > 0:  # other units were imported first: confirm alone
-                self.run.reruns += 1
-                worker.remaining.appendleft(name)
-                self.queue.appendleft(_Task(tuple(worker.remaining), self._needs(worker), True))
-                worker.remaining.clear()
-                self._retire(worker, kill=True)
-                return
-            chain = tuple((str(t), str(m)) for t, m in msg.get("chain") or ())
-            self._record(ImportOutcome(name, "error", seconds, chain, msg.get("where"),
-                                       str(msg.get("output") or "")))
+            if worker.units_done > 0:  # other units were imported first: confirm alone,
+                self.run.reruns += 1      # while this worker goes on (its "skip" of the
+                below = tuple(m for m in worker.remaining  # children is overwritten)
+                              if m.startswith(name + "."))
+                self.queue.appendleft(_Task((name, *below), self._needs(worker), True))
+                self.confirming.update((name, *below))
+            else:
+                chain = tuple((str(t), str(m)) for t, m in msg.get("chain") or ())
+                self._record(ImportOutcome(name, "error", seconds, chain, msg.get("where"),
+                                           str(msg.get("output") or "")))
         if not worker.remaining:
             worker.units_done += 1
             self._next_for(worker)
