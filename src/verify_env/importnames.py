@@ -204,12 +204,15 @@ def _extension_packages(rels: Iterable[str], suffixes: Sequence[str]) -> list[st
 
 
 def import_units(dists: Iterable[Distribution], site_dirs: Sequence[str],
-                 extension_suffixes: Sequence[str]) -> list[ImportUnit]:
+                 extension_suffixes: Sequence[str], stdlib: Iterable[str] = ()
+                 ) -> list[ImportUnit]:
     """The units to import, biggest first; a module name claimed twice is imported once, for
     the first distribution (conda's record, not the dist-info it judges, speaks for a conda
-    package)."""
+    package). A name of the standard library (``stdlib``: a backport such as ``enum34``'s
+    ``enum``) is left out: its import finds the stdlib's module and proves nothing about the
+    distribution (shadowing is the paths check's business)."""
     suffixes = _suffixes(extension_suffixes)
-    claimed: set[str] = set()
+    claimed: set[str] = set(stdlib)
     units: list[ImportUnit] = []
     for dist in dists:
         if dist.judged_by is not None:

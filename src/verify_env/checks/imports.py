@@ -276,7 +276,7 @@ def run(ctx: Context) -> CheckResult:
         return result
     started = time.perf_counter()
     every = import_units(ctx.inventory.distributions, target.site_dirs,
-                         target.extension_suffixes)
+                         target.extension_suffixes, target.stdlib_modules)
     in_scope = [u for u in every if ctx.scope.includes(u.dist)]
     all_needs = _needs(in_scope, ctx.inventory.distributions)
     blocked = {u.modules[0]: why for u in in_scope if (why := _blocking_file(u)) is not None}
