@@ -45,7 +45,7 @@ class CommandWatch:
         from verify_env.snapshot import Change, Snapshot, scope_for
         from verify_env.target import resolve_target
         from verify_env.verify import verify
-        from verify_env_conda.transaction import Outcome, hardlink_notes
+        from verify_env_conda.transaction import Outcome, hardlink_notes, transaction_checks
 
         old = self._before.pop(prefix, None)
         if old is None or not os.path.isdir(prefix):
@@ -54,8 +54,9 @@ class CommandWatch:
         change = Change.between(old, Snapshot.take(target))
         if change.empty:
             return None
-        scope = scope_for(change, build_inventory(target))
-        report = verify(target, scope=scope)
+        inventory = build_inventory(target)
+        scope = scope_for(change, inventory)
+        report = verify(target, transaction_checks(), scope=scope, inventory=inventory)
         changed = len(change.touched & (scope.keys or frozenset()))
         return Outcome(report, changed, max(report.summary.distributions - changed, 0),
                        tuple(hardlink_notes(report)))

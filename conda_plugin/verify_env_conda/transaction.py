@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from verify_env.scope import Scope
     from verify_env.target import Target
 
-__all__ = ["Outcome", "left_behind_site", "scope_of", "verify_transaction"]
+__all__ = ["Outcome", "left_behind_site", "scope_of", "transaction_checks", "verify_transaction"]
 
 _XY = re.compile(r"^(\d+)\.(\d+)")
 _DAMAGE = frozenset({"hash-mismatch", "size-mismatch", "clobbered-file"})
@@ -43,6 +43,16 @@ class Outcome:
     """Distributions in scope because the change could break them."""
     notes: tuple[str, ...] = ()
     """Facts beside the findings: pip distributions left behind, hard-linked damage."""
+
+
+def transaction_checks() -> tuple[str, ...]:
+    """The default checks but ``paths``: what shadows a module depends on the working
+    directory and PYTHONPATH of whoever runs Python later, not on what conda linked, and
+    judging it from conda's own working directory costs a third of the time for nothing.
+    ``conda verify`` runs it."""
+    from verify_env.verify import DEFAULT_CHECKS
+
+    return tuple(c for c in DEFAULT_CHECKS if c != "paths")
 
 
 def _xy(version: str) -> str | None:
@@ -107,7 +117,7 @@ def verify_transaction(prefix: str, linked: Sequence[PackageRef],
     """
     from verify_env.inventory import build_inventory
     from verify_env.target import resolve_target
-    from verify_env.verify import DEFAULT_CHECKS, verify
+    from verify_env.verify import verify
 
     old_site = left_behind_site(prefix, linked, unlinked)
     target = _target_with(resolve_target(prefix=prefix), old_site)
@@ -115,7 +125,8 @@ def verify_transaction(prefix: str, linked: Sequence[PackageRef],
     stranded = [d for d in inventory.distributions
                 if old_site and d.site_dir == old_site and d.judged_by is None]
     scope = scope_of(inventory, linked, unlinked, frozenset(d.key for d in stranded))
-    report = verify(target, tuple(checks or DEFAULT_CHECKS), scope=scope)
+    report = verify(target, tuple(checks or transaction_checks()), scope=scope,
+                    inventory=inventory)
     notes: list[str] = []
     if stranded:
         names = ", ".join(sorted(f"{d.name} {d.version}" for d in stranded))
