@@ -196,3 +196,23 @@ def test_conda_start_up_imports_no_core_and_reads_the_setting(conda: Conda) -> N
     assert run.stdout.splitlines() == ["fail", "[]"]
     bad = conda("verify", "--help", mode="fial")
     assert bad.returncode == 0  # a bad value is reported when a transaction reads it
+
+
+def test_python_upgrade_reports_dead_pip_extensions(conda: Conda, channel: Channel,
+                                                    tmp_path: Path) -> None:
+    prefix = tmp_path / "env"
+    assert conda("create", "-y", "-p", str(prefix), "python=3.11", "pyfoo").returncode == 0
+    site = prefix / SITE
+    (site / "pipext").mkdir()
+    (site / "pipext/_c.cpython-311-x86_64-linux-gnu.so").write_bytes(channel.extension)
+    info = site / "pipext-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: pipext\nVersion: 0.1\n")
+    (info / "INSTALLER").write_text("pip\n")
+    (info / "RECORD").write_text("pipext/_c.cpython-311-x86_64-linux-gnu.so,,\n"
+                                 "pipext-0.1.dist-info/RECORD,,\n")
+    run = conda("install", "-y", "-p", str(prefix), "python=3.12")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert (prefix / "lib/python3.12/site-packages/pyfoo/__init__.py").exists()  # relinked
+    assert "pipext 0.1: [tags/extension-suffix]" in run.stdout, run.stdout
+    assert f"stay in {site}, which the new python does not read: pipext 0.1" in run.stdout
