@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 
 from verify_env_conda.mode import DEFAULT_MODE, Mode
@@ -93,7 +93,7 @@ class TransactionCheck:
             return None
         if self.mode is Mode.FAIL:
             return self.error(cache_refusal(problems))
-        self._print(cache_refusal(problems).splitlines())
+        self._print(cache_refusal(problems, refused=False).splitlines())
         return None
 
     def execute(self) -> None:
@@ -123,12 +123,3 @@ class TransactionCheck:
     def cleanup(self) -> None:
         """Nothing to clean up."""
 
-
-def with_base(base: type, configure: Callable[[type[TransactionCheck]], None] | None = None
-              ) -> type[TransactionCheck]:
-    """A subclass of `TransactionCheck` and conda's ``Action`` (``base``), the check's methods
-    first so they implement the abstract ones."""
-    cls: type[TransactionCheck] = type("VerifyEnvAction", (TransactionCheck, base), {})
-    if configure is not None:
-        configure(cls)
-    return cls

@@ -50,11 +50,12 @@ def rollback_message(outcome: Outcome) -> str:
             f"Repair what the findings name first; {ESCAPES}.")
 
 
-def cache_refusal(problems: Sequence[CacheProblem]) -> str:
-    """Why ``Verifying transaction`` failed: package-cache files that are not what their
-    package says, and how to get clean copies."""
+def cache_refusal(problems: Sequence[CacheProblem], refused: bool = True) -> str:
+    """Why ``Verifying transaction`` failed (``refused``), or what it warns about: package-cache
+    files that are not what their package says, and how to get clean copies."""
+    outcome = "nothing was linked" if refused else "conda links them anyway (mode warn)"
     lines = [f"verify-env: {len(problems)} file(s) in the package cache differ from their "
-             "package's info/paths.json; nothing was linked:"]
+             f"package's info/paths.json; {outcome}:"]
     for problem in problems[:MAX_LINES]:
         lines.append(f"  {problem.package.dist_name}: {problem.message}")
     if len(problems) > MAX_LINES:
