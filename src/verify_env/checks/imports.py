@@ -5,9 +5,10 @@ target interpreter only (`importrun`), never in ours, with a timeout per module,
 nothing into the environment. Which names: `importnames`; what a failure means: `importverdict`.
 
 Severity follows the user: an import that breaks is an error. A missing module that nothing
-installed declares (torch ships ``torchgen``, which needs PyYAML that torch does not require;
-distro packages whose optional dependencies apt leaves out) is a warning naming the module:
-the distribution works for everyone who does not use that part.
+installed declares (an optional dependency: ``matplotlib_inline`` without matplotlib, a part of
+torch that needs PyYAML which torch does not require, distro packages whose optional
+dependencies apt leaves out) is a warning naming the module: the distribution works for
+everyone who does not use that part.
 """
 
 from __future__ import annotations
