@@ -22,8 +22,7 @@ __all__ = ["consumers_of", "is_shared_object"]
 
 def is_shared_object(location: str) -> bool:
     """``*.so`` or ``*.so.N…`` by name (what the loader can map)."""
-    base = os.path.basename(location)
-    return base.endswith(".so") or ".so." in base
+    return location.endswith(".so") or ".so." in location[location.rfind("/"):]
 
 
 def _names(changed: Iterable[str], facts: FileFacts) -> set[str]:

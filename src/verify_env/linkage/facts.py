@@ -60,12 +60,13 @@ def _unpack(value: object) -> _Entry | None:
 class FileFacts:
     """Facts by path, from memory, the stat cache, or the file (in that order)."""
 
-    __slots__ = ("_cache", "_memo", "_real", "files_read")
+    __slots__ = ("_by_key", "_cache", "_memo", "_real", "files_read")
 
     def __init__(self, cache: StatCache) -> None:
         self._cache = cache
         self._memo: dict[str, _Entry] = {}
         self._real: dict[str, str] = {}
+        self._by_key: dict[tuple[int, int, int, int, int], _Entry] = {}
         self.files_read = 0
         """Files whose dynamic section was actually read in this run (the rest came cached)."""
 
@@ -80,14 +81,18 @@ class FileFacts:
             self._memo[path] = got
             return got
         key = stat_key(st)
-        if stat.S_ISREG(st.st_mode):
-            got = _unpack(self._cache.fact(_SPACE, path, key))
+        got = self._by_key.get(key)  # one file under many spellings (dir/../../x.libs/…)
         if got is None:
-            obj = read_facts(path)
-            self.files_read += 1
-            got = (obj, _blas_facts(path) if isinstance(obj, ObjectFacts) else None)
+            real = self.realpath(path)
             if stat.S_ISREG(st.st_mode):
-                self._cache.remember(_SPACE, path, key, _pack(got))
+                got = _unpack(self._cache.fact(_SPACE, real, key))
+            if got is None:
+                obj = read_facts(path)
+                self.files_read += 1
+                got = (obj, _blas_facts(path) if isinstance(obj, ObjectFacts) else None)
+                if stat.S_ISREG(st.st_mode):
+                    self._cache.remember(_SPACE, real, key, _pack(got))
+            self._by_key[key] = got
         self._memo[path] = got
         return got
 
