@@ -195,11 +195,17 @@ class Closure:
         return {n: r.path for n, r in self.resolved.items() if r.path is not None}
 
 
-class _Search:
-    __slots__ = ("facts", "setup")
+Found = tuple["str | None", str, tuple[str, ...]]
+SearchMemo = dict[tuple[object, ...], Found]
+"""Search results by everything that decides them; valid for one run (a caller shares one
+across closures: most objects need libc, libm … from the same places)."""
 
-    def __init__(self, setup: SearchSetup, facts: FactsFn) -> None:
-        self.setup, self.facts = setup, facts
+
+class _Search:
+    __slots__ = ("facts", "memo", "setup")
+
+    def __init__(self, setup: SearchSetup, facts: FactsFn, memo: SearchMemo) -> None:
+        self.setup, self.facts, self.memo = setup, facts, memo
 
     def fits(self, path: str, triple: tuple[int, bool, int]) -> bool:
         got = self.facts(path)
@@ -226,6 +232,15 @@ class _Search:
             usable = path is not None and os.path.exists(path) and self.fits(path, f.triple)
             return (path if usable else None), "path", (path or name,)
         runpath = tuple(p for e in f.runpath if (p := expand(e, origin, s)))
+        key = (name, () if f.runpath and not s.musl else chain, runpath, f.nodeflib, f.triple)
+        got = self.memo.get(key)
+        if got is None:
+            got = self.memo[key] = self.search(name, f, chain, runpath)
+        return got
+
+    def search(self, name: str, f: ObjectFacts, chain: tuple[str, ...],
+               runpath: tuple[str, ...]) -> Found:
+        s = self.setup
         searched: list[str] = []
         steps: list[tuple[str, tuple[str, ...]]]
         if s.musl:
@@ -257,13 +272,15 @@ def own_rpath(path: str, f: ObjectFacts, setup: SearchSetup) -> tuple[str, ...]:
 def closure(root: str, setup: SearchSetup, facts: FactsFn,
             preloaded: Mapping[str, str] | None = None,
             inherited: tuple[str, ...] = (),
-            realpath: Callable[[str], str] = os.path.realpath) -> Closure:
+            realpath: Callable[[str], str] = os.path.realpath,
+            memo: SearchMemo | None = None) -> Closure:
     """Load ``root`` the way ld.so would, breadth first, and record every resolution.
 
     ``preloaded``: names (SONAMEs) already in the process -> their paths; a DT_NEEDED naming one
     is satisfied without a search. ``inherited``: the expanded DT_RPATH dirs of the objects that
     load ``root`` (its loader chain up to the executable), searched after root's own.
-    ``realpath``: how to resolve symlinks (a caller memoizes it across closures).
+    ``realpath``: how to resolve symlinks, and ``memo``: search results (a caller shares both
+    across the closures of one run).
     """
     out = Closure(root)
     loaded: dict[str, str] = dict(preloaded or {})
@@ -272,7 +289,7 @@ def closure(root: str, setup: SearchSetup, facts: FactsFn,
     if not isinstance(f0, ObjectFacts):
         out.unreadable[root] = f0
         return out
-    search = _Search(setup, facts)
+    search = _Search(setup, facts, {} if memo is None else memo)
     queue: deque[tuple[str, ObjectFacts, tuple[str, ...]]] = deque()
     queue.append((root, f0, own_rpath(root, f0, setup) + inherited))
     out.order.append(root)

@@ -33,7 +33,14 @@ from verify_env.linkage.consumers import is_shared_object
 from verify_env.linkage.facts import FileFacts
 from verify_env.linkage.judge import Verdict, judge, quote
 from verify_env.linkage.process import Process, required_keys
-from verify_env.loader import Closure, ObjectFacts, Resolution, closure, search_setup
+from verify_env.loader import (
+    Closure,
+    ObjectFacts,
+    Resolution,
+    SearchMemo,
+    closure,
+    search_setup,
+)
 
 __all__ = ["CODES", "NAME", "run"]
 
@@ -317,6 +324,7 @@ def run(ctx: Context) -> CheckResult:
     wanted = in_scope.union(*(required.get(k, frozenset()) for k in in_scope))
 
     closures: dict[str, Closure] = {}
+    memo: SearchMemo = {}
     loaded: dict[str, dict[str, str]] = defaultdict(dict)
     exts = []
     for u in r.units:
@@ -332,7 +340,7 @@ def run(ctx: Context) -> CheckResult:
         exts.append(u)
     for u in exts:
         cl = closure(u.file.location, setup, facts.object, process.preloaded, process.inherited,
-                     facts.realpath)
+                     facts.realpath, memo)
         closures[u.file.location] = cl
         loaded[u.dist.key].update(process.loaded_by(cl, facts))
     mine = [u for u in exts if u.dist.key in in_scope]
@@ -344,7 +352,7 @@ def run(ctx: Context) -> CheckResult:
         if any(m.name in extra for m in cl.missing):
             closures[u.file.location] = closure(u.file.location, setup, facts.object,
                                                 {**extra, **process.preloaded},
-                                                process.inherited, facts.realpath)
+                                                process.inherited, facts.realpath, memo)
     if interp:
         jobs = []
         for u in mine:
@@ -381,7 +389,7 @@ def run(ctx: Context) -> CheckResult:
         for k in required.get(u.dist.key, ()):
             pre.update(loaded.get(k, {}))
         cl = closure(u.file.location, setup, facts.object, pre, process.inherited,
-                     facts.realpath)
+                     facts.realpath, memo)
         for m in cl.missing:
             r.missing(u, cl, m, False)
     if ctx.options.blas_probe:
