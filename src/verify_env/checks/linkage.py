@@ -155,7 +155,7 @@ class _Run:
             self.add(dist, "missing-library", self.label(res.requester),
                      f"{text}; {unit.file.path} is only imported optionally by {dist.name}: "
                      f"install the library that provides {res.name!r} to enable it",
-                     Severity.WARNING, hint=None)
+                     Severity.WARNING, hint=f"install the package that provides {res.name}")
         else:
             self.add(dist, "missing-library", self.label(res.requester),
                      f"{text}; it is expected from outside {dist.name} (the system or another "
@@ -180,12 +180,13 @@ class _Run:
         scope = self.scope(cl)
         out = []
         for obj in cl.order:
-            if obj in self.blas_seen:
+            real = self.facts.realpath(obj)
+            if real in self.blas_seen:
                 continue
             verdict = judge(obj, scope, self.facts, self.process.sonames, self.label(obj))
             if verdict is None:
                 continue
-            self.blas_seen.add(obj)
+            self.blas_seen.add(real)
             out.append(verdict)
             u = self.unit_at(obj) or unit
             if verdict.code is not None:
