@@ -92,9 +92,10 @@ class Conda:
             ("CONDA_PLUGINS_VERIFY_ENV_MODE", mode)))
         return f"env {env} {shlex.quote(self.python)} -m conda " + " ".join(map(shlex.quote, args))
 
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, pkgs: Path | None = None) -> subprocess.CompletedProcess[str]:
+        env = {**self.env, "CONDA_PKGS_DIRS": str(pkgs)} if pkgs else self.env
         return subprocess.run([self.python, "-m", "conda", *args], capture_output=True,
-                              text=True, env=self.env, check=False)
+                              text=True, env=env, check=False)
 
 
 def _abbench(rounds: int, *cmds: str, prepare: str | None = None, extra: tuple[str, ...] = ()
@@ -111,6 +112,7 @@ def main() -> int:
     parser.add_argument("--venv", default="/work/scratch/torchenv")
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--workdir")
+    parser.add_argument("--only", default="1,2,3", help="sections to run, e.g. 2,3")
     args = parser.parse_args()
     work = Path(args.workdir or tempfile.mkdtemp(prefix="conda-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -126,6 +128,18 @@ def main() -> int:
                 for p in (env / "conda-meta").glob("*.json"))
     print(f"prefix {env}: {files} files", flush=True)
 
+    only = set(args.only.split(","))
+    if "1" in only:
+        _transaction(args, conda, env)
+    if "2" in only:
+        _verify_vs_doctor(args, conda, env)
+    if "3" in only:
+        _damage(conda, work)
+    print(f"\nwork dir kept for reuse: {work}")
+    return 0
+
+
+def _transaction(args: argparse.Namespace, conda: Conda, env: Path) -> None:
     print("\n## 1. one-package transaction (conda install pyfoo), verification on vs off")
     remove = conda.command("remove", "-y", "-q", "-p", str(env), "pyfoo", mode="off")
     install = ["install", "-y", "-q", "-p", str(env), "pyfoo"]
@@ -149,16 +163,27 @@ def main() -> int:
             "{o.report.summary.files} files')\n")
     subprocess.run([args.conda_python, "-c", code], env=conda.env, check=True)
 
+
+
+def _verify_vs_doctor(args: argparse.Namespace, conda: Conda, env: Path) -> None:
+    """``conda doctor`` runs our health check too; ``--no-plugins`` leaves conda's own."""
     print("\n## 2. conda verify vs conda doctor, same prefix")
     _abbench(args.rounds, f"verify::{conda.command('verify', '-p', str(env))}",
              f"verify-no-cache::{conda.command('verify', '--no-cache', '-p', str(env))}",
+             f"doctor-own::{conda.command('--no-plugins', 'doctor', '-p', str(env))}",
              f"doctor::{conda.command('doctor', '-p', str(env))}",
-             extra=("--ref", "doctor"))
+             extra=("--ref", "doctor-own"))
 
+
+def _damage(conda: Conda, work: Path) -> None:
     print("\n## 3. the same damage, seen by conda doctor and conda verify")
     damaged = work / "damaged"
-    shutil.rmtree(damaged, ignore_errors=True)
-    run = conda.run("create", "-y", "-p", str(damaged), "scipy", "pyfoo")
+    # Its own package cache: the damage below goes through the hard links into that cache,
+    # which would otherwise damage the prefix of sections 1 and 2 too (as it did once here).
+    pkgs = work / "pkgs-damaged"
+    for path in (damaged, pkgs):
+        shutil.rmtree(path, ignore_errors=True)
+    run = conda.run("create", "-y", "-p", str(damaged), "scipy", "pyfoo", pkgs=pkgs)
     assert run.returncode == 0, run.stderr
     site = damaged / SITE
     with open(site / "pyfoo" / "__init__.py", "r+b") as fh:  # noarch python, in place
@@ -177,18 +202,16 @@ def main() -> int:
     (info / "INSTALLER").write_text("pip\n")
     (info / "RECORD").write_text("pipext/_c.cpython-312-x86_64-linux-gnu.so,,\n"
                                  "pipext-1.0.dist-info/RECORD,,\n")
-    doctor = conda.run("doctor", "-p", str(damaged))
+    doctor = conda.run("doctor", "-p", str(damaged), pkgs=pkgs)
     print(f"conda doctor: exit {doctor.returncode}")
     for line in doctor.stdout.split("verify-env")[0].splitlines():
-        if line.strip():
+        if line.strip() not in ("", "\u274c"):
             print(f"  {line}")
-    verify = conda.run("verify", "-p", str(damaged), "--format", "json")
+    verify = conda.run("verify", "-p", str(damaged), "--format", "json", pkgs=pkgs)
     report = json.loads(verify.stdout)
     print(f"conda verify: exit {verify.returncode}, {len(report['findings'])} findings")
     for f in report["findings"]:
         print(f"  {f['severity']}: {f['distribution']} [{f['check']}/{f['code']}] {f['path']}")
-    print(f"\nwork dir kept for reuse: {work}")
-    return 0
 
 
 if __name__ == "__main__":
