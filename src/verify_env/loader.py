@@ -23,9 +23,12 @@ RPATH/RUNPATH of the needing object and its loaders, then ``/etc/ld-musl-ARCH.pa
 ``/lib:/usr/local/lib:/usr/lib``. The model is confirmed by the system loader (`ldconfirm.py`)
 where it matters, and the loader wins.
 
-Figures (bench/linkage_bench.py, torch venv, 344 shared objects): reading the dynamic sections
-with our `struct` reader ~70 ms cold in-process (pyelftools ~400 ms for the same DT_NEEDED, issue
-5's figure); the search itself adds ~10 ms; a warm run reads the facts from the stat cache.
+Figures (bench/linkage_bench.py, the torch venv: 344 shared objects, 421 objects with the
+system libraries, on a shared 2-core machine under load): the dynamic sections of all 344 read
+with `elf.py` in 167-202 ms (70-100 ms quiet; 4.5 MB of 836 MB read), pyelftools ~400 ms for
+the same DT_NEEDED (issue 5's figure); the static pass over all 421 objects 169-374 ms cold and
+85 ms with the facts from the stat cache; ld.so confirmation of the 18 BLAS consumers 24-84 ms.
+See bench/README.md.
 """
 
 from __future__ import annotations
