@@ -18,10 +18,11 @@ modelled here step by step:
 ``$ORIGIN`` is the directory of the needing object as it was opened (not symlink-resolved, as
 ld.so does), ``$LIB`` the libc's directory below ``/`` or ``/usr``, ``$PLATFORM`` the machine; an
 entry with another token, or a relative one, is dropped. A candidate of another ELF class or
-machine is skipped and the search goes on, as ld.so does. musl's order is LD_LIBRARY_PATH, the
-RPATH/RUNPATH of the needing object and its loaders, then ``/etc/ld-musl-ARCH.path`` or
-``/lib:/usr/local/lib:/usr/lib``. The model is confirmed by the system loader (`ldconfirm.py`)
-where it matters, and the loader wins.
+machine is skipped and the search goes on, as ld.so does. musl's order (``ldso/dynlink.c``) is
+LD_LIBRARY_PATH, the RUNPATH (else RPATH) of the needing object and of each object that loaded
+it, then ``/etc/ld-musl-ARCH.path`` or ``/lib:/usr/local/lib:/usr/lib``. The model is
+confirmed by the system loader (`linkage/confirm.py`) where it matters, and the loader wins;
+glibc-hwcaps subdirectories are left to that confirmation.
 
 Figures (bench/linkage_bench.py, the torch venv: 344 shared objects, 421 objects with the
 system libraries, on a shared 2-core machine under load): the dynamic sections of all 344 read
@@ -247,7 +248,7 @@ class _Search:
         searched: list[str] = []
         steps: list[tuple[str, tuple[str, ...]]]
         if s.musl:
-            steps = [("LD_LIBRARY_PATH", s.ld_library_path), ("rpath", runpath + chain),
+            steps = [("LD_LIBRARY_PATH", s.ld_library_path), ("rpath", chain),
                      ("default", s.default_dirs)]
         else:
             steps = [("rpath", () if f.runpath else chain), ("LD_LIBRARY_PATH", s.ld_library_path),
@@ -267,9 +268,11 @@ class _Search:
 
 
 def own_rpath(path: str, f: ObjectFacts, setup: SearchSetup) -> tuple[str, ...]:
-    """The object's DT_RPATH dirs, expanded (what it passes down to what it loads)."""
+    """The object's DT_RPATH dirs, expanded (what it passes down to what it loads); for musl,
+    which walks the loader chain for both and prefers DT_RUNPATH, whichever it has."""
     origin = os.path.dirname(path)
-    return tuple(p for e in f.rpath if (p := expand(e, origin, setup)))
+    entries = (f.runpath or f.rpath) if setup.musl else f.rpath
+    return tuple(p for e in entries if (p := expand(e, origin, setup)))
 
 
 def closure(root: str, setup: SearchSetup, facts: FactsFn,

@@ -192,3 +192,21 @@ def test_scope_widens_to_consumers_of_a_changed_library(numpy_venv: Path) -> Non
     wide = narrow.with_consumers(inventory, [os.fspath(openblas)])
     assert wide.keys == frozenset({"pip", "numpy"}) and "numpy" in wide.reason
     assert Scope.full().with_consumers(inventory, [str(openblas)]) == Scope.full()
+
+
+def test_musl_order(tmp_path: Path) -> None:
+    """musl: LD_LIBRARY_PATH, then the RPATH/RUNPATH of the object and its loaders, then the
+    path file's directories; no ld.so.cache."""
+    top = _chain(tmp_path, ["-Wl,--enable-new-dtags,-rpath,$ORIGIN/../deps"])
+    deps = str(tmp_path / "deps")
+    musl = _setup(musl=True, ld_cache={}, default_dirs=("/nonexistent",))
+    cl = closure(str(top), musl, _facts)
+    assert cl.resolved["libmid.so.1"].how == "rpath"
+    # unlike glibc, musl passes RUNPATH down the chain: libmid finds libleaf through it
+    assert {m.name for m in cl.missing} <= {"libc.so.6"}
+    first = closure(str(top), _setup(musl=True, ld_library_path=(deps,), ld_cache={},
+                                     default_dirs=()), _facts)
+    assert first.resolved["libmid.so.1"].how == "LD_LIBRARY_PATH"
+    fallback = closure(str(top), _setup(musl=True, ld_cache={}, default_dirs=(deps,)), _facts,
+                       inherited=())
+    assert fallback.resolved["libleaf.so.1"].path is not None
