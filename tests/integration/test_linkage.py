@@ -319,12 +319,21 @@ def test_hostile_files_named_so(tmp_path: Path, py311: str, bare_venv: Path,
     files: dict[str, bytes | str | Path] = {"hostile/__init__.py": ""}
     files.update({f"hostile/{k}{SUFFIX}": v for k, v in hostile.items()})
     files["hostile.libs/libneeded_bad.so.1"] = bytes(needed_bad)
+    # a sound extension module whose library (beside it, through RUNPATH) is a truncated file
+    victim = build_library(tmp_path / "b" / "libvictim.so.1", _fn("victim", 2), "libvictim.so.1")
+    files[f"hostile/_user{SUFFIX}"] = build_extension(
+        tmp_path / "b" / f"_user{SUFFIX}", _call("int victim(void);", "victim()"), "_user",
+        python_include(py311), [str(victim), "-Wl,--enable-new-dtags,-rpath,$ORIGIN/../"
+                                             "hostile.libs"])
+    files["hostile.libs/libvictim.so.1"] = victim.read_bytes()[:100]
     wheel = make_platform_wheel(tmp_path / "w", "hostile", "1.0", files)
     env = _install(tmp_path / "venv", py311, [wheel])
     run = _verify(env, cache_dir, "--verbose")
     run.assert_no_traceback()
     assert run.returncode in (0, 1)
-    assert not [f for f in _linkage(run) if f["path"] and f["path"].startswith("hostile/")]
+    (bad,) = _linkage(run)
+    assert (bad["code"], bad["path"]) == ("missing-library", f"hostile/_user{SUFFIX}")
+    assert "libvictim.so.1" in bad["message"] and "cannot use" in bad["message"]
     text = run_cli("--python", str(env / "bin" / "python"), "--checks", "linkage",
                    "--verbose", cache_dir=cache_dir)
     text.assert_no_traceback()
