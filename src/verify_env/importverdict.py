@@ -121,7 +121,10 @@ def diagnose(outcome: ImportOutcome) -> Diagnosis:
     py_abi = _PY_ABI.search(messages)
     if py_abi:
         return Diagnosis(Kind.PYTHON_ABI, _line_with(messages, py_abi))
-    missing = _NO_MODULE.search(outcome.chain[-1][1] if outcome.chain else "")
-    if missing and outcome.chain and outcome.chain[-1][0] == "ModuleNotFoundError":
-        return Diagnosis(Kind.MISSING_MODULE, raised, missing.group(1))
+    # the raised error or what it wraps (pandas: "Unable to import required dependency
+    # dateutil", raised from the ModuleNotFoundError)
+    for exc_type, message in reversed(outcome.chain):
+        missing = _NO_MODULE.search(message) if exc_type == "ModuleNotFoundError" else None
+        if missing:
+            return Diagnosis(Kind.MISSING_MODULE, raised, missing.group(1))
     return Diagnosis(Kind.ERROR, raised or "failed without an exception message")

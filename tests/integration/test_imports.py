@@ -59,6 +59,14 @@ def new_scipy_env(numpy_venv: Path, tmp_path_factory: pytest.TempPathFactory) ->
     return env
 
 
+@pytest.fixture(scope="module")
+def pandas_env(numpy_venv: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """numpy 2.2.6 and pandas installed with --no-deps: python-dateutil is missing."""
+    env = clone_env(numpy_venv, tmp_path_factory.mktemp("pandas") / "env")
+    _pip(env, "--no-deps", "pandas")
+    return env
+
+
 FIXTURE_MODULES = {
     # hangs on import, after starting a child that hangs too (the whole group must go)
     "vet_sleeper/__init__.py": """
@@ -153,6 +161,17 @@ def test_scipy_built_for_numpy2_is_clean(new_scipy_env: Path, cache_dir: Path) -
     assert run.findings == []
     facts = run.report["environment"]["imports"]
     assert facts["modules"] == facts["distinct"] >= 20  # numpy, pip, scipy and its subpackages
+
+
+def test_missing_required_dependency_names_the_requirement(pandas_env: Path,
+                                                           cache_dir: Path) -> None:
+    run = _imports(pandas_env / "bin/python", cache_dir)
+    assert run.returncode == 1, run.stdout
+    f = run.find("import-error", "pandas")
+    assert (f["distribution"], f["severity"]) == ("pandas", "error")
+    assert "dateutil" in str(f["message"])
+    assert "pandas requires 'python-dateutil" in str(f["message"])
+    assert str(f["hint"]).startswith("pip install 'python-dateutil")
 
 
 def test_truncated_extension_is_a_finding_not_a_failure(numpy_env: Path,

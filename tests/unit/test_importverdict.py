@@ -48,6 +48,12 @@ def _error(kind: str, message: str, output: str = "") -> ImportOutcome:
      Kind.PYTHON_ABI, "dynamic module does not define module export function (PyInit__x)", None),
     (_error("ModuleNotFoundError", "No module named 'yaml'"), Kind.MISSING_MODULE,
      "ModuleNotFoundError: No module named 'yaml'", "yaml"),
+    (ImportOutcome("m", "error", 0.1, (
+        ("ModuleNotFoundError", "No module named 'dateutil'"),
+        ("ImportError", "Unable to import required dependency dateutil. Please see the "
+                        "traceback for details."))),
+     Kind.MISSING_MODULE, "ImportError: Unable to import required dependency dateutil. Please "
+     "see the traceback for details.", "dateutil"),
     (_error("SyntaxError", "invalid syntax (core.py, line 3)\nmore"), Kind.ERROR,
      "SyntaxError: invalid syntax (core.py, line 3)", None),
     (ImportOutcome("m", "crash", 0.2, returncode=-7), Kind.CRASH,
@@ -56,7 +62,8 @@ def _error(kind: str, message: str, output: str = "") -> ImportOutcome:
      "the interpreter died (exit status 3)", "exit status 3"),
     (ImportOutcome("m", "timeout", 2.04), Kind.TIMEOUT, "still importing after 2.0 s", None),
 ], ids=["numpy-sentence", "dtype-size", "array-api", "missing-lib", "libpython", "symbol",
-        "py-symbol", "no-init", "no-module", "other", "sigbus", "exit", "timeout"])
+        "py-symbol", "no-init", "no-module", "wrapped-no-module", "other", "sigbus", "exit",
+        "timeout"])
 def test_diagnose(outcome: ImportOutcome, kind: Kind, quote: str, subject: str | None) -> None:
     d = diagnose(outcome)
     assert (d.kind, d.quote, d.subject) == (kind, quote, subject)
