@@ -334,9 +334,10 @@ def run(ctx: Context) -> CheckResult:
         got = facts.object(u.file.location)
         if not isinstance(got, ObjectFacts) or got.triple != exe_facts.triple:
             if ctx.scope.includes(u.dist):  # the tags check reports what it is instead
-                why = got if isinstance(got, str) else "built for another machine or class"
+                why = "built for another machine or class" if isinstance(got, ObjectFacts) \
+                    else got.removeprefix(f"{u.file.location!r}: ")
                 result.skips.append(Skip(NAME, u.dist.name, u.file.path,
-                                         f"not a loadable ELF object here: {why}"))
+                                         f"{u.file.path}: not a loadable ELF object: {why}"))
             continue
         exts.append(u)
     for u in exts:
