@@ -296,9 +296,8 @@ def run(ctx: Context) -> CheckResult:
     outcome = run_imports(target.executable, [u.modules for u in units], ctx.jobs,
                           ctx.options.import_timeout, needs)
     result.facts["imports"] = _facts(outcome, units, time.perf_counter() - started)
-    if outcome.startup_error is not None:
+    if outcome.startup_error is not None:  # what was judged before still counts
         result.skips.append(Skip(NAME, None, None, outcome.startup_error))
-        return result
     judge = _Judge(ctx, every)
     failed_tops = {u.modules[0].partition(".")[0]: u.dist.key for u in units
                    if outcome.outcomes.get(u.modules[0], _OK).status not in ("ok", "skip")}
