@@ -75,3 +75,11 @@ def test_an_interpreter_that_cannot_start_is_one_startup_error(tmp_path: Path) -
     run = run_imports(false, [["json"], ["os"]], 2, 5, environ=dict(os.environ))
     assert run.startup_error is not None and false in run.startup_error
     assert run.outcomes == {}
+
+
+def test_crash_after_other_units_is_confirmed_alone(tmp_path: Path) -> None:
+    run = run_imports(sys.executable, [["vet_after"], ["vet_segv"], ["vet_victim"]], 1, 30,
+                      environ=_tree(tmp_path))
+    assert run.outcomes["vet_segv"].status == "crash"
+    assert run.outcomes["vet_victim"].status == "ok"
+    assert run.reruns == 1
