@@ -79,6 +79,27 @@ class ImportRun:
     """Set when the interpreter could not even start a worker; then nothing was judged."""
 
 
+def _has_exited(proc: subprocess.Popen[bytes]) -> bool:
+    """Whether it has exited, WITHOUT reaping it (``poll`` would): a process group may only be
+    signalled while its leader is unreaped, or the id could belong to someone else by then."""
+    if proc.returncode is not None:
+        return True
+    try:
+        return os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return True
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the worker's process group (it and anything it spawned), if still ours."""
+    if proc.returncode is not None:
+        return  # reaped: the group was killed before that
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 @dataclass(slots=True)
 class _Task:
     modules: tuple[str, ...]
@@ -142,16 +163,14 @@ class _Runner:
         self.workers.append(worker)
         return worker
 
-    def _retire(self, worker: _Worker, kill: bool) -> None:
-        """Reap the worker; kill its whole process group first (anything it spawned too)."""
+    def _retire(self, worker: _Worker) -> None:
+        """Kill the worker's whole process group (anything it spawned, even after a clean
+        exit), then reap it. The group is killed before the leader is reaped: until then its
+        id cannot be reused by anyone else's group."""
         assert worker.proc.stdout is not None
         self.selector.unregister(worker.proc.stdout)
         self.workers.remove(worker)
-        if kill:
-            try:
-                os.killpg(worker.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+        _kill_group(worker.proc)
         for stream in (worker.proc.stdin, worker.proc.stdout):
             try:
                 if stream is not None:
@@ -159,10 +178,6 @@ class _Runner:
             except OSError:
                 pass
         worker.proc.wait()
-        try:  # children left behind by a clean exit: same group, still ours to end
-            os.killpg(worker.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
         worker.output.close()
         for name in worker.loaded:
             self.run.loaded[name] = self.run.loaded.get(name, 0) + 1
@@ -290,19 +305,14 @@ class _Runner:
 
     def _exited(self, worker: _Worker) -> None:
         """The worker's pipe closed or it is gone: attribute the death, re-queue the rest."""
-        code = worker.proc.poll()
-        if code is None:  # its pipe closed (or it never started) but it still runs
-            try:
-                os.killpg(worker.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            code = worker.proc.wait()
+        _kill_group(worker.proc)  # if it still runs (pipe closed, never started): now it won't
+        code = worker.proc.wait()  # the status it died of (a kill after death changes nothing)
         if not worker.hello:
             worker.output.seek(0)
             text = worker.output.read(4000).decode("utf-8", "replace").strip()
             self.run.startup_error = (f"{self.executable} could not start the import worker "
                                       f"(exit {code}): {(text.splitlines() or ['no output'])[-1]}")
-            self._retire(worker, kill=True)
+            self._retire(worker)
             return
         current = worker.current
         if current is not None:
@@ -318,14 +328,14 @@ class _Runner:
         elif worker.remaining:
             self.queue.appendleft(_Task(tuple(worker.remaining), self._needs(worker),
                                           worker.alone))
-        self._retire(worker, kill=True)
+        self._retire(worker)
 
     def _timed_out(self, worker: _Worker) -> None:
         assert worker.current is not None
         current = worker.current
         self._record(ImportOutcome(current, "timeout", time.monotonic() - worker.since))
         self._requeue_rest(worker, current, alone=False)
-        self._retire(worker, kill=True)
+        self._retire(worker)
 
     def _read(self, worker: _Worker) -> None:
         """Handle everything the worker has said so far; its EOF retires it."""
@@ -371,13 +381,13 @@ class _Runner:
                         self._timed_out(w)
                     elif not w.hello and now - w.started > max(_STARTUP, self.timeout):
                         self._exited(w)
-                    elif w.proc.poll() is not None and w in self.workers:
+                    elif _has_exited(w.proc) and w in self.workers:
                         self._read(w)  # drain what it said; EOF there retires it
-                        if w in self.workers and w.proc.poll() is not None:
+                        if w in self.workers:
                             self._exited(w)
         finally:
             for w in list(self.workers):
-                self._retire(w, kill=True)
+                self._retire(w)
             self.selector.close()
         return self.run
 
