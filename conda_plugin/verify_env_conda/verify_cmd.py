@@ -41,14 +41,43 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="report format (default: text) [VERIFY_ENV_FORMAT]")
     parser.add_argument("-o", "--output", metavar="FILE", default=env("VERIFY_ENV_OUTPUT"),
                         help="write the report to FILE [VERIFY_ENV_OUTPUT]")
-    parser.add_argument("--strict", action="store_true", help="warnings fail too")
-    parser.add_argument("--no-cache", action="store_true", help="rehash every file")
-    parser.add_argument("--jobs", type=_positive(int), metavar="N", help="hashing processes")
-    parser.add_argument("--blas-probe", action="store_true",
-                        help="run a numeric probe of each BLAS/LAPACK provider")
+    parser.add_argument("--strict", action="store_true", default=None,
+                        help="warnings fail too [VERIFY_ENV_STRICT]")
+    parser.add_argument("--no-cache", action="store_true", default=None,
+                        help="rehash every file [VERIFY_ENV_NO_CACHE]")
+    parser.add_argument("--jobs", type=_positive(int), metavar="N",
+                        help="hashing processes [VERIFY_ENV_JOBS]")
+    parser.add_argument("--blas-probe", action="store_true", default=None,
+                        help="run a numeric probe of each BLAS/LAPACK provider "
+                             "[VERIFY_ENV_BLAS_PROBE]")
     parser.add_argument("--import-timeout", type=_positive(float), metavar="SECONDS",
-                        help="per-module timeout under --checks imports")
+                        help="per-module timeout under --checks imports "
+                             "[VERIFY_ENV_IMPORT_TIMEOUT]")
     parser.add_argument("-v", "--verbose", action="store_true", help="list what was not judged")
+
+
+def _twins(args: argparse.Namespace) -> str | None:
+    """Fill unset options from their ``VERIFY_ENV_*`` twins, validated like the flags;
+    return what is wrong with one, if anything."""
+    for attr, name in (("strict", "STRICT"), ("no_cache", "NO_CACHE"),
+                       ("blas_probe", "BLAS_PROBE")):
+        if getattr(args, attr):
+            continue
+        value = (os.environ.get(f"VERIFY_ENV_{name}") or "").strip().lower()
+        if value in ("", "0", "false", "no", "off"):
+            setattr(args, attr, False)
+        elif value in ("1", "true", "yes", "on"):
+            setattr(args, attr, True)
+        else:
+            return f"VERIFY_ENV_{name}={value!r}: expected 1/0, true/false, yes/no"
+    for attr, name, kind in (("jobs", "JOBS", int), ("import_timeout", "IMPORT_TIMEOUT", float)):
+        text = os.environ.get(f"VERIFY_ENV_{name}")
+        if getattr(args, attr) is None and text:
+            try:
+                setattr(args, attr, _positive(kind)(text))
+            except argparse.ArgumentTypeError as exc:
+                return f"VERIFY_ENV_{name}: {exc}"
+    return None
 
 
 def target_prefix(args: argparse.Namespace, locate_name: Callable[[str], str],
@@ -69,6 +98,10 @@ def execute(args: argparse.Namespace, *, locate_name: Callable[[str], str],
     if args.format not in FORMATS:  # VERIFY_ENV_FORMAT, which argparse does not check
         print(f"conda verify: VERIFY_ENV_FORMAT={args.format!r}: choose from "
               f"{', '.join(FORMATS)}", file=sys.stderr)
+        return 2
+    problem = _twins(args)
+    if problem:
+        print(f"conda verify: {problem}", file=sys.stderr)
         return 2
     try:
         return _run(args, target_prefix(args, locate_name, default_prefix))

@@ -106,6 +106,26 @@ def test_conda_verify_clean_then_damaged(channel: Channel, tmp_path: Path,
     assert "unknown check(s) nope" in capsys.readouterr().err
 
 
+def test_conda_verify_env_twins(channel: Channel, tmp_path: Path,
+                                capsys: pytest.CaptureFixture[str],
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    prefix = _env(channel, tmp_path)
+    monkeypatch.setenv("VERIFY_ENV_JOBS", "0")
+    assert _conda_verify("-p", str(prefix)) == 2
+    assert "VERIFY_ENV_JOBS: '0' is not positive" in capsys.readouterr().err
+    monkeypatch.setenv("VERIFY_ENV_JOBS", "1")
+    monkeypatch.setenv("VERIFY_ENV_STRICT", "maybe")
+    assert _conda_verify("-p", str(prefix)) == 2
+    assert "VERIFY_ENV_STRICT='maybe'" in capsys.readouterr().err
+    monkeypatch.setenv("VERIFY_ENV_STRICT", "1")
+    monkeypatch.setenv("VERIFY_ENV_FORMAT", "xml")
+    assert _conda_verify("-p", str(prefix)) == 2
+    assert "VERIFY_ENV_FORMAT='xml'" in capsys.readouterr().err
+    monkeypatch.setenv("VERIFY_ENV_FORMAT", "junit")
+    assert _conda_verify("-p", str(prefix)) == 0
+    assert capsys.readouterr().out.startswith("<?xml")
+
+
 def test_health_check_and_fixer(channel: Channel, tmp_path: Path,
                                 capsys: pytest.CaptureFixture[str]) -> None:
     prefix = _env(channel, tmp_path)
