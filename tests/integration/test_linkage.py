@@ -127,6 +127,11 @@ class Built:
                                                                    "nowhere_fn()"), "_l", inc)
         self.loose = make_platform_wheel(self.wheels, "loose-ext", "1.0", {
             "loose_ext/__init__.py": "", f"loose_ext/_l{SUFFIX}": loose})
+        # plugin-pkg: a library no extension module loads (a dlopen()ed plugin) lacking one
+        plugin = build_library(b / "plugin" / "libplugin.so", _fn("plug", 1), "libplugin.so",
+                               ["-Wl,--no-as-needed", str(gone)])
+        self.plugin = make_platform_wheel(self.wheels, "plugin-pkg", "1.0", {
+            "plugin_pkg/__init__.py": "", "plugin_pkg/libplugin.so": plugin})
         self.orphan = make_platform_wheel(self.wheels, "orphan-pkg", "1.0", {
             "orphan_pkg/__init__.py": "from . import _u\n", f"orphan_pkg/_u{SUFFIX}": u_ext})
 
@@ -217,12 +222,17 @@ def test_every_undefined_symbol_under_strict(tmp_path: Path, py311: str, built: 
 
 def test_unconditional_import_and_missing_required_dist_are_errors(
         tmp_path: Path, py311: str, built: Built, cache_dir: Path) -> None:
-    env = _install(tmp_path / "venv", py311, [built.needy, built.core, built.orphan])
+    env = _install(tmp_path / "venv", py311, [built.needy, built.core, built.orphan,
+                                               built.plugin])
     run = _verify(env, cache_dir)
     assert run.returncode == 1
     got = {(f["code"], f["distribution"], f["path"]) for f in _linkage(run)}
     assert got == {("missing-library", "needy-ext", f"needy_ext/_accel{SUFFIX}"),
                    ("missing-library", "orphan-pkg", f"orphan_pkg/_u{SUFFIX}")}
+    # the plugin nothing loads at import: noted, never an error or a warning
+    (note,) = _linkage(run, "info")
+    assert (note["distribution"], note["path"]) == ("plugin-pkg", "plugin_pkg/libplugin.so")
+    assert "libnotthere_vx.so.1" in note["message"] and _linkage(run, "warning") == []
 
 
 def test_deleted_provider(link_venv: Path, tmp_path: Path, cache_dir: Path) -> None:

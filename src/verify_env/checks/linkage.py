@@ -8,8 +8,9 @@ requires loaded first (a torch extension package naming ``libtorch.so`` gets tor
 Files that could not be fully resolved, and every BLAS/LAPACK consumer, are then confirmed by the
 target's own ld.so (`linkage.confirm`); where the two disagree the loader wins and ``--verbose``
 shows the disagreement. A library no extension module reaches is only ``dlopen``ed at run time
-if at all: what it lacks is a warning. Severity follows who owes the library (§3b): a library
-the distribution (or another one) records and is gone is damage, an error; one expected from
+if at all: what it lacks is only noted (info; a clean CUDA build of torch has dozens of such
+plugins, and ``--strict`` must still pass it). Severity follows who owes the library (§3b): a
+library the distribution (or another one) records and is gone is damage, an error; one expected from
 the system is an error unless every import of the module in its package is optional
 (`linkage.optional`), then a warning naming the library. BLAS/LAPACK consumers always count.
 """
@@ -137,7 +138,7 @@ class _Run:
         if not unit.extension:
             self.add(dist, "missing-library", self.label(res.requester),
                      f"{text}; no extension module loads {unit.file.path}, so only code that "
-                     "loads it at run time would fail", Severity.WARNING)
+                     "loads it at run time would fail", Severity.INFO)
         elif dist in owners:
             shipped = [u.file for u in self.units
                        if u.dist is dist and os.path.basename(u.file.location) == res.name]
