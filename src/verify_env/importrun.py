@@ -4,7 +4,9 @@ Each worker (`importprobe.py`, started with ``-B`` and ``PYTHONDONTWRITEBYTECODE
 is written into the environment, in an empty temporary directory, with the user's environment
 variables) imports unit after unit and reports every module as soon as it is known. A worker
 keeps what it imported, so a dependency shared by many units (numpy) is imported once per
-worker, and every requested module is imported once in the whole run.
+worker, and every requested module is imported once in the whole run. Workers run with
+``-W ignore``: a DeprecationWarning on import is not a finding, and a ``PYTHONWARNINGS=error``
+in the user's environment must not turn one into a failed import.
 
 What a crash, a hang or an error means depends on what else the process had imported, so:
 - a worker that dies (signal or exit) while importing a module: that module crashed;
