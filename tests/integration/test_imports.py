@@ -81,7 +81,8 @@ FIXTURE_MODULES = {
         import ctypes
         ctypes.string_at(0)
         """,
-    # prints to both streams, warns, and reads stdin: none of it may reach the report
+    # prints to both streams, warns (under PYTHONWARNINGS=error), and reads stdin: none of it
+    # may reach the report or fail the import
     "vet_noisy/__init__.py": """
         import sys, warnings
         print('{"schema": "not ours"}')
@@ -199,7 +200,7 @@ def test_hang_crash_noise_and_optional_dependency(fixture_wheel: Path, bare_venv
     before = env_snapshot(env)
     started = time.monotonic()
     run = _imports(env / "bin/python", cache_dir, "--import-timeout", "2",
-                   env={"VET_PIDFILE": str(pidfile)})
+                   env={"VET_PIDFILE": str(pidfile), "PYTHONWARNINGS": "error"})
     elapsed = time.monotonic() - started
     assert run.returncode == 1, run.stderr
     assert elapsed < 20, elapsed  # one 2 s timeout, not the default 30 s
