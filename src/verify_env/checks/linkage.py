@@ -29,7 +29,7 @@ from verify_env.extensions import tagged_suffix
 from verify_env.finding import Finding, Severity, Skip
 from verify_env.inventory import Distribution, FileKind, RecordedFile
 from verify_env.linkage import blas, optional
-from verify_env.linkage.confirm import Job, Listing, confirm
+from verify_env.linkage.confirm import Job, confirm, reconcile, search_context
 from verify_env.linkage.consumers import is_shared_object
 from verify_env.linkage.facts import FileFacts
 from verify_env.linkage.judge import Verdict, judge, quote
@@ -39,6 +39,7 @@ from verify_env.loader import (
     ObjectFacts,
     Resolution,
     SearchMemo,
+    SearchSetup,
     closure,
     search_setup,
 )
@@ -242,37 +243,6 @@ class _Run:
 
     # -- confirmation by ld.so -------------------------------------------------------------
 
-    def reconcile(self, cl: Closure, listing: Listing) -> None:
-        label = self.label(cl.root)
-        if listing.error and not listing.found:
-            self.result.details.append(f"linkage: ld.so gave no listing for {label}: "
-                                       f"{listing.error}")
-            return
-        for name, path in listing.found.items():
-            res = cl.resolved.get(name)
-            if res is None or res.how == "loaded":
-                continue
-            if path is None and res.path is not None:
-                new = Resolution(name, res.requester, None, "missing", res.searched)
-                cl.resolved[name] = new
-                cl.missing.append(new)
-                self.result.details.append(
-                    f"linkage: {label}: {name}: the static search found {res.path} "
-                    f"({res.how}); ld.so finds nothing, and ld.so wins")
-            elif path is not None and res.path is None:
-                cl.missing = [m for m in cl.missing if m.name != name]
-                cl.resolved[name] = Resolution(name, res.requester, path, "ld.so")
-                self.result.details.append(
-                    f"linkage: {label}: {name}: the static search found nothing; ld.so finds "
-                    f"{path}, and ld.so wins")
-            elif path is not None and res.path is not None and \
-                    os.path.realpath(path) != os.path.realpath(res.path):
-                cl.resolved[name] = Resolution(name, res.requester, path, "ld.so")
-                cl.order = [path if p == res.path else p for p in cl.order]
-                self.result.details.append(
-                    f"linkage: {label}: {name}: the static search found {res.path} "
-                    f"({res.how}); ld.so loads {path}, and ld.so wins")
-
 
 def _consumes_blas(cl: Closure, facts: FileFacts) -> bool:
     return any((b := facts.blas(p)) is not None and b.consumer for p in cl.order)
@@ -300,6 +270,36 @@ def _probe(r: _Run, verdicts: list[Verdict]) -> None:
                       f"{u.file.path}: its BLAS/LAPACK provider {v.provider}, called as it "
                       f"calls it ({prefix}ddot{suffix}, {v.consumer_interface}), "
                       f"{done[probe]}")
+
+
+def _confirm(r: _Run, interp: str, closures: list[Closure], setup: SearchSetup) -> None:
+    """Hand the files the static pass could not fully resolve, and every BLAS/LAPACK
+    consumer, to the target's ld.so; one per search context; the loader wins."""
+    process, facts = r.process, r.facts
+    groups: dict[tuple[object, ...], list[Closure]] = defaultdict(list)
+    jobs = []
+    for cl in closures:
+        f = facts.object(cl.root)
+        if not isinstance(f, ObjectFacts) or not (cl.missing or cl.unreadable
+                                                   or _consumes_blas(cl, facts)):
+            continue
+        preload = tuple(sorted({res.path for res in cl.resolved.values()
+                                if res.how == "loaded" and res.path
+                                and res.path not in process.order}))
+        group = groups[(search_context(cl.root, f, setup, facts.realpath), preload)]
+        if not group:
+            jobs.append(Job(cl.root, process.inherited + setup.ld_library_path
+                            if process.inherited else (), preload))
+        group.append(cl)
+    listings, seconds = confirm(interp, jobs, r.ctx.target.env.get("LD_LIBRARY_PATH"))
+    for group in groups.values():
+        listing = listings.get(group[0].root)
+        if listing is not None:
+            for cl in group:
+                r.result.details += reconcile(cl, listing, r.label(cl.root))
+    r.result.details.append(
+        f"linkage: {sum(map(len, groups.values()))} files confirmed by {interp} "
+        f"({len(jobs)} runs, one per search context) in {seconds:.3f} s")
 
 
 def run(ctx: Context) -> CheckResult:
@@ -357,20 +357,7 @@ def run(ctx: Context) -> CheckResult:
                                                 {**extra, **process.preloaded},
                                                 process.inherited, facts.realpath, memo)
     if interp:
-        jobs = []
-        for u in mine:
-            cl = closures[u.file.location]
-            if cl.missing or cl.unreadable or _consumes_blas(cl, facts):
-                preload = tuple(sorted({res.path for res in cl.resolved.values()
-                                        if res.how == "loaded" and res.path
-                                        and res.path not in process.order}))
-                jobs.append(Job(u.file.location, process.inherited + setup.ld_library_path
-                                if process.inherited else (), preload))
-        listings, seconds = confirm(interp, jobs, target.env.get("LD_LIBRARY_PATH"))
-        for path, listing in listings.items():
-            r.reconcile(closures[path], listing)
-        result_line = f"linkage: {len(jobs)} files confirmed by {interp} in {seconds:.3f} s"
-        r.result.details.append(result_line)
+        _confirm(r, interp, [closures[u.file.location] for u in mine], setup)
     verdicts: list[Verdict] = []
     reached: set[str] = set()
     for u in mine:

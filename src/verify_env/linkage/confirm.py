@@ -16,10 +16,12 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["Job", "Listing", "confirm"]
+from verify_env.loader import Closure, ObjectFacts, Resolution, SearchSetup, expand
+
+__all__ = ["Job", "Listing", "confirm", "reconcile", "search_context"]
 
 TIMEOUT = 20.0
 _PARALLEL = 4
@@ -108,3 +110,44 @@ def confirm(interpreter: str, jobs: Sequence[Job],
         else:
             results[job.path] = Listing(_parse(out), None)
     return results, time.perf_counter() - started
+
+
+def search_context(path: str, f: ObjectFacts, setup: SearchSetup,
+                   realpath: Callable[[str], str] = os.path.realpath) -> tuple[object, ...]:
+    """Everything ld.so's answer for ``path`` depends on, with ``$ORIGIN`` resolved: files with
+    equal contexts get equal answers, so one of them is asked (scipy's 16 BLAS consumers in
+    five directories all search ``scipy.libs``)."""
+    origin = os.path.dirname(path)
+    dirs = tuple(tuple(realpath(d) for e in entries if (d := expand(e, origin, setup)))
+                 for entries in (f.rpath, f.runpath))
+    return (f.needed, dirs, f.nodeflib, f.triple)
+
+
+def reconcile(cl: Closure, listing: Listing, label: str) -> list[str]:
+    """Make the closure say what ld.so said (the loader wins); the disagreements, as lines for
+    ``--verbose``."""
+    if listing.error and not listing.found:
+        return [f"linkage: ld.so gave no listing for {label}: {listing.error}"]
+    lines = []
+    for name, path in listing.found.items():
+        res = cl.resolved.get(name)
+        if res is None or res.how == "loaded":
+            continue
+        if path is None and res.path is not None:
+            new = Resolution(name, res.requester, None, "missing", res.searched)
+            cl.resolved[name] = new
+            cl.missing.append(new)
+            lines.append(f"linkage: {label}: {name}: the static search found {res.path} "
+                         f"({res.how}); ld.so finds nothing, and ld.so wins")
+        elif path is not None and res.path is None:
+            cl.missing = [m for m in cl.missing if m.name != name]
+            cl.resolved[name] = Resolution(name, res.requester, path, "ld.so")
+            lines.append(f"linkage: {label}: {name}: the static search found nothing; ld.so "
+                         f"finds {path}, and ld.so wins")
+        elif path is not None and res.path is not None and \
+                os.path.realpath(path) != os.path.realpath(res.path):
+            cl.resolved[name] = Resolution(name, res.requester, path, "ld.so")
+            cl.order = [path if p == res.path else p for p in cl.order]
+            lines.append(f"linkage: {label}: {name}: the static search found {res.path} "
+                         f"({res.how}); ld.so loads {path}, and ld.so wins")
+    return lines
