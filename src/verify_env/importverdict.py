@@ -27,6 +27,7 @@ class Kind(str, enum.Enum):
     MISSING_LIBRARY = "missing shared object"
     UNDEFINED_SYMBOL = "undefined symbol"
     MISSING_MODULE = "missing module"
+    MISSING_NAME = "name missing from a module"
     CRASH = "crash"
     TIMEOUT = "timeout"
     ERROR = "error"
@@ -59,6 +60,7 @@ _SYMBOL = re.compile(r"undefined symbol: (\S+)")
 _PY_ABI = re.compile(r"wrong ELF class|does not define module export function"
                      r"|compiled for Python|Python version mismatch")
 _NO_MODULE = re.compile(r"No module named '([^']+)'")
+_NO_NAME = re.compile(r"cannot import name '[^']+' from '([^']+)'")
 
 
 def _first_line(text: str) -> str:
@@ -127,4 +129,7 @@ def diagnose(outcome: ImportOutcome) -> Diagnosis:
         missing = _NO_MODULE.search(message) if exc_type == "ModuleNotFoundError" else None
         if missing:
             return Diagnosis(Kind.MISSING_MODULE, raised, missing.group(1))
+    no_name = _NO_NAME.search(outcome.chain[-1][1]) if outcome.chain else None
+    if no_name and outcome.chain[-1][0] == "ImportError":  # e.g. numpy 2 dropped numpy.Inf
+        return Diagnosis(Kind.MISSING_NAME, raised, no_name.group(1))
     return Diagnosis(Kind.ERROR, raised or "failed without an exception message")

@@ -54,6 +54,9 @@ def _error(kind: str, message: str, output: str = "") -> ImportOutcome:
                         "traceback for details."))),
      Kind.MISSING_MODULE, "ImportError: Unable to import required dependency dateutil. Please "
      "see the traceback for details.", "dateutil"),
+    (_error("ImportError", "cannot import name 'Inf' from 'numpy' (/x/numpy/__init__.py)"),
+     Kind.MISSING_NAME, "ImportError: cannot import name 'Inf' from 'numpy' "
+     "(/x/numpy/__init__.py)", "numpy"),
     (_error("SyntaxError", "invalid syntax (core.py, line 3)\nmore"), Kind.ERROR,
      "SyntaxError: invalid syntax (core.py, line 3)", None),
     (ImportOutcome("m", "crash", 0.2, returncode=-7), Kind.CRASH,
@@ -62,8 +65,8 @@ def _error(kind: str, message: str, output: str = "") -> ImportOutcome:
      "the interpreter died (exit status 3)", "exit status 3"),
     (ImportOutcome("m", "timeout", 2.04), Kind.TIMEOUT, "still importing after 2.0 s", None),
 ], ids=["numpy-sentence", "dtype-size", "array-api", "missing-lib", "libpython", "symbol",
-        "py-symbol", "no-init", "no-module", "wrapped-no-module", "other", "sigbus", "exit",
-        "timeout"])
+        "py-symbol", "no-init", "no-module", "wrapped-no-module", "no-name", "other", "sigbus",
+        "exit", "timeout"])
 def test_diagnose(outcome: ImportOutcome, kind: Kind, quote: str, subject: str | None) -> None:
     d = diagnose(outcome)
     assert (d.kind, d.quote, d.subject) == (kind, quote, subject)

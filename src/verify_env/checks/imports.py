@@ -36,7 +36,7 @@ CODES = ("import-error",)
 
 _REQ_NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 _OK = ImportOutcome("", "ok")
-_SHOW_SAME = 6
+_SHOW_SAME = 24  # scipy has 20 public subpackages with compiled modules
 _NUMPY_LEAD = "A module that was compiled using NumPy 1.x"
 # Classes with one cause per distribution: the submodules failing with them are one finding.
 _ONE_CAUSE = frozenset({Kind.NUMPY_ABI, Kind.ARRAY_API, Kind.PYTHON_ABI, Kind.CRASH,
@@ -209,6 +209,12 @@ class _Judge:
             case Kind.CRASH:
                 return (f"a compiled file is damaged or incompatible: `verify-env --checks "
                         f"record,tags` names it; then {dist.hint}")
+            case Kind.MISSING_NAME if d.subject and self.providers.get(
+                    d.subject.partition(".")[0], dist).key != dist.key:
+                other = self.providers[d.subject.partition(".")[0]]
+                return (f"{dist.name} {dist.version} was written for another {other.name} than "
+                        f"{other.version}: `{self._install(dist)} --upgrade {dist.name}`, or "
+                        f"install the {other.name} version it requires")
             case Kind.TIMEOUT:
                 return (f"raise --import-timeout if it is only slow; `python -X importtime -c "
                         f"'import {module}'` shows where it waits")
