@@ -371,6 +371,9 @@ def test_big_venv_is_clean_with_the_right_providers(big_venv: Path, cache_dir: P
     assert "numpy.libs/libscipy_openblas64_" in umath["provider"]
     assert (umath["interface"], umath["consumer_interface"]) == ("ILP64", "ILP64")
     assert umath["family"].startswith("OpenBLAS") and umath["version"]
+    # a LAPACK-only consumer (no gemm/dot) that links the BLAS library counts too
+    lite = blas["numpy/linalg/lapack_lite.cpython-311-x86_64-linux-gnu.so"]
+    assert lite["consumer_interface"] == "ILP64" and lite["provider"] == umath["provider"]
     scipy = [e for e in blas.values() if e["distribution"] == "scipy"]
     assert scipy and all("scipy.libs/libscipy_openblas-" in e["provider"] for e in scipy)
     assert all(e["interface"] == "LP64" and e["problem"] is None for e in scipy)

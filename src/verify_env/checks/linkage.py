@@ -131,7 +131,8 @@ class _Run:
         req = self.unit_at(res.requester)
         dist = req.dist if req else unit.dist
         owners = self.owners.get(res.name, [])
-        where = ", ".join(res.searched[:6]) + (" …" if len(res.searched) > 6 else "")
+        shown = [os.path.normpath(d) for d in res.searched[:6]]
+        where = ", ".join(shown) + (" …" if len(res.searched) > 6 else "")
         text = (f"{self.label(res.requester)} needs {res.name!r}, which the loader finds "
                 f"nowhere (searched: {where or 'no directory'})")
         if req is not None and res.requester != unit.file.location:

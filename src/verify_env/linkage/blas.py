@@ -92,10 +92,13 @@ class BlasFacts:
     """The provider family read from its other exports (``openblas_get_config`` …), if any."""
     build: str | None
     """OpenBLAS's build string (``OpenBLAS 0.3.27 USE64BITINT DYNAMIC_ARCH …``), if found."""
+    links_blas: bool = False
+    """Its DT_NEEDED names a known BLAS/LAPACK library (then any BLAS name it imports counts:
+    numpy's lapack_lite imports only LAPACK drivers)."""
 
     @property
     def consumer(self) -> bool:
-        return has_core(self.imports)
+        return has_core(self.imports) or (self.links_blas and bool(routines(self.imports)))
 
     @property
     def provider(self) -> bool:
@@ -154,7 +157,8 @@ def version_of(facts: BlasFacts) -> str | None:
 def interface_of(path: str, soname: str | None, facts: BlasFacts, *,
                  as_consumer: bool) -> str:
     """``LP64`` or ``ILP64``: by the names imported (consumer) or exported (provider)."""
-    flags = core_flags(facts.imports if as_consumer else facts.exports)
+    names = facts.imports if as_consumer else facts.exports
+    flags = core_flags(names) or tuple(routines(names).values())
     if flags and all(flags):
         return "ILP64"
     if as_consumer:

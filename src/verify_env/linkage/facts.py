@@ -18,30 +18,31 @@ from verify_env.statcache import StatCache, stat_key
 
 __all__ = ["FileFacts"]
 
-_SPACE = "linkage"
+_SPACE = "linkage.2"  # bump when the facts change shape or meaning
 _Entry = tuple[ObjectFacts | str, blas.BlasFacts | None]
 
 
-def _blas_facts(path: str) -> blas.BlasFacts | None:
+def _blas_facts(path: str, obj: ObjectFacts) -> blas.BlasFacts | None:
+    links = any(blas.is_blas_soname(n) for n in obj.needed)
     try:
         strings = elfsym.dynamic_strings(path)
-        if not blas.maybe_blas(strings):
+        if not links and not blas.maybe_blas(strings):
             return None
         names = elfsym.symbols_matching(path, blas.NAMES)
     except (OSError, elf.ElfFormatError):
         return None
     imports, exports = tuple(sorted(names.undefined)), tuple(sorted(names.defined))
     family = blas.family_from_strings(strings) if exports else None
-    facts = blas.BlasFacts(imports, exports, family, None)
-    if facts.provider and family and "OpenBLAS" in family:
-        facts = blas.BlasFacts(imports, exports, family, blas.read_build_string(path))
-    return facts
+    build = None
+    if family and "OpenBLAS" in family and blas.has_core(exports):
+        build = blas.read_build_string(path)
+    return blas.BlasFacts(imports, exports, family, build, links)
 
 
 def _pack(entry: _Entry) -> tuple[object, ...]:
     obj, b = entry
     packed_obj = obj if isinstance(obj, str) else obj.as_tuple()
-    packed_b = None if b is None else (b.imports, b.exports, b.family, b.build)
+    packed_b = None if b is None else (b.imports, b.exports, b.family, b.build, b.links_blas)
     return (packed_obj, packed_b)
 
 
@@ -89,7 +90,7 @@ class FileFacts:
             if got is None:
                 obj = read_facts(path)
                 self.files_read += 1
-                got = (obj, _blas_facts(path) if isinstance(obj, ObjectFacts) else None)
+                got = (obj, _blas_facts(path, obj) if isinstance(obj, ObjectFacts) else None)
                 if stat.S_ISREG(st.st_mode):
                     self._cache.remember(_SPACE, real, key, _pack(got))
             self._by_key[key] = got
