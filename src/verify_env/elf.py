@@ -12,7 +12,7 @@ no IndexError, struct.error, MemoryError or endless loop escapes.  Failing to op
 is an OSError, as usual.  Names are decoded as UTF-8 with surrogateescape, so `os.fsencode`
 gives back their exact bytes.  Only `struct` is used: five tables do not justify a
 dependency on a full ELF library, and it is faster: the dynamic sections of the torch venv's
-344 shared objects in 70-170 ms in-process here (4.5 MB read of 836 MB), against ~400 ms for
+344 shared objects in 55-172 ms in-process here (4.5 MB read of 836 MB), against ~400 ms for
 pyelftools (issue 5's figure; bench/linkage_bench.py, bench/README.md).  The symbol tables are
 read by `elfsym.py`.
 """

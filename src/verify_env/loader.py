@@ -26,9 +26,9 @@ glibc-hwcaps subdirectories are left to that confirmation.
 
 Figures (bench/linkage_bench.py, the torch venv: 344 shared objects, 421 objects with the
 system libraries, shared 2-core machine): the dynamic sections of all 344 read with `elf.py` in
-157-172 ms (4.5 MB of 836 MB read), pyelftools ~400 ms for the same DT_NEEDED (issue 5's
-figure); the static pass over all 421 objects 155-168 ms cold, 39-41 ms with the facts from
-the stat cache; ld.so confirmation of the 18 BLAS consumers in 10 runs, 11-34 ms.
+55-172 ms (4.5 MB of 836 MB read), pyelftools ~400 ms for the same DT_NEEDED (issue 5's
+figure); the static pass over all 421 objects 155-168 ms cold, 28-41 ms with the facts from
+the stat cache; ld.so confirmation of the 22 BLAS consumers in 14 runs, ~30 ms.
 See bench/README.md.
 """
 
