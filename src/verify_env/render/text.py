@@ -63,20 +63,27 @@ def _group(findings: list[Finding], color: bool) -> list[str]:
     return lines
 
 
-def _blas(report: Report) -> list[str]:
-    """The linkage check's ``facts["blas"]``: each BLAS/LAPACK consumer and what it gets."""
+def _blas(report: Report, verbose: bool) -> list[str]:
+    """The linkage check's ``facts["blas"]``: which provider each BLAS/LAPACK consumer gets,
+    one line per distribution and provider (every consumer under ``--verbose``)."""
     entries = report.facts.get("blas")
     if not isinstance(entries, list) or not entries:
         return []
-    lines = ["", "BLAS/LAPACK (consumer -> provider):"]
+    groups: dict[tuple[str, str, str], list[str]] = defaultdict(list)
     for e in entries:
         what = ", ".join(str(p) for p in (e.get("family"), e.get("version"), e.get("interface"))
                          if p)
         provider = str(e.get("provider") or "none")
         if provider.startswith(report.target.prefix + "/"):
             provider = provider[len(report.target.prefix) + 1:]
-        lines.append(safe_text(f"  {e.get('distribution')}: {e.get('consumer')} -> {provider}"
-                               + (f" ({what})" if what else "")))
+        groups[(str(e.get("distribution")), provider, what)].append(str(e.get("consumer")))
+    lines = ["", "BLAS/LAPACK (consumers -> provider):"]
+    for (dist, provider, what), consumers in groups.items():
+        if verbose or len(consumers) == 1:
+            shown = ", ".join(consumers)
+        else:
+            shown = f"{len(consumers)} modules, e.g. {consumers[0]}"
+        lines.append(safe_text(f"  {dist}: {shown} -> {provider}" + (f" ({what})" if what else "")))
     return lines
 
 
@@ -91,7 +98,7 @@ def render(report: Report, *, strict: bool = False, verbose: bool = False,
         lines.append("")
         lines.append(safe_text(title + (f" ({installer})" if installer else "")))
         lines.extend(_group(found, color))
-    lines.extend(_blas(report))
+    lines.extend(_blas(report, verbose))
     if report.details and verbose:
         lines.append("")
         lines.extend(safe_text(d) for d in report.details)
