@@ -9,9 +9,14 @@ ratios) over:
 - ``openssl-2p``: two parallel ``openssl dgst -sha256`` processes over the same files, split
   by bytes — the physical limit of SHA-256 on two cores;
 - ``record-cold``: ``verify-env --checks record --no-cache``   (target <= 1.25x openssl-2p);
-- ``full-cold``: ``verify-env --no-cache``                     (target <= 1.5x openssl-2p);
+- ``core-cold``: ``verify-env --checks tags,record --no-cache`` (issue 3's default; target
+  <= 1.5x openssl-2p);
+- ``full-cold``: ``verify-env --no-cache``, today's default (linkage, requirements and paths
+  too);
 - ``pip-check``: ``python -m pip check`` in the venv;
-- ``warm``: ``verify-env`` with the stat cache filled, nothing changed (target <= 0.5x pip-check);
+- ``warm-core``: ``verify-env --checks tags,record`` with the stat cache filled, nothing
+  changed (target <= 0.5x pip-check);
+- ``warm``: the same with today's default checks;
 - ``version``: ``verify-env --version`` against ``python -c pass``  (target <= 40 ms).
 
 The page cache is warm for all of them (a warm-up round runs first). The environment itself is
@@ -84,11 +89,14 @@ def main() -> int:
     commands = [
         f"openssl-2p::{openssl}",
         f"record-cold::{cold_cache} {ve} --checks record --no-cache >/dev/null",
+        f"core-cold::{cold_cache} {ve} --checks tags,record --no-cache >/dev/null",
         f"full-cold::{cold_cache} {ve} --no-cache >/dev/null",
         f"pip-check::{shlex.quote(python)} -m pip check >/dev/null",
+        f"warm-core::{warm_cache} {ve} --checks tags,record >/dev/null",
         f"warm::{warm_cache} {ve} >/dev/null",
     ]
-    cmd = [sys.executable, args.abbench, "-n", str(args.rounds), "--pair", "warm/pip-check",
+    cmd = [sys.executable, args.abbench, "-n", str(args.rounds), "--pair", "warm-core/pip-check",
+           "--pair", "warm/pip-check", "--ref", "openssl-2p",
            "--ok-rc", "0,1"]
     if args.json:
         cmd += ["--json", args.json]

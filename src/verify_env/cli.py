@@ -8,7 +8,6 @@ that takes a value has a ``VERIFY_ENV_*`` twin, validated like the flag.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 from collections.abc import Sequence
@@ -145,6 +144,8 @@ def _run(args: argparse.Namespace, *, strict: bool, no_cache: bool) -> int:
     try:
         options = Options(strict=strict, blas_probe=args.blas_probe)
         if args.import_timeout is not None:
+            import dataclasses
+
             options = dataclasses.replace(options, import_timeout=args.import_timeout)
         report = verify(target, checks, jobs=args.jobs, use_cache=not no_cache, progress=bar,
                         options=options)

@@ -284,6 +284,7 @@ def run(ctx: Context) -> CheckResult | Deferred:
     """Start the workers on every recorded file, do the rest while they work, finish later."""
     from verify_env.checks.leftovers import (
         orphan_packages,
+        package_dirs,
         stashed_leftovers,
         unrecorded_extensions,
     )
@@ -322,9 +323,10 @@ def run(ctx: Context) -> CheckResult | Deferred:
 
     work = ForkMap(_FileJudge(ctx.cache), files, weights, ctx.jobs, progress)
     result.findings.extend(_duplicates(dists))
-    result.findings.extend(unrecorded_extensions(ctx, dists))
+    tops = package_dirs(ctx, dists)
+    result.findings.extend(unrecorded_extensions(ctx, tops))
     result.findings.extend(stashed_leftovers(ctx, dists))
-    result.findings.extend(orphan_packages(ctx))
+    result.findings.extend(orphan_packages(ctx, tops))
 
     def finish() -> CheckResult:
         failed: Failed = defaultdict(list)
