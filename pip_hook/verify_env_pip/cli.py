@@ -36,6 +36,8 @@ def _settings() -> dict[str, object]:
             import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
         except ImportError:
             return {}
+    if not os.path.isfile("pyproject.toml"):
+        return {}
     try:
         with open("pyproject.toml", "rb") as fh:
             data = tomllib.load(fh)
@@ -61,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say(f"PIPV_ON_ERROR / [tool.pipv] on-error must be 'fail' or 'warn', not "
              f"{os.environ.get('PIPV_ON_ERROR') or settings.get('on-error')!r}")
         return 2
-    from verify_env.target import default_interpreter
+    from verify_env.interpreter import default_interpreter
 
     python = cmd.python or os.environ.get("PIPV_PYTHON") or default_interpreter()[0]
     if cmd.subcommand == "verify":
@@ -93,6 +95,10 @@ def _pass_through(python: str, cmd: object) -> int:
 
     status = run_pip(python, cmd.args)
     if cmd.subcommand is None or cmd.no_verify:
+        return status
+    from verify_env_pip.journal import Journal
+
+    if Journal.for_python(python).unfinished() is None:
         return status
     from verify_env_pip.transaction import settle_unfinished
 

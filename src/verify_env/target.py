@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from verify_env import probe
 from verify_env.errors import ProbeError, UsageError
+from verify_env.interpreter import _interpreter_in, default_interpreter
 
 __all__ = ["Target", "default_interpreter", "resolve_target", "start_target"]
 
@@ -194,14 +195,6 @@ def _probe(python: str) -> PendingFacts:
     return facts
 
 
-def _interpreter_in(prefix: str) -> str | None:
-    for rel in ("bin/python3", "bin/python", "python.exe", "Scripts/python.exe"):
-        candidate = os.path.join(prefix, rel)
-        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
 def _prefix_without_python(prefix: str, note: str | None) -> Target:
     """A conda prefix with no interpreter: only what conda-meta records can be judged."""
     return Target(prefix=str(prefix), executable=None, version=None, implementation=None,
@@ -244,22 +237,6 @@ def start_target(python: str | None = None, prefix: str | None = None,
                 continue
             return _later(_probe(exe), note)
     return _later(lambda: probe.collect(None, script_mode=True), None)
-
-
-def default_interpreter(environ: Mapping[str, str] | None = None) -> tuple[str, str | None]:
-    """The interpreter a front door acts on when given none, without probing it: the one
-    ``VIRTUAL_ENV`` / ``CONDA_PREFIX`` names when that is another environment (a tool installed
-    with pipx or ``uv tool`` serving an activated env), else the running one; and the note
-    saying why."""
-    environ = os.environ if environ is None else environ
-    own = os.path.realpath(sys.prefix)
-    for var in ("VIRTUAL_ENV", "CONDA_PREFIX"):
-        other = environ.get(var)
-        if other and os.path.isdir(other) and os.path.realpath(other) != own:
-            exe = _interpreter_in(other)
-            if exe is not None:
-                return exe, f"verifying {other} (from {var}), not {sys.prefix}"
-    return sys.executable, None
 
 
 def _later(facts: PendingFacts, note: str | None) -> Callable[[], Target]:
