@@ -39,14 +39,11 @@ def open_regular(path: str) -> tuple[int, os.stat_result] | None:
 def read_regular(path: str, limit: int = -1) -> bytes | None:
     """The file's bytes (at most ``limit`` when given), or None if it is not a readable
     regular file."""
-    try:
-        fd = os.open(path, _FLAGS)
-    except OSError:
+    opened = open_regular(path)
+    if opened is None:
         return None
+    fd, st = opened
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            return None
         want = st.st_size if limit < 0 else min(limit, st.st_size)
         chunks = []
         while want > 0:
