@@ -27,6 +27,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from io import FileIO
 
+from verify_env.files import open_regular
+
 __all__ = [
     "DynamicInfo", "ElfFormatError", "ElfHeader", "ReadStats", "VersionNeed",
     "classify", "glibc_versions_needed", "machine_name", "read_dynamic",
@@ -366,7 +368,11 @@ class _Elf:
 
 @contextmanager
 def _open(path: str | os.PathLike[str], stats: ReadStats | None) -> Iterator[_Elf]:
-    with open(path, "rb", buffering=0) as fh:
+    # Non-blocking and regular files only: a FIFO named like a library must not hang the run.
+    opened = open_regular(os.fspath(path))
+    if opened is None:
+        raise OSError(f"{os.fspath(path)!r} is not a readable regular file")
+    with FileIO(opened[0], "rb", closefd=True) as fh:
         yield _Elf(_File(fh, stats))
 
 

@@ -850,3 +850,10 @@ def test_glibc_versions_needed_compares_numerically() -> None:
     info = DynamicInfo(header, None, (), None, (), (), 0, needs, True)
     assert glibc_versions_needed(info) == (2, 10)
     assert glibc_versions_needed(DynamicInfo(header, None, (), None, (), (), 0, (), False)) is None
+
+
+def test_a_fifo_named_like_a_library_is_refused_not_waited_on(tmp_path: Path) -> None:
+    fifo = tmp_path / "libblas.so.3"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match="not a readable regular file"):
+        read_dynamic(fifo)

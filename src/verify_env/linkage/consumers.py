@@ -2,8 +2,8 @@
 libopenblas, a file in ``numpy.libs``) can break every file that names it, in any distribution.
 
 `consumers_of` answers "which distributions hold a compiled file whose DT_NEEDED names one of
-these libraries?" from the inventory, reading only dynamic sections (through the stat cache when
-one is given). A changed library is matched by its SONAME when it can still be read, and by its
+these libraries?" from the inventory, reading only dynamic sections (no symbol tables). A
+changed library is matched by its SONAME when it can still be read, and by its
 file name either way (a deleted file has only its name left).
 """
 
@@ -12,9 +12,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
+from verify_env import elf
 from verify_env.inventory import Distribution, FileKind, Inventory
-from verify_env.linkage.facts import FileFacts
-from verify_env.loader import ObjectFacts
 from verify_env.statcache import StatCache
 
 __all__ = ["consumers_of", "is_shared_object"]
@@ -25,15 +24,24 @@ def is_shared_object(location: str) -> bool:
     return location.endswith(".so") or ".so." in location[location.rfind("/"):]
 
 
-def _names(changed: Iterable[str], facts: FileFacts) -> set[str]:
+def _dynamic(location: str) -> elf.DynamicInfo | None:
+    """DT_NEEDED and DT_SONAME only: a scope decision must not pay for symbol tables (the
+    BLAS facts of one 30 MB OpenBLAS cost ~80 ms)."""
+    try:
+        return elf.read_dynamic(location)
+    except (OSError, elf.ElfFormatError):
+        return None
+
+
+def _names(changed: Iterable[str]) -> set[str]:
     names: set[str] = set()
     for item in changed:
         if "/" not in item:
             names.add(item)  # already a soname
             continue
         names.add(os.path.basename(item))
-        got = facts.object(item)
-        if isinstance(got, ObjectFacts) and got.soname:
+        got = _dynamic(item)
+        if got is not None and got.soname:
             names.add(got.soname)
     return names
 
@@ -45,21 +53,21 @@ def consumers_of(inventory: Inventory, changed: Iterable[str],
     The distributions that own a changed file are not added for that reason alone: the caller
     has them in scope already, as what the transaction touched.
     """
-    facts = FileFacts(cache or StatCache(None))
-    names = _names(changed, facts)
+    del cache  # kept for callers; the dynamic sections are cheap enough to read afresh
+    names = _names(changed)
     out: set[str] = set()
     for dist in inventory.distributions:
-        if dist.key in out or not _has_consumer(dist, names, facts):
+        if dist.key in out or not _has_consumer(dist, names):
             continue
         out.add(dist.key)
     return frozenset(out)
 
 
-def _has_consumer(dist: Distribution, names: set[str], facts: FileFacts) -> bool:
+def _has_consumer(dist: Distribution, names: set[str]) -> bool:
     for f in dist.files:
         if f.kind is not FileKind.REGULAR or not is_shared_object(f.location):
             continue
-        got = facts.object(f.location)
-        if isinstance(got, ObjectFacts) and names.intersection(got.needed):
+        got = _dynamic(f.location)
+        if got is not None and names.intersection(got.needed):
             return True
     return False
