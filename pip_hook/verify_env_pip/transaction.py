@@ -69,16 +69,58 @@ def _import_checks() -> None:
             return
 
 
+class _Prepared:
+    """The target, described in a thread while pip runs when pipv verifies its own
+    interpreter (~50 ms of probing and imports off the critical path)."""
+
+    def __init__(self, python: str, explicit: bool) -> None:
+        self.target: Target | None = None
+        self._thread: threading.Thread | None = None
+        self.here = not explicit and python == sys.executable
+        self.executable: str | None
+        if self.here:
+            from verify_env.target import site_dirs_here
+
+            self.prefix, self.executable = sys.prefix, sys.executable
+            self.site_dirs = site_dirs_here()
+        else:
+            self.target = _target(python, explicit)
+            self.prefix, self.executable = self.target.prefix, self.target.executable
+            self.site_dirs = self.target.site_dirs
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot.of(self.prefix, self.executable, self.site_dirs)
+
+    def start(self) -> None:
+        def work() -> None:
+            if self.target is None:
+                self.target = resolve_target()
+            _import_checks()
+
+        self._thread = threading.Thread(target=work, daemon=True)
+        self._thread.start()
+
+    def finish(self) -> Target:
+        """Wait for the thread (before any fork: the hashing workers fork only without
+        other threads) and return the target."""
+        if self._thread is not None:
+            self._thread.join()
+        if self.target is None:
+            self.target = resolve_target()
+        return self.target
+
+
 def run_transaction(python: str, cmd: PipCommand, *, warn_only: bool) -> int:
-    target = _target(python, cmd.python is not None)
+    prepared = _Prepared(python, cmd.python is not None)
     journal = Journal.for_python(python)
     unfinished = journal.unfinished()
-    before = Snapshot.take(target)
-    if os.path.isdir(os.path.join(target.prefix, "conda-meta")) and not cmd.allow_conda_overwrite:
+    before = prepared.snapshot()
+    if os.path.isdir(os.path.join(prepared.prefix, "conda-meta")) \
+            and not cmd.allow_conda_overwrite:
         from verify_env.inventory import build_inventory
         from verify_env_pip.conda_guard import would_replace
 
-        refused = would_replace(python, cmd, build_inventory(target))
+        refused = would_replace(python, cmd, build_inventory(prepared.finish()))
         if refused:
             for message in refused:
                 _say(message)
@@ -87,11 +129,10 @@ def run_transaction(python: str, cmd: PipCommand, *, warn_only: bool) -> int:
                  "(verification will then report the clobbered files).")
             return 1
     journal.begin(cmd.args)
-    warm = threading.Thread(target=_import_checks, daemon=True)
-    warm.start()
+    prepared.start()
     status = run_pip(python, cmd.args)
-    warm.join()  # before any fork: the hashing workers fork only without other threads
-    after = Snapshot.take(target)
+    target = prepared.finish()
+    after = prepared.snapshot()
     change = Change.between(before, after)
     if status != 0:
         if change.empty and not unfinished:

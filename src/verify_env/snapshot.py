@@ -50,9 +50,15 @@ class Snapshot:
 
     @classmethod
     def take(cls, target: Target) -> Snapshot:
+        return cls.of(target.prefix, target.executable, target.site_dirs)
+
+    @classmethod
+    def of(cls, prefix: str, executable: str | None, site_dirs: tuple[str, ...]) -> Snapshot:
+        """A snapshot from the three facts it needs (a front door may know them before the
+        target has been fully described)."""
         entries: dict[str, Entry] = {}
         layout: set[str] = set()
-        for site in target.site_dirs:
+        for site in site_dirs:
             try:
                 names = os.listdir(site)
             except OSError:
@@ -66,7 +72,7 @@ class Snapshot:
                 path = os.path.join(site, name)
                 entries[path] = Entry(canonical_name(project), version.split("-")[0],
                                       _stat(path, "RECORD", "installed-files.txt", "PKG-INFO"))
-        meta = os.path.join(target.prefix, "conda-meta")
+        meta = os.path.join(prefix, "conda-meta")
         try:
             records = [n for n in os.listdir(meta) if n.endswith(".json")]
         except OSError:
@@ -76,9 +82,9 @@ class Snapshot:
             path = os.path.join(meta, name)
             entries[path] = Entry(f"conda:{project}", version, _stat(path))
         exe = None
-        if target.executable:
+        if executable:
             try:
-                exe = stat_key(os.stat(os.path.realpath(target.executable)))
+                exe = stat_key(os.stat(os.path.realpath(executable)))
             except OSError:
                 exe = None
         return cls(entries, exe, frozenset(layout))

@@ -18,7 +18,7 @@ from verify_env import probe
 from verify_env.errors import ProbeError, UsageError
 from verify_env.interpreter import _interpreter_in, default_interpreter
 
-__all__ = ["Target", "default_interpreter", "resolve_target", "start_target"]
+__all__ = ["Target", "default_interpreter", "resolve_target", "site_dirs_here", "start_target"]
 
 PROBE_TIMEOUT = 60.0
 
@@ -100,6 +100,26 @@ def _site_dirs(facts: Mapping[str, object]) -> tuple[str, ...]:
         seen.add(real)
         out.append(os.path.normpath(entry))
     return tuple(out)
+
+
+def site_dirs_here() -> tuple[str, ...]:
+    """`Target.site_dirs` of the running interpreter, from what this process already knows
+    (no tags, no markers): what a front door needs to snapshot its own environment before the
+    full description is ready."""
+    import site
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    try:
+        declared = list(site.getsitepackages())
+    except AttributeError:  # pragma: no cover - old virtualenv site.py
+        declared = []
+    return _site_dirs({
+        "stdlib": paths.get("stdlib"), "platstdlib": paths.get("platstdlib"),
+        "site_packages": declared,
+        "user_site": site.getusersitepackages() if site.ENABLE_USER_SITE else None,
+        "sys_path": sys.path[1:],
+    })
 
 
 def _from_facts(facts: Mapping[str, object], note: str | None) -> Target:

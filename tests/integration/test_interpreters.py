@@ -44,3 +44,15 @@ def test_verify_env_installs_and_runs_on(minor: int, tmp_path: Path) -> None:
     assert report["environment"]["version"].startswith(f"3.{minor}.")
     assert report["summary"]["distributions"] >= 3  # verify-env and its two dependencies
     assert report["findings"] == []
+    # pipv acting on its own interpreter (described in a thread while pip runs)
+    from tests.support.wheels import make_wheel
+
+    wheel = make_wheel(tmp_path / "wheels", "tiny-dep", "1.0", {"tiny_dep.py": ""},
+                       requires=["not-installed-anywhere"])
+    pipv = subprocess.run([str(venv / "bin/pipv"), "install", "-q", "--no-deps", "--no-index",
+                           str(wheel)], capture_output=True, text=True, check=False,
+                          env={"PATH": "/usr/bin:/bin", "VERIFY_ENV_CACHE_DIR":
+                               str(tmp_path / "cache")})
+    assert pipv.returncode == 1, pipv.stderr
+    assert "tiny-dep 1.0 requires not-installed-anywhere, which is not installed" in pipv.stderr
+    assert "verified 1 changed + 0 affected distributions: 1 error" in pipv.stderr
