@@ -14,21 +14,10 @@ __all__ = ["configure_parser", "execute"]
 FORMATS = ("text", "json", "junit")
 
 
-def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not value > 0 or value == float("inf"):
-            raise argparse.ArgumentTypeError(f"{text!r} is not positive")
-        return value
-
-    return parse
-
-
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """The options of ``verify-env``, with conda's ``-n``/``-p`` instead of ``--prefix``."""
+    from verify_env.argtypes import jobs, seconds  # lazily: conda builds parsers at start-up
+
     where = parser.add_mutually_exclusive_group()
     where.add_argument("-n", "--name", metavar="ENV", help="verify the environment named ENV")
     where.add_argument("-p", "--prefix", metavar="PATH",
@@ -45,12 +34,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="warnings fail too [VERIFY_ENV_STRICT]")
     parser.add_argument("--no-cache", action="store_true", default=None,
                         help="rehash every file [VERIFY_ENV_NO_CACHE]")
-    parser.add_argument("--jobs", type=_positive(int), metavar="N",
+    parser.add_argument("--jobs", type=jobs, metavar="N",
                         help="hashing processes [VERIFY_ENV_JOBS]")
     parser.add_argument("--blas-probe", action="store_true", default=None,
                         help="run a numeric probe of each BLAS/LAPACK provider "
                              "[VERIFY_ENV_BLAS_PROBE]")
-    parser.add_argument("--import-timeout", type=_positive(float), metavar="SECONDS",
+    parser.add_argument("--import-timeout", type=seconds, metavar="SECONDS",
                         help="per-module timeout under --checks imports "
                              "[VERIFY_ENV_IMPORT_TIMEOUT]")
     parser.add_argument("-v", "--verbose", action="store_true", help="list what was not judged")
@@ -59,22 +48,22 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 def _twins(args: argparse.Namespace) -> str | None:
     """Fill unset options from their ``VERIFY_ENV_*`` twins, validated like the flags;
     return what is wrong with one, if anything."""
+    from verify_env.argtypes import env_flag, jobs, seconds
+
     for attr, name in (("strict", "STRICT"), ("no_cache", "NO_CACHE"),
                        ("blas_probe", "BLAS_PROBE")):
         if getattr(args, attr):
             continue
-        value = (os.environ.get(f"VERIFY_ENV_{name}") or "").strip().lower()
-        if value in ("", "0", "false", "no", "off"):
-            setattr(args, attr, False)
-        elif value in ("1", "true", "yes", "on"):
-            setattr(args, attr, True)
-        else:
-            return f"VERIFY_ENV_{name}={value!r}: expected 1/0, true/false, yes/no"
-    for attr, name, kind in (("jobs", "JOBS", int), ("import_timeout", "IMPORT_TIMEOUT", float)):
+        try:
+            setattr(args, attr, env_flag(name))
+        except ValueError as exc:
+            return str(exc)
+    twins = (("jobs", "JOBS", jobs), ("import_timeout", "IMPORT_TIMEOUT", seconds))
+    for attr, name, kind in twins:
         text = os.environ.get(f"VERIFY_ENV_{name}")
         if getattr(args, attr) is None and text:
             try:
-                setattr(args, attr, _positive(kind)(text))
+                setattr(args, attr, kind(text))
             except argparse.ArgumentTypeError as exc:
                 return f"VERIFY_ENV_{name}: {exc}"
     return None

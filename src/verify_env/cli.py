@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from verify_env import __version__
+from verify_env.argtypes import env_flag, jobs, seconds
 
 __all__ = ["build_parser", "main"]
 
@@ -25,32 +26,10 @@ def _env(name: str, default: str | None = None) -> str | None:
 
 
 def _flag_env(name: str) -> bool:
-    value = (_env(name) or "").strip().lower()
-    if value in ("", "0", "false", "no", "off"):
-        return False
-    if value in ("1", "true", "yes", "on"):
-        return True
-    raise SystemExit(f"verify-env: VERIFY_ENV_{name}={value!r}: expected 1/0, true/false, yes/no")
-
-
-def _jobs(text: str) -> int:
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is less than 1")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
-    return value
+        return env_flag(name)
+    except ValueError as exc:
+        raise SystemExit(f"verify-env: {exc}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,12 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="warnings fail too [VERIFY_ENV_STRICT]")
     parser.add_argument("--no-cache", action="store_true", default=None,
                         help="rehash every file; ignore the stat cache [VERIFY_ENV_NO_CACHE]")
-    parser.add_argument("--jobs", type=_jobs, default=None, metavar="N",
+    parser.add_argument("--jobs", type=jobs, default=None, metavar="N",
                         help="hashing processes (default: usable cores) [VERIFY_ENV_JOBS]")
     parser.add_argument("--blas-probe", action="store_true", default=None,
                         help="also run a numeric probe of each BLAS/LAPACK provider, in a "
                              "subprocess [VERIFY_ENV_BLAS_PROBE]")
-    parser.add_argument("--import-timeout", type=_seconds, default=None, metavar="SECONDS",
+    parser.add_argument("--import-timeout", type=seconds, default=None, metavar="SECONDS",
                         help="how long one module's import may take under --checks imports "
                              "(default: 30) [VERIFY_ENV_IMPORT_TIMEOUT]")
     parser.add_argument("-v", "--verbose", action="store_true", help="list what was not judged")
@@ -93,12 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"VERIFY_ENV_FORMAT={args.format!r}: choose from {', '.join(FORMATS)}")
     if args.jobs is None and _env("JOBS"):
         try:
-            args.jobs = _jobs(str(_env("JOBS")))
+            args.jobs = jobs(str(_env("JOBS")))
         except argparse.ArgumentTypeError as exc:
             parser.error(f"VERIFY_ENV_JOBS: {exc}")
     if args.import_timeout is None and _env("IMPORT_TIMEOUT"):
         try:
-            args.import_timeout = _seconds(str(_env("IMPORT_TIMEOUT")))
+            args.import_timeout = seconds(str(_env("IMPORT_TIMEOUT")))
         except argparse.ArgumentTypeError as exc:
             parser.error(f"VERIFY_ENV_IMPORT_TIMEOUT: {exc}")
     try:

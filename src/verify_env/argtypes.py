@@ -1,0 +1,43 @@
+"""Option values shared by every front door that takes verify-env's options (``verify-env``,
+``conda verify``, ``pipv verify``): one rule for what a valid ``--jobs`` or ``--import-timeout``
+is, and for how a ``VERIFY_ENV_*`` flag twin spells true and false."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+__all__ = ["env_flag", "jobs", "seconds"]
+
+
+def jobs(text: str) -> int:
+    """``--jobs N``: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not positive")
+    return value
+
+
+def seconds(text: str) -> float:
+    """``--import-timeout SECONDS``: a finite number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
+
+
+def env_flag(name: str) -> bool:
+    """The ``VERIFY_ENV_<name>`` twin of a flag; unset or empty is false. Raises ValueError
+    with the message to show for anything that is not a yes or a no."""
+    value = (os.environ.get(f"VERIFY_ENV_{name}") or "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"VERIFY_ENV_{name}={value!r}: expected 1/0, true/false, yes/no")
