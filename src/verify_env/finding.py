@@ -114,6 +114,12 @@ class Finding:
     """What is wrong, quoting the input."""
     hint: str | None = None
     """The exact repair, for the installer that owns the file."""
+    accepted: str | None = None
+    """Why it is accepted (``--ignore RULE``, a baseline file …): an accepted finding is reported
+    with severity info and never changes the exit status, under ``--strict`` neither."""
+    location: str | None = None
+    """The absolute path on disk of `path`, when it names a file (filled in by `verify`), for
+    baselines and SARIF; never rendered as the finding's path."""
 
 
 @dataclass(frozen=True, slots=True)

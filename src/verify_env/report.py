@@ -56,6 +56,10 @@ class Report:
     def warnings(self) -> int:
         return sum(1 for f in self.findings if f.severity is Severity.WARNING)
 
+    @property
+    def accepted(self) -> int:
+        return sum(1 for f in self.findings if f.accepted is not None)
+
     def exit_status(self, strict: bool = False) -> int:
         if self.errors or (strict and self.warnings):
             return EXIT_ERRORS

@@ -6,13 +6,15 @@ a `Report`; it prints nothing and exits nothing.
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from verify_env.checks import CHECKS, CheckResult, Context
 from verify_env.checks.interface import Options, ProgressFn
 from verify_env.errors import UsageError
-from verify_env.finding import CODES
+from verify_env.finding import CODES, Finding
 from verify_env.hashing import default_jobs
 from verify_env.inventory import Inventory, build_inventory
 from verify_env.report import Report, Summary
@@ -64,7 +66,7 @@ def verify(target: Target, checks: Sequence[str] = DEFAULT_CHECKS, scope: Scope 
         total.facts.update(result.facts)
         total.details += result.details
     cache.save()
-    findings = sorted(total.findings, key=lambda f: (
+    findings = sorted(_located(total.findings, inventory), key=lambda f: (
         (f.distribution or "").lower(), f.path or "", CODES[f.code].check, f.code))
     in_scope = sum(1 for d in inventory.distributions if scope.includes(d))
     summary = Summary(in_scope, total.files, total.bytes_hashed,
@@ -72,3 +74,23 @@ def verify(target: Target, checks: Sequence[str] = DEFAULT_CHECKS, scope: Scope 
     return Report(target, tuple(c.name for c in CHECKS if c.name in checks),
                   tuple(findings), tuple(total.skips), summary, tuple(cache.warnings),
                   total.facts, tuple(total.details))
+
+
+def _located(findings: Iterable[Finding], inventory: Inventory) -> list[Finding]:
+    """Each finding with the absolute path of its file, so that a baseline can hash it and SARIF
+    can point at it. A relative path is relative to the root of the record that names it."""
+    roots: dict[tuple[str, str], str] = {}
+    for d in inventory.distributions:
+        roots.setdefault((d.name, d.version), d.root)
+    out = []
+    for f in findings:
+        if f.path is None or f.location is not None:
+            out.append(f)
+            continue
+        if os.path.isabs(f.path):
+            location: str | None = os.path.normpath(f.path)
+        else:
+            root = roots.get((f.distribution or "", f.version or ""))
+            location = None if root is None else os.path.normpath(os.path.join(root, f.path))
+        out.append(dataclasses.replace(f, location=location) if location else f)
+    return out

@@ -52,12 +52,14 @@ def as_dict(report: Report) -> dict[str, Any]:
             "seconds": report.summary.seconds,
             "errors": report.errors,
             "warnings": report.warnings,
+            "accepted": report.accepted,
             "skipped": len(report.skips),
         },
         "findings": [
             {"check": f.check, "code": f.code, "severity": str(f.severity),
              "distribution": f.distribution, "version": f.version, "installer": f.installer,
-             "path": _text(f.path), "message": _text(f.message), "hint": _text(f.hint)}
+             "path": _text(f.path), "message": _text(f.message), "hint": _text(f.hint),
+             "accepted": _text(f.accepted)}
             for f in report.findings
         ],
         "skipped": [
