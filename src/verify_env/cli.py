@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--import-timeout", type=seconds, default=None, metavar="SECONDS",
                         help="how long one module's import may take under --checks imports "
                              "(default: 30) [VERIFY_ENV_IMPORT_TIMEOUT]")
+    parser.add_argument("--explain", metavar="CODE",
+                        help="explain a finding code (what it means, why it matters, how to "
+                             "fix it) and exit")
     parser.add_argument("-v", "--verbose", action="store_true", help="list what was not judged")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of our own failures")
     return parser
@@ -68,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.explain is not None:
+        from verify_env.explain import explain
+
+        return explain(args.explain)
     if args.format not in FORMATS:  # from VERIFY_ENV_FORMAT, which argparse does not check
         parser.error(f"VERIFY_ENV_FORMAT={args.format!r}: choose from {', '.join(FORMATS)}")
     if args.jobs is None and _env("JOBS"):
