@@ -2,10 +2,11 @@
 
 hashlib releases the GIL only while it hashes a large buffer; the Python work around each of
 thousands of small files (stat, open, fstat, read, compare) holds it, so threads leave a core
-idle on a real site-packages. Forked worker processes do not share a GIL: `ForkMap` gives each
-a share of the items balanced by weight (bytes), runs a function on every item of its share and
-sends back, through a pipe, only the results that are not None. Where ``fork`` is unavailable,
-or the work is too small to pay for a fork, the caller's process does it alone.
+idle on a real site-packages. Forked worker processes do not share a GIL: `ForkMap` cuts the
+items into chunks of about equal weight (bytes), lets each worker pull chunks until none is
+left, runs a function on every item and sends back, through a pipe, only the results that are
+not None. Where ``fork`` is unavailable, or the work is too small to pay for a fork, the
+caller's process does it alone.
 
 `digest` opens with ``O_NONBLOCK`` and checks ``fstat`` before any read, so a FIFO or a device
 that replaced a file is reported, never read (a FIFO would block forever).
@@ -111,33 +112,65 @@ def _run(func: Callable[[object], object], items: Sequence[tuple[int, object]],
     return out
 
 
-def _shares(weights: Sequence[int], jobs: int) -> list[list[int]]:
-    """Contiguous runs of about equal weight (bytes plus a per-item cost).
+# Chunks per worker: enough that the last one to finish leaves the other cores idle for at most
+# ~1/CHUNKS_PER_JOB of the run, few enough that fetching one costs nothing (one 4-byte read).
+CHUNKS_PER_JOB = 24
+_INDEX = struct.Struct("<I")
 
-    Contiguous keeps each worker in its own directories (better locality than dealing items
-    out); one linear pass where sorting for longest-first cost ~25 ms on 23.5k items.
+
+def _chunks(weights: Sequence[int], jobs: int) -> list[list[int]]:
+    """Contiguous runs of about equal weight (bytes plus a per-item cost), heaviest first.
+
+    Workers pull chunks as they go, so a core slowed by the caller's own work (or anything else
+    on the machine) simply takes fewer: with fixed shares, one per worker, the other worker sat
+    idle for the last ~100 ms of a cold run of the torch venv. Contiguous keeps a worker in its
+    own directories; heaviest first (a 434 MB libtorch is a chunk of its own) keeps the tail
+    short. One linear pass and a sort of the chunks, not of the items (~25 ms on 23.5k items).
     """
     total = sum(weights) + PER_FILE_COST * len(weights)
-    shares: list[list[int]] = [[] for _ in range(jobs)]
-    k, acc, bound = 0, 0, total / jobs
+    bound = max(1.0, total / (jobs * CHUNKS_PER_JOB))
+    chunks: list[list[int]] = []
+    loads: list[int] = []
+    current: list[int] = []
+    acc = 0
     for index, weight in enumerate(weights):
-        shares[k].append(index)
-        acc += weight + PER_FILE_COST
-        if acc >= bound * (k + 1) and k < jobs - 1:
-            k += 1
-    return shares
+        cost = weight + PER_FILE_COST
+        if current and (acc + cost > bound):
+            chunks.append(current)
+            loads.append(acc)
+            current, acc = [], 0
+        current.append(index)
+        acc += cost
+    if current:
+        chunks.append(current)
+        loads.append(acc)
+    order = sorted(range(len(chunks)), key=loads.__getitem__, reverse=True)
+    return [chunks[k] for k in order]
 
 
 _FRAME = struct.Struct("<cI")
 
 
 def _child(func: Callable[[object], object], items: Sequence[tuple[int, object]],
-           weights: Sequence[int], wfd: int) -> None:
-    def report(n: int, done: int) -> None:
-        payload = struct.pack("<QQ", n, done)
-        os.write(wfd, _FRAME.pack(b"p", len(payload)) + payload)
-
-    payload = marshal.dumps(_run(func, items, weights, report))
+           weights: Sequence[int], chunks: Sequence[Sequence[int]], queue: int, wfd: int) -> None:
+    """Take chunk numbers from ``queue`` until it is empty, then send every result at once."""
+    results: Results = []
+    n = done = 0
+    while True:
+        raw = os.read(queue, _INDEX.size)
+        if len(raw) < _INDEX.size:
+            break
+        chunk = chunks[_INDEX.unpack(raw)[0]]
+        for i in chunk:
+            index, item = items[i]
+            result = func(item)
+            if result is not None:
+                results.append((index, result))
+            done += weights[index]
+        n += len(chunk)
+        progress = struct.pack("<QQ", n, done)
+        os.write(wfd, _FRAME.pack(b"p", len(progress)) + progress)
+    payload = marshal.dumps(results)
     view = memoryview(_FRAME.pack(b"r", len(payload)) + payload)
     while view:
         view = view[os.write(wfd, view):]
@@ -145,32 +178,46 @@ def _child(func: Callable[[object], object], items: Sequence[tuple[int, object]]
 
 def _start(func: Callable[[object], object], items: Sequence[tuple[int, object]],
            weights: Sequence[int], jobs: int) -> dict[int, int] | None:
-    """Fork one child per share; {read fd: pid}, or None if forking failed (nothing left)."""
+    """Fork the workers; {read fd: pid}, or None if that failed (then nothing is left running).
+
+    Every chunk number is written to one pipe before the first fork and its write end closed,
+    so a worker's read returns a whole number (all writes are 4 bytes; the pipe serialises
+    readers) or end-of-file when the work is gone. The queue holds at most 16k numbers in
+    the pipe's 64 KiB."""
+    chunks = _chunks(weights, jobs)[:(1 << 14)]
+    if sum(len(c) for c in chunks) != len(items):  # pragma: no cover - > 16k chunks
+        return None
+    queue, feed = os.pipe()
+    try:
+        os.write(feed, b"".join(_INDEX.pack(k) for k in range(len(chunks))))
+    finally:
+        os.close(feed)
     children: dict[int, int] = {}
-    for share in _shares(weights, jobs):
-        if not share:
-            continue
-        rfd, wfd = os.pipe()
-        try:
-            pid = os.fork()
-        except OSError:
-            os.close(rfd)
-            os.close(wfd)
-            _reap(children)
-            return None
-        if pid == 0:  # the child: work, report, and leave without running any cleanup
-            code = 0
+    try:
+        for _ in range(min(jobs, len(chunks))):
+            rfd, wfd = os.pipe()
             try:
+                pid = os.fork()
+            except OSError:
                 os.close(rfd)
-                for fd in children:
-                    os.close(fd)
-                _child(func, [items[i] for i in share], weights, wfd)
-            except BaseException:
-                code = 1
-            finally:
-                os._exit(code)
-        os.close(wfd)
-        children[rfd] = pid
+                os.close(wfd)
+                _reap(children)
+                return None
+            if pid == 0:  # the child: work, report, and leave without running any cleanup
+                code = 0
+                try:
+                    os.close(rfd)
+                    for fd in children:
+                        os.close(fd)
+                    _child(func, items, weights, chunks, queue, wfd)
+                except BaseException:
+                    code = 1
+                finally:
+                    os._exit(code)
+            os.close(wfd)
+            children[rfd] = pid
+    finally:
+        os.close(queue)
     return children
 
 

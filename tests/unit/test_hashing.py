@@ -21,7 +21,9 @@ from verify_env.hashing import (
     MIN_PARALLEL_FILES,
     PER_FILE_COST,
     HashResult,
-    _shares,
+    CHUNKS_PER_JOB,
+    ForkMap,
+    _chunks,
     hash_files,
 )
 
@@ -247,43 +249,65 @@ def test_progress_for_a_few_files(mixed: list[Path]) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# _shares: contiguous runs of about equal weight
+# _chunks: contiguous runs of about equal weight, heaviest first, pulled by the workers
 # --------------------------------------------------------------------------------------------
 
 
-def loads(shares: list[list[int]], sizes: Sequence[int]) -> list[int]:
-    return [sum(sizes[i] + PER_FILE_COST for i in share) for share in shares]
+def chunk_load(chunk: Sequence[int], sizes: Sequence[int]) -> int:
+    return sum(sizes[i] + PER_FILE_COST for i in chunk)
 
 
 @pytest.mark.parametrize("jobs", [1, 2, 3, 4, 7, 16])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_shares_are_balanced(jobs: int, seed: int) -> None:
+def test_chunks_cover_every_item_once_in_runs_of_about_equal_weight(jobs: int, seed: int
+                                                                     ) -> None:
     rng = random.Random(seed)
     # A site-packages-like mix: many small files, a few big shared libraries.
     sizes = [rng.randrange(0, 20_000) for _ in range(500)]
     sizes += [rng.randrange(1 * MIB, 60 * MIB) for _ in range(6)]
     rng.shuffle(sizes)
-    shares = _shares(sizes, jobs)
-    assert len(shares) == jobs
-    assert sorted(i for share in shares for i in share) == list(range(len(sizes)))
-    ideal = sum(s + PER_FILE_COST for s in sizes) / jobs
-    biggest = max(sizes) + PER_FILE_COST
-    assert max(loads(shares, sizes)) <= ideal + biggest
+    chunks = _chunks(sizes, jobs)
+    assert sorted(i for chunk in chunks for i in chunk) == list(range(len(sizes)))
+    for chunk in chunks:  # contiguous
+        assert chunk == list(range(chunk[0], chunk[-1] + 1))
+    bound = sum(s + PER_FILE_COST for s in sizes) / (jobs * CHUNKS_PER_JOB)
+    for chunk in chunks:  # only a single heavy item may exceed the bound
+        assert len(chunk) == 1 or chunk_load(chunk, sizes) <= bound
+    weights = [chunk_load(c, sizes) for c in chunks]
+    assert weights == sorted(weights, reverse=True)
 
 
-def test_shares_one_huge_file_gets_its_own_share() -> None:
-    sizes = [100 * MIB] + [1000] * 300
-    shares = _shares(sizes, 4)
-    huge = next(share for share in shares if 0 in share)
-    assert huge == [0]
-    ideal = sum(s + PER_FILE_COST for s in sizes) / 4
-    assert max(loads(shares, sizes)) <= ideal + sizes[0] + PER_FILE_COST
+def test_one_huge_file_is_a_chunk_of_its_own_and_goes_first() -> None:
+    sizes = [1000] * 150 + [100 * MIB] + [1000] * 150
+    chunks = _chunks(sizes, 2)
+    assert chunks[0] == [150]
 
 
-def test_shares_with_fewer_files_than_jobs() -> None:
-    shares = _shares([5, 10], 4)
-    assert sorted(i for share in shares for i in share) == [0, 1]
-    assert sum(1 for share in shares if share) == 2
+def test_chunks_with_fewer_files_than_jobs() -> None:
+    chunks = _chunks([5, 10], 4)
+    assert sorted(i for chunk in chunks for i in chunk) == [0, 1]
+
+
+def _slow_first(item: int) -> tuple[int, int]:
+    if item == 0:
+        time.sleep(1.0)
+    return item, os.getpid()
+
+
+@needs_fork
+def test_a_worker_held_up_by_one_item_leaves_the_rest_to_the_others() -> None:
+    """Work is pulled, not dealt out: while one worker is stuck on a slow item, the other takes
+    every remaining chunk (with fixed shares it would have had to wait for half of them)."""
+    items = list(range(2000))
+    weights = [1000] * len(items)
+    first = _chunks(weights, 2)[0]
+    assert first[0] == 0 and len(first) < len(items) // 10
+    out = dict(ForkMap(_slow_first, items, weights, jobs=2).results())
+    assert sorted(out) == items
+    slow_pid = out[0][1]
+    assert slow_pid != os.getpid()
+    # the slow worker did its own chunk and nothing else
+    assert {i for i, (_, pid) in out.items() if pid == slow_pid} == set(first)
 
 
 def test_a_size_that_differs_from_the_expected_one_is_returned_unhashed(tmp_path: Path) -> None:
@@ -307,7 +331,8 @@ def test_work_is_forked_without_threads_and_kept_in_process_with_them() -> None:
     items = list(range(400))
     weights = [1] * 400
     forked = {pid for _, pid in ForkMap(_pid_of_worker, items, weights, jobs=2).results()}
-    assert os.getpid() not in forked and len(forked) == 2
+    # one or two workers: the second may find the queue already empty
+    assert os.getpid() not in forked and 1 <= len(forked) <= 2
     stop = threading.Event()
     thread = threading.Thread(target=stop.wait)
     thread.start()

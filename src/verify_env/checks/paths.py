@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import unquote, urlparse
 
@@ -260,7 +260,7 @@ def _shadowing(entries: list[_Entry], ctx: Context, suffixes: tuple[str, ...]
     trees = tuple(_source_trees(inventory.distributions))
     site_real = {_real(s): s for s in inventory.site_dirs}
     before_stdlib = True
-    earlier: list[tuple[_Entry, dict[str, str]]] = []
+    earlier: list[tuple[_Entry, dict[str, str], Callable[[str], bool]]] = []
     for entry in entries:
         real = _real(entry.path)
         if entry.origin != "working directory" and real not in site_real:
@@ -269,13 +269,20 @@ def _shadowing(entries: list[_Entry], ctx: Context, suffixes: tuple[str, ...]
 
         def unowned(found: str, base: str = entry.path) -> bool:
             location = os.path.normpath(os.path.join(base, found.rstrip("/")))
-            if location in owned or (os_db is not None and os_db.owner(location)):
+            if location in owned:
                 return False
             return not (_real(location) + os.sep).startswith(trees) if trees else True
+
+        def os_owned(found: str, base: str = entry.path) -> bool:
+            """Asked last, of what would be reported: dpkg's database costs ~100 ms to read."""
+            location = os.path.normpath(os.path.join(base, found.rstrip("/")))
+            return os_db is not None and os_db.owner(location) is not None
 
         modules = {n: e for n, e in _modules(entry.path, suffixes).items() if unowned(e)}
         if before_stdlib:
             for name in sorted(set(modules) & target.stdlib_modules - _NEVER_IMPORTED):
+                if os_owned(modules[name]):
+                    continue
                 location = os.path.join(entry.path, modules[name])
                 here = entry.origin == "working directory"
                 yield Finding(NAME, "shadowed-module",
@@ -287,13 +294,14 @@ def _shadowing(entries: list[_Entry], ctx: Context, suffixes: tuple[str, ...]
                               f"rename or remove {location}")
         if real in site_real:
             site = site_real[real]
-            for before, found in earlier:
+            for before, found, os_owned_there in earlier:
                 for name in sorted(found):
-                    for dist_site, dist in provided.get(name, ()):
-                        if dist_site == site and ctx.scope.includes(dist):
-                            yield _shadow_finding(before, found[name], dist)
+                    hits = [dist for dist_site, dist in provided.get(name, ())
+                            if dist_site == site and ctx.scope.includes(dist)]
+                    if hits and not os_owned_there(found[name]):
+                        yield from (_shadow_finding(before, found[name], d) for d in hits)
         if modules:
-            earlier.append((entry, modules))
+            earlier.append((entry, modules, os_owned))
 
 
 def _shadow_finding(entry: _Entry, found: str, dist: Distribution) -> Finding:
