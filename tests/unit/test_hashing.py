@@ -17,12 +17,12 @@ from types import FrameType
 import pytest
 
 from verify_env.hashing import (
+    CHUNKS_PER_JOB,
     MIN_PARALLEL_BYTES,
     MIN_PARALLEL_FILES,
     PER_FILE_COST,
-    HashResult,
-    CHUNKS_PER_JOB,
     ForkMap,
+    HashResult,
     _chunks,
     hash_files,
 )
