@@ -17,7 +17,7 @@ from verify_env.argtypes import env_flag, jobs, seconds
 
 __all__ = ["build_parser", "main"]
 
-FORMATS = ("text", "json", "junit")
+FORMATS = ("text", "json", "junit", "sarif")
 
 
 def _env(name: str, default: str | None = None) -> str | None:

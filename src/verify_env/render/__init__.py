@@ -36,6 +36,7 @@ class OutputFormat(str, enum.Enum):
     TEXT = "text"
     JSON = "json"
     JUNIT = "junit"
+    SARIF = "sarif"
 
     def __str__(self) -> str:
         return self.value
@@ -56,5 +57,9 @@ def render(report: Report, fmt: OutputFormat, *, strict: bool = False, verbose: 
             from verify_env.render import junit
 
             return junit.render(report)
+        case OutputFormat.SARIF:
+            from verify_env.render import sarif
+
+            return sarif.render(report)
         case _:
             assert_never(fmt)
