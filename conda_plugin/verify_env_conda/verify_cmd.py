@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 __all__ = ["configure_parser", "execute"]
 
-FORMATS = ("text", "json", "junit")
+FORMATS = ("text", "json", "junit", "sarif")
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
