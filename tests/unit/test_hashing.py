@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import cast
 
 import pytest
 
@@ -302,7 +303,8 @@ def test_a_worker_held_up_by_one_item_leaves_the_rest_to_the_others() -> None:
     weights = [1000] * len(items)
     first = _chunks(weights, 2)[0]
     assert first[0] == 0 and len(first) < len(items) // 10
-    out = dict(ForkMap(_slow_first, items, weights, jobs=2).results())
+    out = {index: cast("tuple[int, int]", result)
+           for index, result in ForkMap(_slow_first, items, weights, jobs=2).results()}
     assert sorted(out) == items
     slow_pid = out[0][1]
     assert slow_pid != os.getpid()
