@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 
-__all__ = ["env_flag", "jobs", "seconds"]
+__all__ = ["env_flag", "flag", "jobs", "seconds"]
 
 
 def jobs(text: str) -> int:
@@ -32,12 +32,22 @@ def seconds(text: str) -> float:
     return value
 
 
-def env_flag(name: str) -> bool:
-    """The ``VERIFY_ENV_<name>`` twin of a flag; unset or empty is false. Raises ValueError
-    with the message to show for anything that is not a yes or a no."""
-    value = (os.environ.get(f"VERIFY_ENV_{name}") or "").strip().lower()
+def flag(text: str) -> bool | None:
+    """How a ``VERIFY_ENV_*`` flag twin spells yes and no (empty is no); None for anything
+    else."""
+    value = text.strip().lower()
     if value in ("", "0", "false", "no", "off"):
         return False
     if value in ("1", "true", "yes", "on"):
         return True
-    raise ValueError(f"VERIFY_ENV_{name}={value!r}: expected 1/0, true/false, yes/no")
+    return None
+
+
+def env_flag(name: str) -> bool:
+    """The ``VERIFY_ENV_<name>`` twin of a flag; unset or empty is false. Raises ValueError
+    with the message to show for anything that is not a yes or a no."""
+    value = (os.environ.get(f"VERIFY_ENV_{name}") or "").strip().lower()
+    parsed = flag(value)
+    if parsed is None:
+        raise ValueError(f"VERIFY_ENV_{name}={value!r}: expected 1/0, true/false, yes/no")
+    return parsed

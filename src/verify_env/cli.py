@@ -1,8 +1,10 @@
 """The ``verify-env`` command: parse, call the core, render, exit. No logic of its own.
 
-Exit status: 0 whole (warnings allowed unless ``--strict``), 1 error findings, 2 usage errors or
-the tool's own failure (one line on stderr; a traceback only with ``--debug``). Every option
-that takes a value has a ``VERIFY_ENV_*`` twin, validated like the flag.
+Exit status: 0 whole (warnings allowed unless ``--strict``; accepted findings never count), 1
+error findings, 2 usage errors, bad configuration or the tool's own failure (one line on
+stderr; a traceback only with ``--debug``). Every option that takes a value has a
+``VERIFY_ENV_*`` twin and a key in the configuration files; `verify_env.config` holds the one
+precedence, read only after the arguments are parsed (``--version`` reads no file).
 """
 
 from __future__ import annotations
@@ -11,25 +13,20 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from verify_env import __version__
-from verify_env.argtypes import env_flag, jobs, seconds
+from verify_env.argtypes import jobs, seconds
+
+if TYPE_CHECKING:
+    from verify_env.config import Settings
 
 __all__ = ["build_parser", "main"]
 
 FORMATS = ("text", "json", "junit", "sarif")
-
-
-def _env(name: str, default: str | None = None) -> str | None:
-    """The ``VERIFY_ENV_<name>`` twin of an option; set but empty counts as unset."""
-    return os.environ.get(f"VERIFY_ENV_{name}") or default
-
-
-def _flag_env(name: str) -> bool:
-    try:
-        return env_flag(name)
-    except ValueError as exc:
-        raise SystemExit(f"verify-env: {exc}") from None
+# Options whose value comes from verify_env.config when not given: Settings field names.
+_SETTINGS = ("checks", "format", "output", "strict", "no_cache", "jobs", "blas_probe",
+             "import_timeout", "ignore", "baseline")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,12 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--python", metavar="PATH",
                        help="verify the environment of this interpreter")
     where.add_argument("--prefix", metavar="DIR", help="verify this prefix (venv or conda env)")
-    parser.add_argument("--checks", default=_env("CHECKS", None),
+    parser.add_argument("--checks",
                         help="comma-separated checks, or 'all' (default: tags,record) "
                              "[VERIFY_ENV_CHECKS]")
-    parser.add_argument("--format", choices=FORMATS, default=_env("FORMAT", "text"),
+    parser.add_argument("--format", choices=FORMATS,
                         help="report format (default: text) [VERIFY_ENV_FORMAT]")
-    parser.add_argument("-o", "--output", metavar="FILE", default=_env("OUTPUT"),
+    parser.add_argument("-o", "--output", metavar="FILE",
                         help="write the report to FILE ('-' for stdout) [VERIFY_ENV_OUTPUT]")
     parser.add_argument("--strict", action="store_true", default=None,
                         help="warnings fail too [VERIFY_ENV_STRICT]")
@@ -60,44 +57,58 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--import-timeout", type=seconds, default=None, metavar="SECONDS",
                         help="how long one module's import may take under --checks imports "
                              "(default: 30) [VERIFY_ENV_IMPORT_TIMEOUT]")
+    parser.add_argument("--ignore", action="append", metavar="RULE",
+                        help="accept the findings a check:code:distribution:path rule matches "
+                             "(fnmatch globs; fewer parts mean '*'; repeatable): reported as "
+                             "info, never failing [VERIFY_ENV_IGNORE, comma-separated]")
+    parser.add_argument("--baseline", metavar="FILE",
+                        help="accept what FILE records, unless its file changed since; "
+                             "'--baseline write FILE' accepts everything found now and writes "
+                             "FILE [VERIFY_ENV_BASELINE]")
+    parser.add_argument("--write-baseline", metavar="FILE", help=argparse.SUPPRESS)
     parser.add_argument("--explain", metavar="CODE",
                         help="explain a finding code (what it means, why it matters, how to "
                              "fix it) and exit")
     parser.add_argument("-v", "--verbose", action="store_true", help="list what was not judged")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of our own failures")
+    commands = parser.add_subparsers(dest="command", metavar="{config}",
+                                     title="subcommands (default: verify the environment)")
+    from verify_env import config_cmd
+
+    config_cmd.configure_parser(commands.add_parser(
+        "config", help="print the effective settings and where each came from"))
     return parser
+
+
+def _baseline_write(argv: Sequence[str]) -> list[str]:
+    """``--baseline write FILE`` as ``--write-baseline FILE`` (argparse takes one value per
+    option; a baseline file named ``write`` is ``./write``)."""
+    out = list(argv)
+    for i in range(len(out) - 2):
+        if out[i] == "--baseline" and out[i + 1] == "write":
+            out[i:i + 2] = ["--write-baseline"]
+            break
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_baseline_write(sys.argv[1:] if argv is None else argv))
     if args.explain is not None:
         from verify_env.explain import explain
 
         return explain(args.explain)
-    if args.format not in FORMATS:  # from VERIFY_ENV_FORMAT, which argparse does not check
-        parser.error(f"VERIFY_ENV_FORMAT={args.format!r}: choose from {', '.join(FORMATS)}")
-    if args.jobs is None and _env("JOBS"):
-        try:
-            args.jobs = jobs(str(_env("JOBS")))
-        except argparse.ArgumentTypeError as exc:
-            parser.error(f"VERIFY_ENV_JOBS: {exc}")
-    if args.import_timeout is None and _env("IMPORT_TIMEOUT"):
-        try:
-            args.import_timeout = seconds(str(_env("IMPORT_TIMEOUT")))
-        except argparse.ArgumentTypeError as exc:
-            parser.error(f"VERIFY_ENV_IMPORT_TIMEOUT: {exc}")
-    try:
-        strict = args.strict or _flag_env("STRICT")
-        no_cache = args.no_cache or _flag_env("NO_CACHE")
-        args.blas_probe = args.blas_probe or _flag_env("BLAS_PROBE")
-    except SystemExit as exc:
-        print(exc.code, file=sys.stderr)
-        return 2
     from verify_env.errors import VerifyEnvError
 
     try:
-        return _run(args, strict=strict, no_cache=no_cache)
+        from verify_env.config import load
+
+        settings = load({k: getattr(args, k) for k in _SETTINGS})
+        if args.command == "config":
+            from verify_env import config_cmd
+
+            return config_cmd.execute(args, settings)
+        return _run(args, settings)
     except VerifyEnvError as exc:
         if args.debug:
             raise
@@ -114,34 +125,43 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def _run(args: argparse.Namespace, *, strict: bool, no_cache: bool) -> int:
+def _run(args: argparse.Namespace, settings: Settings) -> int:
     from verify_env.target import start_target
 
     pending = start_target(args.python, args.prefix)  # the probe runs during the imports below
+    from verify_env import accept
     from verify_env.checks.interface import Options
     from verify_env.output import write_report
     from verify_env.progress import ProgressBar
     from verify_env.render import OutputFormat, render
     from verify_env.verify import DEFAULT_CHECKS, parse_checks, verify
 
-    checks = parse_checks(args.checks) if args.checks else DEFAULT_CHECKS
+    checks = parse_checks(settings.checks) if settings.checks else DEFAULT_CHECKS
+    baseline = None if args.write_baseline else settings.read_baseline()
     target = pending()
     bar = ProgressBar() if sys.stderr.isatty() else None
     try:
-        options = Options(strict=strict, blas_probe=args.blas_probe)
-        if args.import_timeout is not None:
+        options = Options(strict=settings.strict, blas_probe=settings.blas_probe)
+        if settings.import_timeout is not None:
             import dataclasses
 
-            options = dataclasses.replace(options, import_timeout=args.import_timeout)
-        report = verify(target, checks, jobs=args.jobs, use_cache=not no_cache, progress=bar,
-                        options=options)
+            options = dataclasses.replace(options, import_timeout=settings.import_timeout)
+        report = verify(target, checks, jobs=settings.jobs, use_cache=not settings.no_cache,
+                        progress=bar, options=options)
     finally:
         if bar is not None:
             bar.close()
+    if args.write_baseline:
+        count = accept.write_baseline(report, args.write_baseline)
+        print(f"verify-env: {args.write_baseline}: accepted {count} finding(s)", file=sys.stderr)
+        report = accept.accept_all(accept.apply(report, settings.ignore),
+                                   f"baseline {args.write_baseline} (written now)")
+    else:
+        report = accept.apply(report, settings.ignore, baseline)
     for note in report.notes:
         print(f"verify-env: {note}", file=sys.stderr)
-    to_terminal = args.output in (None, "-") and sys.stdout.isatty()
-    text = render(report, OutputFormat(args.format), strict=strict, verbose=args.verbose,
-                  color=to_terminal and "NO_COLOR" not in os.environ)
-    write_report(text, args.output)
-    return report.exit_status(strict)
+    to_terminal = settings.output in (None, "-") and sys.stdout.isatty()
+    text = render(report, OutputFormat(settings.format), strict=settings.strict,
+                  verbose=args.verbose, color=to_terminal and "NO_COLOR" not in os.environ)
+    write_report(text, settings.output)
+    return report.exit_status(settings.strict)

@@ -1,7 +1,8 @@
 """``--format junit``: one testsuite per check, one testcase per distribution with findings.
 
-Errors are ``<failure>``s; warnings go to the testcase's ``<system-out>`` so that CI dashboards
-show them without failing the build (``--strict`` governs the exit status, not the XML).
+Errors are ``<failure>``s; warnings and accepted findings (info, with the reason that accepted
+them) go to the testcase's ``<system-out>`` so that CI dashboards show them without failing the
+build (``--strict`` governs the exit status, not the XML).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ __all__ = ["render"]
 
 
 def _line(f: Finding) -> str:
-    out = f"[{f.code}] {f.message}"
+    out = f"[{f.code}] {f.message}" + (f" (accepted: {f.accepted})" if f.accepted else "")
     return safe_text(out + (f"\n  fix: {f.hint}" if f.hint else ""))
 
 

@@ -43,7 +43,7 @@ def _header(report: Report) -> list[str]:
 def _group(findings: list[Finding], color: bool) -> list[str]:
     lines: list[str] = []
     per_code: dict[str, int] = defaultdict(int)
-    hints = {f.hint for f in findings}
+    hints = {f.hint for f in findings if f.accepted is None}  # an accepted one needs no repair
     shared_hint = hints.pop() if len(hints) == 1 else None
     for f in findings:
         per_code[f.code] += 1
@@ -52,8 +52,9 @@ def _group(findings: list[Finding], color: bool) -> list[str]:
         sev = str(f.severity)
         if color:
             sev = f"{_COLORS[f.severity]}{sev}\033[0m"
-        lines.append(f"  {sev}: [{f.check}/{f.code}] {safe_text(f.message)}")
-        if f.hint and shared_hint is None:
+        accepted = f" (accepted: {f.accepted})" if f.accepted else ""
+        lines.append(f"  {sev}: [{f.check}/{f.code}] {safe_text(f.message + accepted)}")
+        if f.hint and shared_hint is None and f.accepted is None:
             lines.append(f"      fix: {safe_text(f.hint)}")
     for code, count in per_code.items():
         if count > MAX_PER_CODE:
@@ -112,6 +113,8 @@ def render(report: Report, *, strict: bool = False, verbose: bool = False,
     verdict = "FAILED" if failed else "OK"
     parts = [f"{report.errors} error{'s' if report.errors != 1 else ''}",
              f"{report.warnings} warning{'s' if report.warnings != 1 else ''}"]
+    if report.accepted:
+        parts.append(f"{report.accepted} accepted")
     if report.skips:
         parts.append(f"{len(report.skips)} not judged" + ("" if verbose else " (--verbose)"))
     lines.append("")
