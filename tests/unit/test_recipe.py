@@ -27,7 +27,10 @@ def _project() -> dict[str, Any]:
 
 
 def _spec(text: str) -> tuple[str, str]:
-    """``packaging>=23.0`` and ``packaging >=23.0`` -> (``packaging``, ``>=23.0``)."""
+    """``packaging>=23.0`` and ``packaging >=23.0`` -> (``packaging``, ``>=23.0``). An
+    environment marker (``; python_version < '3.11'``) is dropped: a noarch package cannot
+    express it, so the recipe depends on the package everywhere."""
+    text = text.split(";", 1)[0]
     m = re.fullmatch(r"\s*([A-Za-z0-9_.-]+)\s*(.*?)\s*(#.*)?", text)
     assert m, text
     return m.group(1).lower().replace("_", "-"), m.group(2).replace(" ", "")
