@@ -28,6 +28,7 @@ from verify_env.statcache import StatCache, stat_key
 __all__ = ["orphan_packages", "package_dirs", "stashed_leftovers", "unrecorded_extensions"]
 
 _NOT_PACKAGES = (".dist-info", ".egg-info", ".data")
+_MODULE_ENDINGS = (".so", ".pyd")
 
 
 def _package_dirs(dists: Iterable[Distribution], site_dirs: Iterable[str]
@@ -81,15 +82,22 @@ def _walk(top: str, cache: StatCache) -> Iterator[tuple[str, tuple[str, ...]]]:
             try:
                 with os.scandir(directory) as entries:
                     for entry in entries:
+                        name = entry.name
+                        # the suffix first: a name test is cheaper than a DirEntry call, and
+                        # this loop meets every file of every package (~23k in a torch venv)
+                        if name.endswith(_MODULE_ENDINGS) and tagged_suffix(name) is not None:
+                            try:
+                                if not entry.is_dir(follow_symlinks=False):
+                                    found_modules.append(name)
+                                    continue
+                            except OSError:
+                                continue
                         try:
                             is_dir = entry.is_dir(follow_symlinks=False)
                         except OSError:
                             continue
-                        if is_dir:
-                            if entry.name != "__pycache__":
-                                found_dirs.append(entry.name)
-                        elif tagged_suffix(entry.name) is not None:
-                            found_modules.append(entry.name)
+                        if is_dir and name != "__pycache__":
+                            found_dirs.append(name)
             except OSError:
                 continue
             subdirs, modules = tuple(found_dirs), tuple(found_modules)

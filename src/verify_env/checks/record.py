@@ -169,10 +169,13 @@ class _FileJudge:
                 return None if cached == expected else ("cached-bad",)
             if _racy(st, self.started):
                 key = None  # changed too recently to trust its timestamps
-        outcome = digest(location, algorithm, -1 if size is None else size, self.buf)
+        outcome = digest(location, algorithm, -1 if size is None else size, self.buf,
+                         st.st_size)
         if isinstance(outcome, bytes):
             text = _spell(outcome, f.hex)
             if key is None and text == expected:
+                if not self.cache.enabled and size is not None:
+                    return None  # the parent counts the recorded size: nothing travels
                 return ("ok", st.st_size)  # nothing to remember: only the byte count travels
             return ("hashed", key, text, st.st_size)
         if isinstance(outcome, int):
@@ -331,10 +334,17 @@ def run(ctx: Context) -> CheckResult | Deferred:
     def finish() -> CheckResult:
         failed: Failed = defaultdict(list)
         problems = 0
+        answered: set[int] = set()
         for index, outcome in work.results():
             dist, f = judged[bisect_right(starts, index) - 1], files[index]
             _judge(dist, f, outcome, ctx, result, failed)
             problems += isinstance(outcome, tuple) and outcome[0] in ("errno", "type")
+            answered.add(index)
+        if not ctx.cache.enabled:  # a file hashed and found as recorded sent nothing back
+            result.bytes_hashed += sum(
+                f.size for i, f in enumerate(files)
+                if f.size is not None and f.digest is not None and f.algorithm is not None
+                and f.kind is FileKind.REGULAR and i not in answered)
         result.files = sum(1 for f in files if f.kind is FileKind.REGULAR) - problems
         result.findings.extend(_clobbered(failed, ctx.inventory.distributions))
         return result
