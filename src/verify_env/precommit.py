@@ -61,14 +61,14 @@ def project_interpreter(environ: Mapping[str, str], cwd: str,
             return exe, f"the virtual environment on PATH ({prefix})"
     for name in (".venv", "venv"):
         prefix = os.path.join(cwd, name)
-        exe = _interpreter_in(prefix) if _is_venv(prefix) else None
-        if exe is not None:
-            return exe, f"the project's {name} ({prefix})"
+        found = _interpreter_in(prefix) if _is_venv(prefix) else None
+        if found is not None:
+            return found, f"the project's {name} ({prefix})"
     conda = environ.get("CONDA_PREFIX")
     if conda and os.path.realpath(conda) != own:
-        exe = _interpreter_in(conda)
-        if exe is not None:
-            return exe, f"the active conda environment ({conda})"
+        found = _interpreter_in(conda)
+        if found is not None:
+            return found, f"the active conda environment ({conda})"
     if on_path:
         return on_path[0], f"the first Python on PATH ({on_path[0]})"
     return None, "no virtual environment on PATH, no .venv or venv here, no python3 on PATH"
