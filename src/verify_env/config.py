@@ -379,33 +379,44 @@ def _read_file(path: str) -> tuple[bytes, str]:
     return data, data.decode("utf-8", "replace")
 
 
-def find_project(cwd: str) -> str | None:
-    """The nearest pyproject.toml from ``cwd`` upward with one of our tables (found by a cheap
-    text search first: most pyproject.toml files are never parsed)."""
+def find_project(cwd: str) -> tuple[str, bytes, dict[str, Any]] | None:
+    """The nearest pyproject.toml from ``cwd`` upward with one of our tables, its bytes and its
+    document. Only files that mention ``verify-env`` or ``pipv`` are parsed; one that does and
+    cannot be parsed is an error only when it plainly has our table (``[tool.verify-env…``):
+    a broken pyproject.toml of someone else's is not ours to judge."""
     here = os.path.abspath(cwd)
     while True:
         candidate = os.path.join(here, "pyproject.toml")
         try:
             with open(candidate, "rb") as fh:
-                if _OUR_TABLES.search(fh.read()):
-                    return candidate
+                data = fh.read()
         except OSError:
-            pass
+            data = b""
+        if b"verify-env" in data or b"pipv" in data:
+            try:
+                doc = _parse_toml(candidate, data)
+            except ConfigError:
+                if _OUR_TABLES.search(data):
+                    raise
+                doc = {}
+            tool = doc.get("tool")
+            if isinstance(tool, dict) and ("verify-env" in tool or "pipv" in tool):
+                return candidate, data, doc
         parent = os.path.dirname(here)
         if parent == here:
             return None
         here = parent
 
 
-def _from_project(path: str) -> Layer:
-    data, text = _read_file(path)
-    doc = _parse_toml(path, data)
-    tool = doc.get("tool", {})
+def _from_project(path: str, data: bytes, doc: dict[str, Any]) -> Layer:
+    text = data.decode("utf-8", "replace")
+    tool = doc["tool"]
     layer: Layer = {}
-    if not isinstance(tool, dict):
-        return layer
     legacy = tool.get("pipv")
-    if isinstance(legacy, dict):  # [tool.pipv] first, so that [tool.verify-env.pipv] wins
+    if legacy is not None:  # [tool.pipv] first, so that [tool.verify-env.pipv] wins
+        if not isinstance(legacy, dict):
+            raise ConfigError(f"{shown(path)}:{_line_of(text, 'pipv', 'tool')}: "
+                              f"tool.pipv must be a table, not {_kind(legacy)}")
         _from_table(path, text, legacy, "tool.pipv", _PIPV, "pipv.", layer)
     ours = tool.get("verify-env")
     if ours is not None:
@@ -444,9 +455,9 @@ def load(cli: Mapping[str, object] | None = None, *, front: Layer | None = None,
     environment, ``front`` (a front door's own settings, see `from_mapping`), the project
     file, the user file, the defaults. Raises `ConfigError`."""
     environ = os.environ if environ is None else environ
-    project = find_project(cwd or os.getcwd())
+    found = find_project(cwd or os.getcwd())
     user, explicit = user_file(environ)
-    layers = [_from_user(user, explicit), _from_project(project) if project else {},
+    layers = [_from_user(user, explicit), _from_project(*found) if found else {},
               front or {}, _from_env(environ), _from_cli(cli or {})]
     values: dict[str, Any] = {}
     origins = {k.attr: DEFAULT for k in KEYS}
@@ -454,4 +465,5 @@ def load(cli: Mapping[str, object] | None = None, *, front: Layer | None = None,
         for attr, (value, origin) in layer.items():
             values[attr] = value
             origins[attr] = origin
-    return Settings(**values, origins=origins, project_file=project, user_file=user)
+    return Settings(**values, origins=origins, project_file=found[0] if found else None,
+                    user_file=user)
