@@ -7,9 +7,13 @@ gets verified. ``pipv verify`` is ``verify-env`` on the same environment; ``pipv
 reinstalls, through pip, what verification found damaged among pip's own distributions.
 
 pipv's own options, taken out before pip sees the line: ``--python PATH`` (or
-``PIPV_PYTHON``), ``--no-verify``, ``--allow-conda-overwrite``. ``PIPV_ON_ERROR=warn`` (or
-``on-error = "warn"`` under ``[tool.pipv]`` in ./pyproject.toml) reports but keeps pip's exit
-status.
+``PIPV_PYTHON``), ``--no-verify``, ``--allow-conda-overwrite``. Everything else comes from
+verify-env's configuration (`verify_env.config`: ``VERIFY_ENV_*``, ``[tool.verify-env]`` in the
+project's pyproject.toml, the user file): ``ignore``, ``baseline``, ``strict``, ``jobs``,
+``no-cache``, and pipv's own ``pipv.on-error`` (``PIPV_ON_ERROR``; ``warn`` reports but keeps
+pip's exit status) and ``pipv.verify`` (false: pip alone); ``[tool.pipv]`` still works. The
+configuration is read only when pipv is about to verify: ``pipv --version`` and ``pipv list``
+read no file.
 """
 
 from __future__ import annotations
@@ -17,6 +21,11 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from verify_env.accept import Acceptance
+    from verify_env.config import Settings
 
 __all__ = ["main"]
 
@@ -27,42 +36,24 @@ def _say(message: str) -> None:
     print(f"pipv: {message}", file=sys.stderr, flush=True)
 
 
-def _settings() -> dict[str, object]:
-    """``[tool.pipv]`` of ./pyproject.toml (3.11+, or with tomli installed)."""
-    try:
-        import tomllib  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:  # pragma: no cover - 3.10
-        try:
-            import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
-        except ImportError:
-            return {}
-    if not os.path.isfile("pyproject.toml"):
-        return {}
-    try:
-        with open("pyproject.toml", "rb") as fh:
-            data = tomllib.load(fh)
-    except (OSError, ValueError):
-        return {}
-    tool = data.get("tool", {}).get("pipv", {})
-    return tool if isinstance(tool, dict) else {}
+def _settings() -> tuple[Settings, Acceptance] | None:
+    """The configuration and what it accepts; None (said on stderr) when it is malformed."""
+    from verify_env.accept import Acceptance
+    from verify_env.config import load
+    from verify_env.errors import VerifyEnvError
 
-
-def _on_error(settings: dict[str, object]) -> str | None:
-    value = os.environ.get("PIPV_ON_ERROR") or settings.get("on-error") or "fail"
-    value = str(value).strip().lower()
-    return value if value in ("fail", "warn") else None
+    try:
+        settings = load()
+        return settings, Acceptance.of(settings)
+    except VerifyEnvError as exc:
+        _say(str(exc))
+        return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     from verify_env_pip.pip_args import parse
 
     cmd = parse(list(sys.argv[1:] if argv is None else argv))
-    settings = _settings()
-    on_error = _on_error(settings)
-    if on_error is None:
-        _say(f"PIPV_ON_ERROR / [tool.pipv] on-error must be 'fail' or 'warn', not "
-             f"{os.environ.get('PIPV_ON_ERROR') or settings.get('on-error')!r}")
-        return 2
     from verify_env.interpreter import default_interpreter
 
     python = cmd.python or os.environ.get("PIPV_PYTHON") or default_interpreter()[0]
@@ -77,12 +68,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         from verify_env_pip.repair import repair
 
         return repair(python, cmd.args[cmd.args.index("repair") + 1:])
-    verify = not cmd.no_verify and settings.get("verify", True) is not False
-    if not (verify and cmd.changes_environment):
+    if cmd.no_verify or not cmd.changes_environment:
+        return _pass_through(python, cmd)
+    configured = _settings()
+    if configured is None:
+        return 2
+    settings, acceptance = configured
+    if not settings.pipv_verify:
         return _pass_through(python, cmd)
     from verify_env_pip.transaction import run_transaction
 
-    return run_transaction(python, cmd, warn_only=on_error == "warn")
+    return run_transaction(python, cmd, settings, acceptance)
 
 
 def _pass_through(python: str, cmd: object) -> int:
@@ -100,9 +96,12 @@ def _pass_through(python: str, cmd: object) -> int:
 
     if Journal.for_python(python).unfinished() is None:
         return status
+    configured = _settings()
+    if configured is None:
+        return status or 2
     from verify_env_pip.transaction import settle_unfinished
 
-    owed = settle_unfinished(python)
+    owed = settle_unfinished(python, *configured)
     return status or owed
 
 

@@ -6,6 +6,8 @@ import os
 import sys
 import threading
 
+from verify_env.accept import Acceptance
+from verify_env.config import Settings
 from verify_env.report import Report
 from verify_env.scope import Scope
 from verify_env.snapshot import Change, Snapshot, scope_for
@@ -29,31 +31,40 @@ def _target(python: str, explicit: bool) -> Target:
     return resolve_target(python)
 
 
-def _verify(target: Target, scope: Scope) -> Report:
+def _verify(target: Target, scope: Scope, settings: Settings) -> Report:
     from verify_env.inventory import build_inventory
     from verify_env.statcache import StatCache, cache_path_for
     from verify_env.verify import verify
 
-    return verify(target, CHECKS, scope=scope,
-                  inventory=build_inventory(target, cache=StatCache(
-                      cache_path_for(target.prefix)).load()))
+    cache = StatCache(cache_path_for(target.prefix) if not settings.no_cache else None).load()
+    return verify(target, CHECKS, scope=scope, jobs=settings.jobs,
+                  use_cache=not settings.no_cache,
+                  inventory=build_inventory(target, cache=cache))
 
 
-def _show(report: Report, changed: int, warn_only: bool) -> int:
+def _show(report: Report, changed: int, settings: Settings, acceptance: Acceptance) -> int:
     from verify_env.render import OutputFormat, render
+
+    report = acceptance.apply(report)
+    warn_only = settings.on_error == "warn"
 
     keys = report.summary.distributions
     affected = max(keys - changed, 0)
+    failed = report.exit_status(settings.strict) != 0
     verdict = "OK" if not report.errors else f"{report.errors} error" + \
         ("s" if report.errors != 1 else "")
+    if failed and not report.errors:
+        verdict = f"{report.warnings} warning(s) (strict)"
+    if report.accepted:
+        verdict += f", {report.accepted} accepted"
     if report.findings:
-        sys.stderr.write(render(report, OutputFormat.TEXT,
+        sys.stderr.write(render(report, OutputFormat.TEXT, strict=settings.strict,
                                 color=sys.stderr.isatty() and "NO_COLOR" not in os.environ))
     _say(f"verified {changed} changed + {affected} affected distributions: {verdict}")
-    if report.errors and warn_only:
-        _say("PIPV_ON_ERROR=warn: keeping pip's exit status")
+    if failed and warn_only:
+        _say(f"on-error = warn ({settings.origins.get('on_error')}): keeping pip's exit status")
         return 0
-    return 1 if report.errors else 0
+    return 1 if failed else 0
 
 
 def _import_checks() -> None:
@@ -110,7 +121,8 @@ class _Prepared:
         return self.target
 
 
-def run_transaction(python: str, cmd: PipCommand, *, warn_only: bool) -> int:
+def run_transaction(python: str, cmd: PipCommand, settings: Settings,
+                    acceptance: Acceptance) -> int:
     prepared = _Prepared(python, cmd.python is not None)
     journal = Journal.for_python(python)
     unfinished = journal.unfinished()
@@ -144,19 +156,19 @@ def run_transaction(python: str, cmd: PipCommand, *, warn_only: bool) -> int:
         return status
     if unfinished:
         _say(f"an earlier transaction ({unfinished}) never finished: verifying everything")
-        report = _verify(target, Scope.full())
+        report = _verify(target, Scope.full(), settings)
     elif change.empty:
         journal.end()
         return 0
     else:
         from verify_env.inventory import build_inventory
 
-        report = _verify(target, scope_for(change, build_inventory(target)))
+        report = _verify(target, scope_for(change, build_inventory(target)), settings)
     journal.end()
-    return _show(report, len(change.touched), warn_only)
+    return _show(report, len(change.touched), settings, acceptance)
 
 
-def settle_unfinished(python: str) -> int:
+def settle_unfinished(python: str, settings: Settings, acceptance: Acceptance) -> int:
     """After a command that changes nothing: the full verification an interrupted
     transaction left owing, if any (0 when none is owed)."""
     journal = Journal.for_python(python)
@@ -164,6 +176,6 @@ def settle_unfinished(python: str) -> int:
     if unfinished is None:
         return 0
     _say(f"an earlier transaction ({unfinished}) never finished: verifying everything")
-    report = _verify(_target(python, True), Scope.full())
+    report = _verify(_target(python, True), Scope.full(), settings)
     journal.end()
-    return _show(report, 0, False)
+    return _show(report, 0, settings, acceptance)

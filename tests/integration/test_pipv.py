@@ -119,8 +119,10 @@ def test_no_verify_and_tool_pipv_settings(numpy1_scipy_venv: Path, tmp_path: Pat
                   cache_dir=cache_dir, cwd=project)
     assert warned.returncode == 0 and "[requirements/numpy-abi]" in warned.stderr
     (project / "pyproject.toml").write_text('[tool.pipv]\non-error = "sometimes"\n')
-    bad = pipv("--python", py, "list", cache_dir=cache_dir, cwd=project)
-    assert bad.returncode == 2 and "'fail' or 'warn'" in bad.stderr
+    bad = pipv("--python", py, "uninstall", "-y", "scipy", cache_dir=cache_dir, cwd=project)
+    assert bad.returncode == 2, bad.stderr
+    assert "pyproject.toml:2: on-error: 'sometimes' is not one of fail, warn" in bad.stderr
+    assert "Successfully uninstalled" not in bad.stdout  # refused before pip ran
 
 
 @pytest.mark.slow

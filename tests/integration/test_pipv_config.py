@@ -1,0 +1,76 @@
+"""pipv reads verify-env's configuration: an ignore rule or a baseline from the project's
+pyproject.toml accepts what the transaction's verification finds; a malformed one stops pipv
+before pip runs."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+from tests.integration.test_pipv import pipv
+from tests.support.envs import clone_env
+from tests.support.wheels import make_wheel
+
+
+def _tampered_wheel(tmp_path: Path) -> Path:
+    """A wheel whose payload differs from its own RECORD (same size, other bytes)."""
+    good = make_wheel(tmp_path / "built", "tampered", "1.0",
+                      {"tampered/__init__.py": "VALUE = 1\n"})
+    bad = tmp_path / "dist" / good.name
+    bad.parent.mkdir()
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            dst.writestr(item, b"VALUE = 2\n" if item.filename == "tampered/__init__.py"
+                         else data)
+    return bad
+
+
+def test_pipv_honours_the_project_configuration(bare_venv: Path, tmp_path: Path,
+                                                cache_dir: Path) -> None:
+    env = clone_env(bare_venv, tmp_path / "env")
+    py = str(env / "bin/python")
+    wheel = _tampered_wheel(tmp_path)
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "app"\n\n[tool.verify-env]\nignore = [\n'
+        '  {rule = "record:hash-mismatch:tampered", reason = "the vendor\'s known RECORD"},\n]\n')
+    isolated = {"XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+    run = pipv("--python", py, "install", "--no-index", str(wheel), cache_dir=cache_dir,
+               cwd=project / "src", env=isolated)
+    assert run.returncode == 0, run.stderr
+    assert "Successfully installed tampered-1.0" in run.stdout
+    assert ("info: [record/hash-mismatch] tampered/__init__.py content differs from its "
+            f"recorded sha256 digest (accepted: {project / 'pyproject.toml'} [tool.verify-env] "
+            "ignore record:hash-mismatch:tampered — the vendor's known RECORD)") in run.stderr
+    assert "pipv: verified 1 changed + 0 affected distributions: OK, 1 accepted" in run.stderr
+
+    # without the rule, the same install fails; a baseline written by verify-env accepts it
+    (project / "pyproject.toml").write_text('[tool.verify-env]\nbaseline = "base.json"\n')
+    from tests.support.envs import run_cli
+
+    written = run_cli("--python", py, "--baseline", "write", str(project / "base.json"),
+                      cache_dir=cache_dir, env=isolated, timeout=120)
+    assert written.returncode == 0, written.stderr
+    again = pipv("--python", py, "install", "--no-index", "--force-reinstall", str(wheel),
+                 cache_dir=cache_dir, cwd=project, env=isolated)
+    assert again.returncode == 0, again.stderr
+    assert "(accepted: baseline base.json)" in again.stderr
+    absent = pipv("--python", py, "install", "--no-index", "--force-reinstall", str(wheel),
+                  cache_dir=cache_dir, cwd=tmp_path, env=isolated)
+    assert absent.returncode == 1 and "1 error" in absent.stderr
+
+    # a baseline that cannot be read stops pipv before pip runs
+    (project / "base.json").write_text("{}")
+    bad = pipv("--python", py, "uninstall", "-y", "tampered", cache_dir=cache_dir, cwd=project,
+               env=isolated)
+    assert bad.returncode == 2
+    assert "pipv: base.json:1: not a verify-env baseline" in bad.stderr
+    assert "Successfully uninstalled" not in bad.stdout
+
+    # pipv.verify = false: pip alone
+    (project / "pyproject.toml").write_text('[tool.verify-env.pipv]\nverify = false\n')
+    alone = pipv("--python", py, "install", "--no-index", "--force-reinstall", str(wheel),
+                 cache_dir=cache_dir, cwd=project, env=isolated)
+    assert alone.returncode == 0 and "verified" not in alone.stderr
