@@ -39,6 +39,8 @@ class TransactionCheck:
     error: type[Exception] = TransactionRefused
     #: Where the findings go (conda's stderr under ``--json``).
     stream: TextIO | None = None
+    #: conda's ``context.plugins`` (``verify_env_ignore``, ``verify_env_baseline``), if any.
+    plugins: object = None
 
     _verified = False
 
@@ -103,17 +105,20 @@ class TransactionCheck:
             return
         from verify_env.errors import VerifyEnvError
         from verify_env_conda.present import outcome_lines, rollback_message
+        from verify_env_conda.settings import acceptance, accepted
         from verify_env_conda.transaction import verify_transaction
 
         started = time.perf_counter()
+        rules, strict = acceptance(self.plugins, self.stream)
         try:
-            outcome = verify_transaction(self.target_prefix, self.linked, self.unlinked)
+            outcome = accepted(verify_transaction(self.target_prefix, self.linked,
+                                                  self.unlinked), rules)
         except (VerifyEnvError, OSError) as exc:
             self._print([f"verify-env: could not verify {self.target_prefix}: {exc}"])
             return
         finally:
             self.seconds = time.perf_counter() - started
-        if self.mode is Mode.FAIL and outcome.report.errors:
+        if self.mode is Mode.FAIL and outcome.report.exit_status(strict):
             raise self.error(rollback_message(outcome))
         self._print(outcome_lines(outcome))
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -38,11 +39,14 @@ class Damage:
     """The repair commands for damage no conda record owns (pip's, the OS's)."""
 
 
-def run_checks(prefix: str) -> Report:
+def run_checks(prefix: str, plugins: object = None) -> Report:
+    """The default checks, with what the configuration accepts marked accepted."""
     from verify_env.target import resolve_target
     from verify_env.verify import DEFAULT_CHECKS, verify
+    from verify_env_conda.settings import acceptance
 
-    return verify(resolve_target(prefix=prefix), DEFAULT_CHECKS)
+    rules, _ = acceptance(plugins, sys.stdout)
+    return rules.apply(verify(resolve_target(prefix=prefix), DEFAULT_CHECKS))
 
 
 def damage_of(report: Report, prefix: str) -> Damage:
@@ -50,8 +54,8 @@ def damage_of(report: Report, prefix: str) -> Damage:
     repairs, from a report's file damage."""
     import json
 
-    names = {f.distribution for f in report.findings
-             if f.code in _DAMAGE and f.installer == "conda" and f.distribution}
+    names = {f.distribution for f in report.findings if f.code in _DAMAGE
+             and f.installer == "conda" and f.distribution and f.accepted is None}
     refs: list[PackageRef] = []
     meta = os.path.join(prefix, "conda-meta")
     try:
@@ -80,28 +84,30 @@ class _Fields:
         self.__dict__.update({k: v for k, v in doc.items() if isinstance(k, str)})
 
 
-def health_check(prefix: str, verbose: bool) -> None:
+def health_check(prefix: str, verbose: bool, plugins: object = None) -> None:
     """``conda doctor``'s report: one line when whole, else the findings and their repairs."""
     from verify_env.errors import VerifyEnvError
 
     try:
-        report = run_checks(prefix)
+        report = run_checks(prefix, plugins)
     except VerifyEnvError as exc:
         print(f"{X_MARK} verify-env could not verify {prefix}: {exc}\n")
         return
-    if not report.findings:
+    if len(report.findings) == report.accepted:
+        accepted = f", {report.accepted} accepted finding(s)" if report.accepted else ""
         print(f"{OK_MARK} verify-env: {report.summary.distributions} distributions whole "
-              f"({', '.join(report.checks)}).\n")
+              f"({', '.join(report.checks)}{accepted}).\n")
         return
-    print(f"{X_MARK} verify-env: {report.errors} error(s), {report.warnings} warning(s) "
-          f"({', '.join(report.checks)}):\n")
+    print(f"{X_MARK} verify-env: {report.errors} error(s), {report.warnings} warning(s), "
+          f"{report.accepted} accepted ({', '.join(report.checks)}):\n")
     shown = report.findings if verbose else report.findings[:20]
     for f in shown:
         who = f"{f.distribution} {f.version}".strip() if f.distribution else ""
-        print(f"  {f.severity}: {who + ': ' if who else ''}[{f.check}/{f.code}] {f.message}")
+        why = f" (accepted: {f.accepted})" if f.accepted else ""
+        print(f"  {f.severity}: {who + ': ' if who else ''}[{f.check}/{f.code}] {f.message}{why}")
     if len(shown) < len(report.findings):
         print(f"  … and {len(report.findings) - len(shown)} more (--verbose, or conda verify)")
-    hints = sorted({f.hint for f in report.findings if f.hint})
+    hints = sorted({f.hint for f in report.findings if f.hint and f.accepted is None})
     for hint in hints:
         print(f"  fix: {hint}")
     from verify_env_conda.transaction import hardlink_notes
@@ -125,13 +131,13 @@ def drop_damaged_cache(refs: Sequence[PackageRef], pkgs_dirs: Sequence[str]) -> 
 
 
 def fix(prefix: str, confirm: Callable[[str], None], *, pkgs_dirs: Sequence[str],
-        reinstall: Callable[[list[str]], int]) -> int:
+        reinstall: Callable[[list[str]], int], plugins: object = None) -> int:
     """``conda doctor --fix``: drop damaged cache copies, then reinstall through conda the
     conda packages whose files are damaged. Returns the reinstall's exit status."""
     from verify_env.errors import VerifyEnvError
 
     try:
-        report = run_checks(prefix)
+        report = run_checks(prefix, plugins)
     except VerifyEnvError as exc:
         print(f"verify-env could not verify {prefix}: {exc}")
         return 1

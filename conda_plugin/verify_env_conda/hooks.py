@@ -64,6 +64,7 @@ def _action_class() -> type[TransactionCheck]:
         def current_mode(self) -> Mode:
             self.pkgs_dirs = tuple(str(d) for d in context.pkgs_dirs)
             self.stream = _stream()
+            self.plugins = context.plugins
             return current_mode()
 
     return VerifyEnvAction
@@ -71,13 +72,25 @@ def _action_class() -> type[TransactionCheck]:
 
 @hookimpl
 def conda_settings() -> Iterable[Any]:
-    from conda.common.configuration import PrimitiveParameter
+    from conda.common.configuration import PrimitiveParameter, SequenceParameter
 
     yield conda_types.CondaSetting(
         name=SETTING,
         description="What verify-env does after a transaction: off, warn (print the "
                     "findings) or fail (an error finding rolls the transaction back).",
         parameter=PrimitiveParameter(str(DEFAULT_MODE), element_type=str),
+    )
+    yield conda_types.CondaSetting(
+        name="verify_env_ignore",
+        description="verify-env ignore rules (check:code:distribution:path globs): the "
+                    "findings they match are reported as accepted and never fail.",
+        parameter=SequenceParameter(PrimitiveParameter("", element_type=str)),
+    )
+    yield conda_types.CondaSetting(
+        name="verify_env_baseline",
+        description="A verify-env baseline file (verify-env --baseline write FILE): what it "
+                    "records is accepted unless the file changed since.",
+        parameter=PrimitiveParameter("", element_type=str),
     )
 
 
@@ -113,7 +126,9 @@ def _post_command(command: str) -> None:
     from conda.base.context import context
 
     from verify_env_conda.present import outcome_lines
+    from verify_env_conda.settings import acceptance, accepted
 
+    rules, strict = acceptance(context.plugins, _stream())
     try:
         outcome = _WATCH.after(str(context.target_prefix))
     except Exception as exc:
@@ -121,10 +136,11 @@ def _post_command(command: str) -> None:
         return
     if outcome is None:
         return
+    outcome = accepted(outcome, rules)
     out = _stream()
     for line in outcome_lines(outcome):
         print(line, file=out)
-    if mode is Mode.FAIL and outcome.report.errors:
+    if mode is Mode.FAIL and outcome.report.exit_status(strict):
         # Without transaction actions there is nothing to roll back: the exit status says it.
         raise SystemExit(1)
 
@@ -153,7 +169,7 @@ def _verify_command(args: Namespace) -> int:
     from verify_env_conda.verify_cmd import execute
 
     return execute(args, locate_name=lambda n: str(locate_prefix_by_name(n)),
-                   default_prefix=lambda: str(context.target_prefix))
+                   default_prefix=lambda: str(context.target_prefix), plugins=context.plugins)
 
 
 def _configure(parser: ArgumentParser) -> None:
@@ -191,13 +207,15 @@ def _fix(prefix: str, args: Namespace, confirm: Any) -> int:
         return subprocess.run(command, check=False).returncode
 
     return fix(prefix, confirm, pkgs_dirs=[str(d) for d in context.pkgs_dirs],
-               reinstall=reinstall)
+               reinstall=reinstall, plugins=context.plugins)
 
 
 def _health(prefix: str, verbose: bool) -> None:
+    from conda.base.context import context
+
     from verify_env_conda.doctor import health_check
 
-    health_check(prefix, verbose)
+    health_check(prefix, verbose, plugins=context.plugins)
 
 
 @hookimpl

@@ -24,7 +24,8 @@ def outcome_lines(outcome: Outcome) -> list[str]:
     counts = f"{outcome.changed} changed + {outcome.affected} affected packages verified"
     if not report.findings:
         return [f"verify-env: {counts}: OK", *(f"verify-env: note: {n}" for n in outcome.notes)]
-    verdict = f"{report.errors} error(s), {report.warnings} warning(s)"
+    verdict = f"{report.errors} error(s), {report.warnings} warning(s)" + \
+        (f", {report.accepted} accepted" if report.accepted else "")
     lines = [f"verify-env: {counts}: {verdict}"]
     hints: list[str] = []
     for n, f in enumerate(report.findings):
@@ -33,9 +34,10 @@ def outcome_lines(outcome: Outcome) -> list[str]:
                          "(`conda verify` lists them all)")
             break
         who = f"{f.distribution} {f.version}".strip() if f.distribution else ""
+        why = f" (accepted: {f.accepted})" if f.accepted else ""
         lines.append(f"  {f.severity}: {who + ': ' if who else ''}[{f.check}/{f.code}] "
-                     f"{f.message}")
-        if f.hint and f.hint not in hints:
+                     f"{f.message}{why}")
+        if f.hint and f.hint not in hints and f.accepted is None:
             hints.append(f.hint)
     lines += [f"  fix: {h}" for h in hints]
     lines += [f"verify-env: note: {n}" for n in outcome.notes]

@@ -1,5 +1,7 @@
 """``conda verify``: the full verifier on a conda environment, with verify-env's options,
-output formats and exit status (0 whole, 1 error findings, 2 our own failure or bad usage)."""
+configuration (`verify_env.config`, conda's ``plugins.verify_env_ignore``/``_baseline`` between
+the ``VERIFY_ENV_*`` variables and the project file), output formats and exit status (0 whole,
+1 error findings, 2 our own failure, bad usage or bad configuration)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,10 @@ import dataclasses
 import os
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from verify_env.config import Settings
 
 __all__ = ["configure_parser", "execute"]
 
@@ -22,13 +28,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     where.add_argument("-n", "--name", metavar="ENV", help="verify the environment named ENV")
     where.add_argument("-p", "--prefix", metavar="PATH",
                        help="verify the environment at PATH")
-    env = os.environ.get
-    parser.add_argument("--checks", default=env("VERIFY_ENV_CHECKS") or None,
+    parser.add_argument("--checks",
                         help="comma-separated checks (record, tags, linkage, requirements, "
                              "paths, imports) or 'all' [VERIFY_ENV_CHECKS]")
-    parser.add_argument("--format", choices=FORMATS, default=env("VERIFY_ENV_FORMAT") or "text",
+    parser.add_argument("--format", choices=FORMATS,
                         help="report format (default: text) [VERIFY_ENV_FORMAT]")
-    parser.add_argument("-o", "--output", metavar="FILE", default=env("VERIFY_ENV_OUTPUT"),
+    parser.add_argument("-o", "--output", metavar="FILE",
                         help="write the report to FILE [VERIFY_ENV_OUTPUT]")
     parser.add_argument("--strict", action="store_true", default=None,
                         help="warnings fail too [VERIFY_ENV_STRICT]")
@@ -42,31 +47,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--import-timeout", type=seconds, metavar="SECONDS",
                         help="per-module timeout under --checks imports "
                              "[VERIFY_ENV_IMPORT_TIMEOUT]")
+    parser.add_argument("--ignore", action="append", metavar="RULE",
+                        help="accept the findings a check:code:distribution:path rule matches "
+                             "(globs; repeatable) [VERIFY_ENV_IGNORE]")
+    parser.add_argument("--baseline", metavar="FILE",
+                        help="accept what the baseline FILE records [VERIFY_ENV_BASELINE]")
+    parser.add_argument("--write-baseline", metavar="FILE",
+                        help="accept everything found now and write it to FILE")
     parser.add_argument("-v", "--verbose", action="store_true", help="list what was not judged")
-
-
-def _twins(args: argparse.Namespace) -> str | None:
-    """Fill unset options from their ``VERIFY_ENV_*`` twins, validated like the flags;
-    return what is wrong with one, if anything."""
-    from verify_env.argtypes import env_flag, jobs, seconds
-
-    for attr, name in (("strict", "STRICT"), ("no_cache", "NO_CACHE"),
-                       ("blas_probe", "BLAS_PROBE")):
-        if getattr(args, attr):
-            continue
-        try:
-            setattr(args, attr, env_flag(name))
-        except ValueError as exc:
-            return str(exc)
-    twins = (("jobs", "JOBS", jobs), ("import_timeout", "IMPORT_TIMEOUT", seconds))
-    for attr, name, kind in twins:
-        text = os.environ.get(f"VERIFY_ENV_{name}")
-        if getattr(args, attr) is None and text:
-            try:
-                setattr(args, attr, kind(text))
-            except argparse.ArgumentTypeError as exc:
-                return f"VERIFY_ENV_{name}: {exc}"
-    return None
 
 
 def target_prefix(args: argparse.Namespace, locate_name: Callable[[str], str],
@@ -79,43 +67,52 @@ def target_prefix(args: argparse.Namespace, locate_name: Callable[[str], str],
     return default_prefix()
 
 
-def execute(args: argparse.Namespace, *, locate_name: Callable[[str], str],
-            default_prefix: Callable[[], str]) -> int:
-    """Verify the chosen environment and print the report; the exit status is verify-env's."""
-    from verify_env.errors import VerifyEnvError
+_SETTINGS = ("checks", "format", "output", "strict", "no_cache", "jobs", "blas_probe",
+             "import_timeout", "ignore", "baseline")
 
-    if args.format not in FORMATS:  # VERIFY_ENV_FORMAT, which argparse does not check
-        print(f"conda verify: VERIFY_ENV_FORMAT={args.format!r}: choose from "
-              f"{', '.join(FORMATS)}", file=sys.stderr)
-        return 2
-    problem = _twins(args)
-    if problem:
-        print(f"conda verify: {problem}", file=sys.stderr)
-        return 2
+
+def execute(args: argparse.Namespace, *, locate_name: Callable[[str], str],
+            default_prefix: Callable[[], str], plugins: object = None) -> int:
+    """Verify the chosen environment and print the report; the exit status is verify-env's.
+    ``plugins``: conda's ``context.plugins``."""
+    from verify_env.errors import VerifyEnvError
+    from verify_env_conda.settings import load_settings
+
     try:
-        return _run(args, target_prefix(args, locate_name, default_prefix))
+        settings = load_settings(plugins, {k: getattr(args, k, None) for k in _SETTINGS})
+        return _run(args, settings, target_prefix(args, locate_name, default_prefix))
     except VerifyEnvError as exc:
         print(f"conda verify: {exc}", file=sys.stderr)
         return 2
 
 
-def _run(args: argparse.Namespace, prefix: str) -> int:
+def _run(args: argparse.Namespace, settings: Settings, prefix: str) -> int:
+    from verify_env import accept
     from verify_env.checks.interface import Options
     from verify_env.output import write_report
     from verify_env.render import OutputFormat, render
     from verify_env.target import resolve_target
     from verify_env.verify import DEFAULT_CHECKS, parse_checks, verify
 
-    checks = parse_checks(args.checks) if args.checks else DEFAULT_CHECKS
+    checks = parse_checks(settings.checks) if settings.checks else DEFAULT_CHECKS
+    write_to = getattr(args, "write_baseline", None)
+    rules = accept.Acceptance(settings.ignore) if write_to else accept.Acceptance.of(settings)
     target = resolve_target(prefix=prefix)
-    options = Options(strict=args.strict, blas_probe=args.blas_probe)
-    if args.import_timeout is not None:
-        options = dataclasses.replace(options, import_timeout=args.import_timeout)
-    report = verify(target, checks, jobs=args.jobs, use_cache=not args.no_cache, options=options)
+    options = Options(strict=settings.strict, blas_probe=settings.blas_probe)
+    if settings.import_timeout is not None:
+        options = dataclasses.replace(options, import_timeout=settings.import_timeout)
+    report = verify(target, checks, jobs=settings.jobs, use_cache=not settings.no_cache,
+                    options=options)
+    if write_to:
+        count = accept.write_baseline(report, write_to)
+        print(f"conda verify: {write_to}: accepted {count} finding(s)", file=sys.stderr)
+        report = accept.accept_all(rules.apply(report), f"baseline {write_to} (written now)")
+    else:
+        report = rules.apply(report)
     for note in report.notes:
         print(f"verify-env: {note}", file=sys.stderr)
-    to_terminal = args.output in (None, "-") and sys.stdout.isatty()
-    text = render(report, OutputFormat(args.format), strict=args.strict, verbose=args.verbose,
-                  color=to_terminal and "NO_COLOR" not in os.environ)
-    write_report(text, args.output)
-    return report.exit_status(args.strict)
+    to_terminal = settings.output in (None, "-") and sys.stdout.isatty()
+    text = render(report, OutputFormat(settings.format), strict=settings.strict,
+                  verbose=args.verbose, color=to_terminal and "NO_COLOR" not in os.environ)
+    write_report(text, settings.output)
+    return report.exit_status(settings.strict)

@@ -116,11 +116,11 @@ def test_conda_verify_env_twins(channel: Channel, tmp_path: Path,
     monkeypatch.setenv("VERIFY_ENV_JOBS", "1")
     monkeypatch.setenv("VERIFY_ENV_STRICT", "maybe")
     assert _conda_verify("-p", str(prefix)) == 2
-    assert "VERIFY_ENV_STRICT='maybe'" in capsys.readouterr().err
+    assert "VERIFY_ENV_STRICT: 'maybe' is not a yes or no" in capsys.readouterr().err
     monkeypatch.setenv("VERIFY_ENV_STRICT", "1")
     monkeypatch.setenv("VERIFY_ENV_FORMAT", "xml")
     assert _conda_verify("-p", str(prefix)) == 2
-    assert "VERIFY_ENV_FORMAT='xml'" in capsys.readouterr().err
+    assert "VERIFY_ENV_FORMAT: 'xml' is not one of" in capsys.readouterr().err
     monkeypatch.setenv("VERIFY_ENV_FORMAT", "junit")
     assert _conda_verify("-p", str(prefix)) == 0
     assert capsys.readouterr().out.startswith("<?xml")

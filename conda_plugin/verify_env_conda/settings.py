@@ -1,0 +1,73 @@
+"""verify-env's configuration as the conda plugin reads it: the same sources and precedence as
+``verify-env`` (`verify_env.config`), with conda's own ``plugins:`` settings between the
+``VERIFY_ENV_*`` variables and the project file:
+
+```
+plugins:
+  verify_env_ignore: ["record:hash-mismatch:ca-certificates"]
+  verify_env_baseline: /srv/env/verify-env-baseline.json
+```
+
+(or ``CONDA_PLUGINS_VERIFY_ENV_IGNORE`` / ``CONDA_PLUGINS_VERIFY_ENV_BASELINE``). No conda here:
+`hooks.py` hands over ``context.plugins``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from verify_env.accept import Acceptance
+    from verify_env.config import Layer, Settings
+    from verify_env_conda.transaction import Outcome
+
+__all__ = ["CONDA_SETTINGS", "acceptance", "accepted", "load_settings", "plugin_layer"]
+
+#: verify-env key -> conda ``plugins.`` setting.
+CONDA_SETTINGS = {"ignore": "verify_env_ignore", "baseline": "verify_env_baseline"}
+
+
+def plugin_layer(plugins: object | None) -> Layer:
+    """The ``plugins.verify_env_*`` values conda parsed, as a configuration layer."""
+    from verify_env.config import from_mapping
+
+    layer: Layer = {}
+    for key, setting in CONDA_SETTINGS.items():
+        value = getattr(plugins, setting, None) if plugins is not None else None
+        if not value:
+            continue
+        value = [str(v) for v in value] if key == "ignore" else str(value)
+        layer.update(from_mapping({key: value}, f"conda plugins.{setting}"))
+    return layer
+
+
+def load_settings(plugins: object | None = None,
+                  cli: Mapping[str, object] | None = None) -> Settings:
+    """The effective settings (`verify_env.config.ConfigError` when a source is malformed)."""
+    from verify_env.config import load
+
+    return load(cli, front=plugin_layer(plugins))
+
+
+def acceptance(plugins: object | None = None, stream: TextIO | None = None
+               ) -> tuple[Acceptance, bool]:
+    """What the configuration accepts, and whether it is strict. A malformed source is said in
+    one line (on ``stream``, where the plugin's other lines go: stdout unless conda prints
+    JSON there) and accepts nothing: a typo must not hide findings, nor stop conda."""
+    from verify_env.accept import Acceptance
+    from verify_env.errors import VerifyEnvError
+
+    try:
+        settings = load_settings(plugins)
+        return Acceptance.of(settings), settings.strict
+    except VerifyEnvError as exc:
+        print(f"verify-env: {exc}; accepting nothing", file=stream or sys.stdout)
+        return Acceptance(), False
+
+
+def accepted(outcome: Outcome, rules: Acceptance) -> Outcome:
+    """The outcome with its report's accepted findings marked."""
+    return dataclasses.replace(outcome, report=rules.apply(outcome.report))
