@@ -9,7 +9,6 @@ line``, a ``VERIFY_ENV_*`` variable, or ``FILE:LINE``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import TYPE_CHECKING
 
@@ -28,6 +27,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def _value(value: object) -> str:
+    import json
+
     from verify_env.accept import IgnoreRule
 
     if value is None:
