@@ -11,9 +11,11 @@ import textwrap
 
 from verify_env.finding import CODES, Code
 
-__all__ = ["explain", "explanation", "severity_text"]
+__all__ = ["TABLE_END", "TABLE_START", "codes_table", "explain", "explanation", "severity_text"]
 
 _WIDTH = 88
+TABLE_START = "<!-- codes-table: generated from verify_env.finding.CODES by docs/codes_table.py -->"
+TABLE_END = "<!-- codes-table end -->"
 
 
 def severity_text(code: Code) -> str:
@@ -43,6 +45,16 @@ def explanation(code: Code) -> str:
     lines += _para("How to fix", code.fix)
     lines.append(f"Reported by the {code.check!r} check (verify-env --checks {code.check}).")
     return "\n".join(lines) + "\n"
+
+
+def codes_table() -> str:
+    """The Markdown codes table of the README and docs/, one row per code, in table order."""
+    rows = ["| check | code | severity | meaning |", "|---|---|---|---|"]
+    for code in CODES.values():
+        meaning = code.meaning + (f" — {code.detail}" if code.detail else "")
+        rows.append(f"| {code.check} | `{code.name}` | {severity_text(code)} | "
+                    f"{meaning.replace('|', chr(92) + '|')} |")
+    return "\n".join(rows) + "\n"
 
 
 def explain(name: str) -> int:
