@@ -166,3 +166,39 @@ def test_awkward_file_names_are_percent_encoded(tmp_path: Path, name: str) -> No
     # a finding about the environment itself points at its interpreter
     env_uri = env_result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
     assert env_uri == Path(str(target.executable)).absolute().as_uri()
+
+
+def test_ignore_through_the_cli_is_a_suppression(numpy_env: Path, tmp_path: Path,
+                                                 cache_dir: Path) -> None:
+    """``--ignore`` accepts the finding: a suppressed note, and the run passes."""
+    (site_packages(numpy_env) / DELETED).unlink()
+    out = tmp_path / "verify-env.sarif"
+    rule = f"record:missing-file:numpy:{DELETED}"
+    run = run_cli("--python", str(numpy_env / "bin" / "python"), "--format", "sarif",
+                  "-o", str(out), "--ignore", rule, cache_dir=cache_dir)
+    assert run.returncode == 0, run.stderr
+    log = json.loads(out.read_text(encoding="utf-8"))
+    validate(log)
+    (result,) = log["runs"][0]["results"]
+    assert (result["ruleId"], result["level"]) == ("missing-file", "note")
+    (suppression,) = result["suppressions"]
+    assert suppression["kind"] == "external" and rule in suppression["justification"]
+
+
+def test_conda_verify_sarif(numpy_env: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch,
+                            capsys: pytest.CaptureFixture[str]) -> None:
+    """``conda verify --format sarif`` through the plugin's own (conda-free) module."""
+    import argparse
+
+    from verify_env_conda import verify_cmd
+
+    monkeypatch.setenv("VERIFY_ENV_CACHE_DIR", str(cache_dir))
+    (site_packages(numpy_env) / DELETED).unlink()
+    parser = argparse.ArgumentParser(prog="conda verify")
+    verify_cmd.configure_parser(parser)
+    status = verify_cmd.execute(parser.parse_args(["-p", str(numpy_env), "--format", "sarif"]),
+                                locate_name=lambda n: n, default_prefix=lambda: "/nonexistent")
+    assert status == 1
+    log = json.loads(capsys.readouterr().out)
+    validate(log)
+    assert [r["ruleId"] for r in log["runs"][0]["results"]] == ["missing-file"]
