@@ -128,6 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from verify_env.target import start_target
 
+    baseline = None if args.write_baseline else settings.read_baseline()  # bad: exit 2 now
     pending = start_target(args.python, args.prefix)  # the probe runs during the imports below
     from verify_env import accept
     from verify_env.checks.interface import Options
@@ -137,7 +138,6 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     from verify_env.verify import DEFAULT_CHECKS, parse_checks, verify
 
     checks = parse_checks(settings.checks) if settings.checks else DEFAULT_CHECKS
-    baseline = None if args.write_baseline else settings.read_baseline()
     target = pending()
     bar = ProgressBar() if sys.stderr.isatty() else None
     try:

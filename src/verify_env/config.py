@@ -332,7 +332,7 @@ def _line_of(text: str, key: str, table: str | None) -> int:
         start = found + 1
     assign = re.compile(rf"""^\s*["']?{re.escape(key)}["']?\s*=""")
     for i in range(start, len(lines)):
-        if i > start and lines[i].lstrip().startswith("["):
+        if lines[i].lstrip().startswith("["):  # the next table
             break
         if assign.match(lines[i]):
             return i + 1
