@@ -44,6 +44,16 @@ def test_verify_env_installs_and_runs_on(minor: int, tmp_path: Path) -> None:
     assert report["environment"]["version"].startswith(f"3.{minor}.")
     assert report["summary"]["distributions"] >= 3  # verify-env and its two dependencies
     assert report["findings"] == []
+    # the configuration files parse on every supported Python (tomli below 3.11)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[tool.verify-env]\nstrict = true\n')
+    config = subprocess.run([str(venv / "bin/verify-env"), "config"], capture_output=True,
+                            text=True, check=False, cwd=project,
+                            env={"PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": str(tmp_path)})
+    assert config.returncode == 0, config.stderr
+    assert any(line.startswith("strict ") and line.endswith("# pyproject.toml:2")
+               for line in config.stdout.splitlines()), config.stdout
     # pipv acting on its own interpreter (described in a thread while pip runs)
     from tests.support.wheels import make_wheel
 
