@@ -1,5 +1,6 @@
 """``pipv repair``: reinstall, through pip and at the same versions, what verification found
-damaged — only distributions pip itself installed; others are named with their own repair."""
+damaged — only distributions pip itself installed; others are named with their own repair.
+What the configuration accepts (an admin's CA bundle) is left alone."""
 
 from __future__ import annotations
 
@@ -20,15 +21,24 @@ def repair(python: str, args: Sequence[str]) -> int:
     if args:
         _say(f"takes no arguments (got {' '.join(args)})")
         return 2
+    from verify_env.accept import Acceptance
+    from verify_env.config import load
+    from verify_env.errors import VerifyEnvError
     from verify_env.target import resolve_target
     from verify_env.verify import verify
 
+    try:
+        acceptance = Acceptance.of(load())
+    except VerifyEnvError as exc:
+        _say(str(exc))
+        return 2
     target = resolve_target(python)
-    report = verify(target, ("record",))
+    report = acceptance.apply(verify(target, ("record",)))
     damaged: dict[str, str] = {}
     others: dict[str, str] = {}
     for f in report.findings:
-        if f.code not in _DAMAGE or f.distribution is None or f.version is None:
+        if f.code not in _DAMAGE or f.distribution is None or f.version is None \
+                or f.accepted is not None:
             continue
         if f.installer == "pip":
             damaged[f.distribution] = f.version
@@ -46,7 +56,7 @@ def repair(python: str, args: Sequence[str]) -> int:
     if status != 0:
         _say(f"pip exited with status {status}")
         return status
-    after = verify(target, ("record", "tags"))
+    after = acceptance.apply(verify(target, ("record", "tags")))
     left = [f for f in after.findings if f.severity.value == "error"]
     if left or others:
         _say(f"{len(left)} error finding(s) remain" + (" (other installers' damage above)"

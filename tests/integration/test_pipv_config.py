@@ -74,3 +74,21 @@ def test_pipv_honours_the_project_configuration(bare_venv: Path, tmp_path: Path,
     alone = pipv("--python", py, "install", "--no-index", "--force-reinstall", str(wheel),
                  cache_dir=cache_dir, cwd=project, env=isolated)
     assert alone.returncode == 0 and "verified" not in alone.stderr
+
+
+def test_repair_leaves_what_is_accepted_alone(numpy_env: Path, tmp_path: Path,
+                                              cache_dir: Path) -> None:
+    from tests.support.envs import break_link, site_packages
+
+    init = break_link(site_packages(numpy_env) / "numpy" / "__init__.py")
+    init.write_bytes(init.read_bytes() + b"\n# patched on purpose\n")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        '[tool.verify-env]\nignore = ["record:*:numpy:numpy/__init__.py"]\n')
+    isolated = {"XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+    run = pipv("--python", str(numpy_env / "bin/python"), "repair", cache_dir=cache_dir,
+               cwd=project, env=isolated)
+    assert run.returncode == 0, run.stderr
+    assert "nothing pip installed is damaged" in run.stderr
+    assert init.read_bytes().endswith(b"# patched on purpose\n")  # not reinstalled
