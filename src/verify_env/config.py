@@ -242,8 +242,6 @@ Layer = dict[str, tuple[Any, str]]
 
 
 def _from_cli(given: Mapping[str, object]) -> Layer:
-    from verify_env.accept import parse_rule
-
     layer: Layer = {}
     for key in KEYS:
         value = given.get(key.attr)
@@ -251,6 +249,8 @@ def _from_cli(given: Mapping[str, object]) -> Layer:
             continue
         try:
             if key.kind == "ignore":
+                from verify_env.accept import parse_rule
+
                 assert isinstance(value, (list, tuple))
                 value = tuple(parse_rule(str(v), "--ignore") for v in value)
             elif key.kind == "checks":
