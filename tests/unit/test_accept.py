@@ -93,3 +93,21 @@ def test_key_lines() -> None:
     assert _line_of(text, "jobs", None) == 1  # top level: before the first table only
     assert _line_of('jobs = 1\n[pipv]\njobs = 2\n', "jobs", None) == 1
     assert _line_of(text, "x", "tool.other") == 1
+
+
+@pytest.mark.parametrize("xdg", [None, "", "  ", "/srv/conf"])
+def test_user_file_is_where_platformdirs_says(xdg: str | None,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    import platformdirs
+
+    from verify_env.config import user_file
+
+    if xdg is None:
+        monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    else:
+        monkeypatch.setenv("XDG_CONFIG_HOME", xdg)
+    expected = os.path.join(platformdirs.user_config_dir("verify-env", appauthor=False),
+                            "config.toml")
+    assert user_file(os.environ) == (expected, False)
