@@ -1,6 +1,10 @@
 """Full-verify figures for issue 3, against baselines measured in the same alternated run.
 
-    python bench/record_bench.py /path/to/venv [--rounds 7]
+    python bench/record_bench.py /path/to/venv [--rounds 7] [--inside]
+
+``--inside``: run the ``verify-env`` installed in that venv, with no ``--python``: the way a
+Dockerfile step runs it (the target is the running interpreter, described in-process). Without
+it, this interpreter's verify-env verifies the venv through ``--python`` (one probe subprocess).
 
 Builds the list of files verify-env hashes in that venv (every RECORD entry with a digest),
 then runs ``../shared/tools/abbench.py`` (commands alternated each round, medians of paired
@@ -69,6 +73,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--abbench", default=str(ROOT.parent / "shared/tools/abbench.py"))
     parser.add_argument("--json", help="write abbench's JSON results here")
+    parser.add_argument("--inside", action="store_true",
+                        help="run the venv's own verify-env (installed there), no --python")
     args = parser.parse_args()
     python = str(args.venv / "bin" / "python")
     files = file_list(python)
@@ -79,7 +85,11 @@ def main() -> int:
     (work / "a.list").write_text("\0".join(one))
     (work / "b.list").write_text("\0".join(two))
     me = shlex.quote(sys.executable)
-    ve = f"{me} -m verify_env --python {shlex.quote(python)}"
+    if args.inside:
+        ve = shlex.quote(str(args.venv / "bin" / "verify-env"))
+    else:
+        ve = f"{shlex.quote(str(Path(sys.executable).parent / 'verify-env'))} " \
+             f"--python {shlex.quote(python)}"
     cold_cache = f"VERIFY_ENV_CACHE_DIR={shlex.quote(str(work / 'cold'))}"
     warm_cache = f"VERIFY_ENV_CACHE_DIR={shlex.quote(str(work / 'warm'))}"
     subprocess.run(f"{warm_cache} {ve} >/dev/null", shell=True, check=False)  # fill it
@@ -101,7 +111,8 @@ def main() -> int:
     if args.json:
         cmd += ["--json", args.json]
     subprocess.run(cmd + commands, check=False)
-    verify_env_script = shlex.quote(str(Path(sys.executable).parent / "verify-env"))
+    verify_env_script = shlex.quote(str(args.venv / "bin" / "verify-env")) if args.inside \
+        else shlex.quote(str(Path(sys.executable).parent / "verify-env"))
     subprocess.run([sys.executable, args.abbench, "-n", "20",
                     f"python-pass::{me} -c pass", f"version::{verify_env_script} --version"],
                    check=False)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import marshal
+import mmap
 import os
 import selectors
 import stat
@@ -60,6 +61,12 @@ def default_jobs() -> int:
 _FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
+# Files of a MiB and more are hashed from a read-only mapping in the forked workers: no copy
+# from the page cache (the torch venv's 0.84 GB in 78 such files: 0.17 s of system time read,
+# 0.05 s mapped). Only in workers: a file cut short while mapped raises SIGBUS, which kills the
+# worker, and the caller then redoes the work in its own process with plain reads.
+_map_big_files = False
+
 _CONSTRUCTORS: dict[str, Callable[..., hashlib._Hash]] = {}
 
 
@@ -94,6 +101,12 @@ def digest(path: str, algorithm: str, expected: int, buf: bytearray,
         if expected >= 0 and size != expected:
             return size
         new = _constructor(algorithm)
+        if _map_big_files and size >= len(buf):
+            try:
+                with mmap.mmap(fd, 0, prot=mmap.PROT_READ) as mapped:
+                    return new(mapped).digest()
+            except (OSError, ValueError):
+                pass  # not mappable after all: read it
         if size < len(buf):  # most files: one read, no file object (~2 us less a file)
             data = os.read(fd, size + 1)
             if len(data) <= size:
@@ -176,6 +189,8 @@ _FRAME = struct.Struct("<cI")
 def _child(func: Callable[[object], object], items: Sequence[tuple[int, object]],
            weights: Sequence[int], chunks: Sequence[Sequence[int]], queue: int, wfd: int) -> None:
     """Take chunk numbers from ``queue`` until it is empty, then send every result at once."""
+    global _map_big_files
+    _map_big_files = True
     results: Results = []
     n = done = 0
     while True:

@@ -10,6 +10,7 @@ import dataclasses
 import os
 import time
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from verify_env.checks import CHECKS, CheckResult, Context
 from verify_env.checks.interface import Options, ProgressFn
@@ -21,6 +22,9 @@ from verify_env.report import Report, Summary
 from verify_env.scope import Scope
 from verify_env.statcache import StatCache, cache_path_for
 from verify_env.target import Target
+
+if TYPE_CHECKING:
+    from verify_env.checks.record import Prefetch
 
 __all__ = ["DEFAULT_CHECKS", "parse_checks", "verify"]
 
@@ -51,10 +55,30 @@ def verify(target: Target, checks: Sequence[str] = DEFAULT_CHECKS, scope: Scope 
     started = time.perf_counter()
     scope = scope or Scope.full()
     cache = StatCache(cache_path_for(target.prefix) if use_cache else None).load()
+    jobs = jobs or default_jobs()
+    prefetch = None
+    if inventory is None and "record" in checks:
+        from verify_env.checks.record import Prefetch
+
+        prefetch = Prefetch(cache, target.prefix, scope, jobs, progress is not None)
+        if not prefetch.started:
+            prefetch = None
+    try:
+        return _verify(target, checks, scope, jobs, cache, progress, options, inventory,
+                       prefetch, started)
+    finally:
+        if prefetch is not None:
+            prefetch.abort()  # a no-op once the record check has its results
+
+
+def _verify(target: Target, checks: Sequence[str], scope: Scope, jobs: int, cache: StatCache,
+            progress: ProgressFn | None, options: Options | None, inventory: Inventory | None,
+            prefetch: Prefetch | None, started: float) -> Report:
     if inventory is None:
-        inventory = build_inventory(target, cache=cache)
-    ctx = Context(target, inventory, scope, jobs or default_jobs(), cache, progress,
-                  options or Options())
+        inventory = build_inventory(
+            target, cache=cache, on_distribution=prefetch.feed if prefetch else None)
+    ctx = Context(target, inventory, scope, jobs, cache, progress, options or Options(),
+                  prefetch)
     total = CheckResult()
     outcomes = [check.run(ctx) for check in CHECKS if check.name in checks]
     for outcome in outcomes:

@@ -47,6 +47,9 @@ class Context:
     """Progress callback for long phases, or None."""
     options: Options = field(default_factory=Options)
     """Options of the run."""
+    prefetched: object | None = None
+    """Work a check started before the inventory was complete (the record check's hashing,
+    `checks.record.Prefetch`), or None; the check that owns it knows its type."""
 
 
 @dataclass(slots=True)

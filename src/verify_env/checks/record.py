@@ -14,13 +14,16 @@ import stat
 import time
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 from verify_env.checks.interface import CheckResult, Context, Deferred
 from verify_env.files import read_regular
 from verify_env.finding import Finding, Severity, Skip
-from verify_env.hashing import CHUNK, ForkMap, digest
+from verify_env.hashing import CHUNK, PER_FILE_COST, ForkMap, digest
+from verify_env.hashstream import ForkStream
 from verify_env.inventory import Distribution, FileKind, RecordedFile
+from verify_env.scope import Scope
 from verify_env.statcache import StatCache, StatKey, stat_key
 
 __all__ = ["CODES", "run"]
@@ -129,6 +132,15 @@ def _racy(st: os.stat_result, now_ns: int) -> bool:
     return now_ns - newest < (2_000_000_000 if coarse else 20_000_000)
 
 
+_OPTIONAL, _REGULAR = FileKind.OPTIONAL.value, FileKind.REGULAR.value
+
+
+def _plain(f: RecordedFile) -> tuple[object, ...]:
+    """What a worker that was forked before the file was read needs of it, as marshal-able
+    data, in `RecordedFile`'s field order (the path itself is not needed)."""
+    return ("", f.location, f.algorithm, f.digest, f.size, f.kind.value, f.hex)
+
+
 class _FileJudge:
     """The per-file work, run in the hashing workers: stat, cache, size, digest.
 
@@ -143,9 +155,10 @@ class _FileJudge:
         self.buf = bytearray(CHUNK)
         self.started = time.time_ns()
 
-    def __call__(self, f: RecordedFile) -> object:
-        location, algorithm, expected, size, kind = f[1], f[2], f[3], f[4], f[5]
-        if kind is FileKind.OPTIONAL:
+    def __call__(self, f: Sequence[Any]) -> object:
+        """``f``: a `RecordedFile`, or the same fields as a plain tuple (`_plain`)."""
+        location, algorithm, expected, size, kind, hex_ = f[1], f[2], f[3], f[4], f[5], f[6]
+        if kind == _OPTIONAL:
             return None
         # stat before any open, even without a cache: opening a FIFO, even non-blocking,
         # would wake a writer blocked on it; "not opened" must be true.
@@ -153,7 +166,7 @@ class _FileJudge:
             st = os.stat(location)
         except OSError as err:
             return ("errno", err.errno, err.strerror or str(err))
-        if kind is not FileKind.REGULAR:
+        if kind != _REGULAR:
             return None
         if not stat.S_ISREG(st.st_mode):
             return ("type", stat.S_IFMT(st.st_mode))
@@ -164,7 +177,7 @@ class _FileJudge:
         key: StatKey | None = None
         if self.cache.enabled:
             key = stat_key(st)
-            cached = self.cache.get(location, key, f.digest_style)
+            cached = self.cache.get(location, key, f"{algorithm}:{'hex' if hex_ else 'b64'}")
             if cached is not None:
                 return None if cached == expected else ("cached-bad",)
             if _racy(st, self.started):
@@ -172,7 +185,7 @@ class _FileJudge:
         outcome = digest(location, algorithm, -1 if size is None else size, self.buf,
                          st.st_size)
         if isinstance(outcome, bytes):
-            text = _spell(outcome, f.hex)
+            text = _spell(outcome, hex_)
             if key is None and text == expected:
                 if not self.cache.enabled and size is not None:
                     return None  # the parent counts the recorded size: nothing travels
@@ -283,6 +296,69 @@ def _duplicates(dists: Iterable[Distribution]) -> Iterator[Finding]:
             hint=f"remove the stale metadata dir, then: {group[-1].hint or 'reinstall it'}")
 
 
+def _inside(dist: Distribution, prefix: str) -> list[RecordedFile]:
+    roots = _roots(dist, prefix)
+    return [f for f in dist.files if f.location.startswith(roots)]
+
+
+# A file this big is a chunk of its own that workers take before any other (issue 3: a 434 MB
+# libtorch met late must not end the run alone); smaller files go in chunks of about this many
+# bytes (plus PER_FILE_COST each).
+_HEAVY = 8 << 20
+_CHUNK_WEIGHT = 4 << 20
+
+
+class Prefetch:
+    """The record check's hashing, started before the inventory is complete.
+
+    `verify` makes one when it builds the inventory itself and hands `feed` to
+    `build_inventory`; each distribution's files are queued as soon as its record is read, so
+    the workers hash while the rest of the inventory is still being parsed. `run` then takes
+    the results instead of starting its own workers. ``files``/``starts``/``judged`` are what
+    `run` would have built, in the same order per distribution (heavy files first)."""
+
+    def __init__(self, ctx_cache: StatCache, prefix: str, scope: Scope, jobs: int,
+                 report_progress: bool) -> None:
+        self.prefix = prefix
+        self.scope = scope
+        self.files: list[RecordedFile] = []
+        self.starts: list[int] = []
+        self.judged: list[Distribution] = []
+        self.stream = ForkStream(_FileJudge(ctx_cache), jobs, report_progress)
+
+    @property
+    def started(self) -> bool:
+        return self.stream.started
+
+    def feed(self, dist: Distribution) -> None:
+        if dist.judged_by is not None or not self.scope.includes(dist):
+            return
+        inside = _inside(dist, self.prefix)
+        heavy = [f for f in inside if (f.size or 0) >= _HEAVY]
+        light = [f for f in inside if (f.size or 0) < _HEAVY] if heavy else inside
+        self.starts.append(len(self.files))
+        self.judged.append(dist)
+        self.files.extend(heavy)
+        self.files.extend(light)
+        for f in heavy:
+            self.stream.put([_plain(f)], [f.size or 0], heavy=True)
+        chunk: list[tuple[object, ...]] = []
+        weights: list[int] = []
+        load = 0
+        for f in light:
+            chunk.append(_plain(f))
+            weights.append(f.size or 0)
+            load += (f.size or 0) + PER_FILE_COST
+            if load >= _CHUNK_WEIGHT:
+                self.stream.put(chunk, weights)
+                chunk, weights, load = [], [], 0
+        if chunk:
+            self.stream.put(chunk, weights)
+
+    def abort(self) -> None:
+        self.stream.abort()
+
+
 def run(ctx: Context) -> CheckResult | Deferred:
     """Start the workers on every recorded file, do the rest while they work, finish later."""
     from verify_env.checks.leftovers import (
@@ -294,6 +370,8 @@ def run(ctx: Context) -> CheckResult | Deferred:
 
     result = CheckResult()
     dists = [d for d in ctx.inventory.distributions if ctx.scope.includes(d)]
+    pre = ctx.prefetched if isinstance(ctx.prefetched, Prefetch) \
+        and ctx.prefetched.scope is ctx.scope else None
     files: list[RecordedFile] = []  # what the workers get: the records' own tuples, no copies
     starts: list[int] = []  # files[starts[k]:starts[k+1]] belong to judged[k]
     judged: list[Distribution] = []
@@ -304,18 +382,19 @@ def run(ctx: Context) -> CheckResult | Deferred:
                 Severity.WARNING if problem.warning else Severity.ERROR))
         if dist.judged_by is not None:
             continue
-        roots = _roots(dist, ctx.target.prefix)
-        inside = [f for f in dist.files if f.location.startswith(roots)]
+        inside = _inside(dist, ctx.target.prefix)
         if len(inside) != len(dist.files):
-            for f in dist.files:
-                if not f.location.startswith(roots):
-                    result.findings.append(_finding(
-                        dist, "record-malformed", f.path,
-                        f"recorded path {f.path!r} lies outside the environment; not opened",
-                        Severity.WARNING))
+            kept = set(inside)
+            for f in (f for f in dist.files if f not in kept):
+                result.findings.append(_finding(
+                    dist, "record-malformed", f.path,
+                    f"recorded path {f.path!r} lies outside the environment; not opened",
+                    Severity.WARNING))
         starts.append(len(files))
         judged.append(dist)
         files.extend(inside)
+    if pre is not None:  # the same files, queued while the inventory was read
+        files, starts, judged = pre.files, pre.starts, pre.judged
     weights = [f.size or 0 for f in files]
     progress = None
     if ctx.progress is not None:
@@ -324,7 +403,12 @@ def run(ctx: Context) -> CheckResult | Deferred:
         def progress(n: int, done: int) -> None:
             report("verifying", n, total, done, total_bytes)
 
-    work = ForkMap(_FileJudge(ctx.cache), files, weights, ctx.jobs, progress)
+    work: ForkMap[RecordedFile] | ForkStream
+    if pre is not None:
+        pre.stream.progress = progress
+        work = pre.stream
+    else:
+        work = ForkMap(_FileJudge(ctx.cache), files, weights, ctx.jobs, progress)
     result.findings.extend(_duplicates(dists))
     tops = package_dirs(ctx, dists)
     result.findings.extend(unrecorded_extensions(ctx, tops))

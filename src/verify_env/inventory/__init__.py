@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 
 from verify_env.inventory.conda_meta import scan_conda_meta
-from verify_env.inventory.dist_info import scan_site_dir
+from verify_env.inventory.dist_info import metadata_entries, read_metadata_dir
 from verify_env.inventory.dpkg import DpkgDatabase
 from verify_env.inventory.model import (
     Distribution,
@@ -55,9 +56,14 @@ def _judge_by_os(dist: Distribution, dpkg: DpkgDatabase, claimed: set[str]) -> D
 
 
 def build_inventory(target: Target, dpkg: DpkgDatabase | None = None,
-                    cache: StatCache | None = None) -> Inventory:
+                    cache: StatCache | None = None,
+                    on_distribution: Callable[[Distribution], None] | None = None
+                    ) -> Inventory:
     """Read every record the target's prefix and site dirs hold (parsed RECORDs are reused
-    from ``cache`` while the RECORD file is unchanged)."""
+    from ``cache`` while the RECORD file is unchanged).
+
+    ``on_distribution`` sees each distribution as soon as it is final, in inventory order, so
+    that hashing can start before the last record is read."""
     conda_prefix = target.prefix if os.path.isdir(os.path.join(target.prefix, "conda-meta")) \
         else None
     conda = scan_conda_meta(conda_prefix) if conda_prefix else []
@@ -65,8 +71,12 @@ def build_inventory(target: Target, dpkg: DpkgDatabase | None = None,
     dpkg = dpkg if dpkg is not None else DpkgDatabase()
     claimed: set[str] = set()
     dists: list[Distribution] = list(conda)
+    if on_distribution is not None:
+        for dist in conda:
+            on_distribution(dist)
     for site_dir in target.site_dirs:
-        for dist in scan_site_dir(site_dir, cache):
+        for name in metadata_entries(site_dir):  # one at a time: see on_distribution
+            dist = read_metadata_dir(site_dir, name, cache)
             assert dist.metadata_dir is not None
             marker = os.path.join(dist.metadata_dir, "METADATA" if dist.source == "dist-info"
                                   else "PKG-INFO")
@@ -78,6 +88,8 @@ def build_inventory(target: Target, dpkg: DpkgDatabase | None = None,
             elif dist.installer in _OS_INSTALLERS and dpkg.present:
                 dist = _judge_by_os(dist, dpkg, claimed)
             dists.append(dist)
+            if on_distribution is not None:
+                on_distribution(dist)
     return Inventory(distributions=tuple(dists), site_dirs=target.site_dirs,
                      conda_prefix=conda_prefix,
                      os_database=dpkg if dpkg.present else None)

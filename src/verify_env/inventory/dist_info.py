@@ -24,7 +24,7 @@ from verify_env.inventory.model import (
 )
 from verify_env.statcache import StatCache, stat_key
 
-__all__ = ["egg_requires", "hint_for", "read_metadata_dir", "scan_site_dir"]
+__all__ = ["egg_requires", "hint_for", "metadata_entries", "read_metadata_dir", "scan_site_dir"]
 
 # pip and uv write RECORD; a dist-info of theirs without one is damage, not a convention.
 RECORD_WRITERS = frozenset({"pip", "uv", "poetry", "pdm", "installer", "pipx", "hatch"})
