@@ -68,13 +68,13 @@ def _worker(func: Callable[[Any], object], shared: mmap.mmap, queues: list[int],
                 selector.close()
             continue
         offset, length, base = _MESSAGE.unpack(raw)
-        items, weights = marshal.loads(shared[offset:offset + length])
-        for k, item in enumerate(items):
+        columns, weight = marshal.loads(shared[offset:offset + length])
+        for k, item in enumerate(zip(*columns, strict=True)):
             result = func(item)
             if result is not None:
                 results.append((base + k, result))
-        n += len(items)
-        done += sum(weights)
+        n += len(columns[0])
+        done += weight
         if report:
             payload = struct.pack("<QQ", n, done)
             os.write(wfd, _FRAME.pack(b"p", len(payload)) + payload)
@@ -95,7 +95,7 @@ class ForkStream:
     def __init__(self, func: Callable[[Any], object], jobs: int | None = None,
                  report_progress: bool = False) -> None:
         self._func = func
-        self._items: list[Sequence[object]] = []  # every chunk put, for the in-process fallback
+        self._items: list[tuple[Sequence[object], ...]] = []  # every chunk, for the fallback
         self._bases: list[int] = []
         self._spilled: list[int] = []  # chunk numbers that did not fit the mapping
         self._pending: dict[int, list[bytes]] = {}
@@ -146,15 +146,18 @@ class ForkStream:
         """Items put so far; the next one gets this index."""
         return self._count
 
-    def put(self, items: Sequence[object], weights: Sequence[int], heavy: bool = False) -> None:
-        """Queue one chunk (indices continue from the previous one); ``heavy`` jumps ahead."""
+    def put(self, columns: tuple[Sequence[object], ...], weight: int, heavy: bool = False
+            ) -> None:
+        """Queue one chunk, given as columns (item k is ``tuple(c[k] for c in columns)``):
+        marshalling a few lists of strings costs far less than building a tuple per item.
+        Indices continue from the previous chunk; ``heavy`` jumps ahead of the light ones."""
         base = self._count
-        self._items.append(items)
+        self._items.append(columns)
         self._bases.append(base)
-        self._count += len(items)
+        self._count += len(columns[0])
         if not self.started:
             return
-        payload = marshal.dumps((list(items), list(weights)))
+        payload = marshal.dumps((tuple(list(c) for c in columns), weight))
         if self._used + len(payload) > len(self._shared):
             self._spilled.append(len(self._items) - 1)
             return
@@ -201,9 +204,9 @@ class ForkStream:
             out.extend(self._here(self._bases[k], self._items[k]))
         return out
 
-    def _here(self, base: int, items: Sequence[object]) -> Results:
+    def _here(self, base: int, columns: tuple[Sequence[object], ...]) -> Results:
         out: Results = []
-        for k, item in enumerate(items):
+        for k, item in enumerate(zip(*columns, strict=True)):
             result = self._func(item)
             if result is not None:
                 out.append((base + k, result))

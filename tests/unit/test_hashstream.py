@@ -19,12 +19,12 @@ from verify_env.hashstream import ForkStream
 needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="the stream needs fork")
 
 
-def _pid(item: int) -> tuple[int, int]:
-    return item, os.getpid()
+def _pid(item: tuple[int]) -> tuple[int, int]:
+    return item[0], os.getpid()
 
 
-def _echo_odd(item: int) -> int | None:
-    return item * 10 if item % 2 else None
+def _echo_odd(item: tuple[int]) -> int | None:
+    return item[0] * 10 if item[0] % 2 else None
 
 
 @needs_fork
@@ -33,7 +33,7 @@ def test_every_item_is_done_once_and_only_non_none_results_come_back() -> None:
     assert stream.started
     for start in range(0, 1000, 37):
         items = list(range(start, min(start + 37, 1000)))
-        stream.put(items, [1] * len(items))
+        stream.put((items,), len(items))
     assert stream.count == 1000
     got = dict(stream.results())
     assert got == {i: i * 10 for i in range(1000) if i % 2}
@@ -47,7 +47,7 @@ def test_more_chunks_than_a_pipe_holds_do_not_block_the_caller() -> None:
     stream.progress = lambda n, weight: done.append((n, weight))
     started = time.monotonic()
     for i in range(10_000):
-        stream.put([i], [3])
+        stream.put(([i],), 3)
     assert time.monotonic() - started < 10  # never waited on the workers
     got = {index: cast("tuple[int, int]", result) for index, result in stream.results()}
     assert sorted(got) == list(range(10_000))
@@ -55,19 +55,19 @@ def test_more_chunks_than_a_pipe_holds_do_not_block_the_caller() -> None:
     assert done[-1] == (10_000, 30_000)
 
 
-def _slow_light(item: int) -> tuple[int, float]:
-    if item >= 0:
+def _slow_light(item: tuple[int]) -> tuple[int, float]:
+    if item[0] >= 0:
         time.sleep(0.002)
-    return item, time.monotonic()
+    return item[0], time.monotonic()
 
 
 @needs_fork
 def test_a_heavy_chunk_put_late_is_taken_before_the_light_ones_queued_earlier() -> None:
     stream = ForkStream(_slow_light, jobs=2)
     for i in range(400):  # ~0.4 s of light work per worker
-        stream.put([i], [1])
+        stream.put(([i],), 1)
     heavy = stream.count
-    stream.put([-1], [1 << 30], heavy=True)
+    stream.put(([-1],), 1 << 30, heavy=True)
     got = {index: cast("tuple[int, float]", result) for index, result in stream.results()}
     assert sorted(got) == list(range(401))
     light_times = sorted(got[i][1] for i in range(400))
@@ -81,14 +81,14 @@ def test_a_worker_that_dies_leaves_the_work_to_the_caller() -> None:
     everything itself, with plain reads."""
     parent = os.getpid()
 
-    def die_in_worker(item: int) -> int:
-        if item == 7 and os.getpid() != parent:
+    def die_in_worker(item: tuple[int]) -> int:
+        if item[0] == 7 and os.getpid() != parent:
             os._exit(3)
-        return item
+        return item[0]
 
     stream = ForkStream(die_in_worker, jobs=2)
     for start in range(0, 100, 10):
-        stream.put(list(range(start, start + 10)), [1] * 10)
+        stream.put((list(range(start, start + 10)),), 10)
     assert dict(stream.results()) == {i: i for i in range(100)}
     assert stream._children == {}
 
@@ -98,7 +98,7 @@ def test_abort_stops_the_workers_and_leaves_no_child() -> None:
     stream = ForkStream(_slow_light, jobs=2)
     pids = list(stream._children.values())
     for i in range(2000):
-        stream.put([i], [1])
+        stream.put(([i],), 1)
     stream.abort()
     for pid in pids:
         with pytest.raises(ChildProcessError):
@@ -112,7 +112,7 @@ def test_with_threads_running_nothing_is_forked_and_the_caller_does_the_work() -
     try:
         stream = ForkStream(_pid, jobs=2)
         assert not stream.started
-        stream.put([1, 2, 3], [1, 1, 1])
+        stream.put(([1, 2, 3],), 3)
         got = dict(stream.results())
     finally:
         stop.set()
@@ -136,7 +136,7 @@ def test_big_files_hashed_in_workers_match_hashlib(tmp_path: Path) -> None:
         paths.append(p)
     stream = ForkStream(_digest_item, jobs=2)
     for p in paths:
-        stream.put([(str(p), p.stat().st_size)], [p.stat().st_size], heavy=True)
+        stream.put(([str(p)], [p.stat().st_size]), p.stat().st_size, heavy=True)
     got = dict(stream.results())
     assert [got[i] for i in range(len(paths))] == \
         [hashlib.sha256(p.read_bytes()).digest() for p in paths]

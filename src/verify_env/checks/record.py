@@ -133,12 +133,16 @@ def _racy(st: os.stat_result, now_ns: int) -> bool:
 
 
 _OPTIONAL, _REGULAR = FileKind.OPTIONAL.value, FileKind.REGULAR.value
+_KIND_TEXT = {kind: kind.value for kind in FileKind}  # FileKind.value is a slow property
 
 
-def _plain(f: RecordedFile) -> tuple[object, ...]:
-    """What a worker that was forked before the file was read needs of it, as marshal-able
-    data, in `RecordedFile`'s field order (the path itself is not needed)."""
-    return ("", f.location, f.algorithm, f.digest, f.size, f.kind.value, f.hex)
+def _columns(files: Sequence[RecordedFile]) -> tuple[list[object], ...]:
+    """What a worker forked before the files were read needs of them, as marshal-able columns
+    in `RecordedFile`'s field order (the path itself is not needed: an empty column)."""
+    kinds = _KIND_TEXT
+    return ([""] * len(files), [f[1] for f in files], [f[2] for f in files],
+            [f[3] for f in files], [f[4] for f in files], [kinds[f[5]] for f in files],
+            [f[6] for f in files])
 
 
 class _FileJudge:
@@ -156,7 +160,7 @@ class _FileJudge:
         self.started = time.time_ns()
 
     def __call__(self, f: Sequence[Any]) -> object:
-        """``f``: a `RecordedFile`, or the same fields as a plain tuple (`_plain`)."""
+        """``f``: a `RecordedFile`, or the same fields as a plain tuple (`_columns`)."""
         location, algorithm, expected, size, kind, hex_ = f[1], f[2], f[3], f[4], f[5], f[6]
         if kind == _OPTIONAL:
             return None
@@ -324,6 +328,8 @@ class Prefetch:
         self.files: list[RecordedFile] = []
         self.starts: list[int] = []
         self.judged: list[Distribution] = []
+        self.partial: set[int] = set()
+        """ids of the distributions that record files outside the environment."""
         self.stream = ForkStream(_FileJudge(ctx_cache), jobs, report_progress)
 
     @property
@@ -334,6 +340,8 @@ class Prefetch:
         if dist.judged_by is not None or not self.scope.includes(dist):
             return
         inside = _inside(dist, self.prefix)
+        if len(inside) != len(dist.files):
+            self.partial.add(id(dist))
         heavy = [f for f in inside if (f.size or 0) >= _HEAVY]
         light = [f for f in inside if (f.size or 0) < _HEAVY] if heavy else inside
         self.starts.append(len(self.files))
@@ -341,19 +349,17 @@ class Prefetch:
         self.files.extend(heavy)
         self.files.extend(light)
         for f in heavy:
-            self.stream.put([_plain(f)], [f.size or 0], heavy=True)
-        chunk: list[tuple[object, ...]] = []
-        weights: list[int] = []
-        load = 0
-        for f in light:
-            chunk.append(_plain(f))
-            weights.append(f.size or 0)
+            self.stream.put(_columns([f]), f.size or 0, heavy=True)
+        first = load = 0
+        for k, f in enumerate(light):
             load += (f.size or 0) + PER_FILE_COST
             if load >= _CHUNK_WEIGHT:
-                self.stream.put(chunk, weights)
-                chunk, weights, load = [], [], 0
-        if chunk:
-            self.stream.put(chunk, weights)
+                chunk = light[first:k + 1]
+                self.stream.put(_columns(chunk), load - PER_FILE_COST * len(chunk))
+                first, load = k + 1, 0
+        if first < len(light):
+            chunk = light[first:]
+            self.stream.put(_columns(chunk), sum(f.size or 0 for f in chunk))
 
     def abort(self) -> None:
         self.stream.abort()
@@ -382,7 +388,15 @@ def run(ctx: Context) -> CheckResult | Deferred:
                 Severity.WARNING if problem.warning else Severity.ERROR))
         if dist.judged_by is not None:
             continue
-        inside = _inside(dist, ctx.target.prefix)
+        if pre is not None:
+            if id(dist) not in pre.partial:
+                continue
+            inside = _inside(dist, ctx.target.prefix)
+        else:
+            inside = _inside(dist, ctx.target.prefix)
+            starts.append(len(files))
+            judged.append(dist)
+            files.extend(inside)
         if len(inside) != len(dist.files):
             kept = set(inside)
             for f in (f for f in dist.files if f not in kept):
@@ -390,9 +404,6 @@ def run(ctx: Context) -> CheckResult | Deferred:
                     dist, "record-malformed", f.path,
                     f"recorded path {f.path!r} lies outside the environment; not opened",
                     Severity.WARNING))
-        starts.append(len(files))
-        judged.append(dist)
-        files.extend(inside)
     if pre is not None:  # the same files, queued while the inventory was read
         files, starts, judged = pre.files, pre.starts, pre.judged
     weights = [f.size or 0 for f in files]
