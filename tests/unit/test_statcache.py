@@ -327,3 +327,19 @@ def test_a_file_changed_within_a_clock_tick_is_not_remembered(tmp_path: Path) ->
     newest = max(st.st_mtime_ns, st.st_ctime_ns)
     assert _racy(st, newest + 5_000_000)
     assert not _racy(st, newest + 3_000_000_000)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"),
+                    reason="the rule is written out for Linux")
+@pytest.mark.parametrize("xdg", [None, "/tmp/xdg-cache-here"])
+def test_user_cache_dir_is_platformdirs_own(monkeypatch: pytest.MonkeyPatch, xdg: str | None
+                                            ) -> None:
+    import platformdirs
+
+    from verify_env.statcache import user_cache_dir
+
+    if xdg is None:
+        monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    else:
+        monkeypatch.setenv("XDG_CACHE_HOME", xdg)
+    assert user_cache_dir() == platformdirs.user_cache_dir("verify-env", appauthor=False)
