@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import re
 import struct
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -376,11 +377,37 @@ def _open(path: str | os.PathLike[str], stats: ReadStats | None) -> Iterator[_El
         yield _Elf(_File(fh, stats))
 
 
+# The tags check and the linkage check's loader ask for the same files in one run: read each
+# once per process while its (device, inode, size, mtime, ctime) holds (the torch venv's 344
+# shared objects: ~55 ms, paid once). A file changed in the last 20 ms is not remembered: a
+# rewrite within the same timestamp tick would look unchanged (see checks/record.py _racy).
+_dynamic_memo: dict[str, tuple[tuple[int, ...], DynamicInfo]] = {}
+
+
 def read_dynamic(path: str | os.PathLike[str], *, stats: ReadStats | None = None) -> DynamicInfo:
     """Read the header, PT_INTERP and the dynamic section of an ELF file.
 
-    Pass a `ReadStats` to count the I/O.  Raises ElfFormatError if the file is malformed.
+    Pass a `ReadStats` to count the I/O (nothing is then taken from or kept in the memo).
+    Raises ElfFormatError if the file is malformed.
     """
+    if stats is not None:
+        return _read_dynamic(path, stats)
+    where = os.fspath(path)
+    try:
+        st = os.stat(where)
+    except OSError:
+        return _read_dynamic(path, None)
+    key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    hit = _dynamic_memo.get(where)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    info = _read_dynamic(path, None)
+    if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > 20_000_000:
+        _dynamic_memo[where] = (key, info)
+    return info
+
+
+def _read_dynamic(path: str | os.PathLike[str], stats: ReadStats | None) -> DynamicInfo:
     with _open(path, stats) as elf:
         interp = elf.interpreter()
         if not any(p[0] == _PT_DYNAMIC for p in elf.phdrs):
