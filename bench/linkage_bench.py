@@ -40,7 +40,14 @@ def _in_process(python: str) -> tuple[list[str], list[str]]:
     from verify_env.checks.interface import Context, Options
     from verify_env.inventory import build_inventory
     from verify_env.linkage.facts import FileFacts
-    from verify_env.loader import ObjectFacts, SearchMemo, closure, read_facts, search_setup
+    from verify_env.loader import (
+        ObjectFacts,
+        RealPaths,
+        SearchMemo,
+        closure,
+        read_facts,
+        search_setup,
+    )
     from verify_env.scope import Scope
     from verify_env.statcache import StatCache
     from verify_env.target import resolve_target
@@ -71,8 +78,9 @@ def _in_process(python: str) -> tuple[list[str], list[str]]:
     assert isinstance(triple, ObjectFacts)
     setup = search_setup(target.machine, triple.triple[0], target.libc, target.env)
     searches: SearchMemo = {}
+    real = RealPaths()  # one per run, as the check's FileFacts has
     for path in files:
-        closure(path, setup, facts, memo=searches)
+        closure(path, setup, facts, realpath=real, memo=searches)
     static_s = time.perf_counter() - start
     ff = FileFacts(StatCache(None))
     start = time.perf_counter()

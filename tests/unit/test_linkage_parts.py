@@ -210,3 +210,33 @@ def test_musl_order(tmp_path: Path) -> None:
     fallback = closure(str(top), _setup(musl=True, ld_cache={}, default_dirs=(deps,)), _facts,
                        inherited=())
     assert fallback.resolved["libleaf.so.1"].path is not None
+
+
+def test_realpaths_agree_with_os_realpath_on_a_tree_of_links(tmp_path: Path) -> None:
+    """Library dirs are full of links (libfoo.so.1 -> libfoo.so.1.2, lib64 -> lib): the
+    per-directory resolver must answer exactly what os.path.realpath answers."""
+    from verify_env.loader import RealPaths
+
+    real = tmp_path / "real" / "lib"
+    real.mkdir(parents=True)
+    (real / "libfoo.so.1.2").write_bytes(b"x")
+    (real / "sub").mkdir()
+    (real / "sub" / "libbar.so").write_bytes(b"y")
+    (tmp_path / "lib64").symlink_to(real)  # a directory link
+    (real / "libfoo.so.1").symlink_to("libfoo.so.1.2")  # relative
+    (real / "libfoo.so").symlink_to("libfoo.so.1")  # a chain
+    (real / "abs.so").symlink_to(real / "sub" / "libbar.so")  # absolute
+    (real / "up.so").symlink_to("sub/../libfoo.so.1.2")  # '..' after a component
+    (real / "sublink").symlink_to("sub")
+    (real / "via.so").symlink_to("sublink/../libfoo.so")  # '..' after a link: kernel order
+    (real / "dangling.so").symlink_to("nowhere.so")
+    (real / "loop.so").symlink_to("loop.so")
+    names = ["libfoo.so.1.2", "libfoo.so.1", "libfoo.so", "abs.so", "up.so", "via.so",
+             "dangling.so", "loop.so", "missing.so", "sub/libbar.so", "sublink/libbar.so"]
+    resolve = RealPaths()
+    (tmp_path / "deep").symlink_to(real / "sub")  # deep/.. is real/, not tmp_path/
+    for base in (real, tmp_path / "lib64", tmp_path / "lib64" / "sub" / "..",
+                 tmp_path / "deep" / ".."):
+        for name in names:
+            path = os.path.join(str(base), name)
+            assert resolve(path) == os.path.realpath(path), path

@@ -13,7 +13,7 @@ import stat
 
 from verify_env import elf, elfsym
 from verify_env.linkage import blas
-from verify_env.loader import ObjectFacts, read_facts
+from verify_env.loader import ObjectFacts, RealPaths, read_facts
 from verify_env.statcache import StatCache, stat_key
 
 __all__ = ["FileFacts"]
@@ -66,7 +66,7 @@ class FileFacts:
     def __init__(self, cache: StatCache) -> None:
         self._cache = cache
         self._memo: dict[str, _Entry] = {}
-        self._real: dict[str, str] = {}
+        self._real = RealPaths()
         self._by_key: dict[tuple[int, int, int, int, int], _Entry] = {}
         self.files_read = 0
         """Files whose dynamic section was actually read in this run (the rest came cached)."""
@@ -99,10 +99,7 @@ class FileFacts:
 
     def realpath(self, path: str) -> str:
         """``os.path.realpath``, memoized for the run (closures share most of their paths)."""
-        got = self._real.get(path)
-        if got is None:
-            got = self._real[path] = os.path.realpath(path)
-        return got
+        return self._real(path)
 
     def object(self, path: str) -> ObjectFacts | str:
         """The loader's facts, or why the file cannot be read as a dynamic ELF object."""

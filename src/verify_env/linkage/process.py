@@ -44,7 +44,7 @@ class Process:
     @classmethod
     def of_interpreter(cls, exe: str, interpreter: str | None, setup: SearchSetup,
                        facts: FileFacts) -> Process:
-        cl = closure(exe, setup, facts.object)
+        cl = closure(exe, setup, facts.object, realpath=facts.realpath)
         preloaded = cl.paths_by_name()
         sonames: dict[str, str] = {}
         inherited: tuple[str, ...] = ()
