@@ -43,6 +43,7 @@ _MACHO_MAGICS = frozenset(
 _BLOCK = 4096  # unit of the read cache
 _MAX_BLOCKS = 64  # cached blocks kept per open file
 _MAX_NAME = 65536  # longest string accepted from a lazily read string table
+_SMALL_STRTAB = 65536  # a string table up to this size is read whole (one read, no blocks)
 _MAX_INTERP = 4096  # PATH_MAX: the longest PT_INTERP accepted
 _MAX_VERSIONS = 0x7FFF  # version indices are 15 bits wide: no file can name more versions
 _MAX_DYN = 0x10000  # dynamic entries read while looking for DT_NULL
@@ -204,6 +205,9 @@ class _File:
         if n > _BLOCK or n == 0:
             return self._raw(off, n)
         first, last = off // _BLOCK, (off + n - 1) // _BLOCK
+        if first == last:  # the common case: no join
+            start = off - first * _BLOCK
+            return self._block(first)[start:start + n]
         data = b"".join(self._block(i) for i in range(first, last + 1))
         return data[off - first * _BLOCK : off - first * _BLOCK + n]
 
@@ -233,10 +237,11 @@ class _File:
 class _Elf:
     """An open ELF file: header and program headers parsed, everything else on demand."""
 
-    __slots__ = ("e", "f", "header", "is64", "phdrs")
+    __slots__ = ("_strings", "e", "f", "header", "is64", "phdrs")
 
     def __init__(self, f: _File) -> None:
         self.f = f
+        self._strings: tuple[tuple[int, int], bytes] | None = None
         head = f.read(0, min(64, f.size), "ELF header")
         self.header, phoff, phentsize, phnum, shoff, shentsize = _parse_header(head)
         self.e = "<" if self.header.little_endian else ">"
@@ -329,6 +334,14 @@ class _Elf:
                 f"{what} string offset {idx:#x} lies outside the dynamic string table"
                 f" ({size} bytes at offset {off:#x})"
             )
+        if size <= _SMALL_STRTAB:  # an extension module's: read whole, once
+            if self._strings is None or self._strings[0] != table:
+                self._strings = (table, self.f.read(off, size, "dynamic string table"))
+            data = self._strings[1]
+            nul = data.find(b"\0", idx, idx + _MAX_NAME + 1)
+            if nul < 0:
+                raise ElfFormatError(f"{what} string at offset {off + idx:#x} is unterminated")
+            return _decode(data[idx:nul])
         parts: list[bytes] = []
         pos, end = off + idx, off + size
         while True:
