@@ -273,12 +273,19 @@ class _Search:
              chain: tuple[str, ...]) -> tuple[str | None, str, tuple[str, ...]]:
         """(path, how, searched) for one DT_NEEDED name of ``obj``."""
         s = self.setup
-        origin = os.path.dirname(obj)
         if "/" in name:  # used as a path; ld.so expands $ORIGIN & co. here too
-            path = expand(name, origin, s) if "$" in name else name
+            path = expand(name, os.path.dirname(obj), s) if "$" in name else name
             usable = path is not None and os.path.exists(path) and self.fits(path, f.triple)
             return (path if usable else None), "path", (path or name,)
-        runpath = tuple(p for e in f.runpath if (p := expand(e, origin, s)))
+        runpath: tuple[str, ...] = ()
+        if f.runpath:
+            mine = ("runpath", obj)  # an object's expanded DT_RUNPATH, once per run
+            known = self.memo.get(mine)
+            if known is None:
+                origin = os.path.dirname(obj)
+                known = self.memo[mine] = (None, "", tuple(
+                    p for e in f.runpath if (p := expand(e, origin, s))))
+            runpath = known[2]
         key = (name, () if f.runpath and not s.musl else chain, runpath, f.nodeflib, f.triple)
         got = self.memo.get(key)
         if got is None:
