@@ -364,7 +364,7 @@ def _from_table(path: str, text: str, table: dict[str, Any], name: str | None,
                 parsed = _read(key, value, False)
         except ValueError as exc:
             raise ConfigError(f"{where}: {raw_key}: {exc}") from None
-        if key.kind == "path":
+        if key.kind == "path" and parsed != "-":  # "-": stdout, not a file named -
             parsed = os.path.normpath(os.path.join(os.path.dirname(path), parsed))
         layer[key.attr] = (parsed, where)
 

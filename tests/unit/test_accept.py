@@ -111,3 +111,18 @@ def test_user_file_is_where_platformdirs_says(xdg: str | None,
     expected = os.path.join(platformdirs.user_config_dir("verify-env", appauthor=False),
                             "config.toml")
     assert user_file(os.environ) == (expected, False)
+
+
+def test_paths_in_a_file_are_relative_to_it(tmp_path: Path) -> None:
+    from verify_env.config import load
+
+    (tmp_path / "pyproject.toml").write_text('[tool.verify-env]\noutput = "-"\n'
+                                             'baseline = "~/b.json"\n')
+    sub = tmp_path / "a" / "b"
+    sub.mkdir(parents=True)
+    settings = load(environ={"XDG_CONFIG_HOME": str(tmp_path / "none")}, cwd=str(sub))
+    assert settings.output == "-"  # stdout, wherever the file is
+    assert settings.baseline == str(Path("~/b.json").expanduser())
+    (tmp_path / "pyproject.toml").write_text('[tool.verify-env]\noutput = "r/x.json"\n')
+    assert load(environ={"XDG_CONFIG_HOME": str(tmp_path / "none")},
+                cwd=str(sub)).output == str(tmp_path / "r" / "x.json")
