@@ -70,3 +70,19 @@ def test_explain_needs_no_environment() -> None:
     never looked at."""
     run = run_cli("--explain", "numpy-abi", "--python", "/nonexistent/python")
     assert run.returncode == 0 and run.stdout.startswith("numpy-abi\n")
+
+
+def test_explain_in_process(capsys: pytest.CaptureFixture[str]) -> None:
+    from verify_env.explain import explain
+
+    assert explain("missing-file") == 0
+    assert capsys.readouterr().out.startswith("missing-file\n")
+    assert explain("nope") == 2
+    assert "known codes: " in capsys.readouterr().err
+
+
+def test_codes_table_has_a_row_per_code() -> None:
+    from verify_env.explain import codes_table
+
+    rows = codes_table().splitlines()[2:]
+    assert [row.split(" | ")[1].strip("`") for row in rows] == list(CODES)

@@ -116,3 +116,47 @@ def test_the_projects_dot_venv_when_nothing_is_activated(numpy_venv: Path,
 def test_nothing_to_verify(tmp_path: Path) -> None:
     exe, why = project_interpreter(_path(tmp_path), str(tmp_path), own_prefix="/nonexistent")
     assert exe is None and "no python3 on PATH" in why
+
+
+def test_main_verifies_the_env_it_found(bare_venv: Path, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from verify_env.precommit import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", str(bare_venv / "bin"))
+    monkeypatch.setenv("VERIFY_ENV_CACHE_DIR", str(tmp_path / "cache"))
+    assert main(["--format", "json"]) == 0
+    out, err = capsys.readouterr()
+    assert f"verifying the virtual environment on PATH ({bare_venv})" in err
+    assert f'"prefix": "{bare_venv}"' in out
+
+
+def test_main_passes_an_explicit_target_through(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from verify_env.precommit import main
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert main(["--python=/nonexistent/python", "--explain", "numpy-abi"]) == 0
+    assert capsys.readouterr().err == ""  # nothing looked up
+
+
+def test_main_without_any_python_is_a_usage_error(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from verify_env.precommit import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("CONDA_PREFIX", raising=False)
+    assert main([]) == 2
+    assert "pass --python PATH in the hook's args" in capsys.readouterr().err
+
+
+def test_an_active_conda_env_when_no_venv_is_found(bare_venv: Path, tmp_path: Path) -> None:
+    """(Any prefix with bin/python3 serves as the conda env here: only its interpreter is
+    looked up.) Empty PATH entries are skipped."""
+    environ = {"PATH": f"{os.pathsep}/usr/bin", "CONDA_PREFIX": str(bare_venv)}
+    exe, why = project_interpreter(environ, str(tmp_path), own_prefix="/nonexistent")
+    assert exe == str(bare_venv / "bin" / "python3") and "conda environment" in why
