@@ -270,11 +270,14 @@ def _clobbered(failed: dict[str, list[tuple[Distribution, Finding]]],
             hint=f"{writer.installer} uninstall {writer.name} && {dist.hint}")
 
 
-def _duplicates(dists: Iterable[Distribution]) -> Iterator[Finding]:
+def _duplicate_groups(dists: Iterable[Distribution]) -> list[list[Distribution]]:
+    """Metadata dirs of one project in one site dir that differ in version or owner (one owner
+    shipping one version twice, a distro's dist-info + egg-info, is not a problem)."""
     groups: dict[tuple[str, str], list[Distribution]] = defaultdict(list)
     for d in dists:
         if d.site_dir is not None:
             groups[(d.site_dir, d.key)].append(d)
+    out = []
     for group in groups.values():
         if len(group) < 2:
             continue
@@ -289,15 +292,60 @@ def _duplicates(dists: Iterable[Distribution]) -> Iterator[Finding]:
 
         versions = {norm(d.version) for d in group}
         owners = {d.os_package or d.installer for d in group}
-        if len(versions) == 1 and len(owners) == 1:
-            continue  # one owner shipping one version twice (distro dist-info + egg-info)
-        first = group[0]
-        listing = ", ".join(
-            f"{os.path.basename(d.metadata_dir or '?')} ({d.installer})" for d in group)
-        yield _finding(
-            first, "duplicate-distribution", os.path.basename(first.metadata_dir or ""),
-            f"{len(group)} metadata dirs for {first.name} in {first.site_dir}: {listing}",
-            hint=f"remove the stale metadata dir, then: {group[-1].hint or 'reinstall it'}")
+        if len(versions) > 1 or len(owners) > 1:
+            out.append(group)
+    return out
+
+
+def _superseded(groups: list[list[Distribution]], failed: Failed
+                ) -> dict[int, tuple[int, int]]:
+    """Take out the file findings of a leftover record that another install explains.
+
+    A stale ``numpy-1.26.4.dist-info`` beside ``numpy-2.2.6.dist-info`` records ~600 files that
+    2.2.6 rewrote or removed: reported one by one they drown the one finding that names the
+    cause (the duplicate metadata dir). A failure of member A is explained when another member
+    records the same file and finds it as recorded; when most of A's failures are explained,
+    A's files that are simply gone are too. Returns id(A) -> (rewritten, gone) for the
+    duplicate finding's message; what stays unexplained is still reported."""
+    notes: dict[int, tuple[int, int]] = {}
+    for group in groups:
+        recorded = {id(d): {f.location for f in d.files} for d in group}
+        for a in group:
+            mine = [loc for loc, entries in failed.items() if any(d is a for d, _ in entries)]
+            if not mine:
+                continue
+            explained = [loc for loc in mine if any(
+                loc in recorded[id(b)] and not any(d is b for d, _ in failed[loc])
+                for b in group if b is not a)]
+            superseded = 2 * len(explained) >= len(mine)
+            gone = [loc for loc in mine if superseded and loc not in explained and any(
+                d is a and f.code == "missing-file" for d, f in failed[loc])
+                and not any(loc in recorded[id(b)] for b in group if b is not a)]
+            for loc in (*explained, *gone):
+                failed[loc] = [(d, f) for d, f in failed[loc] if d is not a]
+                if not failed[loc]:
+                    del failed[loc]
+            if explained or gone:
+                notes[id(a)] = (len(explained), len(gone))
+    return notes
+
+
+def _duplicate_finding(group: list[Distribution], notes: dict[int, tuple[int, int]]
+                       ) -> Finding:
+    first = group[0]
+    listing = ", ".join(
+        f"{os.path.basename(d.metadata_dir or '?')} ({d.installer})" for d in group)
+    stale = ""
+    for d in group:
+        if id(d) in notes:
+            rewritten, gone = notes[id(d)]
+            stale += (f"; {d.name} {d.version}'s record no longer describes what is installed: "
+                      f"{rewritten} of its files hold another install's bytes"
+                      + (f" and {gone} are gone" if gone else "") + " (not listed one by one)")
+    return _finding(
+        first, "duplicate-distribution", os.path.basename(first.metadata_dir or ""),
+        f"{len(group)} metadata dirs for {first.name} in {first.site_dir}: {listing}{stale}",
+        hint=f"remove the stale metadata dir, then: {group[-1].hint or 'reinstall it'}")
 
 
 def _inside(dist: Distribution, prefix: str) -> list[RecordedFile]:
@@ -420,7 +468,7 @@ def run(ctx: Context) -> CheckResult | Deferred:
         work = pre.stream
     else:
         work = ForkMap(_FileJudge(ctx.cache), files, weights, ctx.jobs, progress)
-    result.findings.extend(_duplicates(dists))
+    duplicates = _duplicate_groups(dists)
     tops = package_dirs(ctx, dists)
     result.findings.extend(unrecorded_extensions(ctx, tops))
     result.findings.extend(stashed_leftovers(ctx, dists))
@@ -441,6 +489,8 @@ def run(ctx: Context) -> CheckResult | Deferred:
                 if f.size is not None and f.digest is not None and f.algorithm is not None
                 and f.kind is FileKind.REGULAR and i not in answered)
         result.files = sum(1 for f in files if f.kind is FileKind.REGULAR) - problems
+        notes = _superseded(duplicates, failed)
+        result.findings.extend(_duplicate_finding(group, notes) for group in duplicates)
         result.findings.extend(_clobbered(failed, ctx.inventory.distributions))
         return result
 
