@@ -330,6 +330,7 @@ def run(ctx: Context) -> CheckResult:
     memo: SearchMemo = {}
     loaded: dict[str, dict[str, str]] = defaultdict(dict)
     exts = []
+    facts.prefetch([u.file.location for u in r.units if u.dist.key in wanted], ctx.jobs)
     for u in r.units:
         if not u.extension or u.dist.key not in wanted:
             continue
