@@ -6,15 +6,19 @@ import os
 import sys
 import threading
 
-from verify_env.accept import Acceptance
-from verify_env.config import Settings
-from verify_env.report import Report
 from verify_env.scope import Scope
 from verify_env.snapshot import Change, Snapshot, scope_for
 from verify_env.target import Target, resolve_target
 from verify_env_pip.journal import Journal
 from verify_env_pip.pip_args import PipCommand
 from verify_env_pip.runner import run_pip
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from verify_env.accept import Acceptance
+    from verify_env.config import Settings
+    from verify_env.inventory import Inventory
+    from verify_env.report import Report
 
 __all__ = ["run_transaction", "settle_unfinished"]
 
@@ -31,21 +35,29 @@ def _target(python: str, explicit: bool) -> Target:
     return resolve_target(python)
 
 
-def _verify(target: Target, scope: Scope, settings: Settings) -> Report:
+def _inventory(target: Target, settings: Settings) -> Inventory:
+    """The inventory, its parsed RECORDs from the stat cache: built once, for the scope and
+    for the verification."""
     from verify_env.inventory import build_inventory
     from verify_env.statcache import StatCache, cache_path_for
-    from verify_env.verify import verify
 
     cache = StatCache(cache_path_for(target.prefix) if not settings.no_cache else None).load()
+    return build_inventory(target, cache=cache)
+
+
+def _verify(target: Target, scope: Scope, settings: Settings) -> Report:
+    from verify_env.verify import verify
+
     return verify(target, CHECKS, scope=scope, jobs=settings.jobs,
-                  use_cache=not settings.no_cache,
-                  inventory=build_inventory(target, cache=cache))
+                  use_cache=not settings.no_cache, inventory=_inventory(target, settings))
 
 
-def _show(report: Report, changed: int, settings: Settings, acceptance: Acceptance) -> int:
+def _show(report: Report, changed: int, settings: Settings, acceptance: Acceptance | None
+          ) -> int:
     from verify_env.render import OutputFormat, render
 
-    report = acceptance.apply(report)
+    if acceptance is not None:
+        report = acceptance.apply(report)
     warn_only = settings.on_error == "warn"
 
     keys = report.summary.distributions
@@ -122,7 +134,7 @@ class _Prepared:
 
 
 def run_transaction(python: str, cmd: PipCommand, settings: Settings,
-                    acceptance: Acceptance) -> int:
+                    acceptance: Acceptance | None) -> int:
     prepared = _Prepared(python, cmd.python is not None)
     journal = Journal.for_python(python)
     unfinished = journal.unfinished()
@@ -161,14 +173,17 @@ def run_transaction(python: str, cmd: PipCommand, settings: Settings,
         journal.end()
         return 0
     else:
-        from verify_env.inventory import build_inventory
+        from verify_env.verify import verify
 
-        report = _verify(target, scope_for(change, build_inventory(target)), settings)
+        inventory = _inventory(target, settings)
+        report = verify(target, CHECKS, scope=scope_for(change, inventory), jobs=settings.jobs,
+                        use_cache=not settings.no_cache, inventory=inventory)
     journal.end()
     return _show(report, len(change.touched), settings, acceptance)
 
 
-def settle_unfinished(python: str, settings: Settings, acceptance: Acceptance) -> int:
+def settle_unfinished(python: str, settings: Settings, acceptance: Acceptance | None
+                      ) -> int:
     """After a command that changes nothing: the full verification an interrupted
     transaction left owing, if any (0 when none is owed)."""
     journal = Journal.for_python(python)
