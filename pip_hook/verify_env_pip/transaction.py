@@ -6,19 +6,21 @@ import os
 import sys
 import threading
 
-from verify_env.scope import Scope
-from verify_env.snapshot import Change, Snapshot, scope_for
-from verify_env.target import Target, resolve_target
+from verify_env.snapshot import Change, Snapshot
 from verify_env_pip.journal import Journal
 from verify_env_pip.pip_args import PipCommand
 from verify_env_pip.runner import run_pip
 
+# Until pip starts, only the snapshot and the journal are needed; the core (inventory readers,
+# the target probe, the checks: ~70 ms of imports) is imported by a thread while pip runs.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from verify_env.accept import Acceptance
     from verify_env.config import Settings
     from verify_env.inventory import Inventory
     from verify_env.report import Report
+    from verify_env.scope import Scope
+    from verify_env.target import Target
 
 __all__ = ["run_transaction", "settle_unfinished"]
 
@@ -30,6 +32,8 @@ def _say(message: str) -> None:
 
 
 def _target(python: str, explicit: bool) -> Target:
+    from verify_env.target import resolve_target
+
     if not explicit and python == sys.executable:
         return resolve_target()  # described in-process: no probe subprocess
     return resolve_target(python)
@@ -45,7 +49,8 @@ def _inventory(target: Target, settings: Settings) -> Inventory:
     return build_inventory(target, cache=cache)
 
 
-def _verify(target: Target, scope: Scope, settings: Settings) -> Report:
+def _verify(target: Target, scope: Scope | None, settings: Settings) -> Report:
+    """``scope`` None: everything."""
     from verify_env.verify import verify
 
     return verify(target, CHECKS, scope=scope, jobs=settings.jobs,
@@ -116,6 +121,8 @@ class _Prepared:
 
     def start(self) -> None:
         def work() -> None:
+            from verify_env.target import resolve_target
+
             if self.target is None:
                 self.target = resolve_target()
             _import_checks()
@@ -129,6 +136,8 @@ class _Prepared:
         if self._thread is not None:
             self._thread.join()
         if self.target is None:
+            from verify_env.target import resolve_target
+
             self.target = resolve_target()
         return self.target
 
@@ -168,11 +177,12 @@ def run_transaction(python: str, cmd: PipCommand, settings: Settings,
         return status
     if unfinished:
         _say(f"an earlier transaction ({unfinished}) never finished: verifying everything")
-        report = _verify(target, Scope.full(), settings)
+        report = _verify(target, None, settings)
     elif change.empty:
         journal.end()
         return 0
     else:
+        from verify_env.snapshot import scope_for
         from verify_env.verify import verify
 
         inventory = _inventory(target, settings)
@@ -191,6 +201,6 @@ def settle_unfinished(python: str, settings: Settings, acceptance: Acceptance | 
     if unfinished is None:
         return 0
     _say(f"an earlier transaction ({unfinished}) never finished: verifying everything")
-    report = _verify(_target(python, True), Scope.full(), settings)
+    report = _verify(_target(python, True), None, settings)
     journal.end()
     return _show(report, 0, settings, acceptance)

@@ -12,11 +12,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from verify_env.inventory import Inventory
-from verify_env.inventory.model import canonical_name
-from verify_env.scope import Scope
+from verify_env.names import canonical_name
 from verify_env.statcache import StatKey, stat_key
-from verify_env.target import Target
+
+# A front door takes its first snapshot before pip or conda starts: this module must not pull
+# in the inventory readers or the target probe (~50 ms of imports) to do it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from verify_env.inventory import Inventory
+    from verify_env.scope import Scope
+    from verify_env.target import Target
 
 __all__ = ["Change", "Snapshot", "scope_for"]
 
@@ -152,6 +157,8 @@ def scope_for(change: Change, inventory: Inventory) -> Scope:
     Requires-Dist, consumers of the shared libraries they ship, and every distribution with
     compiled files when the interpreter itself changed."""
     touched = change.touched
+    from verify_env.scope import Scope
+
     scope = Scope(touched, _describe(change))
     if change.interpreter_changed:
         scope = scope.with_binaries(inventory)

@@ -9,24 +9,16 @@ locations and expected digests, and the checks never need to know which format t
 from __future__ import annotations
 
 import enum
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
+
+from verify_env.names import canonical_name
 
 if TYPE_CHECKING:
     from verify_env.inventory.dpkg import DpkgDatabase
 
 __all__ = ["Distribution", "FileKind", "Inventory", "RecordProblem", "RecordedFile",
            "canonical_name"]
-
-_SEPARATORS = re.compile(r"[-_.]+")
-
-
-def canonical_name(name: str) -> str:
-    """PEP 503 normalization. packaging.utils has it too, but importing that module pulls in
-    packaging.tags (~15 ms), and every front door pays start-up on each install."""
-    return _SEPARATORS.sub("-", name).lower()
-
 
 class FileKind(str, enum.Enum):
     """How a recorded file must be verified."""
