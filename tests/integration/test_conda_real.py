@@ -216,3 +216,37 @@ def test_python_upgrade_reports_dead_pip_extensions(conda: Conda, channel: Chann
     assert (prefix / "lib/python3.12/site-packages/pyfoo/__init__.py").exists()  # relinked
     assert "pipext 0.1: [tags/extension-suffix]" in run.stdout, run.stdout
     assert f"stay in {site}, which the new python does not read: pipext 0.1" in run.stdout
+
+
+def test_condarc_ignore_and_baseline_are_read_by_real_conda(conda: Conda, tmp_path: Path
+                                                            ) -> None:
+    """The plugin's own settings, through conda's configuration machinery: an ignore rule in
+    .condarc accepts one finding (info, exit 0); --write-baseline then --baseline accept the
+    rest, and a further change to a baselined file is new again."""
+    prefix = tmp_path / "env"
+    run = conda("create", "-y", "-p", str(prefix), "pyfoo", "libfakeblas=1.0", "python=3.11")
+    assert run.returncode == 0, run.stderr
+    _flip(prefix / SITE / "pyfoo/__init__.py")
+    _flip(prefix / "lib/libfakeblas.so.3")
+    condarc = Path(conda.env["HOME"]) / ".condarc"
+    condarc.write_text(condarc.read_text() + "plugins:\n  verify_env_ignore:\n"
+                       "    - record:hash-mismatch:pyfoo\n")
+    first = conda("verify", "-p", str(prefix), "--format", "json")
+    assert first.returncode == 1, first.stderr  # libfakeblas is still an error
+    found = {(f["distribution"], f["severity"], bool(f["accepted"]))
+             for f in json.loads(first.stdout)["findings"]}
+    assert found == {("pyfoo", "info", True), ("libfakeblas", "error", False)}
+    baseline = tmp_path / "baseline.json"
+    wrote = conda("verify", "-p", str(prefix), "--write-baseline", str(baseline))
+    assert wrote.returncode == 0, wrote.stdout + wrote.stderr
+    accepted = conda("verify", "-p", str(prefix), "--baseline", str(baseline))
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    lib = prefix / "lib/libfakeblas.so.3"  # changed again: no longer what was accepted
+    data = bytearray(lib.read_bytes())
+    data[-3] ^= 0x01  # another byte: flipping the same one would undo the first change
+    with open(lib, "r+b") as fh:
+        fh.write(bytes(data))
+    again = conda("verify", "-p", str(prefix), "--baseline", str(baseline), "--format", "json")
+    assert again.returncode == 1, again.stderr
+    assert [f["distribution"] for f in json.loads(again.stdout)["findings"]
+            if f["severity"] == "error"] == ["libfakeblas"]
