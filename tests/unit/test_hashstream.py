@@ -140,3 +140,17 @@ def test_big_files_hashed_in_workers_match_hashlib(tmp_path: Path) -> None:
     got = dict(stream.results())
     assert [got[i] for i in range(len(paths))] == \
         [hashlib.sha256(p.read_bytes()).digest() for p in paths]
+
+
+@needs_fork
+def test_a_file_bigger_than_one_mapping_window_is_hashed_window_by_window(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The mapping moves through a big file (the worker's resident set stays bounded)."""
+    from verify_env import hashing
+
+    monkeypatch.setattr(hashing, "MAP_WINDOW", 1 << 20)  # inherited by the forked workers
+    p = tmp_path / "big"
+    p.write_bytes(os.urandom(3 * CHUNK + 5))
+    stream = ForkStream(_digest_item, jobs=2)
+    stream.put(([str(p)], [p.stat().st_size]), p.stat().st_size, heavy=True)
+    assert dict(stream.results()) == {0: hashlib.sha256(p.read_bytes()).digest()}
