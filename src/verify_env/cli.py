@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 __all__ = ["build_parser", "main"]
 
 FORMATS = ("text", "json", "junit", "sarif")
+# The registry's default checks, spelled here so that --help and --version import no check
+# (tests/unit/test_registry.py holds it equal to verify.DEFAULT_CHECKS).
+DEFAULT_CHECKS = "record,tags,linkage,requirements,paths"
 # Options whose value comes from verify_env.config when not given: Settings field names.
 _SETTINGS = ("checks", "format", "output", "strict", "no_cache", "jobs", "blas_probe",
              "import_timeout", "ignore", "baseline")
@@ -43,8 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="verify the environment of this interpreter")
     where.add_argument("--prefix", metavar="DIR", help="verify this prefix (venv or conda env)")
     parser.add_argument("--checks",
-                        help="comma-separated checks, or 'all' (default: tags,record) "
-                             "[VERIFY_ENV_CHECKS]")
+                        help=f"comma-separated checks, or 'all' (default: {DEFAULT_CHECKS}; "
+                             "'imports' runs only when asked) [VERIFY_ENV_CHECKS]")
     parser.add_argument("--format", choices=FORMATS,
                         help="report format (default: text) [VERIFY_ENV_FORMAT]")
     parser.add_argument("-o", "--output", metavar="FILE",

@@ -29,3 +29,11 @@ def test_every_code_belongs_to_a_registered_check() -> None:
 def test_imports_is_never_default_and_all_selects_every_check() -> None:
     assert "imports" not in DEFAULT_CHECKS and "requirements" in DEFAULT_CHECKS
     assert parse_checks("all") == tuple(c.name for c in CHECKS)
+
+
+def test_the_default_checks_named_in_cli_help_are_the_registrys() -> None:
+    from verify_env import cli
+    from verify_env.verify import DEFAULT_CHECKS
+
+    assert ",".join(DEFAULT_CHECKS) == cli.DEFAULT_CHECKS
+    assert cli.DEFAULT_CHECKS in cli.build_parser().format_help().replace("\n", " ")
