@@ -75,15 +75,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return repair(python, cmd.args[cmd.args.index("repair") + 1:])
     if cmd.no_verify or not cmd.changes_environment:
         return _pass_through(python, cmd)
-    configured = _settings()
-    if configured is None:
-        return 2
-    settings, acceptance = configured
-    if not settings.pipv_verify:
-        return _pass_through(python, cmd)
-    from verify_env_pip.transaction import run_transaction
+    from verify_env_pip.runner import HeldPip
 
-    return run_transaction(python, cmd, settings, acceptance)
+    held = HeldPip(python, cmd.args, cmd.subcommand)  # importing while pipv sets up
+    try:
+        configured = _settings()
+        if configured is None:
+            return 2
+        settings, acceptance = configured
+        if not settings.pipv_verify:
+            held.cancel()
+            return _pass_through(python, cmd)
+        from verify_env_pip.transaction import run_transaction
+
+        return run_transaction(python, cmd, settings, acceptance, held)
+    finally:
+        held.cancel()  # pip never ran unless told to
 
 
 def _pass_through(python: str, cmd: object) -> int:

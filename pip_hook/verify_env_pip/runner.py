@@ -1,16 +1,52 @@
-"""Running pip itself: ``<python> -m pip ARGS`` with the terminal as pip's own."""
+"""Running pip itself, with the terminal as pip's own.
+
+`run_pip` is ``<python> -m pip ARGS``. `HeldPip` starts the same pip before pipv has read its
+configuration and taken its snapshot, but holds it: a small launcher imports pip's code (the
+~250 ms every pip command spends before it looks at anything) and then waits for one byte on
+a pipe before pip even parses its arguments. pipv's own set-up (~50 ms) overlaps those imports
+instead of coming first, and pip still cannot touch the environment before the snapshot: no
+byte (pipv refused, failed, or died), no pip.
+"""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Sequence
 
-__all__ = ["run_pip"]
+__all__ = ["HeldPip", "run_pip"]
+
+# Runs in the target interpreter (3.8+), as `python -c`; argv: fd, module to import early, args.
+# runpy with alter_sys is what `python -m pip` does, so pip sees the argv and __main__ it would.
+_LAUNCHER = """\
+import os, sys
+fd = int(sys.argv.pop(1))
+early = sys.argv.pop(1)
+if sys.path and sys.path[0] in ("", os.getcwd()):
+    sys.path.pop(0)
+try:
+    import pip._internal.cli.main
+    if early:
+        __import__(early)
+except Exception:
+    pass
+go = os.read(fd, 1)
+os.close(fd)
+if go != b"g":
+    sys.exit(3)
+import runpy
+runpy.run_module("pip", run_name="__main__", alter_sys=True)
+"""
+
+
+def _status(status: int) -> int:
+    """A pip killed by a signal reports 128+N, as a shell would."""
+    return 128 - status if status < 0 else status
 
 
 def run_pip(python: str, args: Sequence[str]) -> int:
-    """pip's exit status; a pip killed by a signal reports 128+N, as a shell would."""
+    """pip's exit status."""
     try:
         status = subprocess.run([python, "-m", "pip", *args], check=False).returncode
     except KeyboardInterrupt:
@@ -18,4 +54,51 @@ def run_pip(python: str, args: Sequence[str]) -> int:
     except OSError as exc:
         print(f"pipv: cannot run {python}: {exc.strerror or exc}", file=sys.stderr)
         return 2
-    return 128 - status if status < 0 else status
+    return _status(status)
+
+
+class HeldPip:
+    """pip started and importing, held before it reads its arguments until `go`."""
+
+    def __init__(self, python: str, args: Sequence[str], subcommand: str | None) -> None:
+        self.python, self.args = python, list(args)
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._feed: int | None = None
+        early = f"pip._internal.commands.{subcommand}" \
+            if subcommand in ("install", "uninstall") else ""
+        read, write = os.pipe()
+        try:
+            self._proc = subprocess.Popen(
+                [python, "-c", _LAUNCHER, str(read), early, *self.args], pass_fds=(read,))
+            self._feed = write
+        except OSError:
+            os.close(write)  # go() runs pip the plain way and reports why it cannot
+        finally:
+            os.close(read)
+
+    def go(self) -> int:
+        """Let pip run; its exit status (after `cancel`: the launcher's 3, pip never ran)."""
+        if self._proc is None:  # the launcher could not start: the plain way says why
+            return run_pip(self.python, self.args)
+        if self._feed is None:
+            return _status(self._proc.wait())
+        try:
+            os.write(self._feed, b"g")
+        except OSError:  # it died while importing: its status says why
+            pass
+        finally:
+            os.close(self._feed)
+            self._feed = None
+        try:
+            return _status(self._proc.wait())
+        except KeyboardInterrupt:
+            self._proc.wait()
+            return 130
+
+    def cancel(self) -> None:
+        """pip never runs: it sees the pipe closed and leaves (a no-op after `go`)."""
+        if self._feed is not None:
+            os.close(self._feed)
+            self._feed = None
+            if self._proc is not None:
+                self._proc.wait()

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from verify_env.report import Report
     from verify_env.scope import Scope
     from verify_env.target import Target
+    from verify_env_pip.runner import HeldPip
 
 __all__ = ["run_transaction", "settle_unfinished"]
 
@@ -143,7 +144,9 @@ class _Prepared:
 
 
 def run_transaction(python: str, cmd: PipCommand, settings: Settings,
-                    acceptance: Acceptance | None) -> int:
+                    acceptance: Acceptance | None, held: HeldPip | None = None) -> int:
+    """``held``: pip already started and waiting (it runs only when told to, after the
+    snapshot and the journal entry)."""
     prepared = _Prepared(python, cmd.python is not None)
     journal = Journal.for_python(python)
     unfinished = journal.unfinished()
@@ -160,10 +163,12 @@ def run_transaction(python: str, cmd: PipCommand, settings: Settings,
             _say("refusing: pip would overwrite files conda manages, and conda-meta would no "
                  "longer tell the truth. Pass --allow-conda-overwrite to let pip through "
                  "(verification will then report the clobbered files).")
+            if held is not None:
+                held.cancel()
             return 1
     journal.begin(cmd.args)
     prepared.start()
-    status = run_pip(python, cmd.args)
+    status = held.go() if held is not None else run_pip(python, cmd.args)
     target = prepared.finish()
     after = prepared.snapshot()
     change = Change.between(before, after)

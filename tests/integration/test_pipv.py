@@ -230,3 +230,29 @@ def test_repair_reinstalls_what_pip_installed(numpy_env: Path, tmp_path: Path,
     again = pipv("--python", py, "verify", "--checks", "record", cache_dir=cache_dir,
                  cwd=tmp_path)
     assert again.returncode == 0, again.stdout
+
+
+def test_held_pip_runs_only_when_told_to(bare_venv: Path, tmp_path: Path) -> None:
+    """pipv starts pip before its snapshot but holds it: cancelled, pip never installs
+    anything; released, it is pip as `python -m pip` (same output, same exit status)."""
+    from verify_env_pip.runner import HeldPip
+
+    env = clone_env(bare_venv, tmp_path / "env")
+    wheel = make_wheel(tmp_path / "built", "heldpkg", "1.0", {"heldpkg/__init__.py": "X = 1\n"})
+    py = str(env / "bin/python")
+    args = ["install", "--no-index", "--disable-pip-version-check", "-q", str(wheel)]
+    cancelled = HeldPip(py, args, "install")
+    cancelled.cancel()
+    assert cancelled.go() == 3  # the launcher's own status: pip never ran
+    assert not list(site_packages(env).glob("heldpkg*"))
+    assert run_status(py, ["show", "heldpkg"]) == 1  # pip agrees: not installed
+    released = HeldPip(py, args, "install")
+    assert released.go() == 0
+    assert (site_packages(env) / "heldpkg" / "__init__.py").read_text() == "X = 1\n"
+    bad = HeldPip(py, ["install", "--no-index", "nonexistent-package-xyz"], "install")
+    assert bad.go() == 1  # pip's own status comes through
+
+
+def run_status(python: str, args: list[str]) -> int:
+    return subprocess.run([python, "-m", "pip", *args], capture_output=True,
+                          check=False).returncode
