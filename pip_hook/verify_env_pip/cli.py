@@ -1,6 +1,7 @@
 """``pipv``: pip, then verification of what the transaction changed and what it could break.
 
-Every command runs as ``<target python> -m pip ARGS`` with pip's own output, live; pip's exit
+Every command runs as ``<target python> -m pip ARGS`` does (install/uninstall: started at once
+and held until the snapshot is taken, `runner.HeldPip`), with pip's own output, live; pip's exit
 status is kept when pip fails (and nothing is verified then). ``install`` and ``uninstall`` are
 bracketed by two cheap snapshots; their difference, widened by the core (`scope_for`), is what
 gets verified. ``pipv verify`` is ``verify-env`` on the same environment; ``pipv repair``
