@@ -201,7 +201,48 @@ def _chunks(weights: Sequence[int], jobs: int) -> list[list[int]]:
     return [chunks[k] for k in order]
 
 
-_FRAME = struct.Struct("<cI")
+_FRAME = struct.Struct("<cI")  # kind (b"p" progress, b"r" results), payload length
+
+
+def send_progress(wfd: int, n: int, done: int) -> None:
+    """A worker's running count: items and weight done so far."""
+    payload = struct.pack("<QQ", n, done)
+    os.write(wfd, _FRAME.pack(b"p", len(payload)) + payload)
+
+
+def send_results(wfd: int, results: Results) -> None:
+    """A worker's last frame: every (index, result) it has."""
+    payload = marshal.dumps(results)
+    view = memoryview(_FRAME.pack(b"r", len(payload)) + payload)
+    while view:
+        view = view[os.write(wfd, view):]
+
+
+class Answers:
+    """The workers' frames as they arrive on their pipes, one buffer per pipe."""
+
+    def __init__(self, fds: Sequence[int], progress: ProgressFn | None) -> None:
+        self.results: Results = []
+        self._buffers = {fd: bytearray() for fd in fds}
+        self._done = {fd: (0, 0) for fd in fds}
+        self._progress = progress
+
+    def feed(self, fd: int, chunk: bytes) -> None:
+        buf = self._buffers[fd]
+        buf += chunk
+        while len(buf) >= _FRAME.size:
+            kind, length = _FRAME.unpack_from(buf)
+            if len(buf) < _FRAME.size + length:
+                break
+            payload = bytes(buf[_FRAME.size:_FRAME.size + length])
+            del buf[:_FRAME.size + length]
+            if kind == b"p":
+                self._done[fd] = struct.unpack("<QQ", payload)
+                if self._progress is not None:
+                    self._progress(sum(n for n, _ in self._done.values()),
+                                   sum(b for _, b in self._done.values()))
+            else:
+                self.results.extend(marshal.loads(payload))
 
 
 def _child(func: Callable[[object], object], items: Sequence[tuple[int, object]],
@@ -223,12 +264,8 @@ def _child(func: Callable[[object], object], items: Sequence[tuple[int, object]]
                 results.append((index, result))
             done += weights[index]
         n += len(chunk)
-        progress = struct.pack("<QQ", n, done)
-        os.write(wfd, _FRAME.pack(b"p", len(progress)) + progress)
-    payload = marshal.dumps(results)
-    view = memoryview(_FRAME.pack(b"r", len(payload)) + payload)
-    while view:
-        view = view[os.write(wfd, view):]
+        send_progress(wfd, n, done)
+    send_results(wfd, results)
 
 
 def _start(func: Callable[[object], object], items: Sequence[tuple[int, object]],
@@ -283,9 +320,7 @@ def _reap(children: dict[int, int]) -> None:
 
 
 def _collect(children: dict[int, int], progress: ProgressFn | None) -> Results | None:
-    buffers = {fd: bytearray() for fd in children}
-    done: dict[int, tuple[int, int]] = {fd: (0, 0) for fd in children}
-    results: Results = []
+    answers = Answers(list(children), progress)
     with selectors.DefaultSelector() as sel:
         for fd in children:
             sel.register(fd, selectors.EVENT_READ)
@@ -298,28 +333,13 @@ def _collect(children: dict[int, int], progress: ProgressFn | None) -> Results |
                     sel.unregister(fd)
                     open_fds.discard(fd)
                     continue
-                buf = buffers[fd]
-                buf += chunk
-                while len(buf) >= _FRAME.size:
-                    kind, length = _FRAME.unpack_from(buf)
-                    if len(buf) < _FRAME.size + length:
-                        break
-                    payload = bytes(buf[_FRAME.size:_FRAME.size + length])
-                    del buf[:_FRAME.size + length]
-                    if kind == b"p":
-                        n, weight = struct.unpack("<QQ", payload)
-                        done[fd] = (n, weight)
-                        if progress is not None:
-                            progress(sum(f for f, _ in done.values()),
-                                     sum(b for _, b in done.values()))
-                    else:
-                        results.extend(marshal.loads(payload))
+                answers.feed(fd, chunk)
     failed = False
     for rfd, pid in children.items():
         os.close(rfd)
         _, status = os.waitpid(pid, 0)
         failed = failed or status != 0
-    return None if failed else results
+    return None if failed else answers.results
 
 
 def _threaded() -> bool:

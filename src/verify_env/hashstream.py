@@ -25,12 +25,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from verify_env import hashing
-from verify_env.hashing import Results, default_jobs
+from verify_env.hashing import Answers, Results, default_jobs, send_progress, send_results
 
 __all__ = ["ForkStream"]
 
 _MESSAGE = struct.Struct("<QII")  # offset in the mapping, length, index of the first item
-_FRAME = struct.Struct("<cI")
 # Address space only: pages are taken as chunks are written (the torch venv's 23.5k items
 # take ~3 MB). Chunks that would not fit are done in the caller's process at the end.
 MAPPING_BYTES = 256 << 20
@@ -76,12 +75,8 @@ def _worker(func: Callable[[Any], object], shared: mmap.mmap, queues: list[int],
         n += len(columns[0])
         done += weight
         if report:
-            payload = struct.pack("<QQ", n, done)
-            os.write(wfd, _FRAME.pack(b"p", len(payload)) + payload)
-    payload = marshal.dumps(results)
-    view = memoryview(_FRAME.pack(b"r", len(payload)) + payload)
-    while view:
-        view = view[os.write(wfd, view):]
+            send_progress(wfd, n, done)
+    send_results(wfd, results)
 
 
 class ForkStream:
@@ -214,9 +209,7 @@ class ForkStream:
 
     def _collect(self) -> Results | None:
         """Write what is still pending, close the queues, read every worker's answer."""
-        results: Results = []
-        buffers = {fd: bytearray() for fd in self._children}
-        done = {fd: (0, 0) for fd in self._children}
+        answers = Answers(list(self._children), self.progress)
         with selectors.DefaultSelector() as sel:
             for fd in self._children:
                 sel.register(fd, selectors.EVENT_READ)
@@ -244,21 +237,7 @@ class ForkStream:
                         sel.unregister(fd)
                         readers.discard(fd)
                         continue
-                    buf = buffers[fd]
-                    buf += chunk
-                    while len(buf) >= _FRAME.size:
-                        kind, length = _FRAME.unpack_from(buf)
-                        if len(buf) < _FRAME.size + length:
-                            break
-                        payload = bytes(buf[_FRAME.size:_FRAME.size + length])
-                        del buf[:_FRAME.size + length]
-                        if kind == b"p":
-                            done[fd] = struct.unpack("<QQ", payload)
-                            if self.progress is not None:
-                                self.progress(sum(n for n, _ in done.values()),
-                                              sum(b for _, b in done.values()))
-                        else:
-                            results.extend(marshal.loads(payload))
+                    answers.feed(fd, chunk)
         for queue in self._queues:
             os.close(queue)
         self._queues = []
@@ -269,4 +248,4 @@ class ForkStream:
             failed = failed or status != 0
         self._children = {}
         self._shared.close()
-        return None if failed else results
+        return None if failed else answers.results
