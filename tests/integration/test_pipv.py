@@ -8,14 +8,13 @@ import signal
 import subprocess
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 import pytest
 
 from tests.support.conda_env import PackageFile, PackageSpec, build_channel, create_prefix
 from tests.support.envs import clone_env, make_venv, site_packages
-from tests.support.wheels import make_wheel
+from tests.support.wheels import make_wheel, tampered_wheel
 
 PIPV = str(Path(sys.executable).parent / "pipv")
 
@@ -58,16 +57,7 @@ def test_install_of_a_wheel_altered_after_building(bare_venv: Path, tmp_path: Pa
                                                    cache_dir: Path) -> None:
     """pip installs a wheel whose payload no longer matches its RECORD without a word."""
     env = clone_env(bare_venv, tmp_path / "env")
-    good = make_wheel(tmp_path / "built", "tampered", "1.0",
-                      {"tampered/__init__.py": "VALUE = 1\n"})
-    bad = tmp_path / "dist" / good.name
-    bad.parent.mkdir()
-    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as dst:
-        for item in src.infolist():
-            data = src.read(item)
-            if item.filename == "tampered/__init__.py":
-                data = b"VALUE = 2\n"  # same size, other bytes
-            dst.writestr(item, data)
+    bad = tampered_wheel(tmp_path)
     run = pipv("--python", str(env / "bin/python"), "install", "--no-index", str(bad),
                cache_dir=cache_dir, cwd=tmp_path)
     assert run.returncode == 1, run.stderr

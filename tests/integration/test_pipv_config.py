@@ -4,33 +4,18 @@ before pip runs."""
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 from tests.integration.test_pipv import pipv
 from tests.support.envs import clone_env
-from tests.support.wheels import make_wheel
-
-
-def _tampered_wheel(tmp_path: Path) -> Path:
-    """A wheel whose payload differs from its own RECORD (same size, other bytes)."""
-    good = make_wheel(tmp_path / "built", "tampered", "1.0",
-                      {"tampered/__init__.py": "VALUE = 1\n"})
-    bad = tmp_path / "dist" / good.name
-    bad.parent.mkdir()
-    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as dst:
-        for item in src.infolist():
-            data = src.read(item)
-            dst.writestr(item, b"VALUE = 2\n" if item.filename == "tampered/__init__.py"
-                         else data)
-    return bad
+from tests.support.wheels import tampered_wheel
 
 
 def test_pipv_honours_the_project_configuration(bare_venv: Path, tmp_path: Path,
                                                 cache_dir: Path) -> None:
     env = clone_env(bare_venv, tmp_path / "env")
     py = str(env / "bin/python")
-    wheel = _tampered_wheel(tmp_path)
+    wheel = tampered_wheel(tmp_path)
     project = tmp_path / "project"
     (project / "src").mkdir(parents=True)
     (project / "pyproject.toml").write_text(

@@ -42,3 +42,18 @@ def make_wheel(dest: Path, name: str, version: str, files: Mapping[str, bytes | 
             zf.writestr(path, data)
         zf.writestr(f"{dist_info}/RECORD", record)
     return wheel
+
+
+def tampered_wheel(tmp_path: Path) -> Path:
+    """A wheel ``tampered 1.0`` whose payload differs from its own RECORD (same size, other
+    bytes): pip installs it without a word."""
+    good = make_wheel(tmp_path / "built", "tampered", "1.0",
+                      {"tampered/__init__.py": "VALUE = 1\n"})
+    bad = tmp_path / "dist" / good.name
+    bad.parent.mkdir()
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            dst.writestr(item, b"VALUE = 2\n" if item.filename == "tampered/__init__.py"
+                         else data)
+    return bad
