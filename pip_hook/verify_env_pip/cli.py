@@ -92,6 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_transaction(python, cmd, settings, acceptance, held)
     finally:
         held.cancel()  # pip never ran unless told to
+        held.reap()  # told to: it may still be tearing down after saying its status
 
 
 def _pass_through(python: str, cmd: object) -> int:

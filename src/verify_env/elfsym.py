@@ -14,6 +14,7 @@ import re
 import struct
 import sys
 from array import array
+from bisect import bisect_right
 from dataclasses import dataclass
 
 from verify_env.elf import (
@@ -263,35 +264,36 @@ def symbols_matching(path: str | os.PathLike[str], pattern: re.Pattern[bytes], *
         if elf.header.little_endian != (sys.byteorder == "little"):
             words.byteswap()
         step = syment // 4
-        names = words[0::step].tolist()
         infos = words[(1 if elf.is64 else 3)::step]
-        starts = set(names)
-        starts.discard(0)
+        position = dict(zip(words[0::step], range(count), strict=True))  # offset -> index, in C
+        ends = dict(spans)
+        chosen = {off: ends[off] for off in position.keys() & ends.keys()}
         # a name may also start inside a matching string: the linker stores "sdot_" as the tail
         # of "dsdot_" (tail merging); such a tail counts if it matches the pattern itself
-        ends = dict(spans)
-        offsets = {a: strings[a:ends[a]] for a in starts.intersection(ends)}
-        for a, e in spans:
-            for off in starts.intersection(range(a + 1, e)):
-                if _whole(pattern, strings[off:e]):
-                    offsets[off] = strings[off:e]
-        position = dict(zip(names, range(len(names)), strict=True))  # a C loop over 10^5 names
-        index = {off: position[off] for off in offsets}
-        defined: set[str] = set()
-        strong: set[str] = set()
-        weak: set[str] = set()
-        for off, i in index.items():
-            w = infos[i]
-            if elf.header.little_endian:
+        firsts = [a for a, _ in spans]
+        for off in position.keys() - ends.keys():
+            if 0 < off < len(strings) and strings[off - 1]:  # inside another name
+                k = bisect_right(firsts, off) - 1
+                if k >= 0 and off < spans[k][1] and _whole(pattern, strings[off:spans[k][1]]):
+                    chosen[off] = spans[k][1]
+        little = elf.header.little_endian
+        kinds: tuple[list[bytes], list[bytes], list[bytes]] = ([], [], [])  # defined, strong, weak
+        for off, end in chosen.items():
+            w = infos[position[off]]
+            if little:
                 info, other, shndx = w & 0xFF, (w >> 8) & 0xFF, w >> 16
             else:
                 info, other, shndx = w >> 24, (w >> 16) & 0xFF, w & 0xFFFF
-            binding, name = info >> 4, _decode(offsets[off])
+            binding = info >> 4
             if shndx == 0:
-                (weak if binding == _STB_WEAK else strong).add(name)
+                kinds[2 if binding == _STB_WEAK else 1].append(strings[off:end])
             elif binding != _STB_LOCAL and other & _STV_HIDDEN_MASK in (0, 3):
-                defined.add(name)
-    return SymbolNames(frozenset(defined), frozenset(strong), frozenset(weak))
+                kinds[0].append(strings[off:end])
+    # decoded at once: one join, decode and split instead of a decode per name (~1.5 ms on
+    # scipy-openblas's 4,870 names)
+    defined, strong, weak = (
+        frozenset(_decode(b"\0".join(k)).split("\0")) if k else frozenset() for k in kinds)
+    return SymbolNames(defined, strong, weak)
 
 
 def _whole(pattern: re.Pattern[bytes], name: bytes) -> bool:

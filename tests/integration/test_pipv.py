@@ -238,9 +238,13 @@ def test_held_pip_runs_only_when_told_to(bare_venv: Path, tmp_path: Path) -> Non
     assert run_status(py, ["show", "heldpkg"]) == 1  # pip agrees: not installed
     released = HeldPip(py, args, "install")
     assert released.go() == 0
+    # said before pip's process tore down: the files are there, and the process's own
+    # exit status, once reaped, is the one said
     assert (site_packages(env) / "heldpkg" / "__init__.py").read_text() == "X = 1\n"
+    assert released.reap() == 0
     bad = HeldPip(py, ["install", "--no-index", "nonexistent-package-xyz"], "install")
     assert bad.go() == 1  # pip's own status comes through
+    assert bad.reap() == 1
 
 
 def run_status(python: str, args: list[str]) -> int:

@@ -151,6 +151,26 @@ def test_symbols_matching_agrees_with_the_full_table(tmp_path: Path) -> None:
     assert {"sdot_", "dsdot_", "ddot_", "dgemm_", "dgesv_"} <= fast.defined
 
 
+@pytest.mark.parametrize(("storage", "version"), [("const char", "0.3.91"), ("char", "0.3.92")])
+def test_openblas_build_string_in_read_only_or_writable_data(tmp_path: Path, storage: str,
+                                                            version: str) -> None:
+    """The literal is looked for in .rodata first; a build that keeps it writable (.data) is
+    still read, from the whole file."""
+    config = f"OpenBLAS {version} USE64BITINT DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64"
+    lib = build_library(tmp_path / "libopenblas64_.so.0", FAKEBLAS +
+                        f'\n{storage} openblas_config_str[] = "{config}";\n'
+                        "const char *openblas_get_config(void) { return openblas_config_str; }\n"
+                        'const char openblas_corename[] = "Haswell";\n',
+                        "libopenblas64_.so.0")
+    sections = subprocess.run(["readelf", "-SW", str(lib)], capture_output=True, text=True,
+                              check=True).stdout
+    assert " .rodata " in sections and " .data " in sections
+    assert blas.read_build_string(str(lib)) == config
+    facts = blas.BlasFacts((), ("dgemm_",), "OpenBLAS", config)
+    assert blas.version_of(facts) == version
+    assert blas.interface_of(str(lib), None, facts, as_consumer=False) == "ILP64"
+
+
 def test_optional_imports(tmp_path: Path) -> None:
     pkg = tmp_path / "pkg"
     pkg.mkdir()
