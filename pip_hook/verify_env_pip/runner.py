@@ -21,7 +21,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
-__all__ = ["HeldPip", "run_pip"]
+__all__ = ["HeldPip", "exec_pip", "run_pip"]
 
 # Runs in the target interpreter (3.8+), as `python -c`; argv: the fd to wait on, the fd to say
 # the status on, a module to import early, pip's args. runpy with alter_sys is what `python -m
@@ -78,6 +78,16 @@ def run_pip(python: str, args: Sequence[str]) -> int:
         print(f"pipv: cannot run {python}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     return _status(status)
+
+
+def exec_pip(python: str, args: Sequence[str]) -> int:
+    """Become ``<python> -m pip ARGS`` (pip's status is then the process's own); 2 if it
+    cannot be run. Saves ``pipv --version`` the wait, and pipv's teardown, of a child."""
+    try:
+        os.execvp(python, [python, "-m", "pip", *args])
+    except OSError as exc:
+        print(f"pipv: cannot run {python}: {exc.strerror or exc}", file=sys.stderr)
+    return 2
 
 
 class HeldPip:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 
 __all__ = ["open_regular", "read_regular", "replace_atomically"]
 
@@ -66,6 +65,8 @@ def replace_atomically(path: str, data: bytes, mode: int | None = None) -> None:
     The file gets ``mode``, or the mode of the file it replaces, or what the umask gives a new
     file (mkstemp's 0600 would hide a CI report from the uploader that reads it).
     """
+    import tempfile  # here: pipv reads (never writes) before pip starts, tempfile is ~1.5 ms
+
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".verify-env-",
                                suffix=".tmp")
     try:

@@ -10,16 +10,15 @@ environment. A corrupt or unwritable cache costs one warning and a full run, nev
 
 from __future__ import annotations
 
-import hashlib
 import marshal
 import os
-import sys
 import zlib
 from dataclasses import dataclass, field
 
+from verify_env.cachedir import cache_path_for, user_cache_dir
 from verify_env.files import replace_atomically
 
-__all__ = ["StatCache", "StatKey", "cache_path_for", "stat_key"]
+__all__ = ["StatCache", "StatKey", "cache_path_for", "stat_key", "user_cache_dir"]
 
 VERSION = 3
 # marshal, checksummed: a damaged file is rejected before marshal ever sees it. Each entry is
@@ -34,27 +33,6 @@ Entries = dict[str, tuple[int, object]]
 
 def stat_key(st: os.stat_result) -> StatKey:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-
-
-def user_cache_dir() -> str:
-    """platformdirs' user cache dir for verify-env; on Linux by its rule written out
-    (``$XDG_CACHE_HOME`` or ``~/.cache``): importing platformdirs costs ~10 ms of every run,
-    and tests/unit/test_statcache.py holds the two equal."""
-    if sys.platform.startswith("linux"):
-        base = os.environ.get("XDG_CACHE_HOME", "").strip()
-        if not base:
-            base = os.path.expanduser("~/.cache")
-        return os.path.join(base, "verify-env")
-    import platformdirs
-
-    return platformdirs.user_cache_dir("verify-env", appauthor=False)
-
-
-def cache_path_for(prefix: str) -> str:
-    """The cache file for one prefix (``VERIFY_ENV_CACHE_DIR`` overrides the location)."""
-    base = os.environ.get("VERIFY_ENV_CACHE_DIR") or user_cache_dir()
-    tag = hashlib.sha256(os.path.realpath(prefix).encode("utf-8", "surrogateescape"))
-    return os.path.join(base, "stat-cache", tag.hexdigest()[:24] + ".bin")
 
 
 @dataclass(slots=True)
