@@ -1,11 +1,12 @@
 """pipv's overhead over plain pip (issue 6), alternated in one run by abbench.
 
-    python bench/pipv_bench.py VENV WHEEL [ROUNDS]
+    python bench/pipv_bench.py VENV WHEEL [ROUNDS [SNAPSHOT_VENV]]
 
 VENV has verify-env installed (a release install, not editable) and WHEEL installed; each
 round force-reinstalls WHEEL with plain ``python -m pip`` and with ``pipv``, alternated, and
 abbench prints the median of the paired ratios. Also: ``pipv --version`` vs ``pip
---version``, and the cost of one snapshot of VENV.
+--version``, and the cost of one snapshot of SNAPSHOT_VENV (default VENV; the issue asks for
+the torch venv's), which needs verify-env installed too.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ ABBENCH = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "tools",
 def main() -> int:
     venv, wheel = sys.argv[1], sys.argv[2]
     rounds = sys.argv[3] if len(sys.argv) > 3 else "9"
+    snapshot_venv = sys.argv[4] if len(sys.argv) > 4 else venv
     py, pipv = os.path.join(venv, "bin", "python"), os.path.join(venv, "bin", "pipv")
     install = f"install -q --disable-pip-version-check --force-reinstall --no-deps {wheel}"
     abbench = os.environ.get("ABBENCH", ABBENCH)
@@ -34,7 +36,7 @@ def main() -> int:
             "s=time.perf_counter();n=[Snapshot.take(t) for _ in range(20)];"
             "print(f'snapshot: {(time.perf_counter()-s)/20*1000:.2f} ms, "
             "{len(n[0].entries)} distributions')")
-    subprocess.run([py, "-c", code], check=True)
+    subprocess.run([os.path.join(snapshot_venv, "bin", "python"), "-c", code], check=True)
     return 0
 
 
