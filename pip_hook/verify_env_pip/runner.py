@@ -8,10 +8,11 @@ instead of coming first, and pip still cannot touch the environment before the s
 byte (pipv refused, failed, or died), no pip.
 
 The launcher also says pip's exit status on a second pipe as soon as pip's code is done (its
-output flushed), before the interpreter tears down: that teardown of everything pip imported
-takes 75 to 115 ms here, and pipv verifies meanwhile instead of after it. pipv still waits for the
-process before it exits (`HeldPip.reap`), and a pip that ends any other way (an uncaught
-exception, a signal) says nothing: then its real exit status is waited for.
+threads joined, its output flushed), before the interpreter tears down: that teardown of
+everything pip imported takes 75 to 200 ms here, and pipv verifies meanwhile instead of after
+it. pipv still waits for the process before it exits (`HeldPip.reap`), and a pip that ends any
+other way (an uncaught exception, a signal) says nothing: then its real exit status is waited
+for.
 """
 
 from __future__ import annotations
@@ -46,7 +47,11 @@ if go != b"g":
     sys.exit(3)
 import runpy
 def say(code):
-    if code is None or (isinstance(code, int) and not isinstance(code, bool)):
+    threading = sys.modules.get("threading")
+    for thread in threading.enumerate() if threading else ():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()  # as the interpreter's shutdown would, before anything else
+    if code is None or isinstance(code, int):  # what the interpreter would exit with
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
