@@ -54,17 +54,26 @@ def damage(clone: Path) -> list[str]:
         with open(bundle, "ab") as fh:
             fh.write(b"\n# a local CA would go here\n")
         done.append(bundle)
-    small = [p for p in ("six.py", "typing_extensions.py", "packaging/version.py",
-                         "idna/core.py", "sympy/__init__.py")
-             if os.path.isfile(os.path.join(site, p))]
+    small = [
+        p
+        for p in (
+            "six.py",
+            "typing_extensions.py",
+            "packaging/version.py",
+            "idna/core.py",
+            "sympy/__init__.py",
+        )
+        if os.path.isfile(os.path.join(site, p))
+    ]
     for candidate in small[:2]:
         path = os.path.join(site, candidate)
         _own_inode(path)
         with open(path, "ab") as fh:
             fh.write(b"\n# patched\n")
         done.append(path)
-    libs = sorted(glob.glob(os.path.join(site, "numpy", "**", "*.so"), recursive=True),
-                  key=os.path.getsize)
+    libs = sorted(
+        glob.glob(os.path.join(site, "numpy", "**", "*.so"), recursive=True), key=os.path.getsize
+    )
     if libs:
         _own_inode(libs[-1])
         with open(libs[-1], "r+b") as fh:
@@ -92,12 +101,17 @@ def in_process(clone: Path, baseline: Path, work: Path) -> None:
         started = time.perf_counter()
         accepted = apply(report, (), Baseline.read(str(baseline)))
         times.append(time.perf_counter() - started)
-    hashed = sum(os.path.getsize(f.location) for f in report.findings
-                 if f.location and os.path.isfile(f.location))
-    print(f"in-process: {len(report.findings)} findings, {accepted.accepted} accepted, "
-          f"{hashed / 1e6:.1f} MB hashed; read+apply median "
-          f"{statistics.median(times) * 1000:.1f} ms (min {min(times) * 1000:.1f} ms); "
-          f"the run itself took {report.summary.seconds * 1000:.0f} ms in-process")
+    hashed = sum(
+        os.path.getsize(f.location)
+        for f in report.findings
+        if f.location and os.path.isfile(f.location)
+    )
+    print(
+        f"in-process: {len(report.findings)} findings, {accepted.accepted} accepted, "
+        f"{hashed / 1e6:.1f} MB hashed; read+apply median "
+        f"{statistics.median(times) * 1000:.1f} ms (min {min(times) * 1000:.1f} ms); "
+        f"the run itself took {report.summary.seconds * 1000:.0f} ms in-process"
+    )
 
 
 def main() -> int:
@@ -113,26 +127,46 @@ def main() -> int:
     subprocess.run(["cp", "-al", str(args.venv), str(clone)], check=True)
     try:
         damaged = damage(clone)
-        print(f"damaged: {', '.join(os.path.relpath(p, clone) for p in damaged)}",
-              file=sys.stderr)
-        ve = f"{shlex.quote(str(Path(sys.executable).parent / 'verify-env'))} " \
-             f"--python {shlex.quote(str(clone / 'bin' / 'python'))}"
-        cache = f"VERIFY_ENV_CACHE_DIR={shlex.quote(str(work / 'cache'))} " \
-                f"XDG_CONFIG_HOME={shlex.quote(str(work / 'config'))}"
+        print(f"damaged: {', '.join(os.path.relpath(p, clone) for p in damaged)}", file=sys.stderr)
+        ve = (
+            f"{shlex.quote(str(Path(sys.executable).parent / 'verify-env'))} "
+            f"--python {shlex.quote(str(clone / 'bin' / 'python'))}"
+        )
+        cache = (
+            f"VERIFY_ENV_CACHE_DIR={shlex.quote(str(work / 'cache'))} "
+            f"XDG_CONFIG_HOME={shlex.quote(str(work / 'config'))}"
+        )
         baseline = work / "baseline.json"
-        subprocess.run(f"{cache} {ve} --baseline write {shlex.quote(str(baseline))} "
-                       ">/dev/null", shell=True, check=True)
+        subprocess.run(
+            f"{cache} {ve} --baseline write {shlex.quote(str(baseline))} >/dev/null",
+            shell=True,
+            check=True,
+        )
         entries = json.loads(baseline.read_text())["accepted"]
         print(f"baseline: {len(entries)} entries", file=sys.stderr)
-        rules = " ".join(f"--ignore {shlex.quote(e['check'] + ':' + e['code'] + ':' + e['distribution'] + ':' + (e['path'] or '*'))}"  # noqa: E501
-                         for e in entries)
+        rules = " ".join(
+            f"--ignore {shlex.quote(e['check'] + ':' + e['code'] + ':' + e['distribution'] + ':' + (e['path'] or '*'))}"  # noqa: E501
+            for e in entries
+        )
         commands = [
             f"plain::{cache} {ve} >/dev/null",
             f"baseline::{cache} {ve} --baseline {shlex.quote(str(baseline))} >/dev/null",
             f"ignore::{cache} {ve} {rules} >/dev/null",
         ]
-        cmd = [sys.executable, args.abbench, "-n", str(args.rounds), "-w", "2",
-               "--pair", "baseline/plain", "--pair", "ignore/plain", "--ok-rc", "plain=0,1"]
+        cmd = [
+            sys.executable,
+            args.abbench,
+            "-n",
+            str(args.rounds),
+            "-w",
+            "2",
+            "--pair",
+            "baseline/plain",
+            "--pair",
+            "ignore/plain",
+            "--ok-rc",
+            "plain=0,1",
+        ]
         if args.json:
             cmd += ["--json", args.json]
         subprocess.run(cmd + commands, check=False)

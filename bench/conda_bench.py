@@ -45,8 +45,11 @@ def _tree(site: Path, names: list[str]) -> tuple[PackageFile, ...]:
         for path in sorted((site / name).rglob("*")):
             if path.is_file() and not path.is_symlink() and "__pycache__" not in path.parts:
                 rel = path.relative_to(site)
-                files.append(PackageFile(f"{SITE}/{rel}", path.read_bytes(),
-                                         executable=os.access(path, os.X_OK)))
+                files.append(
+                    PackageFile(
+                        f"{SITE}/{rel}", path.read_bytes(), executable=os.access(path, os.X_OK)
+                    )
+                )
     return tuple(files)
 
 
@@ -62,12 +65,25 @@ def _channel(work: Path, venv: Path) -> str:
     py311 = os.path.realpath(str(venv / "bin" / "python3"))
     packages = (
         python_package(py311, "3.11.7"),
-        PackageSpec("numpy", numpy_v, depends=("python 3.11.*",),
-                    files=_tree(site, ["numpy", "numpy.libs", dist["numpy"]])),
-        PackageSpec("scipy", scipy_v, depends=("python 3.11.*", "numpy"),
-                    files=_tree(site, ["scipy", "scipy.libs", dist["scipy"]])),
-        PackageSpec("pyfoo", "1.0", noarch_python=True, depends=("python",), files=(
-            PackageFile("site-packages/pyfoo/__init__.py", b"X = 1\n"),)),
+        PackageSpec(
+            "numpy",
+            numpy_v,
+            depends=("python 3.11.*",),
+            files=_tree(site, ["numpy", "numpy.libs", dist["numpy"]]),
+        ),
+        PackageSpec(
+            "scipy",
+            scipy_v,
+            depends=("python 3.11.*", "numpy"),
+            files=_tree(site, ["scipy", "scipy.libs", dist["scipy"]]),
+        ),
+        PackageSpec(
+            "pyfoo",
+            "1.0",
+            noarch_python=True,
+            depends=("python",),
+            files=(PackageFile("site-packages/pyfoo/__init__.py", b"X = 1\n"),),
+        ),
     )
     return build_channel(channel, packages)
 
@@ -80,26 +96,42 @@ class Conda:
         (home / ".condarc").write_text(
             f"solver: classic\noffline: true\nchannels:\n  - {channel}\n"
             f"pkgs_dirs:\n  - {work / 'pkgs'}\nadd_pip_as_python_dependency: false\n"
-            "notify_outdated_conda: false\n")
-        self.env = {**os.environ, "HOME": str(home), "NO_COLOR": "1",
-                    "VERIFY_ENV_CACHE_DIR": str(work / "statcache")}
+            "notify_outdated_conda: false\n"
+        )
+        self.env = {
+            **os.environ,
+            "HOME": str(home),
+            "NO_COLOR": "1",
+            "VERIFY_ENV_CACHE_DIR": str(work / "statcache"),
+        }
         for var in ("CONDA_PREFIX", "VIRTUAL_ENV", "CONDARC"):
             self.env.pop(var, None)
 
     def command(self, *args: str, mode: str = "warn") -> str:
-        env = " ".join(f"{k}={shlex.quote(v)}" for k, v in (
-            ("HOME", self.env["HOME"]), ("VERIFY_ENV_CACHE_DIR", self.env["VERIFY_ENV_CACHE_DIR"]),
-            ("CONDA_PLUGINS_VERIFY_ENV_MODE", mode)))
+        env = " ".join(
+            f"{k}={shlex.quote(v)}"
+            for k, v in (
+                ("HOME", self.env["HOME"]),
+                ("VERIFY_ENV_CACHE_DIR", self.env["VERIFY_ENV_CACHE_DIR"]),
+                ("CONDA_PLUGINS_VERIFY_ENV_MODE", mode),
+            )
+        )
         return f"env {env} {shlex.quote(self.python)} -m conda " + " ".join(map(shlex.quote, args))
 
     def run(self, *args: str, pkgs: Path | None = None) -> subprocess.CompletedProcess[str]:
         env = {**self.env, "CONDA_PKGS_DIRS": str(pkgs)} if pkgs else self.env
-        return subprocess.run([self.python, "-m", "conda", *args], capture_output=True,
-                              text=True, env=env, check=False)
+        return subprocess.run(
+            [self.python, "-m", "conda", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
 
 
-def _abbench(rounds: int, *cmds: str, prepare: str | None = None, extra: tuple[str, ...] = ()
-             ) -> None:
+def _abbench(
+    rounds: int, *cmds: str, prepare: str | None = None, extra: tuple[str, ...] = ()
+) -> None:
     argv = [sys.executable, ABBENCH, "-n", str(rounds), "-w", "1", *extra]
     if prepare:
         argv += ["--prepare", prepare]
@@ -124,8 +156,9 @@ def main() -> int:
     if not env.exists():
         run = conda.run("create", "-y", "-p", str(env), "scipy")
         assert run.returncode == 0, run.stdout + run.stderr
-    files = sum(len(json.loads(p.read_text()).get("files", []))
-                for p in (env / "conda-meta").glob("*.json"))
+    files = sum(
+        len(json.loads(p.read_text()).get("files", [])) for p in (env / "conda-meta").glob("*.json")
+    )
     print(f"prefix {env}: {files} files", flush=True)
 
     only = set(args.only.split(","))
@@ -143,36 +176,44 @@ def _transaction(args: argparse.Namespace, conda: Conda, env: Path) -> None:
     print("\n## 1. one-package transaction (conda install pyfoo), verification on vs off")
     remove = conda.command("remove", "-y", "-q", "-p", str(env), "pyfoo", mode="off")
     install = ["install", "-y", "-q", "-p", str(env), "pyfoo"]
-    _abbench(args.rounds, f"warn::{conda.command(*install, mode='warn')}",
-             f"off::{conda.command(*install, mode='off')}",
-             prepare=f"{remove} >/dev/null 2>&1 || true", extra=("--pair", "warn/off"))
-    code = ("import sys, time, statistics\n"
-            "from verify_env_conda.transaction import verify_transaction\n"
-            "from verify_env_conda.records import PackageRef\n"
-            "import json, glob\n"
-            f"meta = [json.load(open(p)) for p in glob.glob({str(env)!r} + "
-            "'/conda-meta/pyfoo-*.json')]\n"
-            "ref = PackageRef(meta[0]['name'], meta[0]['version'], meta[0]['build'])\n"
-            "times = []\n"
-            f"for _ in range({args.rounds}):\n"
-            "    t = time.perf_counter()\n"
-            f"    o = verify_transaction({str(env)!r}, [ref], [])\n"
-            "    times.append(time.perf_counter() - t)\n"
-            "print(f'verify_transaction alone: median {statistics.median(times)*1000:.0f} ms, "
-            "min {min(times)*1000:.0f} ms; {o.changed} changed + {o.affected} affected, "
-            "{o.report.summary.files} files')\n")
+    _abbench(
+        args.rounds,
+        f"warn::{conda.command(*install, mode='warn')}",
+        f"off::{conda.command(*install, mode='off')}",
+        prepare=f"{remove} >/dev/null 2>&1 || true",
+        extra=("--pair", "warn/off"),
+    )
+    code = (
+        "import sys, time, statistics\n"
+        "from verify_env_conda.transaction import verify_transaction\n"
+        "from verify_env_conda.records import PackageRef\n"
+        "import json, glob\n"
+        f"meta = [json.load(open(p)) for p in glob.glob({str(env)!r} + "
+        "'/conda-meta/pyfoo-*.json')]\n"
+        "ref = PackageRef(meta[0]['name'], meta[0]['version'], meta[0]['build'])\n"
+        "times = []\n"
+        f"for _ in range({args.rounds}):\n"
+        "    t = time.perf_counter()\n"
+        f"    o = verify_transaction({str(env)!r}, [ref], [])\n"
+        "    times.append(time.perf_counter() - t)\n"
+        "print(f'verify_transaction alone: median {statistics.median(times)*1000:.0f} ms, "
+        "min {min(times)*1000:.0f} ms; {o.changed} changed + {o.affected} affected, "
+        "{o.report.summary.files} files')\n"
+    )
     subprocess.run([args.conda_python, "-c", code], env=conda.env, check=True)
-
 
 
 def _verify_vs_doctor(args: argparse.Namespace, conda: Conda, env: Path) -> None:
     """``conda doctor`` runs our health check too; ``--no-plugins`` leaves conda's own."""
     print("\n## 2. conda verify vs conda doctor, same prefix")
-    _abbench(args.rounds, f"verify::{conda.command('verify', '-p', str(env))}",
-             f"verify-no-cache::{conda.command('verify', '--no-cache', '-p', str(env))}",
-             f"doctor-own::{conda.command('--no-plugins', 'doctor', '-p', str(env))}",
-             f"doctor::{conda.command('doctor', '-p', str(env))}",
-             extra=("--ref", "doctor-own"))
+    _abbench(
+        args.rounds,
+        f"verify::{conda.command('verify', '-p', str(env))}",
+        f"verify-no-cache::{conda.command('verify', '--no-cache', '-p', str(env))}",
+        f"doctor-own::{conda.command('--no-plugins', 'doctor', '-p', str(env))}",
+        f"doctor::{conda.command('doctor', '-p', str(env))}",
+        extra=("--ref", "doctor-own"),
+    )
 
 
 def _damage(conda: Conda, work: Path) -> None:
@@ -200,8 +241,9 @@ def _damage(conda: Conda, work: Path) -> None:
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: pipext\nVersion: 1.0\n")
     (info / "INSTALLER").write_text("pip\n")
-    (info / "RECORD").write_text("pipext/_c.cpython-312-x86_64-linux-gnu.so,,\n"
-                                 "pipext-1.0.dist-info/RECORD,,\n")
+    (info / "RECORD").write_text(
+        "pipext/_c.cpython-312-x86_64-linux-gnu.so,,\npipext-1.0.dist-info/RECORD,,\n"
+    )
     doctor = conda.run("doctor", "-p", str(damaged), pkgs=pkgs)
     print(f"conda doctor: exit {doctor.returncode}")
     for line in doctor.stdout.split("verify-env")[0].splitlines():

@@ -39,15 +39,30 @@ def module_list(python: str) -> list[str]:
     from verify_env.target import resolve_target
 
     target = resolve_target(python)
-    units = import_units(build_inventory(target).distributions, target.site_dirs,
-                         target.extension_suffixes)
+    units = import_units(
+        build_inventory(target).distributions, target.site_dirs, target.extension_suffixes
+    )
     return [m for u in units for m in u.modules]
 
 
 def timed_run(verify_env: str, python: str, cwd: str) -> dict[str, object]:
     proc = subprocess.run(
-        ["/usr/bin/time", "-v", verify_env, "--python", python, "--checks", "imports",
-         "--format", "json"], capture_output=True, text=True, cwd=cwd, check=False)
+        [
+            "/usr/bin/time",
+            "-v",
+            verify_env,
+            "--python",
+            python,
+            "--checks",
+            "imports",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=False,
+    )
     report = json.loads(proc.stdout)
 
     def field(name: str) -> str:
@@ -57,12 +72,18 @@ def timed_run(verify_env: str, python: str, cwd: str) -> dict[str, object]:
 
     user, system = float(field("User time (seconds)")), float(field("System time (seconds)"))
     clock = field("Elapsed (wall clock) time (h:mm:ss or m:ss)").split(":")
-    wall = sum(float(p) * 60 ** i for i, p in enumerate(reversed(clock)))
-    return {"exit": proc.returncode, "wall_s": round(wall, 2), "user_s": user, "sys_s": system,
-            "cpu_percent": round(100 * (user + system) / wall), "max_rss_kb":
-            int(field("Maximum resident set size (kbytes)")),
-            "errors": report["summary"]["errors"], "warnings": report["summary"]["warnings"],
-            **report["environment"].get("imports", {})}
+    wall = sum(float(p) * 60**i for i, p in enumerate(reversed(clock)))
+    return {
+        "exit": proc.returncode,
+        "wall_s": round(wall, 2),
+        "user_s": user,
+        "sys_s": system,
+        "cpu_percent": round(100 * (user + system) / wall),
+        "max_rss_kb": int(field("Maximum resident set size (kbytes)")),
+        "errors": report["summary"]["errors"],
+        "warnings": report["summary"]["warnings"],
+        **report["environment"].get("imports", {}),
+    }
 
 
 def main() -> int:
@@ -82,12 +103,13 @@ def main() -> int:
     py = shlex.quote(args.python)
     # a failure must not stop the serial baseline (setuptools refuses to import after
     # distutils, for one): each import is tried, as the check tries each
-    one = (f"import importlib\nfor m in {modules!r}:\n    try:\n"
-           "        importlib.import_module(m)\n    except BaseException:\n        pass\n")
+    one = (
+        f"import importlib\nfor m in {modules!r}:\n    try:\n"
+        "        importlib.import_module(m)\n    except BaseException:\n        pass\n"
+    )
     loop = "; ".join(f"{py} -B -W ignore -c 'import {m}'" for m in modules)
     commands = [
-        f"imports::{shlex.quote(args.verify_env)} --python {py} --checks imports "
-        f"--format json",
+        f"imports::{shlex.quote(args.verify_env)} --python {py} --checks imports --format json",
         f"one-process::{py} -B -W ignore -c {shlex.quote(one)}",
     ]
     cmd = [sys.executable, args.abbench, "-n", str(args.rounds), "--ok-rc", "imports=0,1"]
@@ -95,8 +117,10 @@ def main() -> int:
         cmd += ["--json", args.json]
     subprocess.run(cmd + commands, check=False)
     # ~10x slower: one round is enough to place it
-    subprocess.run([sys.executable, args.abbench, "-n", "1", "-w", "0", commands[0],
-                    f"per-module::{loop}"], check=False)
+    subprocess.run(
+        [sys.executable, args.abbench, "-n", "1", "-w", "0", commands[0], f"per-module::{loop}"],
+        check=False,
+    )
     return 0
 
 

@@ -92,11 +92,13 @@ def _in_process(python: str) -> tuple[list[str], list[str]]:
     static_s = time.perf_counter() - start
     elf._dynamic_memo.clear()  # the static pass again, as the check runs it: dynamic
     start = time.perf_counter()  # sections read in forked workers, then the same search
-    pre = dict(ForkMap(_object_tuple, files, [os.path.getsize(f) for f in files],
-                       default_jobs()).results())
+    pre = dict(
+        ForkMap(_object_tuple, files, [os.path.getsize(f) for f in files], default_jobs()).results()
+    )
     par_memo: dict[str, ObjectFacts | str] = {
         f: ObjectFacts.from_tuple(t) if isinstance(t, tuple) else str(t)
-        for f, t in zip(files, (pre.get(i, "") for i in range(len(files))), strict=True)}
+        for f, t in zip(files, (pre.get(i, "") for i in range(len(files))), strict=True)
+    }
 
     def par_facts(path: str) -> ObjectFacts | str:
         got = par_memo.get(path)
@@ -121,35 +123,48 @@ def _in_process(python: str) -> tuple[list[str], list[str]]:
         start = time.perf_counter()
         searches = {}
         for path in files:
-            closure(path, setup, warm_facts.object, realpath=warm_facts.realpath,
-                    memo=searches)
+            closure(path, setup, warm_facts.object, realpath=warm_facts.realpath, memo=searches)
         static_warm_s = time.perf_counter() - start
-    lines = [f"ELF files: {len(files)}; dynamic sections read in {read_s * 1000:.0f} ms, "
-             f"{stats.bytes_read / 1e6:.2f} MB read in {stats.reads} reads "
-             f"(files total {sum(os.path.getsize(f) for f in files) / 1e6:.0f} MB)",
-             f"static pass (dynamic sections + search over {len(memo)} objects, "
-             f"system libraries included): {static_s * 1000:.0f} ms",
-             f"static pass, dynamic sections read by {default_jobs()} forked workers (as in "
-             f"the check, whose workers also read the BLAS names), then the same search: "
-             f"{static_par_s * 1000:.0f} ms",
-             f"static pass with the facts from the stat cache: {static_warm_s * 1000:.0f} ms",
-             f"BLAS facts ({named} objects name BLAS routines; dynamic sections read again): "
-             f"{blas_s * 1000:.0f} ms"]
+    lines = [
+        f"ELF files: {len(files)}; dynamic sections read in {read_s * 1000:.0f} ms, "
+        f"{stats.bytes_read / 1e6:.2f} MB read in {stats.reads} reads "
+        f"(files total {sum(os.path.getsize(f) for f in files) / 1e6:.0f} MB)",
+        f"static pass (dynamic sections + search over {len(memo)} objects, "
+        f"system libraries included): {static_s * 1000:.0f} ms",
+        f"static pass, dynamic sections read by {default_jobs()} forked workers (as in "
+        f"the check, whose workers also read the BLAS names), then the same search: "
+        f"{static_par_s * 1000:.0f} ms",
+        f"static pass with the facts from the stat cache: {static_warm_s * 1000:.0f} ms",
+        f"BLAS facts ({named} objects name BLAS routines; dynamic sections read again): "
+        f"{blas_s * 1000:.0f} ms",
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         runs: tuple[tuple[str, str | None], ...] = (
-            ("cold", None), ("warm-fill", os.path.join(tmp, "c")), ("warm", os.path.join(tmp, "c")))
+            ("cold", None),
+            ("warm-fill", os.path.join(tmp, "c")),
+            ("warm", os.path.join(tmp, "c")),
+        )
         for label, cache_file in runs:
             cache = StatCache(cache_file).load()
-            ctx = Context(target, build_inventory(target, cache=cache), Scope.full(),
-                          default_jobs(), cache, None, Options())
+            ctx = Context(
+                target,
+                build_inventory(target, cache=cache),
+                Scope.full(),
+                default_jobs(),
+                cache,
+                None,
+                Options(),
+            )
             start = time.perf_counter()
             result = linkage.run(ctx)
             took = time.perf_counter() - start
             cache.save()
             if label != "warm-fill":
                 confirm = [d for d in result.details if "confirmed by" in d]
-                lines.append(f"check {label}: {took * 1000:.0f} ms, {len(result.findings)} "
-                             f"findings; {confirm[0] if confirm else 'no confirmation'}")
+                lines.append(
+                    f"check {label}: {took * 1000:.0f} ms, {len(result.findings)} "
+                    f"findings; {confirm[0] if confirm else 'no confirmation'}"
+                )
     return lines, files
 
 
@@ -168,17 +183,32 @@ def main() -> int:
         Path(listing).write_text("\n".join(files) + "\n")
         cache = os.path.join(tmp, "cache")
         verify = f"{me} -m verify_env --python {py} --checks linkage"
-        subprocess.run(f"VERIFY_ENV_CACHE_DIR={cache} {verify} >/dev/null", shell=True,
-                       check=False)
-        cmds = [f"ldd::xargs -d '\\n' -n 1 ldd < {listing} >/dev/null 2>&1",
-                f"cold::{verify} --no-cache >/dev/null",
-                f"warm::VERIFY_ENV_CACHE_DIR={cache} {verify} >/dev/null"]
+        subprocess.run(f"VERIFY_ENV_CACHE_DIR={cache} {verify} >/dev/null", shell=True, check=False)
+        cmds = [
+            f"ldd::xargs -d '\\n' -n 1 ldd < {listing} >/dev/null 2>&1",
+            f"cold::{verify} --no-cache >/dev/null",
+            f"warm::VERIFY_ENV_CACHE_DIR={cache} {verify} >/dev/null",
+        ]
         tool = ROOT.parent / "shared" / "tools" / "abbench.py"
         if not tool.exists():
             tool = Path("/work/shared/tools/abbench.py")
-        return subprocess.run([sys.executable, str(tool), "-n", str(args.rounds), "--quiet",
-                               "--ok-rc", "ldd=0,123", "--pair", "ldd/cold", "--pair",
-                               "ldd/warm", *cmds], check=False).returncode
+        return subprocess.run(
+            [
+                sys.executable,
+                str(tool),
+                "-n",
+                str(args.rounds),
+                "--quiet",
+                "--ok-rc",
+                "ldd=0,123",
+                "--pair",
+                "ldd/cold",
+                "--pair",
+                "ldd/warm",
+                *cmds,
+            ],
+            check=False,
+        ).returncode
 
 
 if __name__ == "__main__":

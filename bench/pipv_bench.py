@@ -25,17 +25,45 @@ def main() -> int:
     py, pipv = os.path.join(venv, "bin", "python"), os.path.join(venv, "bin", "pipv")
     install = f"install -q --disable-pip-version-check --force-reinstall --no-deps {wheel}"
     abbench = os.environ.get("ABBENCH", ABBENCH)
-    subprocess.run([sys.executable, abbench, "-n", rounds, "-w", "1", "--quiet",
-                    "--pair", "pipv/pip", f"pip::{py} -m pip {install}",
-                    f"pipv::{pipv} {install}"], check=True)
-    subprocess.run([sys.executable, abbench, "-n", "15", "-w", "2", "--quiet",
-                    "--pair", "pipv/pip", f"pip::{py} -m pip --version",
-                    f"pipv::{pipv} --version"], check=True)
-    code = ("import time,sys;from verify_env.target import resolve_target;"
-            "from verify_env.snapshot import Snapshot;t=resolve_target();"
-            "s=time.perf_counter();n=[Snapshot.take(t) for _ in range(20)];"
-            "print(f'snapshot: {(time.perf_counter()-s)/20*1000:.2f} ms, "
-            "{len(n[0].entries)} distributions')")
+    subprocess.run(
+        [
+            sys.executable,
+            abbench,
+            "-n",
+            rounds,
+            "-w",
+            "1",
+            "--quiet",
+            "--pair",
+            "pipv/pip",
+            f"pip::{py} -m pip {install}",
+            f"pipv::{pipv} {install}",
+        ],
+        check=True,
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            abbench,
+            "-n",
+            "15",
+            "-w",
+            "2",
+            "--quiet",
+            "--pair",
+            "pipv/pip",
+            f"pip::{py} -m pip --version",
+            f"pipv::{pipv} --version",
+        ],
+        check=True,
+    )
+    code = (
+        "import time,sys;from verify_env.target import resolve_target;"
+        "from verify_env.snapshot import Snapshot;t=resolve_target();"
+        "s=time.perf_counter();n=[Snapshot.take(t) for _ in range(20)];"
+        "print(f'snapshot: {(time.perf_counter()-s)/20*1000:.2f} ms, "
+        "{len(n[0].entries)} distributions')"
+    )
     subprocess.run([os.path.join(snapshot_venv, "bin", "python"), "-c", code], check=True)
     return 0
 

@@ -73,8 +73,11 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--abbench", default=str(ROOT.parent / "shared/tools/abbench.py"))
     parser.add_argument("--json", help="write abbench's JSON results here")
-    parser.add_argument("--inside", action="store_true",
-                        help="run the venv's own verify-env (installed there), no --python")
+    parser.add_argument(
+        "--inside",
+        action="store_true",
+        help="run the venv's own verify-env (installed there), no --python",
+    )
     args = parser.parse_args()
     python = str(args.venv / "bin" / "python")
     files = file_list(python)
@@ -88,14 +91,18 @@ def main() -> int:
     if args.inside:
         ve = shlex.quote(str(args.venv / "bin" / "verify-env"))
     else:
-        ve = f"{shlex.quote(str(Path(sys.executable).parent / 'verify-env'))} " \
-             f"--python {shlex.quote(python)}"
+        ve = (
+            f"{shlex.quote(str(Path(sys.executable).parent / 'verify-env'))} "
+            f"--python {shlex.quote(python)}"
+        )
     cold_cache = f"VERIFY_ENV_CACHE_DIR={shlex.quote(str(work / 'cold'))}"
     warm_cache = f"VERIFY_ENV_CACHE_DIR={shlex.quote(str(work / 'warm'))}"
     subprocess.run(f"{warm_cache} {ve} >/dev/null", shell=True, check=False)  # fill it
     a, b = shlex.quote(str(work / "a.list")), shlex.quote(str(work / "b.list"))
-    openssl = (f"xargs -0 -a {a} openssl dgst -sha256 >/dev/null & "
-               f"xargs -0 -a {b} openssl dgst -sha256 >/dev/null; wait")
+    openssl = (
+        f"xargs -0 -a {a} openssl dgst -sha256 >/dev/null & "
+        f"xargs -0 -a {b} openssl dgst -sha256 >/dev/null; wait"
+    )
     commands = [
         f"openssl-2p::{openssl}",
         f"record-cold::{cold_cache} {ve} --checks record --no-cache >/dev/null",
@@ -105,17 +112,39 @@ def main() -> int:
         f"warm-core::{warm_cache} {ve} --checks tags,record >/dev/null",
         f"warm::{warm_cache} {ve} >/dev/null",
     ]
-    cmd = [sys.executable, args.abbench, "-n", str(args.rounds), "--pair", "warm-core/pip-check",
-           "--pair", "warm/pip-check", "--ref", "openssl-2p",
-           "--ok-rc", "0,1"]
+    cmd = [
+        sys.executable,
+        args.abbench,
+        "-n",
+        str(args.rounds),
+        "--pair",
+        "warm-core/pip-check",
+        "--pair",
+        "warm/pip-check",
+        "--ref",
+        "openssl-2p",
+        "--ok-rc",
+        "0,1",
+    ]
     if args.json:
         cmd += ["--json", args.json]
     subprocess.run(cmd + commands, check=False)
-    verify_env_script = shlex.quote(str(args.venv / "bin" / "verify-env")) if args.inside \
+    verify_env_script = (
+        shlex.quote(str(args.venv / "bin" / "verify-env"))
+        if args.inside
         else shlex.quote(str(Path(sys.executable).parent / "verify-env"))
-    subprocess.run([sys.executable, args.abbench, "-n", "20",
-                    f"python-pass::{me} -c pass", f"version::{verify_env_script} --version"],
-                   check=False)
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            args.abbench,
+            "-n",
+            "20",
+            f"python-pass::{me} -c pass",
+            f"version::{verify_env_script} --version",
+        ],
+        check=False,
+    )
     print(json.dumps({"files": len(files), "bytes": total}))
     return 0
 

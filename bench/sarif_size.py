@@ -37,10 +37,24 @@ def prepare(work: Path, python: str) -> tuple[Path, Path, Path]:
     source = work / "numpy-venv"
     if not source.exists():
         make_venv(source, python, ["numpy==2.2.6"])
-    cp312 = download_wheel(wheels, "numpy==2.2.6", python_version="3.12",
-                           platform="manylinux_2_17_x86_64")
-    subprocess.run([python, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
-                    "-d", str(wheels), "numpy==1.26.4"], check=True)
+    cp312 = download_wheel(
+        wheels, "numpy==2.2.6", python_version="3.12", platform="manylinux_2_17_x86_64"
+    )
+    subprocess.run(
+        [
+            python,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "--only-binary=:all:",
+            "-d",
+            str(wheels),
+            "numpy==1.26.4",
+        ],
+        check=True,
+    )
     (old,) = wheels.glob("numpy-1.26.4-cp311-*.whl")
     return source, old, cp312
 
@@ -60,9 +74,20 @@ def main() -> int:
     sizes = {}
     for fmt in ("sarif", "json", "text"):
         out = work / f"report.{fmt}"
-        proc = subprocess.run([sys.executable, "-m", "verify_env", "--python",
-                               str(env / "bin" / "python"), "--format", fmt, "-o", str(out)],
-                              check=False)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "verify_env",
+                "--python",
+                str(env / "bin" / "python"),
+                "--format",
+                fmt,
+                "-o",
+                str(out),
+            ],
+            check=False,
+        )
         assert proc.returncode == 1, proc.returncode
         sizes[fmt] = out.stat().st_size
     log = json.loads((work / "report.sarif").read_text(encoding="utf-8"))
@@ -72,9 +97,11 @@ def main() -> int:
     levels = collections.Counter(r["level"] for r in results)
     codes = collections.Counter(r["ruleId"] for r in results)
     stale = sum(1 for r in results if r["properties"].get("version") == "1.26.4")
-    print(f"sarif: {sizes['sarif']} bytes, {len(results)} results "
-          f"({', '.join(f'{n} {lvl}' for lvl, n in levels.most_common())}), "
-          f"{len(rules)} rules ({rules_bytes} bytes of them)")
+    print(
+        f"sarif: {sizes['sarif']} bytes, {len(results)} results "
+        f"({', '.join(f'{n} {lvl}' for lvl, n in levels.most_common())}), "
+        f"{len(rules)} rules ({rules_bytes} bytes of them)"
+    )
     print(f"json:  {sizes['json']} bytes; text: {sizes['text']} bytes")
     print("by code: " + ", ".join(f"{c} {n}" for c, n in codes.most_common()))
     print(f"results naming numpy 1.26.4 (the leftover dist-info's RECORD): {stale}")

@@ -35,8 +35,7 @@ def py311() -> str:
 
 
 @pytest.fixture(scope="session")
-def wheel_dir(tmp_path_factory: pytest.TempPathFactory,
-              pytestconfig: pytest.Config) -> Path:
+def wheel_dir(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Path:
     """Downloaded foreign wheels, kept in pytest's cache between runs."""
     cache = getattr(pytestconfig, "cache", None)
     if cache is not None:
@@ -70,34 +69,51 @@ def cache_dir(tmp_path: Path) -> Path:
 def old_numpy_wheel(tmp_path_factory: pytest.TempPathFactory, py311: str) -> Path:
     """numpy 1.26.4 for 3.11 from the local index: the source of leftovers."""
     dest = tmp_path_factory.mktemp("old-numpy")
-    subprocess.run([py311, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
-                    "-d", str(dest), NUMPY_OLD], check=True)
+    subprocess.run(
+        [
+            py311,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "--only-binary=:all:",
+            "-d",
+            str(dest),
+            NUMPY_OLD,
+        ],
+        check=True,
+    )
     return next(dest.glob("numpy-1.26.4-*.whl"))
 
 
 @pytest.fixture(scope="session")
 def cp312_numpy_wheel(wheel_dir: Path) -> Path:
-    return download_wheel(wheel_dir, NUMPY, python_version="3.12",
-                          platform="manylinux_2_17_x86_64")
+    return download_wheel(wheel_dir, NUMPY, python_version="3.12", platform="manylinux_2_17_x86_64")
 
 
 @pytest.fixture(scope="session")
 def aarch64_wheel(wheel_dir: Path) -> Path:
-    return download_wheel(wheel_dir, "markupsafe==3.0.2", python_version="3.11",
-                          platform="manylinux_2_17_aarch64")
+    return download_wheel(
+        wheel_dir, "markupsafe==3.0.2", python_version="3.11", platform="manylinux_2_17_aarch64"
+    )
 
 
 @pytest.fixture(scope="session")
 def musl_wheel(wheel_dir: Path) -> Path:
-    return download_wheel(wheel_dir, "markupsafe==3.0.2", python_version="3.11",
-                          platform="musllinux_1_2_x86_64")
+    return download_wheel(
+        wheel_dir, "markupsafe==3.0.2", python_version="3.11", platform="musllinux_1_2_x86_64"
+    )
 
 
 @pytest.fixture(scope="session")
 def big_venv(tmp_path_factory: pytest.TempPathFactory, py311: str) -> Path:
     """The clean control: numpy, scipy, pandas, scikit-learn and the CPU torch wheel."""
-    return make_venv(tmp_path_factory.mktemp("big") / "venv", py311,
-                     ["torch==2.13.0", NUMPY, "scipy", "pandas", "scikit-learn"])
+    return make_venv(
+        tmp_path_factory.mktemp("big") / "venv",
+        py311,
+        ["torch==2.13.0", NUMPY, "scipy", "pandas", "scikit-learn"],
+    )
 
 
 def gcc() -> str:

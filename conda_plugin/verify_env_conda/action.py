@@ -44,11 +44,18 @@ class TransactionCheck:
 
     _verified = False
 
-    def __init__(self, transaction_context: Any = None, target_prefix: str | None = None,
-                 unlink_precs: Iterable[object] | None = None,
-                 link_precs: Iterable[object] | None = None, remove_specs: object = None,
-                 update_specs: object = None, neutered_specs: object = None,
-                 *, mode: Mode | None = None) -> None:
+    def __init__(
+        self,
+        transaction_context: Any = None,
+        target_prefix: str | None = None,
+        unlink_precs: Iterable[object] | None = None,
+        link_precs: Iterable[object] | None = None,
+        remove_specs: object = None,
+        update_specs: object = None,
+        neutered_specs: object = None,
+        *,
+        mode: Mode | None = None,
+    ) -> None:
         self.transaction_context = transaction_context
         self.target_prefix = target_prefix
         self.unlink_precs = list(unlink_precs or ())
@@ -88,8 +95,9 @@ class TransactionCheck:
         try:
             problems = check_cache(self.linked, self.pkgs_dirs)
         except Exception as exc:  # our own failure: never refuse a transaction for it
-            self._print([f"verify-env: could not check the package cache: "
-                         f"{type(exc).__name__}: {exc}"])
+            self._print(
+                [f"verify-env: could not check the package cache: {type(exc).__name__}: {exc}"]
+            )
             return None
         if not problems:
             return None
@@ -111,8 +119,9 @@ class TransactionCheck:
         started = time.perf_counter()
         rules, strict = acceptance(self.plugins, self.stream)
         try:
-            outcome = accepted(verify_transaction(self.target_prefix, self.linked,
-                                                  self.unlinked), rules)
+            outcome = accepted(
+                verify_transaction(self.target_prefix, self.linked, self.unlinked), rules
+            )
         except (VerifyEnvError, OSError) as exc:
             self._print([f"verify-env: could not verify {self.target_prefix}: {exc}"])
             return
@@ -127,4 +136,3 @@ class TransactionCheck:
 
     def cleanup(self) -> None:
         """Nothing to clean up."""
-

@@ -52,13 +52,15 @@ def _entries(ref: PackageRef, extracted: str) -> list[tuple[str, str, int]] | Ca
         if not isinstance(paths, list):
             raise TypeError("'paths' is not a list")
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        return CacheProblem(ref, "info/paths.json", f"{paths_json} cannot be read: {exc}",
-                            extracted)
+        return CacheProblem(
+            ref, "info/paths.json", f"{paths_json} cannot be read: {exc}", extracted
+        )
     out = []
     for entry in paths:
         if not isinstance(entry, dict) or not isinstance(entry.get("_path"), str):
-            return CacheProblem(ref, "info/paths.json",
-                                f"{paths_json}: entry {entry!r:.80} has no _path", extracted)
+            return CacheProblem(
+                ref, "info/paths.json", f"{paths_json}: entry {entry!r:.80} has no _path", extracted
+            )
         if entry.get("path_type", "hardlink") != "hardlink":
             continue  # softlinks and directories carry no content of their own
         sha = entry.get("sha256")
@@ -69,8 +71,9 @@ def _entries(ref: PackageRef, extracted: str) -> list[tuple[str, str, int]] | Ca
     return out
 
 
-def check_cache(refs: Sequence[PackageRef], pkgs_dirs: Iterable[str],
-                jobs: int | None = None) -> list[CacheProblem]:
+def check_cache(
+    refs: Sequence[PackageRef], pkgs_dirs: Iterable[str], jobs: int | None = None
+) -> list[CacheProblem]:
     """Hash every regular file of every package in ``refs`` as extracted in the cache.
 
     A package that is not extracted anywhere is left alone: conda itself refuses to link it.
@@ -94,7 +97,8 @@ def check_cache(refs: Sequence[PackageRef], pkgs_dirs: Iterable[str],
             owners.append((ref, rel, sha, extracted))
     sizes = [max(size, 0) for _, _, size in items]
     for (ref, rel, sha, where), (path, _, size), result in zip(
-            owners, items, hash_files(items, sizes, jobs), strict=True):
+        owners, items, hash_files(items, sizes, jobs), strict=True
+    ):
         if isinstance(result, bytes):
             if result.hex() != sha:
                 message = f"{path}: sha256 {result.hex()} differs from paths.json's {sha}"

@@ -54,8 +54,11 @@ def damage_of(report: Report, prefix: str) -> Damage:
     repairs, from a report's file damage."""
     import json
 
-    names = {f.distribution for f in report.findings if f.code in _DAMAGE
-             and f.installer == "conda" and f.distribution and f.accepted is None}
+    names = {
+        f.distribution
+        for f in report.findings
+        if f.code in _DAMAGE and f.installer == "conda" and f.distribution and f.accepted is None
+    }
     refs: list[PackageRef] = []
     meta = os.path.join(prefix, "conda-meta")
     try:
@@ -95,11 +98,15 @@ def health_check(prefix: str, verbose: bool, plugins: object = None) -> None:
         return
     if len(report.findings) == report.accepted:
         accepted = f", {report.accepted} accepted finding(s)" if report.accepted else ""
-        print(f"{OK_MARK} verify-env: {report.summary.distributions} distributions whole "
-              f"({', '.join(report.checks)}{accepted}).\n")
+        print(
+            f"{OK_MARK} verify-env: {report.summary.distributions} distributions whole "
+            f"({', '.join(report.checks)}{accepted}).\n"
+        )
         return
-    print(f"{X_MARK} verify-env: {report.errors} error(s), {report.warnings} warning(s), "
-          f"{report.accepted} accepted ({', '.join(report.checks)}):\n")
+    print(
+        f"{X_MARK} verify-env: {report.errors} error(s), {report.warnings} warning(s), "
+        f"{report.accepted} accepted ({', '.join(report.checks)}):\n"
+    )
     shown = report.findings if verbose else report.findings[:20]
     for f in shown:
         who = f"{f.distribution} {f.version}".strip() if f.distribution else ""
@@ -114,8 +121,10 @@ def health_check(prefix: str, verbose: bool, plugins: object = None) -> None:
 
     for note in hardlink_notes(report):
         print(f"  note: {note}")
-    print("`conda doctor --fix` reinstalls the damaged conda packages; "
-          "`conda verify` exits 1 on errors.\n")
+    print(
+        "`conda doctor --fix` reinstalls the damaged conda packages; "
+        "`conda verify` exits 1 on errors.\n"
+    )
 
 
 def drop_damaged_cache(refs: Sequence[PackageRef], pkgs_dirs: Sequence[str]) -> list[str]:
@@ -130,8 +139,14 @@ def drop_damaged_cache(refs: Sequence[PackageRef], pkgs_dirs: Sequence[str]) -> 
     return removed
 
 
-def fix(prefix: str, confirm: Callable[[str], None], *, pkgs_dirs: Sequence[str],
-        reinstall: Callable[[list[str]], int], plugins: object = None) -> int:
+def fix(
+    prefix: str,
+    confirm: Callable[[str], None],
+    *,
+    pkgs_dirs: Sequence[str],
+    reinstall: Callable[[list[str]], int],
+    plugins: object = None,
+) -> int:
     """``conda doctor --fix``: drop damaged cache copies, then reinstall through conda the
     conda packages whose files are damaged. Returns the reinstall's exit status."""
     from verify_env.errors import VerifyEnvError

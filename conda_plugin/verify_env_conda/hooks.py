@@ -77,19 +77,19 @@ def conda_settings() -> Iterable[Any]:
     yield conda_types.CondaSetting(
         name=SETTING,
         description="What verify-env does after a transaction: off, warn (print the "
-                    "findings) or fail (an error finding rolls the transaction back).",
+        "findings) or fail (an error finding rolls the transaction back).",
         parameter=PrimitiveParameter(str(DEFAULT_MODE), element_type=str),
     )
     yield conda_types.CondaSetting(
         name="verify_env_ignore",
         description="verify-env ignore rules (check:code:distribution:path globs): the "
-                    "findings they match are reported as accepted and never fail.",
+        "findings they match are reported as accepted and never fail.",
         parameter=SequenceParameter(PrimitiveParameter("", element_type=str)),
     )
     yield conda_types.CondaSetting(
         name="verify_env_baseline",
         description="A verify-env baseline file (verify-env --baseline write FILE): what it "
-                    "records is accepted unless the file changed since.",
+        "records is accepted unless the file changed since.",
         parameter=PrimitiveParameter("", element_type=str),
     )
 
@@ -115,8 +115,7 @@ def _pre_command(command: str) -> None:
     try:
         _WATCH.before(str(context.target_prefix))
     except Exception as exc:  # our failure must not stop conda
-        print(f"verify-env: could not look at the prefix before {command}: {exc}",
-              file=sys.stderr)
+        print(f"verify-env: could not look at the prefix before {command}: {exc}", file=sys.stderr)
 
 
 def _post_command(command: str) -> None:
@@ -150,8 +149,9 @@ def conda_pre_commands() -> Iterable[Any]:
     if not HAS_TRANSACTION_ACTIONS:
         from verify_env_conda.postcommand import COMMANDS
 
-        yield conda_types.CondaPreCommand(name="verify-env", action=_pre_command,
-                                          run_for=set(COMMANDS))
+        yield conda_types.CondaPreCommand(
+            name="verify-env", action=_pre_command, run_for=set(COMMANDS)
+        )
 
 
 @hookimpl
@@ -159,8 +159,9 @@ def conda_post_commands() -> Iterable[Any]:
     if not HAS_TRANSACTION_ACTIONS:
         from verify_env_conda.postcommand import COMMANDS
 
-        yield conda_types.CondaPostCommand(name="verify-env", action=_post_command,
-                                           run_for=set(COMMANDS))
+        yield conda_types.CondaPostCommand(
+            name="verify-env", action=_post_command, run_for=set(COMMANDS)
+        )
 
 
 def _verify_command(args: Namespace) -> int:
@@ -168,8 +169,12 @@ def _verify_command(args: Namespace) -> int:
 
     from verify_env_conda.verify_cmd import execute
 
-    return execute(args, locate_name=lambda n: str(locate_prefix_by_name(n)),
-                   default_prefix=lambda: str(context.target_prefix), plugins=context.plugins)
+    return execute(
+        args,
+        locate_name=lambda n: str(locate_prefix_by_name(n)),
+        default_prefix=lambda: str(context.target_prefix),
+        plugins=context.plugins,
+    )
 
 
 def _configure(parser: ArgumentParser) -> None:
@@ -182,8 +187,7 @@ def _configure(parser: ArgumentParser) -> None:
 def conda_subcommands() -> Iterable[Any]:
     yield conda_types.CondaSubcommand(
         name="verify",
-        summary="Verify an environment: files, wheel tags, linkage and requirements "
-                "(verify-env).",
+        summary="Verify an environment: files, wheel tags, linkage and requirements (verify-env).",
         action=_verify_command,
         configure_parser=_configure,
     )
@@ -200,14 +204,28 @@ def _fix(prefix: str, args: Namespace, confirm: Any) -> int:
         # parsed (conda 26.7), so the packages were "already installed" and nothing changed.
         import subprocess
 
-        command = [sys.executable, "-m", "conda", "install", "--force-reinstall", "--yes",
-                   "--prefix", prefix, *specs]
+        command = [
+            sys.executable,
+            "-m",
+            "conda",
+            "install",
+            "--force-reinstall",
+            "--yes",
+            "--prefix",
+            prefix,
+            *specs,
+        ]
         if context.offline:
             command.insert(4, "--offline")
         return subprocess.run(command, check=False).returncode
 
-    return fix(prefix, confirm, pkgs_dirs=[str(d) for d in context.pkgs_dirs],
-               reinstall=reinstall, plugins=context.plugins)
+    return fix(
+        prefix,
+        confirm,
+        pkgs_dirs=[str(d) for d in context.pkgs_dirs],
+        reinstall=reinstall,
+        plugins=context.plugins,
+    )
 
 
 def _health(prefix: str, verbose: bool) -> None:
@@ -225,6 +243,9 @@ def conda_health_checks() -> Iterable[Any]:
     kwargs: dict[str, Any] = {"name": NAME, "action": _health}
     fields = getattr(conda_types.CondaHealthCheck, "__dataclass_fields__", {})
     if "fixer" in fields:  # conda >= 26.1
-        kwargs.update(fixer=_fix, summary="Verify files, wheel tags, linkage and requirements",
-                      fix="Reinstall conda packages with damaged files, from a clean cache")
+        kwargs.update(
+            fixer=_fix,
+            summary="Verify files, wheel tags, linkage and requirements",
+            fix="Reinstall conda packages with damaged files, from a clean cache",
+        )
     yield conda_types.CondaHealthCheck(**kwargs)

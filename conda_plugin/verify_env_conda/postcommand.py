@@ -58,5 +58,9 @@ class CommandWatch:
         scope = scope_for(change, inventory)
         report = verify(target, transaction_checks(), scope=scope, inventory=inventory)
         changed = len(change.touched & (scope.keys or frozenset()))
-        return Outcome(report, changed, max(report.summary.distributions - changed, 0),
-                       tuple(hardlink_notes(report)))
+        return Outcome(
+            report,
+            changed,
+            max(report.summary.distributions - changed, 0),
+            tuple(hardlink_notes(report)),
+        )

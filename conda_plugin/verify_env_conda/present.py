@@ -13,8 +13,10 @@ if TYPE_CHECKING:
 __all__ = ["ESCAPES", "cache_refusal", "outcome_lines", "rollback_message"]
 
 MAX_LINES = 20
-ESCAPES = ("to go ahead anyway, run conda with --no-plugins, or set "
-           "`conda config --set plugins.verify_env_mode warn`")
+ESCAPES = (
+    "to go ahead anyway, run conda with --no-plugins, or set "
+    "`conda config --set plugins.verify_env_mode warn`"
+)
 
 
 def outcome_lines(outcome: Outcome) -> list[str]:
@@ -24,19 +26,22 @@ def outcome_lines(outcome: Outcome) -> list[str]:
     counts = f"{outcome.changed} changed + {outcome.affected} affected packages verified"
     if not report.findings:
         return [f"verify-env: {counts}: OK", *(f"verify-env: note: {n}" for n in outcome.notes)]
-    verdict = f"{report.errors} error(s), {report.warnings} warning(s)" + \
-        (f", {report.accepted} accepted" if report.accepted else "")
+    verdict = f"{report.errors} error(s), {report.warnings} warning(s)" + (
+        f", {report.accepted} accepted" if report.accepted else ""
+    )
     lines = [f"verify-env: {counts}: {verdict}"]
     hints: list[str] = []
     for n, f in enumerate(report.findings):
         if n == MAX_LINES:
-            lines.append(f"  … and {len(report.findings) - MAX_LINES} more "
-                         "(`conda verify` lists them all)")
+            lines.append(
+                f"  … and {len(report.findings) - MAX_LINES} more (`conda verify` lists them all)"
+            )
             break
         who = f"{f.distribution} {f.version}".strip() if f.distribution else ""
         why = f" (accepted: {f.accepted})" if f.accepted else ""
-        lines.append(f"  {f.severity}: {who + ': ' if who else ''}[{f.check}/{f.code}] "
-                     f"{f.message}{why}")
+        lines.append(
+            f"  {f.severity}: {who + ': ' if who else ''}[{f.check}/{f.code}] {f.message}{why}"
+        )
         if f.hint and f.hint not in hints and f.accepted is None:
             hints.append(f.hint)
     lines += [f"  fix: {h}" for h in hints]
@@ -47,22 +52,28 @@ def outcome_lines(outcome: Outcome) -> list[str]:
 def rollback_message(outcome: Outcome) -> str:
     """The exception text conda prints when ``fail`` mode rolls the transaction back."""
     body = "\n".join(outcome_lines(outcome))
-    return (f"verify-env found {outcome.report.errors} error(s) after linking, so the "
-            f"transaction was rolled back (plugins.verify_env_mode is 'fail'):\n{body}\n"
-            f"Repair what the findings name first; {ESCAPES}.")
+    return (
+        f"verify-env found {outcome.report.errors} error(s) after linking, so the "
+        f"transaction was rolled back (plugins.verify_env_mode is 'fail'):\n{body}\n"
+        f"Repair what the findings name first; {ESCAPES}."
+    )
 
 
 def cache_refusal(problems: Sequence[CacheProblem], refused: bool = True) -> str:
     """Why ``Verifying transaction`` failed (``refused``), or what it warns about: package-cache
     files that are not what their package says, and how to get clean copies."""
     outcome = "nothing was linked" if refused else "conda links them anyway (mode warn)"
-    lines = [f"verify-env: {len(problems)} file(s) in the package cache differ from their "
-             f"package's info/paths.json; {outcome}:"]
+    lines = [
+        f"verify-env: {len(problems)} file(s) in the package cache differ from their "
+        f"package's info/paths.json; {outcome}:"
+    ]
     for problem in problems[:MAX_LINES]:
         lines.append(f"  {problem.package.dist_name}: {problem.message}")
     if len(problems) > MAX_LINES:
         lines.append(f"  … and {len(problems) - MAX_LINES} more")
     dirs = " ".join(sorted({p.extracted for p in problems if p.extracted}))
-    lines.append(f"Drop the damaged copies from the package cache (rm -rf {dirs}) and run the "
-                 f"command again; conda extracts them afresh. Or, {ESCAPES}.")
+    lines.append(
+        f"Drop the damaged copies from the package cache (rm -rf {dirs}) and run the "
+        f"command again; conda extracts them afresh. Or, {ESCAPES}."
+    )
     return "\n".join(lines)

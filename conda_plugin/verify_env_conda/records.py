@@ -53,6 +53,11 @@ class PackageRef:
 
         files = getattr(record, "files", ()) or ()
         extracted = getattr(record, "extracted_package_dir", None)
-        return cls(text("name"), text("version"), text("build"), text("fn"),
-                   tuple(f for f in files if isinstance(f, str)),
-                   extracted if isinstance(extracted, str) and extracted else None)
+        return cls(
+            text("name"),
+            text("version"),
+            text("build"),
+            text("fn"),
+            tuple(f for f in files if isinstance(f, str)),
+            extracted if isinstance(extracted, str) and extracted else None,
+        )

@@ -44,16 +44,18 @@ def plugin_layer(plugins: object | None) -> Layer:
     return layer
 
 
-def load_settings(plugins: object | None = None,
-                  cli: Mapping[str, object] | None = None) -> Settings:
+def load_settings(
+    plugins: object | None = None, cli: Mapping[str, object] | None = None
+) -> Settings:
     """The effective settings (`verify_env.config.ConfigError` when a source is malformed)."""
     from verify_env.config import load
 
     return load(cli, front=plugin_layer(plugins))
 
 
-def acceptance(plugins: object | None = None, stream: TextIO | None = None
-               ) -> tuple[Acceptance, bool]:
+def acceptance(
+    plugins: object | None = None, stream: TextIO | None = None
+) -> tuple[Acceptance, bool]:
     """What the configuration accepts, and whether it is strict. A malformed source is said in
     one line (on ``stream``, where the plugin's other lines go: stdout unless conda prints
     JSON there) and accepts nothing: a typo must not hide findings, nor stop conda."""

@@ -60,8 +60,9 @@ def _xy(version: str) -> str | None:
     return f"{m.group(1)}.{m.group(2)}" if m else None
 
 
-def left_behind_site(prefix: str, linked: Sequence[PackageRef],
-                     unlinked: Sequence[PackageRef]) -> str | None:
+def left_behind_site(
+    prefix: str, linked: Sequence[PackageRef], unlinked: Sequence[PackageRef]
+) -> str | None:
     """The old interpreter's site-packages when the transaction changed python's X.Y and the
     directory is still there (what conda did not install in it stays behind)."""
     old = [_xy(r.version) for r in unlinked if r.name == "python"]
@@ -72,23 +73,32 @@ def left_behind_site(prefix: str, linked: Sequence[PackageRef],
     return site if os.path.isdir(site) else None
 
 
-def scope_of(inventory: Inventory, linked: Sequence[PackageRef],
-             unlinked: Sequence[PackageRef], extra: frozenset[str] = frozenset()) -> Scope:
+def scope_of(
+    inventory: Inventory,
+    linked: Sequence[PackageRef],
+    unlinked: Sequence[PackageRef],
+    extra: frozenset[str] = frozenset(),
+) -> Scope:
     """The packages the transaction touched, widened to what the change could break."""
     from verify_env.extensions import is_shared_object
     from verify_env.inventory.model import canonical_name
     from verify_env.scope import Scope
 
     touched = frozenset(canonical_name(r.name) for r in (*linked, *unlinked) if r.name) | extra
-    parts = [f"{n} {label}" for n, label in ((len(linked), "linked"),
-                                             (len(unlinked), "unlinked")) if n]
+    parts = [
+        f"{n} {label}" for n, label in ((len(linked), "linked"), (len(unlinked), "unlinked")) if n
+    ]
     scope = Scope(touched, "conda transaction: " + ", ".join(parts or ["nothing"]))
     if any(r.name == "python" for r in linked):
         scope = scope.with_binaries(inventory)
     scope = scope.with_dependents(inventory, touched)
-    libraries = [f.location for d in inventory.distributions
-                 if d.source == "conda-meta" and d.key in touched for f in d.files
-                 if _is_library(f.location) and is_shared_object(f.location)]
+    libraries = [
+        f.location
+        for d in inventory.distributions
+        if d.source == "conda-meta" and d.key in touched
+        for f in d.files
+        if _is_library(f.location) and is_shared_object(f.location)
+    ]
     # Libraries an unlinked package took away are gone from disk: their names still match.
     libraries += [os.path.basename(f) for r in unlinked for f in r.files if _is_library(f)]
     if libraries:
@@ -107,9 +117,12 @@ def _target_with(target: Target, old_site: str | None) -> Target:
     return dataclasses.replace(target, site_dirs=(*target.site_dirs, old_site))
 
 
-def verify_transaction(prefix: str, linked: Sequence[PackageRef],
-                       unlinked: Sequence[PackageRef],
-                       checks: Sequence[str] | None = None) -> Outcome:
+def verify_transaction(
+    prefix: str,
+    linked: Sequence[PackageRef],
+    unlinked: Sequence[PackageRef],
+    checks: Sequence[str] | None = None,
+) -> Outcome:
     """Verify ``prefix`` after conda linked ``linked`` and unlinked ``unlinked``.
 
     Raises `verify_env.errors.VerifyEnvError` when the core cannot run (no interpreter probe);
@@ -122,20 +135,27 @@ def verify_transaction(prefix: str, linked: Sequence[PackageRef],
     old_site = left_behind_site(prefix, linked, unlinked)
     target = _target_with(resolve_target(prefix=prefix), old_site)
     inventory = build_inventory(target)
-    stranded = [d for d in inventory.distributions
-                if old_site and d.site_dir == old_site and d.judged_by is None]
+    stranded = [
+        d
+        for d in inventory.distributions
+        if old_site and d.site_dir == old_site and d.judged_by is None
+    ]
     scope = scope_of(inventory, linked, unlinked, frozenset(d.key for d in stranded))
-    report = verify(target, tuple(checks or transaction_checks()), scope=scope,
-                    inventory=inventory)
+    report = verify(target, tuple(checks or transaction_checks()), scope=scope, inventory=inventory)
     notes: list[str] = []
     if stranded:
         names = ", ".join(sorted(f"{d.name} {d.version}" for d in stranded))
-        notes.append(f"{len(stranded)} distribution(s) conda did not install stay in {old_site}, "
-                     f"which the new python does not read: {names}; reinstall them with pip "
-                     "in this environment")
+        notes.append(
+            f"{len(stranded)} distribution(s) conda did not install stay in {old_site}, "
+            f"which the new python does not read: {names}; reinstall them with pip "
+            "in this environment"
+        )
     notes += hardlink_notes(report)
-    touched = {d.key for d in inventory.distributions if d.source == "conda-meta"
-               and any(d.name == r.name for r in linked)}
+    touched = {
+        d.key
+        for d in inventory.distributions
+        if d.source == "conda-meta" and any(d.name == r.name for r in linked)
+    }
     touched |= {r.name for r in unlinked}
     changed = len(touched & (scope.keys or frozenset()))
     return Outcome(report, changed, max(report.summary.distributions - changed, 0), tuple(notes))
@@ -150,13 +170,14 @@ def hardlink_notes(report: Report) -> list[str]:
         if f.code not in _DAMAGE or not f.path or f.path in seen:
             continue
         seen.add(f.path)
-        location = f.path if os.path.isabs(f.path) else os.path.join(report.target.prefix,
-                                                                        f.path)
+        location = f.path if os.path.isabs(f.path) else os.path.join(report.target.prefix, f.path)
         try:
             links = os.lstat(location).st_nlink
         except OSError:
             continue
         if links > 1:
-            notes.append(f"{f.path} has {links - 1} other hard link(s) (the package cache, other "
-                         "environments): the damage is there too")
+            notes.append(
+                f"{f.path} has {links - 1} other hard link(s) (the package cache, other "
+                "environments): the damage is there too"
+            )
     return notes

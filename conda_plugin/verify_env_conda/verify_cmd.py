@@ -26,39 +26,63 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
     where = parser.add_mutually_exclusive_group()
     where.add_argument("-n", "--name", metavar="ENV", help="verify the environment named ENV")
-    where.add_argument("-p", "--prefix", metavar="PATH",
-                       help="verify the environment at PATH")
-    parser.add_argument("--checks",
-                        help="comma-separated checks (record, tags, linkage, requirements, "
-                             "paths, imports) or 'all' [VERIFY_ENV_CHECKS]")
-    parser.add_argument("--format", choices=FORMATS,
-                        help="report format (default: text) [VERIFY_ENV_FORMAT]")
-    parser.add_argument("-o", "--output", metavar="FILE",
-                        help="write the report to FILE [VERIFY_ENV_OUTPUT]")
-    parser.add_argument("--strict", action="store_true", default=None,
-                        help="warnings fail too [VERIFY_ENV_STRICT]")
-    parser.add_argument("--no-cache", action="store_true", default=None,
-                        help="rehash every file [VERIFY_ENV_NO_CACHE]")
-    parser.add_argument("--jobs", type=jobs, metavar="N",
-                        help="hashing processes [VERIFY_ENV_JOBS]")
-    parser.add_argument("--blas-probe", action="store_true", default=None,
-                        help="run a numeric probe of each BLAS/LAPACK provider "
-                             "[VERIFY_ENV_BLAS_PROBE]")
-    parser.add_argument("--import-timeout", type=seconds, metavar="SECONDS",
-                        help="per-module timeout under --checks imports "
-                             "[VERIFY_ENV_IMPORT_TIMEOUT]")
-    parser.add_argument("--ignore", action="append", metavar="RULE",
-                        help="accept the findings a check:code:distribution:path rule matches "
-                             "(globs; repeatable) [VERIFY_ENV_IGNORE]")
-    parser.add_argument("--baseline", metavar="FILE",
-                        help="accept what the baseline FILE records [VERIFY_ENV_BASELINE]")
-    parser.add_argument("--write-baseline", metavar="FILE",
-                        help="accept everything found now and write it to FILE")
+    where.add_argument("-p", "--prefix", metavar="PATH", help="verify the environment at PATH")
+    parser.add_argument(
+        "--checks",
+        help="comma-separated checks (record, tags, linkage, requirements, "
+        "paths, imports) or 'all' [VERIFY_ENV_CHECKS]",
+    )
+    parser.add_argument(
+        "--format", choices=FORMATS, help="report format (default: text) [VERIFY_ENV_FORMAT]"
+    )
+    parser.add_argument(
+        "-o", "--output", metavar="FILE", help="write the report to FILE [VERIFY_ENV_OUTPUT]"
+    )
+    parser.add_argument(
+        "--strict", action="store_true", default=None, help="warnings fail too [VERIFY_ENV_STRICT]"
+    )
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        default=None,
+        help="rehash every file [VERIFY_ENV_NO_CACHE]",
+    )
+    parser.add_argument(
+        "--jobs", type=jobs, metavar="N", help="hashing processes [VERIFY_ENV_JOBS]"
+    )
+    parser.add_argument(
+        "--blas-probe",
+        action="store_true",
+        default=None,
+        help="run a numeric probe of each BLAS/LAPACK provider [VERIFY_ENV_BLAS_PROBE]",
+    )
+    parser.add_argument(
+        "--import-timeout",
+        type=seconds,
+        metavar="SECONDS",
+        help="per-module timeout under --checks imports [VERIFY_ENV_IMPORT_TIMEOUT]",
+    )
+    parser.add_argument(
+        "--ignore",
+        action="append",
+        metavar="RULE",
+        help="accept the findings a check:code:distribution:path rule matches "
+        "(globs; repeatable) [VERIFY_ENV_IGNORE]",
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="accept what the baseline FILE records [VERIFY_ENV_BASELINE]",
+    )
+    parser.add_argument(
+        "--write-baseline", metavar="FILE", help="accept everything found now and write it to FILE"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="list what was not judged")
 
 
-def target_prefix(args: argparse.Namespace, locate_name: Callable[[str], str],
-                  default_prefix: Callable[[], str]) -> str:
+def target_prefix(
+    args: argparse.Namespace, locate_name: Callable[[str], str], default_prefix: Callable[[], str]
+) -> str:
     """``-p``, else ``-n`` through conda's env lookup, else the active environment."""
     if args.prefix:
         return str(os.path.abspath(os.path.expanduser(args.prefix)))
@@ -67,12 +91,27 @@ def target_prefix(args: argparse.Namespace, locate_name: Callable[[str], str],
     return default_prefix()
 
 
-_SETTINGS = ("checks", "format", "output", "strict", "no_cache", "jobs", "blas_probe",
-             "import_timeout", "ignore", "baseline")
+_SETTINGS = (
+    "checks",
+    "format",
+    "output",
+    "strict",
+    "no_cache",
+    "jobs",
+    "blas_probe",
+    "import_timeout",
+    "ignore",
+    "baseline",
+)
 
 
-def execute(args: argparse.Namespace, *, locate_name: Callable[[str], str],
-            default_prefix: Callable[[], str], plugins: object = None) -> int:
+def execute(
+    args: argparse.Namespace,
+    *,
+    locate_name: Callable[[str], str],
+    default_prefix: Callable[[], str],
+    plugins: object = None,
+) -> int:
     """Verify the chosen environment and print the report; the exit status is verify-env's.
     ``plugins``: conda's ``context.plugins``."""
     from verify_env.errors import VerifyEnvError
@@ -101,8 +140,9 @@ def _run(args: argparse.Namespace, settings: Settings, prefix: str) -> int:
     options = Options(strict=settings.strict, blas_probe=settings.blas_probe)
     if settings.import_timeout is not None:
         options = dataclasses.replace(options, import_timeout=settings.import_timeout)
-    report = verify(target, checks, jobs=settings.jobs, use_cache=not settings.no_cache,
-                    options=options)
+    report = verify(
+        target, checks, jobs=settings.jobs, use_cache=not settings.no_cache, options=options
+    )
     if write_to:
         count = accept.write_baseline(report, write_to)
         print(f"conda verify: {write_to}: accepted {count} finding(s)", file=sys.stderr)
@@ -112,7 +152,12 @@ def _run(args: argparse.Namespace, settings: Settings, prefix: str) -> int:
     for note in report.notes:
         print(f"verify-env: {note}", file=sys.stderr)
     to_terminal = settings.output in (None, "-") and sys.stdout.isatty()
-    text = render(report, OutputFormat(settings.format), strict=settings.strict,
-                  verbose=args.verbose, color=to_terminal and "NO_COLOR" not in os.environ)
+    text = render(
+        report,
+        OutputFormat(settings.format),
+        strict=settings.strict,
+        verbose=args.verbose,
+        color=to_terminal and "NO_COLOR" not in os.environ,
+    )
     write_report(text, settings.output)
     return report.exit_status(settings.strict)

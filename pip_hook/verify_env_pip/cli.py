@@ -66,14 +66,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if cmd.subcommand == "verify":
         from verify_env import cli
 
-        rest = list(cmd.args[cmd.args.index("verify") + 1:])
+        rest = list(cmd.args[cmd.args.index("verify") + 1 :])
         if not any(a.startswith(("--python", "--prefix")) for a in rest):
             rest = ["--python", python, *rest]
         return cli.main(rest)
     if cmd.subcommand == "repair":
         from verify_env_pip.repair import repair
 
-        return repair(python, cmd.args[cmd.args.index("repair") + 1:])
+        return repair(python, cmd.args[cmd.args.index("repair") + 1 :])
     if cmd.no_verify or not cmd.changes_environment:
         return _pass_through(python, cmd)
     from verify_env_pip.runner import HeldPip
@@ -104,8 +104,7 @@ def _pass_through(python: str, cmd: object) -> int:
     from verify_env_pip.journal import Journal
     from verify_env_pip.runner import exec_pip, run_pip
 
-    if cmd.subcommand is None or cmd.no_verify \
-            or Journal.for_python(python).unfinished() is None:
+    if cmd.subcommand is None or cmd.no_verify or Journal.for_python(python).unfinished() is None:
         return exec_pip(python, cmd.args)
     status = run_pip(python, cmd.args)
     configured = _settings()

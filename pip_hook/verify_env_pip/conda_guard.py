@@ -36,24 +36,40 @@ def _planned_installs(python: str, cmd: PipCommand) -> list[tuple[str, str]] | N
     at = cmd.args.index(cmd.subcommand) + 1
     with tempfile.TemporaryDirectory(prefix="pipv-") as tmp:
         report = os.path.join(tmp, "report.json")
-        argv = [python, "-m", "pip", *cmd.args[:at], "--dry-run", "--report", report,
-                "--quiet", *cmd.args[at:]]
-        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, check=False)
+        argv = [
+            python,
+            "-m",
+            "pip",
+            *cmd.args[:at],
+            "--dry-run",
+            "--report",
+            report,
+            "--quiet",
+            *cmd.args[at:],
+        ]
+        proc = subprocess.run(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
         if proc.returncode != 0 or not os.path.exists(report):
             return None
         try:
             with open(report, encoding="utf-8") as fh:
                 data = json.load(fh)
-            return [(str(i["metadata"]["name"]), str(i["metadata"]["version"]))
-                    for i in data.get("install", ())]
+            return [
+                (str(i["metadata"]["name"]), str(i["metadata"]["version"]))
+                for i in data.get("install", ())
+            ]
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
 
 def _uninstall_names(args: Sequence[str]) -> list[str]:
     names, skip = [], False
-    for arg in args[args.index("uninstall") + 1:]:
+    for arg in args[args.index("uninstall") + 1 :]:
         if skip:
             skip = False
         elif arg in ("-r", "--requirement"):
@@ -73,13 +89,17 @@ def would_replace(python: str, cmd: PipCommand, inventory: Inventory) -> list[st
         for name in _uninstall_names(cmd.args):
             hit = owned.get(canonical_name(name))
             if hit:
-                messages.append(f"pip would remove {name} {hit[1]}, which conda installed "
-                                f"(package {hit[0]}); use: conda remove {hit[0]}")
+                messages.append(
+                    f"pip would remove {name} {hit[1]}, which conda installed "
+                    f"(package {hit[0]}); use: conda remove {hit[0]}"
+                )
         return messages
     planned = _planned_installs(python, cmd) or []
     for name, version in planned:
         hit = owned.get(canonical_name(name))
         if hit:
-            messages.append(f"pip would replace {name} {hit[1]}, which conda installed (package "
-                            f"{hit[0]}), with {version}; use: conda install \"{hit[0]}={version}\"")
+            messages.append(
+                f"pip would replace {name} {hit[1]}, which conda installed (package "
+                f'{hit[0]}), with {version}; use: conda install "{hit[0]}={version}"'
+            )
     return messages

@@ -41,9 +41,13 @@ class Journal:
 
         try:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
-            replace_atomically(self.path, json.dumps(
-                {"pid": os.getpid(), "args": list(args), "started": time.time()}).encode(),
-                mode=0o600)
+            replace_atomically(
+                self.path,
+                json.dumps(
+                    {"pid": os.getpid(), "args": list(args), "started": time.time()}
+                ).encode(),
+                mode=0o600,
+            )
         except OSError:
             pass
 

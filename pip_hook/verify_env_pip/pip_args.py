@@ -12,11 +12,26 @@ from collections.abc import Sequence
 
 __all__ = ["PipCommand", "parse"]
 
-_GENERAL_WITH_VALUE = frozenset({
-    "--python", "--log", "--log-file", "--local-log", "--keyring-provider", "--proxy",
-    "--retries", "--resume-retries", "--timeout", "--exists-action", "--trusted-host",
-    "--cert", "--client-cert", "--cache-dir", "--use-feature", "--use-deprecated",
-})
+_GENERAL_WITH_VALUE = frozenset(
+    {
+        "--python",
+        "--log",
+        "--log-file",
+        "--local-log",
+        "--keyring-provider",
+        "--proxy",
+        "--retries",
+        "--resume-retries",
+        "--timeout",
+        "--exists-action",
+        "--trusted-host",
+        "--cert",
+        "--client-cert",
+        "--cache-dir",
+        "--use-feature",
+        "--use-deprecated",
+    }
+)
 # Commands that change what is installed; everything else passes straight through.
 TRANSACTIONS = frozenset({"install", "uninstall"})
 
@@ -29,9 +44,14 @@ class PipCommand:
 
     __slots__ = ("allow_conda_overwrite", "args", "no_verify", "python", "subcommand")
 
-    def __init__(self, args: tuple[str, ...], subcommand: str | None,
-                 python: str | None = None, no_verify: bool = False,
-                 allow_conda_overwrite: bool = False) -> None:
+    def __init__(
+        self,
+        args: tuple[str, ...],
+        subcommand: str | None,
+        python: str | None = None,
+        no_verify: bool = False,
+        allow_conda_overwrite: bool = False,
+    ) -> None:
         self.args = args
         """What pip receives."""
         self.subcommand = subcommand

@@ -37,8 +37,12 @@ def repair(python: str, args: Sequence[str]) -> int:
     damaged: dict[str, str] = {}
     others: dict[str, str] = {}
     for f in report.findings:
-        if f.code not in _DAMAGE or f.distribution is None or f.version is None \
-                or f.accepted is not None:
+        if (
+            f.code not in _DAMAGE
+            or f.distribution is None
+            or f.version is None
+            or f.accepted is not None
+        ):
             continue
         if f.installer == "pip":
             damaged[f.distribution] = f.version
@@ -59,8 +63,10 @@ def repair(python: str, args: Sequence[str]) -> int:
     after = acceptance.apply(verify(target, ("record", "tags")))
     left = [f for f in after.findings if f.severity.value == "error"]
     if left or others:
-        _say(f"{len(left)} error finding(s) remain" + (" (other installers' damage above)"
-                                                      if others else ""))
+        _say(
+            f"{len(left)} error finding(s) remain"
+            + (" (other installers' damage above)" if others else "")
+        )
         return 1
     _say(f"repaired {', '.join(specs)}: the environment is whole")
     return 0

@@ -103,14 +103,16 @@ class HeldPip:
         self._proc: subprocess.Popen[bytes] | None = None
         self._feed: int | None = None
         self._said: int | None = None
-        early = f"pip._internal.commands.{subcommand}" \
-            if subcommand in ("install", "uninstall") else ""
+        early = (
+            f"pip._internal.commands.{subcommand}" if subcommand in ("install", "uninstall") else ""
+        )
         read, write = os.pipe()
         status_read, status_write = os.pipe()
         try:
             self._proc = subprocess.Popen(
                 [python, "-c", _LAUNCHER, str(read), str(status_write), early, *self.args],
-                pass_fds=(read, status_write))
+                pass_fds=(read, status_write),
+            )
             self._feed, self._said = write, status_read
         except OSError:
             os.close(write)  # go() runs pip the plain way and reports why it cannot

@@ -54,12 +54,17 @@ def _verify(target: Target, scope: Scope | None, settings: Settings) -> Report:
     """``scope`` None: everything."""
     from verify_env.verify import verify
 
-    return verify(target, CHECKS, scope=scope, jobs=settings.jobs,
-                  use_cache=not settings.no_cache, inventory=_inventory(target, settings))
+    return verify(
+        target,
+        CHECKS,
+        scope=scope,
+        jobs=settings.jobs,
+        use_cache=not settings.no_cache,
+        inventory=_inventory(target, settings),
+    )
 
 
-def _show(report: Report, changed: int, settings: Settings, acceptance: Acceptance | None
-          ) -> int:
+def _show(report: Report, changed: int, settings: Settings, acceptance: Acceptance | None) -> int:
     from verify_env.render import OutputFormat, render
 
     if acceptance is not None:
@@ -69,15 +74,24 @@ def _show(report: Report, changed: int, settings: Settings, acceptance: Acceptan
     keys = report.summary.distributions
     affected = max(keys - changed, 0)
     failed = report.exit_status(settings.strict) != 0
-    verdict = "OK" if not report.errors else f"{report.errors} error" + \
-        ("s" if report.errors != 1 else "")
+    verdict = (
+        "OK"
+        if not report.errors
+        else f"{report.errors} error" + ("s" if report.errors != 1 else "")
+    )
     if failed and not report.errors:
         verdict = f"{report.warnings} warning(s) (strict)"
     if report.accepted:
         verdict += f", {report.accepted} accepted"
     if report.findings:
-        sys.stderr.write(render(report, OutputFormat.TEXT, strict=settings.strict,
-                                color=sys.stderr.isatty() and "NO_COLOR" not in os.environ))
+        sys.stderr.write(
+            render(
+                report,
+                OutputFormat.TEXT,
+                strict=settings.strict,
+                color=sys.stderr.isatty() and "NO_COLOR" not in os.environ,
+            )
+        )
     _say(f"verified {changed} changed + {affected} affected distributions: {verdict}")
     if failed and warn_only:
         _say(f"on-error = warn ({settings.origins.get('on_error')}): keeping pip's exit status")
@@ -90,8 +104,12 @@ def _import_checks() -> None:
     otherwise follow pip's last line)."""
     import importlib
 
-    for name in ("verify_env.verify", "verify_env.inventory", "verify_env.render.text",
-                 *(f"verify_env.checks.{c}" for c in CHECKS)):
+    for name in (
+        "verify_env.verify",
+        "verify_env.inventory",
+        "verify_env.render.text",
+        *(f"verify_env.checks.{c}" for c in CHECKS),
+    ):
         try:
             importlib.import_module(name)
         except Exception:  # the real import, later, reports it
@@ -143,16 +161,20 @@ class _Prepared:
         return self.target
 
 
-def run_transaction(python: str, cmd: PipCommand, settings: Settings,
-                    acceptance: Acceptance | None, held: HeldPip | None = None) -> int:
+def run_transaction(
+    python: str,
+    cmd: PipCommand,
+    settings: Settings,
+    acceptance: Acceptance | None,
+    held: HeldPip | None = None,
+) -> int:
     """``held``: pip already started and waiting (it runs only when told to, after the
     snapshot and the journal entry)."""
     prepared = _Prepared(python, cmd.python is not None)
     journal = Journal.for_python(python)
     unfinished = journal.unfinished()
     before = prepared.snapshot()
-    if os.path.isdir(os.path.join(prepared.prefix, "conda-meta")) \
-            and not cmd.allow_conda_overwrite:
+    if os.path.isdir(os.path.join(prepared.prefix, "conda-meta")) and not cmd.allow_conda_overwrite:
         from verify_env.inventory import build_inventory
         from verify_env_pip.conda_guard import would_replace
 
@@ -160,9 +182,11 @@ def run_transaction(python: str, cmd: PipCommand, settings: Settings,
         if refused:
             for message in refused:
                 _say(message)
-            _say("refusing: pip would overwrite files conda manages, and conda-meta would no "
-                 "longer tell the truth. Pass --allow-conda-overwrite to let pip through "
-                 "(verification will then report the clobbered files).")
+            _say(
+                "refusing: pip would overwrite files conda manages, and conda-meta would no "
+                "longer tell the truth. Pass --allow-conda-overwrite to let pip through "
+                "(verification will then report the clobbered files)."
+            )
             if held is not None:
                 held.cancel()
             return 1
@@ -177,8 +201,10 @@ def run_transaction(python: str, cmd: PipCommand, settings: Settings,
             journal.end()
             _say(f"pip exited with status {status}; nothing changed, nothing to verify")
         else:
-            _say(f"pip exited with status {status} after changing the environment; not "
-                 "verifying now — the next pipv run (or `pipv verify`) will")
+            _say(
+                f"pip exited with status {status} after changing the environment; not "
+                "verifying now — the next pipv run (or `pipv verify`) will"
+            )
         return status
     if unfinished:
         _say(f"an earlier transaction ({unfinished}) never finished: verifying everything")
@@ -191,14 +217,19 @@ def run_transaction(python: str, cmd: PipCommand, settings: Settings,
         from verify_env.verify import verify
 
         inventory = _inventory(target, settings)
-        report = verify(target, CHECKS, scope=scope_for(change, inventory), jobs=settings.jobs,
-                        use_cache=not settings.no_cache, inventory=inventory)
+        report = verify(
+            target,
+            CHECKS,
+            scope=scope_for(change, inventory),
+            jobs=settings.jobs,
+            use_cache=not settings.no_cache,
+            inventory=inventory,
+        )
     journal.end()
     return _show(report, len(change.touched), settings, acceptance)
 
 
-def settle_unfinished(python: str, settings: Settings, acceptance: Acceptance | None
-                      ) -> int:
+def settle_unfinished(python: str, settings: Settings, acceptance: Acceptance | None) -> int:
     """After a command that changes nothing: the full verification an interrupted
     transaction left owing, if any (0 when none is owed)."""
     journal = Journal.for_python(python)

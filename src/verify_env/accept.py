@@ -40,8 +40,17 @@ from verify_env.report import Report
 if TYPE_CHECKING:
     from verify_env.config import Settings
 
-__all__ = ["BASELINE_SCHEMA", "Acceptance", "Baseline", "IgnoreRule", "accept_all", "apply",
-           "file_sha256", "parse_rule", "write_baseline"]
+__all__ = [
+    "BASELINE_SCHEMA",
+    "Acceptance",
+    "Baseline",
+    "IgnoreRule",
+    "accept_all",
+    "apply",
+    "file_sha256",
+    "parse_rule",
+    "write_baseline",
+]
 
 BASELINE_SCHEMA = 1
 _GLOB = re.compile(r"[*?\[]")
@@ -69,9 +78,12 @@ class IgnoreRule:
 
     def matches(self, f: Finding) -> bool:
         check, code, dist, path = self.parts
-        return (fnmatch.fnmatchcase(f.check, check) and fnmatch.fnmatchcase(f.code, code)
-                and fnmatch.fnmatchcase(canonical_name(f.distribution or ""), dist)
-                and fnmatch.fnmatchcase(f.path or "", path))
+        return (
+            fnmatch.fnmatchcase(f.check, check)
+            and fnmatch.fnmatchcase(f.code, code)
+            and fnmatch.fnmatchcase(canonical_name(f.distribution or ""), dist)
+            and fnmatch.fnmatchcase(f.path or "", path)
+        )
 
 
 def parse_rule(text: str, source: str, reason: str | None = None) -> IgnoreRule:
@@ -87,14 +99,19 @@ def parse_rule(text: str, source: str, reason: str | None = None) -> IgnoreRule:
     check, code, dist, path = pieces
     checks = {c.name for c in CHECKS}
     if not _GLOB.search(check) and check not in checks:
-        raise ValueError(f"{raw!r}: unknown check {check!r}; choose from "
-                         f"{', '.join(sorted(checks))} (rules are check:code:distribution:path)")
+        raise ValueError(
+            f"{raw!r}: unknown check {check!r}; choose from "
+            f"{', '.join(sorted(checks))} (rules are check:code:distribution:path)"
+        )
     if not _GLOB.search(code) and code not in CODES:
-        raise ValueError(f"{raw!r}: unknown code {code!r} (rules are "
-                         "check:code:distribution:path; `verify-env --explain` lists codes)")
+        raise ValueError(
+            f"{raw!r}: unknown code {code!r} (rules are "
+            "check:code:distribution:path; `verify-env --explain` lists codes)"
+        )
     if not _GLOB.search(code) and not _GLOB.search(check) and CODES[code].check != check:
-        raise ValueError(f"{raw!r}: code {code!r} belongs to check "
-                         f"{CODES[code].check!r}, not {check!r}")
+        raise ValueError(
+            f"{raw!r}: code {code!r} belongs to check {CODES[code].check!r}, not {check!r}"
+        )
     return IgnoreRule(raw, (check, code, canonical_name(dist), path), source, reason)
 
 
@@ -131,19 +148,27 @@ class Baseline:
                 text = fh.read()
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise UsageError(f"{shown}: cannot read the baseline: {reason} (write one with "
-                             f"--baseline write {shown})") from None
+            raise UsageError(
+                f"{shown}: cannot read the baseline: {reason} (write one with "
+                f"--baseline write {shown})"
+            ) from None
         try:
             doc = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise UsageError(f"{shown}:{exc.lineno}: not JSON: {exc.msg} "
-                             f"(column {exc.colno})") from None
-        if not isinstance(doc, dict) or doc.get("schema") != BASELINE_SCHEMA \
-                or not isinstance(doc.get("accepted"), list):
+            raise UsageError(
+                f"{shown}:{exc.lineno}: not JSON: {exc.msg} (column {exc.colno})"
+            ) from None
+        if (
+            not isinstance(doc, dict)
+            or doc.get("schema") != BASELINE_SCHEMA
+            or not isinstance(doc.get("accepted"), list)
+        ):
             got = doc.get("schema") if isinstance(doc, dict) else type(doc).__name__
-            raise UsageError(f"{shown}:1: not a verify-env baseline (want an object with "
-                             f"\"schema\": {BASELINE_SCHEMA} and an \"accepted\" list; "
-                             f"got schema {got!r})")
+            raise UsageError(
+                f"{shown}:1: not a verify-env baseline (want an object with "
+                f'"schema": {BASELINE_SCHEMA} and an "accepted" list; '
+                f"got schema {got!r})"
+            )
         lines = _entry_lines(text, len(doc["accepted"]))
         entries = []
         for i, raw in enumerate(doc["accepted"]):
@@ -213,22 +238,28 @@ def file_sha256(location: str | None) -> str | None:
 
 def _key(f: Finding | _Entry) -> tuple[str, str, str, str | None, str | None, str | None]:
     """What must be equal besides the hash (a finding without a path repeats its message)."""
-    return (f.check, f.code, canonical_name(f.distribution or ""), f.version, f.path,
-            f.message if f.path is None else None)
+    return (
+        f.check,
+        f.code,
+        canonical_name(f.distribution or ""),
+        f.version,
+        f.path,
+        f.message if f.path is None else None,
+    )
 
 
 def _accept(f: Finding, reason: str) -> Finding:
     return dataclasses.replace(f, severity=Severity.INFO, accepted=reason)
 
 
-def apply(report: Report, rules: Sequence[IgnoreRule] = (),
-          baseline: Baseline | None = None) -> Report:
+def apply(
+    report: Report, rules: Sequence[IgnoreRule] = (), baseline: Baseline | None = None
+) -> Report:
     """The report with the findings that ``rules`` or ``baseline`` accept marked accepted
     (rules first: they need no hashing). Without rules and baseline, the same report."""
     if not rules and baseline is None:
         return report
-    candidates: dict[tuple[str, str, str, str | None, str | None, str | None],
-                     set[str | None]] = {}
+    candidates: dict[tuple[str, str, str, str | None, str | None, str | None], set[str | None]] = {}
     for e in baseline.entries if baseline else ():
         candidates.setdefault(_key(e), set()).add(e.sha256)
     out = []
@@ -264,8 +295,12 @@ class Acceptance:
 
 def accept_all(report: Report, reason: str) -> Report:
     """Every finding not accepted yet, accepted for ``reason`` (a baseline just written)."""
-    return dataclasses.replace(report, findings=tuple(
-        f if f.accepted is not None else _accept(f, reason) for f in report.findings))
+    return dataclasses.replace(
+        report,
+        findings=tuple(
+            f if f.accepted is not None else _accept(f, reason) for f in report.findings
+        ),
+    )
 
 
 def write_baseline(report: Report, path: str) -> int:
@@ -273,10 +308,13 @@ def write_baseline(report: Report, path: str) -> int:
     line, so that a review sees what a change accepts); returns the number of entries."""
     entries = [_entry_json(f) for f in report.findings]
     body = ",\n".join(f"  {json.dumps(e)}" for e in entries)
-    text = (f'{{"schema": {BASELINE_SCHEMA}, "tool": "verify-env {__version__}",\n'
-            f' "accepted": [\n{body}\n ]}}\n' if entries else
-            f'{{"schema": {BASELINE_SCHEMA}, "tool": "verify-env {__version__}", '
-            '"accepted": []}\n')
+    text = (
+        f'{{"schema": {BASELINE_SCHEMA}, "tool": "verify-env {__version__}",\n'
+        f' "accepted": [\n{body}\n ]}}\n'
+        if entries
+        else f'{{"schema": {BASELINE_SCHEMA}, "tool": "verify-env {__version__}", '
+        '"accepted": []}\n'
+    )
     try:
         replace_atomically(path, text.encode("ascii"))
     except OSError as exc:
@@ -285,7 +323,12 @@ def write_baseline(report: Report, path: str) -> int:
 
 
 def _entry_json(f: Finding) -> dict[str, str | None]:
-    return {"check": f.check, "code": f.code, "distribution": f.distribution or "",
-            "version": f.version, "path": f.path, "sha256": file_sha256(f.location),
-            "message": f.message}
-
+    return {
+        "check": f.check,
+        "code": f.code,
+        "distribution": f.distribution or "",
+        "version": f.version,
+        "path": f.path,
+        "sha256": file_sha256(f.location),
+        "message": f.message,
+    }

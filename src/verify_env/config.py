@@ -128,9 +128,16 @@ def shown(path: str) -> str:
 
 # -- reading one value -------------------------------------------------------------------------
 
+
 def _kind(value: object) -> str:
-    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-            list: "an array", dict: "a table"}.get(type(value), type(value).__name__)
+    return {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "an array",
+        dict: "a table",
+    }.get(type(value), type(value).__name__)
 
 
 def _flag(value: object, text: bool) -> bool:
@@ -152,12 +159,14 @@ def _number(check: Callable[[str], Any], whole: bool) -> Callable[[object, bool]
     def read(value: object, text: bool) -> Any:
         ok = (int,) if whole else (int, float)
         if not text and (isinstance(value, bool) or not isinstance(value, ok)):
-            raise ValueError(f"expected {'an integer' if whole else 'a number'}, not "
-                             f"{value!r} ({_kind(value)})")
+            raise ValueError(
+                f"expected {'an integer' if whole else 'a number'}, not {value!r} ({_kind(value)})"
+            )
         try:
             return check(str(value))
         except argparse.ArgumentTypeError as exc:
             raise ValueError(str(exc)) from None
+
     return read
 
 
@@ -166,6 +175,7 @@ def _choice(choices: Callable[[], tuple[str, ...]]) -> Callable[[object, bool], 
         if not isinstance(value, str) or value.strip().lower() not in choices():
             raise ValueError(f"{value!r} is not one of {', '.join(choices())}")
         return value.strip().lower()
+
     return read
 
 
@@ -186,8 +196,10 @@ def _checks(value: object, text: bool) -> str:
     asked = [p.strip() for p in value.split(",") if p.strip()]
     unknown = [p for p in asked if p not in known and p != "all"]
     if unknown or not asked:
-        raise ValueError(f"{value!r}: unknown check(s) {', '.join(unknown) or '(none)'}; "
-                         f"choose from {', '.join(known)} or all")
+        raise ValueError(
+            f"{value!r}: unknown check(s) {', '.join(unknown) or '(none)'}; "
+            f"choose from {', '.join(known)} or all"
+        )
     return ",".join(asked)
 
 
@@ -198,8 +210,11 @@ def _path(value: object, text: bool) -> str:
 
 
 _READERS: dict[str, Callable[[object, bool], Any]] = {
-    "flag": _flag, "checks": _checks, "path": _path,
-    "format": _choice(_formats), "on-error": _choice(lambda: ("fail", "warn")),
+    "flag": _flag,
+    "checks": _checks,
+    "path": _path,
+    "format": _choice(_formats),
+    "on-error": _choice(lambda: ("fail", "warn")),
 }
 
 
@@ -225,10 +240,14 @@ def _rules(value: object, source: str, text: bool) -> tuple[IgnoreRule, ...]:
         reason = None
         if isinstance(item, dict):
             extra = sorted(set(item) - {"rule", "reason"})
-            if extra or not isinstance(item.get("rule"), str) \
-                    or not isinstance(item.get("reason", ""), str):
-                raise ValueError(f"a table in ignore takes rule = \"…\" and reason = \"…\", "
-                                 f"not {item!r}")
+            if (
+                extra
+                or not isinstance(item.get("rule"), str)
+                or not isinstance(item.get("reason", ""), str)
+            ):
+                raise ValueError(
+                    f'a table in ignore takes rule = "…" and reason = "…", not {item!r}'
+                )
             item, reason = item["rule"], item.get("reason") or None
         if not isinstance(item, str):
             raise ValueError(f"a rule is a string or a table, not {item!r} ({_kind(item)})")
@@ -269,8 +288,7 @@ def _from_env(environ: Mapping[str, str]) -> Layer:
         if not key.env or not text:  # set but empty counts as unset
             continue
         try:
-            value = _rules(text, key.env, True) if key.kind == "ignore" \
-                else _read(key, text, True)
+            value = _rules(text, key.env, True) if key.kind == "ignore" else _read(key, text, True)
         except ValueError as exc:
             raise ConfigError(f"{key.env}: {exc}") from None
         layer[key.attr] = (value, key.env)
@@ -284,8 +302,9 @@ def from_mapping(values: Mapping[str, object], origin: str) -> Layer:
     for name, value in values.items():
         key = _BY_NAME[name]
         try:
-            value = _rules(value, origin, False) if key.kind == "ignore" \
-                else _read(key, value, False)
+            value = (
+                _rules(value, origin, False) if key.kind == "ignore" else _read(key, value, False)
+            )
         except ValueError as exc:
             raise ConfigError(f"{origin}: {exc}") from None
         layer[key.attr] = (value, origin)
@@ -305,7 +324,7 @@ def _parse_toml(path: str, data: bytes) -> dict[str, Any]:
         doc: dict[str, Any] = tomllib.loads(data.decode("utf-8"))
         return doc
     except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
+        line = data[: exc.start].count(b"\n") + 1
         raise ConfigError(f"{shown(path)}:{line}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
@@ -323,8 +342,11 @@ def _line_of(text: str, key: str, table: str | None) -> int:
     lines = text.splitlines()
     start = 0
     if table is not None:
-        header = re.compile(r"^\s*\[\s*" + r"\s*\.\s*".join(
-            rf"""["']?{re.escape(part)}["']?""" for part in table.split(".")) + r"\s*\]")
+        header = re.compile(
+            r"^\s*\[\s*"
+            + r"\s*\.\s*".join(rf"""["']?{re.escape(part)}["']?""" for part in table.split("."))
+            + r"\s*\]"
+        )
         found = next((i for i, ln in enumerate(lines) if header.match(ln)), None)
         if found is None:
             return 1
@@ -338,8 +360,15 @@ def _line_of(text: str, key: str, table: str | None) -> int:
     return start if table is not None else 1
 
 
-def _from_table(path: str, text: str, table: dict[str, Any], name: str | None,
-                allowed: frozenset[str], prefix: str, layer: Layer) -> None:
+def _from_table(
+    path: str,
+    text: str,
+    table: dict[str, Any],
+    name: str | None,
+    allowed: frozenset[str],
+    prefix: str,
+    layer: Layer,
+) -> None:
     """Validate one table's keys into ``layer`` (``name``: its TOML path, None at top)."""
     for raw_key, value in table.items():
         line = _line_of(text, raw_key, name)
@@ -352,9 +381,11 @@ def _from_table(path: str, text: str, table: dict[str, Any], name: str | None,
             continue
         if raw_key not in allowed:
             choices = ", ".join(sorted(allowed | ({"pipv"} if prefix == "" else set())))
-            raise ConfigError(f"{where}: unknown key {raw_key!r} in "
-                              f"{'[' + name + ']' if name else 'the top level'}; "
-                              f"known keys: {choices}")
+            raise ConfigError(
+                f"{where}: unknown key {raw_key!r} in "
+                f"{'[' + name + ']' if name else 'the top level'}; "
+                f"known keys: {choices}"
+            )
         key = _BY_NAME[prefix + raw_key]
         try:
             if key.kind == "ignore":
@@ -414,14 +445,18 @@ def _from_project(path: str, data: bytes, doc: dict[str, Any]) -> Layer:
     legacy = tool.get("pipv")
     if legacy is not None:  # [tool.pipv] first, so that [tool.verify-env.pipv] wins
         if not isinstance(legacy, dict):
-            raise ConfigError(f"{shown(path)}:{_line_of(text, 'pipv', 'tool')}: "
-                              f"tool.pipv must be a table, not {_kind(legacy)}")
+            raise ConfigError(
+                f"{shown(path)}:{_line_of(text, 'pipv', 'tool')}: "
+                f"tool.pipv must be a table, not {_kind(legacy)}"
+            )
         _from_table(path, text, legacy, "tool.pipv", _PIPV, "pipv.", layer)
     ours = tool.get("verify-env")
     if ours is not None:
         if not isinstance(ours, dict):
-            raise ConfigError(f"{shown(path)}:{_line_of(text, 'verify-env', 'tool')}: "
-                              f"tool.verify-env must be a table, not {_kind(ours)}")
+            raise ConfigError(
+                f"{shown(path)}:{_line_of(text, 'verify-env', 'tool')}: "
+                f"tool.verify-env must be a table, not {_kind(ours)}"
+            )
         _from_table(path, text, ours, "tool.verify-env", _TOP, "", layer)
     return layer
 
@@ -439,8 +474,9 @@ def user_file(environ: Mapping[str, str]) -> tuple[str, bool]:
         return os.path.join(base, "verify-env", "config.toml"), False
     import platformdirs
 
-    return os.path.join(platformdirs.user_config_dir("verify-env", appauthor=False),
-                        "config.toml"), False
+    return os.path.join(
+        platformdirs.user_config_dir("verify-env", appauthor=False), "config.toml"
+    ), False
 
 
 def _from_user(path: str, explicit: bool) -> Layer:
@@ -454,21 +490,32 @@ def _from_user(path: str, explicit: bool) -> Layer:
     return layer
 
 
-def load(cli: Mapping[str, object] | None = None, *, front: Layer | None = None,
-         environ: Mapping[str, str] | None = None, cwd: str | None = None) -> Settings:
+def load(
+    cli: Mapping[str, object] | None = None,
+    *,
+    front: Layer | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+) -> Settings:
     """The effective settings: ``cli`` (field -> value given on the command line), the
     environment, ``front`` (a front door's own settings, see `from_mapping`), the project
     file, the user file, the defaults. Raises `ConfigError`."""
     environ = os.environ if environ is None else environ
     found = find_project(cwd or os.getcwd())
     user, explicit = user_file(environ)
-    layers = [_from_user(user, explicit), _from_project(*found) if found else {},
-              front or {}, _from_env(environ), _from_cli(cli or {})]
+    layers = [
+        _from_user(user, explicit),
+        _from_project(*found) if found else {},
+        front or {},
+        _from_env(environ),
+        _from_cli(cli or {}),
+    ]
     values: dict[str, Any] = {}
     origins = {k.attr: DEFAULT for k in KEYS}
     for layer in layers:
         for attr, (value, origin) in layer.items():
             values[attr] = value
             origins[attr] = origin
-    return Settings(**values, origins=origins, project_file=found[0] if found else None,
-                    user_file=user)
+    return Settings(
+        **values, origins=origins, project_file=found[0] if found else None, user_file=user
+    )

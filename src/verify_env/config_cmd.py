@@ -23,8 +23,9 @@ PRECEDENCE = "command line > VERIFY_ENV_* > pyproject.toml [tool.verify-env] > u
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """No options of its own: those of ``verify-env`` go before the subcommand."""
-    parser.description = ("Print the effective settings and where each came from "
-                          f"({PRECEDENCE} > default).")
+    parser.description = (
+        f"Print the effective settings and where each came from ({PRECEDENCE} > default)."
+    )
 
 
 def _value(value: object) -> str:
@@ -39,8 +40,11 @@ def _value(value: object) -> str:
     if isinstance(value, (int, float)):
         return str(value)
     if isinstance(value, tuple):
-        return "[" + ", ".join(json.dumps(v.text if isinstance(v, IgnoreRule) else str(v))
-                               for v in value) + "]"
+        return (
+            "["
+            + ", ".join(json.dumps(v.text if isinstance(v, IgnoreRule) else str(v)) for v in value)
+            + "]"
+        )
     return json.dumps(str(value))
 
 

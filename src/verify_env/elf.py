@@ -207,7 +207,7 @@ class _File:
         first, last = off // _BLOCK, (off + n - 1) // _BLOCK
         if first == last:  # the common case: no join
             start = off - first * _BLOCK
-            return self._block(first)[start:start + n]
+            return self._block(first)[start : start + n]
         data = b"".join(self._block(i) for i in range(first, last + 1))
         return data[off - first * _BLOCK : off - first * _BLOCK + n]
 
@@ -379,6 +379,7 @@ class _Elf:
                 break
             off = _follow(off, nxt, 16, "vn_next")
         return out
+
 
 @contextmanager
 def _open(path: str | os.PathLike[str], stats: ReadStats | None) -> Iterator[_Elf]:

@@ -30,15 +30,21 @@ def read_only_data(fd: int, size: int) -> list[tuple[int, int]] | None:
     if is64:
         if len(head) < 64:
             return None
-        shoff, = struct.unpack_from(e + "Q", head, 0x28)
+        (shoff,) = struct.unpack_from(e + "Q", head, 0x28)
         shentsize, shnum, shstrndx = struct.unpack_from(e + "HHH", head, 0x3A)
         entry = struct.Struct(e + "IIQQQQIIQQ")
     else:
-        shoff, = struct.unpack_from(e + "I", head, 0x20)
+        (shoff,) = struct.unpack_from(e + "I", head, 0x20)
         shentsize, shnum, shstrndx = struct.unpack_from(e + "HHH", head, 0x2E)
         entry = struct.Struct(e + "IIIIIIIIII")
-    if shoff == 0 or shnum == 0 or shentsize < entry.size or shstrndx >= shnum \
-            or shoff + shnum * shentsize > size or shnum > 65535:
+    if (
+        shoff == 0
+        or shnum == 0
+        or shentsize < entry.size
+        or shstrndx >= shnum
+        or shoff + shnum * shentsize > size
+        or shnum > 65535
+    ):
         return None
     table = os.pread(fd, shnum * shentsize, shoff)
     if len(table) < shnum * shentsize:
@@ -57,8 +63,7 @@ def read_only_data(fd: int, size: int) -> list[tuple[int, int]] | None:
         if sh_type == _SHT_NOBITS or off >= size or name_off >= len(names):
             continue
         end = names.find(b"\0", name_off)
-        name = names[name_off:end if end >= 0 else len(names)]
+        name = names[name_off : end if end >= 0 else len(names)]
         if name == b".rodata" or name.startswith(b".rodata."):
             spans.append((off, min(length, size - off)))
     return spans or None
-

@@ -39,8 +39,14 @@ from verify_env.elf import (
     _open,
 )
 
-__all__ = ["Symbol", "SymbolNames", "dynamic_strings", "dynamic_symbols", "symbol_names",
-           "symbols_matching"]
+__all__ = [
+    "Symbol",
+    "SymbolNames",
+    "dynamic_strings",
+    "dynamic_symbols",
+    "symbol_names",
+    "symbols_matching",
+]
 
 _STB_LOCAL, _STB_WEAK = 0, 2
 _STV_HIDDEN_MASK = 3  # st_other & 3: 0 default, 1 internal, 2 hidden, 3 protected
@@ -61,6 +67,7 @@ def _verdef(elf: _Elf, dyn: dict[int, int], strtab: tuple[int, int]) -> dict[int
             break
         off = _follow(off, nxt, 20, "vd_next")
     return out
+
 
 def _symbol_count(elf: _Elf, dyn: dict[int, int]) -> int:
     """Number of .dynsym entries, from DT_HASH's nchain or by walking DT_GNU_HASH."""
@@ -215,7 +222,8 @@ def symbol_names(path: str | os.PathLike[str], *, stats: ReadStats | None = None
                 continue
             if name >= size:
                 raise ElfFormatError(
-                    f"symbol {i}: name offset {name:#x} is outside the {size}-byte string table")
+                    f"symbol {i}: name offset {name:#x} is outside the {size}-byte string table"
+                )
             end = strings.find(b"\0", name)
             if end < 0:
                 raise ElfFormatError(f"symbol {i}: name at offset {name:#x} is unterminated")
@@ -240,8 +248,9 @@ def dynamic_strings(path: str | os.PathLike[str], *, stats: ReadStats | None = N
         return elf.f.read(*elf.strtab(dyn), "dynamic string table")
 
 
-def symbols_matching(path: str | os.PathLike[str], pattern: re.Pattern[bytes], *,
-                     stats: ReadStats | None = None) -> SymbolNames:
+def symbols_matching(
+    path: str | os.PathLike[str], pattern: re.Pattern[bytes], *, stats: ReadStats | None = None
+) -> SymbolNames:
     """`symbol_names`, restricted to names the pattern finds in the string table.
 
     ``pattern`` must match a NUL and then a whole name up to the next NUL, as its group 1. The
@@ -264,7 +273,7 @@ def symbols_matching(path: str | os.PathLike[str], pattern: re.Pattern[bytes], *
         if elf.header.little_endian != (sys.byteorder == "little"):
             words.byteswap()
         step = syment // 4
-        infos = words[(1 if elf.is64 else 3)::step]
+        infos = words[(1 if elf.is64 else 3) :: step]
         position = dict(zip(words[0::step], range(count), strict=True))  # offset -> index, in C
         ends = dict(spans)
         chosen = {off: ends[off] for off in position.keys() & ends.keys()}
@@ -274,7 +283,7 @@ def symbols_matching(path: str | os.PathLike[str], pattern: re.Pattern[bytes], *
         for off in position.keys() - ends.keys():
             if 0 < off < len(strings) and strings[off - 1]:  # inside another name
                 k = bisect_right(firsts, off) - 1
-                if k >= 0 and off < spans[k][1] and _whole(pattern, strings[off:spans[k][1]]):
+                if k >= 0 and off < spans[k][1] and _whole(pattern, strings[off : spans[k][1]]):
                     chosen[off] = spans[k][1]
         little = elf.header.little_endian
         kinds: tuple[list[bytes], list[bytes], list[bytes]] = ([], [], [])  # defined, strong, weak
@@ -292,7 +301,8 @@ def symbols_matching(path: str | os.PathLike[str], pattern: re.Pattern[bytes], *
     # decoded at once: one join, decode and split instead of a decode per name (~1.5 ms on
     # scipy-openblas's 4,870 names)
     defined, strong, weak = (
-        frozenset(_decode(b"\0".join(k)).split("\0")) if k else frozenset() for k in kinds)
+        frozenset(_decode(b"\0".join(k)).split("\0")) if k else frozenset() for k in kinds
+    )
     return SymbolNames(defined, strong, weak)
 
 

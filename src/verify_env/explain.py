@@ -26,8 +26,14 @@ def severity_text(code: Code) -> str:
 
 def _wrap(text: str, indent: str = "") -> list[str]:
     # never split a command at its hyphens (`--force-reinstall`)
-    return textwrap.wrap(text, _WIDTH, initial_indent=indent, subsequent_indent=indent,
-                         break_on_hyphens=False, break_long_words=False)
+    return textwrap.wrap(
+        text,
+        _WIDTH,
+        initial_indent=indent,
+        subsequent_indent=indent,
+        break_on_hyphens=False,
+        break_long_words=False,
+    )
 
 
 def _para(label: str, text: str) -> list[str]:
@@ -52,8 +58,10 @@ def codes_table() -> str:
     rows = ["| check | code | severity | meaning |", "|---|---|---|---|"]
     for code in CODES.values():
         meaning = code.meaning + (f" — {code.detail}" if code.detail else "")
-        rows.append(f"| {code.check} | `{code.name}` | {severity_text(code)} | "
-                    f"{meaning.replace('|', chr(92) + '|')} |")
+        rows.append(
+            f"| {code.check} | `{code.name}` | {severity_text(code)} | "
+            f"{meaning.replace('|', chr(92) + '|')} |"
+        )
     return "\n".join(rows) + "\n"
 
 
@@ -61,8 +69,11 @@ def explain(name: str) -> int:
     """Print the explanation of ``name`` (exit 0), or the known codes on stderr (exit 2)."""
     code = CODES.get(name.strip().lower())
     if code is None:
-        print(f"verify-env: --explain {name!r}: not a finding code; known codes: "
-              f"{', '.join(sorted(CODES))}", file=sys.stderr)
+        print(
+            f"verify-env: --explain {name!r}: not a finding code; known codes: "
+            f"{', '.join(sorted(CODES))}",
+            file=sys.stderr,
+        )
         return 2
     sys.stdout.write(explanation(code))
     return 0

@@ -14,7 +14,8 @@ __all__ = ["abi3_minimum", "is_compiled_module_name", "is_shared_object", "tagge
 # .pypy39-pp73-x86_64-linux-gnu.so, .cp311-win_amd64.pyd, .graalpy…
 _TAGGED = re.compile(
     r"(\.(?:cpython-\d+[a-z]*(?:-[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*)?|abi3|pypy\d+-pp\d+[^./]*"
-    r"|cp\d+[a-z]*-[A-Za-z0-9_]+|graalpy[^./]*)\.(?:so|pyd))$")
+    r"|cp\d+[a-z]*-[A-Za-z0-9_]+|graalpy[^./]*)\.(?:so|pyd))$"
+)
 
 
 def tagged_suffix(filename: str) -> str | None:
@@ -47,4 +48,4 @@ def is_shared_object(location: str) -> bool:
     """``*.so``, ``*.so.N``, ``*.pyd``, ``*.dylib`` (tested on the whole location: cheap)."""
     if location.endswith((".so", ".pyd", ".dylib")):
         return True
-    return ".so." in location and ".so." in location[location.rfind("/"):]
+    return ".so." in location and ".so." in location[location.rfind("/") :]

@@ -67,8 +67,9 @@ def replace_atomically(path: str, data: bytes, mode: int | None = None) -> None:
     """
     import tempfile  # here: pipv reads (never writes) before pip starts, tempfile is ~1.5 ms
 
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".verify-env-",
-                               suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(
+        dir=os.path.dirname(os.path.abspath(path)), prefix=".verify-env-", suffix=".tmp"
+    )
     try:
         if mode is None:
             try:

@@ -54,204 +54,308 @@ class Code:
 
 
 _E, _W = Severity.ERROR, Severity.WARNING
-_REINSTALL = ("Reinstall the distribution with the installer that owns it, as the hint says: "
-              "`pip install --force-reinstall --no-deps NAME==VERSION` (pip, uv), "
-              "`conda install --force-reinstall NAME` (conda), `apt-get install --reinstall "
-              "PACKAGE` (dpkg). `pipv repair` does it for pip's damaged distributions.")
+_REINSTALL = (
+    "Reinstall the distribution with the installer that owns it, as the hint says: "
+    "`pip install --force-reinstall --no-deps NAME==VERSION` (pip, uv), "
+    "`conda install --force-reinstall NAME` (conda), `apt-get install --reinstall "
+    "PACKAGE` (dpkg). `pipv repair` does it for pip's damaged distributions."
+)
 CODES: dict[str, Code] = {
     c.name: c
     for c in (
-        Code("tag-mismatch", "tags", _E,
-             "no WHEEL tag of the distribution is supported by the target",
-             why="The wheel was built for another Python, ABI or platform (a cp312 wheel "
-                 "unpacked into 3.11, an aarch64 wheel on x86_64, a copied venv); its "
-                 "compiled modules will not import.",
-             fix="Reinstall it in the target so the installer picks a matching wheel: "
-                 "`pip install --force-reinstall --no-deps NAME==VERSION` run by the target's "
-                 "own interpreter."),
-        Code("extension-suffix", "tags", _E,
-             "an extension module's filename ABI tag cannot load in the target",
-             detail="cpython-312 in 3.11, abi3 below its minimum, `.pyd` on Linux",
-             why="Python only imports extension modules whose suffix is in its "
-                 "EXTENSION_SUFFIXES; a module for another Python is skipped, so the import "
-                 "fails with ModuleNotFoundError or picks up a stale copy.",
-             fix="Reinstall the owning distribution with the target's interpreter; remove "
-                 "stray copies from an old Python that no installer owns."),
-        Code("elf-arch", "tags", _E,
-             "ELF class/machine differs from the interpreter's, or not an ELF file on Linux",
-             why="The loader refuses a shared object for another machine or word size "
-                 "(`wrong ELF class`, `cannot open shared object file: Exec format error`).",
-             fix="Reinstall the distribution from a wheel for this platform (check `pip "
-                 "debug --verbose` for the tags the target supports)."),
-        Code("libc-mismatch", "tags", _E,
-             "musl vs glibc, or needs a newer glibc",
-             detail="from the wheel tag (manylinux_2_N, musllinux) and the GLIBC_2.N symbol "
-                    "versions the ELF files need",
-             why="A musllinux wheel does not load on glibc and the reverse; a file that needs "
-                 "a newer glibc fails at import with `version GLIBC_2.N not found`.",
-             fix="Reinstall from a wheel whose manylinux/musllinux tag the target supports, or "
-                 "run on a system with a new enough glibc."),
-        Code("hash-mismatch", "record", _E, "file bytes differ from what its installer recorded",
-             severity_note="warning for a certificate bundle that grew: admins add local CAs "
-                           "on purpose",
-             why="A file that changed after install is corrupt (an interrupted download or "
-                 "copy, a bad disk, a layer merge gone wrong) or was edited by hand; a "
-                 "corrupt extension module crashes or fails to import.",
-             fix=_REINSTALL),
-        Code("size-mismatch", "record", _E,
-             "file size differs from what its installer recorded",
-             why="A truncated file is the classic mark of an install killed midway (Ctrl-C, "
-                 "the OOM killer, a full disk); its import fails or crashes.",
-             fix=_REINSTALL),
-        Code("missing-file", "record", _E, "a file its installer recorded is gone",
-             why="Something deleted part of the distribution (a cleanup script, an image "
-                 "slimming step, an interrupted uninstall); importing what needs it fails.",
-             fix=_REINSTALL),
-        Code("record-missing", "record", _E,
-             "the installer's record of a distribution is absent",
-             severity_note="warning when no installer claims the distribution",
-             why="Without a RECORD nothing can be verified and pip cannot uninstall it "
-                 "cleanly; usually an interrupted install or a tool that copied files in.",
-             fix=_REINSTALL),
-        Code("record-malformed", "record", _E,
-             "the installer's record cannot be read as written",
-             severity_note="warning for a path outside the environment, never opened",
-             why="A RECORD or conda-meta file that does not parse means the metadata was "
-                 "truncated or hand-edited; the files it lists cannot be checked.",
-             fix=_REINSTALL),
-        Code("unrecorded-extension", "record", _E,
-             "a compiled module inside a distribution's package that no installer owns",
-             severity_note="warning when the target could not load it anyway",
-             why="A stale extension module left by an older version (or built in place) "
-                 "can shadow the recorded one and import code that no longer matches.",
-             fix="Delete the file (the message names it), then reinstall the distribution "
-                 "as the hint says."),
-        Code("duplicate-distribution", "record", _E,
-             "two metadata dirs for one project in one site dir",
-             detail="with different versions or owners",
-             why="Two installs of one project overlap: importlib.metadata answers with one "
-                 "of them at random and the files are a mix of both versions.",
-             fix="Remove the stale metadata dir the message names, then reinstall the version "
-                 "you want."),
-        Code("clobbered-file", "record", _E,
-             "a file recorded by a conda package was rewritten by another installer",
-             detail="or removed",
-             why="pip installing over conda's packages leaves conda's record wrong: conda "
-                 "will later remove or overwrite pip's files and the environment drifts.",
-             fix="Uninstall the pip copy and reinstall the conda package, as the hint says "
-                 "(`pip uninstall NAME && conda install --force-reinstall NAME`)."),
-        Code("leftover-directory", "record", _W,
-             "a '~'-prefixed directory pip left behind after an interrupted uninstall/upgrade",
-             detail="`~umpy` beside `numpy`",
-             why="pip stashes the old version under a `~` name while upgrading; if it is "
-                 "killed the stash stays, wastes space and hints the upgrade may be "
-                 "incomplete.",
-             fix="Delete the `~` directory, then reinstall the distribution as the hint says."),
-        Code("missing-library", "linkage", _E,
-             "the loader cannot find a library a compiled file needs (DT_NEEDED)",
-             severity_note="warning when only an optionally imported module needs it; info "
-                           "for a library no extension module reaches",
-             detail="resolved in ld.so's order (RPATH, LD_LIBRARY_PATH, RUNPATH, ld.so.cache, "
-                    "default dirs) in the process that imports the module, confirmed by the "
-                    "target's own ld.so",
-             why="The import fails with `cannot open shared object file` (a deleted "
-                 "libopenblas, a vendored .libs dir removed, a system package missing).",
-             fix="Reinstall the distribution that should provide the library (the hint names "
-                 "it), or install the system package that ships it."),
-        Code("undefined-symbol", "linkage", _E,
-             "a symbol a compiled file needs is defined by none of the libraries it gets",
-             detail="BLAS/LAPACK symbols by default; every symbol, Py* aside, under `--strict`",
-             why="The import (or the first call) fails with `undefined symbol`: the library "
-                 "found is another version than the one the file was built against.",
-             fix="Reinstall the distribution and the one providing the library at matching "
-                 "versions."),
-        Code("blas-missing", "linkage", _E, "a BLAS/LAPACK consumer finds no provider",
-             why="numpy/scipy's linear algebra cannot load: the import fails.",
-             fix="Reinstall the consumer (its wheel vendors OpenBLAS) or install the system "
-                 "BLAS/LAPACK it links against (e.g. `apt-get install libopenblas0`)."),
-        Code("blas-symbols", "linkage", _E,
-             "the BLAS/LAPACK provider lacks symbols its consumer imports",
-             why="A reference BLAS or a trimmed build swapped in through alternatives or "
-                 "LD_LIBRARY_PATH lacks routines: imports or calls fail with undefined "
-                 "symbols.",
-             fix="Point the consumer at a complete provider (`update-alternatives --config "
-                 "libblas.so.3-x86_64-linux-gnu`, unset LD_LIBRARY_PATH) or reinstall it."),
-        Code("blas-interface", "linkage", _E,
-             "LP64 consumer against an ILP64 BLAS/LAPACK provider, or the reverse",
-             detail="by symbol suffix, soname or OpenBLAS's build string",
-             why="32- vs 64-bit integer arguments: results are silently wrong or the "
-                 "process crashes on large arrays.",
-             fix="Use a provider with the consumer's integer width (the hint names it), or "
-                 "reinstall the consumer built for the provider you have."),
-        Code("blas-probe", "linkage", _E,
-             "a BLAS/LAPACK provider crashed or computed wrong in a numeric probe",
-             detail="with `--blas-probe`: ddot/dgemm/dgesv on tiny inputs, called the way the "
-                    "consumer calls them, in a subprocess of the target with a timeout",
-             why="A provider for the wrong CPU, a broken build or a mismatched interface "
-                 "gives wrong numbers or SIGILL/SIGSEGV in real work.",
-             fix="Reinstall or replace the provider the message names."),
-        Code("requirement-missing", "requirements", _E,
-             "a Requires-Dist of an installed distribution is not installed",
-             detail="markers evaluated with the target's values and the extras that "
-                    "installed dependents request",
-             severity_note="warning when the dependent is a distro or conda package whose "
-                           "package manager chose its dependencies",
-             why="Importing the dependent fails with ModuleNotFoundError once it reaches the "
-                 "missing dependency (often after `pip uninstall` or `--no-deps`).",
-             fix="Install the requirement the message quotes with the dependent's installer "
-                 "(`pip install \"NAME>=X\"`)."),
-        Code("requirement-conflict", "requirements", _E,
-             "an installed version does not satisfy a Requires-Dist or Requires-Python",
-             detail="a Requires-Dist evaluated as for `requirement-missing`, or the target's "
-                    "Python outside a distribution's Requires-Python",
-             severity_note="warning when the dependent is a distro or conda package whose "
-                           "package manager chose its dependencies",
-             why="The versions were not made to work together: expect AttributeError, "
-                 "ImportError of a removed name, or wrong behaviour.",
-             fix="Install a version in range (the hint quotes it), or a release of the "
-                 "dependent that accepts the installed one."),
-        Code("numpy-abi", "requirements", _E,
-             "a binary built against NumPy 1.x headers while NumPy 2 is installed",
-             detail="they import `numpy.core._multiarray_umath` only; 2.x headers also name "
-                    "`numpy._core`",
-             why="The import fails with `A module that was compiled using NumPy 1.x cannot "
-                 "be run in NumPy 2` or `_ARRAY_API not found`.",
-             fix="Upgrade the distribution to a release built for NumPy 2, or install "
-                 "`numpy<2` (the hint names both)."),
-        Code("import-error", "imports", _E,
-             "importing a top-level module fails, crashes or hangs",
-             severity_note="warning when the missing module is an optional dependency "
-                           "nothing installed declares, or one a distro package's metadata "
-                           "names but apt left optional",
-             detail="with `--checks imports`: each top-level module (and each public "
-                    "subpackage holding compiled modules, such as `scipy.linalg`) imported "
-                    "once in a subprocess of the target (`-B`, an empty working directory, "
-                    "your environment variables, `--import-timeout` per module); the real "
-                    "error quoted and classified (missing shared object, undefined symbol, "
-                    "NumPy 1.x/2.x ABI, `_ARRAY_API`, built for another Python, missing "
-                    "module, a name missing from another distribution's module, crash with "
-                    "its signal, timeout) with a hint per class; the JSON "
-                    "`environment.imports` counts modules, workers and re-runs",
-             why="This is the failure the user would meet; the class points at its cause.",
-             fix="Follow the hint for the class (reinstall, install the missing dependency, "
-                 "or pin compatible versions)."),
-        Code("foreign-site-packages", "paths", _E,
-             "sys.path holds another Python's packages",
-             detail="a PYTHONPATH entry or `.pth` line naming `python3.12/site-packages` in "
-                    "3.11, or compiled modules the target cannot load",
-             why="Modules of another Python shadow or mix with the target's own and fail to "
-                 "import (wrong ABI) or behave differently.",
-             fix="Remove the entry: unset PYTHONPATH or delete the `.pth` line the message "
-                 "names."),
-        Code("shadowed-module", "paths", _E,
-             "a file or dir earlier on sys.path shadows an installed or standard module",
-             detail="a module no installer owns, in the working directory or earlier on "
-                    "sys.path, named like an installed distribution's or the standard "
-                    "library's",
-             severity_note="warning for a standard-library name in the working directory",
-             why="`import numpy` finds a local `numpy/` or `numpy.py` (or a stray copy on "
-                 "PYTHONPATH) instead of the installed package.",
-             fix="Rename or remove the shadowing file or dir, or run from another directory."),
+        Code(
+            "tag-mismatch",
+            "tags",
+            _E,
+            "no WHEEL tag of the distribution is supported by the target",
+            why="The wheel was built for another Python, ABI or platform (a cp312 wheel "
+            "unpacked into 3.11, an aarch64 wheel on x86_64, a copied venv); its "
+            "compiled modules will not import.",
+            fix="Reinstall it in the target so the installer picks a matching wheel: "
+            "`pip install --force-reinstall --no-deps NAME==VERSION` run by the target's "
+            "own interpreter.",
+        ),
+        Code(
+            "extension-suffix",
+            "tags",
+            _E,
+            "an extension module's filename ABI tag cannot load in the target",
+            detail="cpython-312 in 3.11, abi3 below its minimum, `.pyd` on Linux",
+            why="Python only imports extension modules whose suffix is in its "
+            "EXTENSION_SUFFIXES; a module for another Python is skipped, so the import "
+            "fails with ModuleNotFoundError or picks up a stale copy.",
+            fix="Reinstall the owning distribution with the target's interpreter; remove "
+            "stray copies from an old Python that no installer owns.",
+        ),
+        Code(
+            "elf-arch",
+            "tags",
+            _E,
+            "ELF class/machine differs from the interpreter's, or not an ELF file on Linux",
+            why="The loader refuses a shared object for another machine or word size "
+            "(`wrong ELF class`, `cannot open shared object file: Exec format error`).",
+            fix="Reinstall the distribution from a wheel for this platform (check `pip "
+            "debug --verbose` for the tags the target supports).",
+        ),
+        Code(
+            "libc-mismatch",
+            "tags",
+            _E,
+            "musl vs glibc, or needs a newer glibc",
+            detail="from the wheel tag (manylinux_2_N, musllinux) and the GLIBC_2.N symbol "
+            "versions the ELF files need",
+            why="A musllinux wheel does not load on glibc and the reverse; a file that needs "
+            "a newer glibc fails at import with `version GLIBC_2.N not found`.",
+            fix="Reinstall from a wheel whose manylinux/musllinux tag the target supports, or "
+            "run on a system with a new enough glibc.",
+        ),
+        Code(
+            "hash-mismatch",
+            "record",
+            _E,
+            "file bytes differ from what its installer recorded",
+            severity_note="warning for a certificate bundle that grew: admins add local CAs "
+            "on purpose",
+            why="A file that changed after install is corrupt (an interrupted download or "
+            "copy, a bad disk, a layer merge gone wrong) or was edited by hand; a "
+            "corrupt extension module crashes or fails to import.",
+            fix=_REINSTALL,
+        ),
+        Code(
+            "size-mismatch",
+            "record",
+            _E,
+            "file size differs from what its installer recorded",
+            why="A truncated file is the classic mark of an install killed midway (Ctrl-C, "
+            "the OOM killer, a full disk); its import fails or crashes.",
+            fix=_REINSTALL,
+        ),
+        Code(
+            "missing-file",
+            "record",
+            _E,
+            "a file its installer recorded is gone",
+            why="Something deleted part of the distribution (a cleanup script, an image "
+            "slimming step, an interrupted uninstall); importing what needs it fails.",
+            fix=_REINSTALL,
+        ),
+        Code(
+            "record-missing",
+            "record",
+            _E,
+            "the installer's record of a distribution is absent",
+            severity_note="warning when no installer claims the distribution",
+            why="Without a RECORD nothing can be verified and pip cannot uninstall it "
+            "cleanly; usually an interrupted install or a tool that copied files in.",
+            fix=_REINSTALL,
+        ),
+        Code(
+            "record-malformed",
+            "record",
+            _E,
+            "the installer's record cannot be read as written",
+            severity_note="warning for a path outside the environment, never opened",
+            why="A RECORD or conda-meta file that does not parse means the metadata was "
+            "truncated or hand-edited; the files it lists cannot be checked.",
+            fix=_REINSTALL,
+        ),
+        Code(
+            "unrecorded-extension",
+            "record",
+            _E,
+            "a compiled module inside a distribution's package that no installer owns",
+            severity_note="warning when the target could not load it anyway",
+            why="A stale extension module left by an older version (or built in place) "
+            "can shadow the recorded one and import code that no longer matches.",
+            fix="Delete the file (the message names it), then reinstall the distribution "
+            "as the hint says.",
+        ),
+        Code(
+            "duplicate-distribution",
+            "record",
+            _E,
+            "two metadata dirs for one project in one site dir",
+            detail="with different versions or owners",
+            why="Two installs of one project overlap: importlib.metadata answers with one "
+            "of them at random and the files are a mix of both versions.",
+            fix="Remove the stale metadata dir the message names, then reinstall the version "
+            "you want.",
+        ),
+        Code(
+            "clobbered-file",
+            "record",
+            _E,
+            "a file recorded by a conda package was rewritten by another installer",
+            detail="or removed",
+            why="pip installing over conda's packages leaves conda's record wrong: conda "
+            "will later remove or overwrite pip's files and the environment drifts.",
+            fix="Uninstall the pip copy and reinstall the conda package, as the hint says "
+            "(`pip uninstall NAME && conda install --force-reinstall NAME`).",
+        ),
+        Code(
+            "leftover-directory",
+            "record",
+            _W,
+            "a '~'-prefixed directory pip left behind after an interrupted uninstall/upgrade",
+            detail="`~umpy` beside `numpy`",
+            why="pip stashes the old version under a `~` name while upgrading; if it is "
+            "killed the stash stays, wastes space and hints the upgrade may be "
+            "incomplete.",
+            fix="Delete the `~` directory, then reinstall the distribution as the hint says.",
+        ),
+        Code(
+            "missing-library",
+            "linkage",
+            _E,
+            "the loader cannot find a library a compiled file needs (DT_NEEDED)",
+            severity_note="warning when only an optionally imported module needs it; info "
+            "for a library no extension module reaches",
+            detail="resolved in ld.so's order (RPATH, LD_LIBRARY_PATH, RUNPATH, ld.so.cache, "
+            "default dirs) in the process that imports the module, confirmed by the "
+            "target's own ld.so",
+            why="The import fails with `cannot open shared object file` (a deleted "
+            "libopenblas, a vendored .libs dir removed, a system package missing).",
+            fix="Reinstall the distribution that should provide the library (the hint names "
+            "it), or install the system package that ships it.",
+        ),
+        Code(
+            "undefined-symbol",
+            "linkage",
+            _E,
+            "a symbol a compiled file needs is defined by none of the libraries it gets",
+            detail="BLAS/LAPACK symbols by default; every symbol, Py* aside, under `--strict`",
+            why="The import (or the first call) fails with `undefined symbol`: the library "
+            "found is another version than the one the file was built against.",
+            fix="Reinstall the distribution and the one providing the library at matching "
+            "versions.",
+        ),
+        Code(
+            "blas-missing",
+            "linkage",
+            _E,
+            "a BLAS/LAPACK consumer finds no provider",
+            why="numpy/scipy's linear algebra cannot load: the import fails.",
+            fix="Reinstall the consumer (its wheel vendors OpenBLAS) or install the system "
+            "BLAS/LAPACK it links against (e.g. `apt-get install libopenblas0`).",
+        ),
+        Code(
+            "blas-symbols",
+            "linkage",
+            _E,
+            "the BLAS/LAPACK provider lacks symbols its consumer imports",
+            why="A reference BLAS or a trimmed build swapped in through alternatives or "
+            "LD_LIBRARY_PATH lacks routines: imports or calls fail with undefined "
+            "symbols.",
+            fix="Point the consumer at a complete provider (`update-alternatives --config "
+            "libblas.so.3-x86_64-linux-gnu`, unset LD_LIBRARY_PATH) or reinstall it.",
+        ),
+        Code(
+            "blas-interface",
+            "linkage",
+            _E,
+            "LP64 consumer against an ILP64 BLAS/LAPACK provider, or the reverse",
+            detail="by symbol suffix, soname or OpenBLAS's build string",
+            why="32- vs 64-bit integer arguments: results are silently wrong or the "
+            "process crashes on large arrays.",
+            fix="Use a provider with the consumer's integer width (the hint names it), or "
+            "reinstall the consumer built for the provider you have.",
+        ),
+        Code(
+            "blas-probe",
+            "linkage",
+            _E,
+            "a BLAS/LAPACK provider crashed or computed wrong in a numeric probe",
+            detail="with `--blas-probe`: ddot/dgemm/dgesv on tiny inputs, called the way the "
+            "consumer calls them, in a subprocess of the target with a timeout",
+            why="A provider for the wrong CPU, a broken build or a mismatched interface "
+            "gives wrong numbers or SIGILL/SIGSEGV in real work.",
+            fix="Reinstall or replace the provider the message names.",
+        ),
+        Code(
+            "requirement-missing",
+            "requirements",
+            _E,
+            "a Requires-Dist of an installed distribution is not installed",
+            detail="markers evaluated with the target's values and the extras that "
+            "installed dependents request",
+            severity_note="warning when the dependent is a distro or conda package whose "
+            "package manager chose its dependencies",
+            why="Importing the dependent fails with ModuleNotFoundError once it reaches the "
+            "missing dependency (often after `pip uninstall` or `--no-deps`).",
+            fix="Install the requirement the message quotes with the dependent's installer "
+            '(`pip install "NAME>=X"`).',
+        ),
+        Code(
+            "requirement-conflict",
+            "requirements",
+            _E,
+            "an installed version does not satisfy a Requires-Dist or Requires-Python",
+            detail="a Requires-Dist evaluated as for `requirement-missing`, or the target's "
+            "Python outside a distribution's Requires-Python",
+            severity_note="warning when the dependent is a distro or conda package whose "
+            "package manager chose its dependencies",
+            why="The versions were not made to work together: expect AttributeError, "
+            "ImportError of a removed name, or wrong behaviour.",
+            fix="Install a version in range (the hint quotes it), or a release of the "
+            "dependent that accepts the installed one.",
+        ),
+        Code(
+            "numpy-abi",
+            "requirements",
+            _E,
+            "a binary built against NumPy 1.x headers while NumPy 2 is installed",
+            detail="they import `numpy.core._multiarray_umath` only; 2.x headers also name "
+            "`numpy._core`",
+            why="The import fails with `A module that was compiled using NumPy 1.x cannot "
+            "be run in NumPy 2` or `_ARRAY_API not found`.",
+            fix="Upgrade the distribution to a release built for NumPy 2, or install "
+            "`numpy<2` (the hint names both).",
+        ),
+        Code(
+            "import-error",
+            "imports",
+            _E,
+            "importing a top-level module fails, crashes or hangs",
+            severity_note="warning when the missing module is an optional dependency "
+            "nothing installed declares, or one a distro package's metadata "
+            "names but apt left optional",
+            detail="with `--checks imports`: each top-level module (and each public "
+            "subpackage holding compiled modules, such as `scipy.linalg`) imported "
+            "once in a subprocess of the target (`-B`, an empty working directory, "
+            "your environment variables, `--import-timeout` per module); the real "
+            "error quoted and classified (missing shared object, undefined symbol, "
+            "NumPy 1.x/2.x ABI, `_ARRAY_API`, built for another Python, missing "
+            "module, a name missing from another distribution's module, crash with "
+            "its signal, timeout) with a hint per class; the JSON "
+            "`environment.imports` counts modules, workers and re-runs",
+            why="This is the failure the user would meet; the class points at its cause.",
+            fix="Follow the hint for the class (reinstall, install the missing dependency, "
+            "or pin compatible versions).",
+        ),
+        Code(
+            "foreign-site-packages",
+            "paths",
+            _E,
+            "sys.path holds another Python's packages",
+            detail="a PYTHONPATH entry or `.pth` line naming `python3.12/site-packages` in "
+            "3.11, or compiled modules the target cannot load",
+            why="Modules of another Python shadow or mix with the target's own and fail to "
+            "import (wrong ABI) or behave differently.",
+            fix="Remove the entry: unset PYTHONPATH or delete the `.pth` line the message names.",
+        ),
+        Code(
+            "shadowed-module",
+            "paths",
+            _E,
+            "a file or dir earlier on sys.path shadows an installed or standard module",
+            detail="a module no installer owns, in the working directory or earlier on "
+            "sys.path, named like an installed distribution's or the standard "
+            "library's",
+            severity_note="warning for a standard-library name in the working directory",
+            why="`import numpy` finds a local `numpy/` or `numpy.py` (or a stray copy on "
+            "PYTHONPATH) instead of the installed package.",
+            fix="Rename or remove the shadowing file or dir, or run from another directory.",
+        ),
     )
 }
 

@@ -75,8 +75,11 @@ def _constructor(algorithm: str) -> Callable[..., hashlib._Hash]:
     made = _CONSTRUCTORS.get(algorithm)
     if made is None:
         named = getattr(hashlib, algorithm, None)
-        made = named if callable(named) and algorithm in hashlib.algorithms_guaranteed \
+        made = (
+            named
+            if callable(named) and algorithm in hashlib.algorithms_guaranteed
             else (lambda data=b"", _name=algorithm: hashlib.new(_name, data))
+        )
         _CONSTRUCTORS[algorithm] = made
     return made
 
@@ -100,8 +103,9 @@ def _mapped_digest(fd: int, size: int, new: Callable[..., hashlib._Hash]) -> byt
     return h.digest()
 
 
-def digest(path: str, algorithm: str, expected: int, buf: bytearray,
-           size: int | None = None) -> HashResult:
+def digest(
+    path: str, algorithm: str, expected: int, buf: bytearray, size: int | None = None
+) -> HashResult:
     """The file's raw digest, unless it is not a regular file or not ``expected`` bytes.
 
     ``size``: the caller has just stat'ed the path and found a regular file of that size, so
@@ -149,8 +153,12 @@ def digest(path: str, algorithm: str, expected: int, buf: bytearray,
 Results = list[tuple[int, object]]
 
 
-def _run(func: Callable[[object], object], items: Sequence[tuple[int, object]],
-         weights: Sequence[int], progress: ProgressFn | None) -> Results:
+def _run(
+    func: Callable[[object], object],
+    items: Sequence[tuple[int, object]],
+    weights: Sequence[int],
+    progress: ProgressFn | None,
+) -> Results:
     out: Results = []
     done = 0
     for n, (index, item) in enumerate(items, start=1):
@@ -215,7 +223,7 @@ def send_results(wfd: int, results: Results) -> None:
     payload = marshal.dumps(results)
     view = memoryview(_FRAME.pack(b"r", len(payload)) + payload)
     while view:
-        view = view[os.write(wfd, view):]
+        view = view[os.write(wfd, view) :]
 
 
 class Answers:
@@ -234,19 +242,27 @@ class Answers:
             kind, length = _FRAME.unpack_from(buf)
             if len(buf) < _FRAME.size + length:
                 break
-            payload = bytes(buf[_FRAME.size:_FRAME.size + length])
-            del buf[:_FRAME.size + length]
+            payload = bytes(buf[_FRAME.size : _FRAME.size + length])
+            del buf[: _FRAME.size + length]
             if kind == b"p":
                 self._done[fd] = struct.unpack("<QQ", payload)
                 if self._progress is not None:
-                    self._progress(sum(n for n, _ in self._done.values()),
-                                   sum(b for _, b in self._done.values()))
+                    self._progress(
+                        sum(n for n, _ in self._done.values()),
+                        sum(b for _, b in self._done.values()),
+                    )
             else:
                 self.results.extend(marshal.loads(payload))
 
 
-def _child(func: Callable[[object], object], items: Sequence[tuple[int, object]],
-           weights: Sequence[int], chunks: Sequence[Sequence[int]], queue: int, wfd: int) -> None:
+def _child(
+    func: Callable[[object], object],
+    items: Sequence[tuple[int, object]],
+    weights: Sequence[int],
+    chunks: Sequence[Sequence[int]],
+    queue: int,
+    wfd: int,
+) -> None:
     """Take chunk numbers from ``queue`` until it is empty, then send every result at once."""
     global _map_big_files
     _map_big_files = True
@@ -268,15 +284,19 @@ def _child(func: Callable[[object], object], items: Sequence[tuple[int, object]]
     send_results(wfd, results)
 
 
-def _start(func: Callable[[object], object], items: Sequence[tuple[int, object]],
-           weights: Sequence[int], jobs: int) -> dict[int, int] | None:
+def _start(
+    func: Callable[[object], object],
+    items: Sequence[tuple[int, object]],
+    weights: Sequence[int],
+    jobs: int,
+) -> dict[int, int] | None:
     """Fork the workers; {read fd: pid}, or None if that failed (then nothing is left running).
 
     Every chunk number is written to one pipe before the first fork and its write end closed,
     so a worker's read returns a whole number (all writes are 4 bytes; the pipe serialises
     readers) or end-of-file when the work is gone. The queue holds at most 16k numbers in
     the pipe's 64 KiB."""
-    chunks = _chunks(weights, jobs)[:(1 << 14)]
+    chunks = _chunks(weights, jobs)[: (1 << 14)]
     if sum(len(c) for c in chunks) != len(items):  # pragma: no cover - > 16k chunks
         return None
     queue, feed = os.pipe()
@@ -357,9 +377,14 @@ class ForkMap(Generic[Item]):
     the non-None results come back, so a warm run that finds nothing sends almost nothing.
     """
 
-    def __init__(self, func: Callable[[Item], object], items: Sequence[Item],
-                 weights: Sequence[int], jobs: int | None = None,
-                 progress: ProgressFn | None = None) -> None:
+    def __init__(
+        self,
+        func: Callable[[Item], object],
+        items: Sequence[Item],
+        weights: Sequence[int],
+        jobs: int | None = None,
+        progress: ProgressFn | None = None,
+    ) -> None:
         self._func: Callable[[object], object] = func  # type: ignore[assignment]
         self._items: list[tuple[int, object]] = list(enumerate(items))
         self._weights = weights
@@ -381,8 +406,12 @@ class ForkMap(Generic[Item]):
         return out
 
 
-def hash_files(items: Sequence[HashItem], sizes: Sequence[int], jobs: int | None = None,
-               progress: ProgressFn | None = None) -> list[HashResult]:
+def hash_files(
+    items: Sequence[HashItem],
+    sizes: Sequence[int],
+    jobs: int | None = None,
+    progress: ProgressFn | None = None,
+) -> list[HashResult]:
     """Digest each ``(path, algorithm, expected size)``, in order; ``sizes`` balance the work."""
     buf = bytearray(CHUNK)
 

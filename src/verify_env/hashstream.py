@@ -41,8 +41,9 @@ def _nonblocking(fd: int) -> None:
     os.set_blocking(fd, False)
 
 
-def _worker(func: Callable[[Any], object], shared: mmap.mmap, queues: list[int],
-            wfd: int, report: bool) -> None:
+def _worker(
+    func: Callable[[Any], object], shared: mmap.mmap, queues: list[int], wfd: int, report: bool
+) -> None:
     """Take chunks, heavy ones first, until both queues are closed and empty; send results."""
     hashing._map_big_files = True
     results: Results = []
@@ -67,7 +68,7 @@ def _worker(func: Callable[[Any], object], shared: mmap.mmap, queues: list[int],
                 selector.close()
             continue
         offset, length, base = _MESSAGE.unpack(raw)
-        columns, weight = marshal.loads(shared[offset:offset + length])
+        columns, weight = marshal.loads(shared[offset : offset + length])
         for k, item in enumerate(zip(*columns, strict=True)):
             result = func(item)
             if result is not None:
@@ -87,8 +88,9 @@ class ForkStream:
     is False and the caller should use `ForkMap` instead.
     """
 
-    def __init__(self, func: Callable[[Any], object], jobs: int | None = None,
-                 report_progress: bool = False) -> None:
+    def __init__(
+        self, func: Callable[[Any], object], jobs: int | None = None, report_progress: bool = False
+    ) -> None:
         self._func = func
         self._items: list[tuple[Sequence[object], ...]] = []  # every chunk, for the fallback
         self._bases: list[int] = []
@@ -141,8 +143,7 @@ class ForkStream:
         """Items put so far; the next one gets this index."""
         return self._count
 
-    def put(self, columns: tuple[Sequence[object], ...], weight: int, heavy: bool = False
-            ) -> None:
+    def put(self, columns: tuple[Sequence[object], ...], weight: int, heavy: bool = False) -> None:
         """Queue one chunk, given as columns (item k is ``tuple(c[k] for c in columns)``):
         marshalling a few lists of strings costs far less than building a tuple per item.
         Indices continue from the previous chunk; ``heavy`` jumps ahead of the light ones."""
@@ -156,7 +157,7 @@ class ForkStream:
         if self._used + len(payload) > len(self._shared):
             self._spilled.append(len(self._items) - 1)
             return
-        self._shared[self._used:self._used + len(payload)] = payload
+        self._shared[self._used : self._used + len(payload)] = payload
         message = _MESSAGE.pack(self._used, len(payload), base)
         self._used += len(payload)
         queue = self._queues[0 if heavy else 1]

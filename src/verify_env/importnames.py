@@ -78,7 +78,7 @@ def _relative(dist: Distribution, site_dirs: Sequence[str]) -> tuple[str, list[s
     for f in dist.files:
         for site, prefix in prefixes:
             if f.location.startswith(prefix):
-                by_site[site].append(f.location[len(prefix):])
+                by_site[site].append(f.location[len(prefix) :])
                 break
     if not candidates:
         return "", []
@@ -108,7 +108,8 @@ def _module_file(site: str, dotted: str, suffixes: Sequence[str]) -> str | None:
 
 def _is_namespace(site: str, rel: str) -> bool:
     return os.path.isdir(os.path.join(site, rel)) and not os.path.isfile(
-        os.path.join(site, rel, "__init__.py"))
+        os.path.join(site, rel, "__init__.py")
+    )
 
 
 def _children(rels: Iterable[str], prefix: str, suffixes: Sequence[str]) -> list[str]:
@@ -118,15 +119,14 @@ def _children(rels: Iterable[str], prefix: str, suffixes: Sequence[str]) -> list
     for rel in rels:
         if not rel.startswith(start):
             continue
-        part, sep, _ = rel[len(start):].partition("/")
+        part, sep, _ = rel[len(start) :].partition("/")
         name = part if sep else _module_name(part, suffixes)
         if name and _usable(name) and name not in out:
             out.append(name)
     return out
 
 
-def _tops(dist: Distribution, site: str, rels: Sequence[str], suffixes: Sequence[str]
-          ) -> list[str]:
+def _tops(dist: Distribution, site: str, rels: Sequence[str], suffixes: Sequence[str]) -> list[str]:
     """Top-level import names, namespace packages replaced by the dist's portions below."""
     declared = _top_level_txt(dist)
     names: list[str] = []
@@ -173,8 +173,15 @@ def _editable(site: str, rels: Iterable[str]) -> dict[str, str]:
         except (ValueError, SyntaxError, MemoryError, RecursionError):
             mapping = None
         if isinstance(mapping, dict):
-            out.update({k: v for k, v in mapping.items() if isinstance(k, str)
-                        and isinstance(v, str) and all(_usable(p) for p in k.split("."))})
+            out.update(
+                {
+                    k: v
+                    for k, v in mapping.items()
+                    if isinstance(k, str)
+                    and isinstance(v, str)
+                    and all(_usable(p) for p in k.split("."))
+                }
+            )
     return out
 
 
@@ -194,8 +201,9 @@ def _extension_packages(rels: Iterable[str], suffixes: Sequence[str]) -> list[st
             public.append(part)
         if len(public) < 2:
             continue
-        if not all("/".join(public[:i]) + "/__init__.py" in relset
-                   for i in range(1, len(public) + 1)):
+        if not all(
+            "/".join(public[:i]) + "/__init__.py" in relset for i in range(1, len(public) + 1)
+        ):
             continue  # not a regular package all the way down (e.g. torch/lib)
         dotted = ".".join(public)
         if dotted not in out:
@@ -203,9 +211,12 @@ def _extension_packages(rels: Iterable[str], suffixes: Sequence[str]) -> list[st
     return sorted(out)
 
 
-def import_units(dists: Iterable[Distribution], site_dirs: Sequence[str],
-                 extension_suffixes: Sequence[str], stdlib: Iterable[str] = ()
-                 ) -> list[ImportUnit]:
+def import_units(
+    dists: Iterable[Distribution],
+    site_dirs: Sequence[str],
+    extension_suffixes: Sequence[str],
+    stdlib: Iterable[str] = (),
+) -> list[ImportUnit]:
     """The units to import, biggest first; a module name claimed twice is imported once, for
     the first distribution (conda's record, not the dist-info it judges, speaks for a conda
     package). A name of the standard library (``stdlib``: a backport such as ``enum34``'s
@@ -228,13 +239,14 @@ def import_units(dists: Iterable[Distribution], site_dirs: Sequence[str],
             below = [e for e in extras if e.startswith(top + ".") and e not in claimed]
             claimed.update(below)
             modules = (top, *below)
-            paths = tuple(_module_file(site, m, suffixes) or m.replace(".", "/")
-                          for m in modules)
+            paths = tuple(_module_file(site, m, suffixes) or m.replace(".", "/") for m in modules)
             prefix = top.replace(".", "/") + "/"
-            below_files = tuple(os.path.join(site, r) for r in rels
-                                if r.startswith(prefix) or r == paths[0])
-            units.append(ImportUnit(dist, modules, paths, site, max(1, len(below_files)),
-                                    below_files))
+            below_files = tuple(
+                os.path.join(site, r) for r in rels if r.startswith(prefix) or r == paths[0]
+            )
+            units.append(
+                ImportUnit(dist, modules, paths, site, max(1, len(below_files)), below_files)
+            )
         for name, source in _editable(site, rels).items():
             if name not in claimed:
                 claimed.add(name)

@@ -120,13 +120,25 @@ def main() -> None:
                 if os.getpid() != me:  # a child the module forked: it is not the worker
                     os._exit(0)
                 failed.append(name)
-                send({"error": name, "seconds": time.perf_counter() - started,
-                      "chain": _chain(exc), "where": _where(exc), "output": _output()})
+                send(
+                    {
+                        "error": name,
+                        "seconds": time.perf_counter() - started,
+                        "chain": _chain(exc),
+                        "where": _where(exc),
+                        "output": _output(),
+                    }
+                )
             else:
                 if os.getpid() != me:
                     os._exit(0)
-                send({"ok": name, "seconds": time.perf_counter() - started,
-                      "loaded": sorted(set(sys.modules) - before)})
+                send(
+                    {
+                        "ok": name,
+                        "seconds": time.perf_counter() - started,
+                        "loaded": sorted(set(sys.modules) - before),
+                    }
+                )
     _flush()
     os._exit(0)
 

@@ -130,8 +130,9 @@ class _Worker:
 
 
 class _Runner:
-    def __init__(self, executable: str, jobs: int, timeout: float,
-                 environ: Mapping[str, str], workdir: str) -> None:
+    def __init__(
+        self, executable: str, jobs: int, timeout: float, environ: Mapping[str, str], workdir: str
+    ) -> None:
         self.executable = executable
         self.jobs = max(1, jobs)
         self.timeout = timeout
@@ -151,12 +152,19 @@ class _Runner:
 
     # --- workers -------------------------------------------------------------------------
     def _spawn(self, alone: bool) -> _Worker:
-        capture = open(os.path.join(self.workdir, f"out-{self.run.processes}"),  # noqa: SIM115
-                       "w+b")
+        capture = open(
+            os.path.join(self.workdir, f"out-{self.run.processes}"),  # noqa: SIM115
+            "w+b",
+        )
         proc = subprocess.Popen(
             [self.executable, "-B", "-W", "ignore", "-c", self.source],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=capture, cwd=self.cwd,
-            env=self.env, start_new_session=True)
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=capture,
+            cwd=self.cwd,
+            env=self.env,
+            start_new_session=True,
+        )
         assert proc.stdout is not None
         os.set_blocking(proc.stdout.fileno(), False)
         self.run.processes += 1
@@ -236,9 +244,17 @@ class _Runner:
         busy = sum(1 for w in self.workers if w.task is not None or not w.hello)
         while self.queue and busy < self.jobs:
             task = self.queue[0]
-            idle = next((w for w in self.workers if w.hello and w.task is None
-                         and not w.proc.stdin.closed  # type: ignore[union-attr]
-                         and not (task.alone and w.units_done > 0)), None)
+            idle = next(
+                (
+                    w
+                    for w in self.workers
+                    if w.hello
+                    and w.task is None
+                    and not w.proc.stdin.closed  # type: ignore[union-attr]
+                    and not (task.alone and w.units_done > 0)
+                ),
+                None,
+            )
             if idle is not None:
                 self._next_for(idle)
             else:
@@ -292,15 +308,26 @@ class _Runner:
                 self._record(ImportOutcome(name, "skip", parent=str(msg.get("parent"))))
         else:
             if worker.units_done > 0:  # other units were imported first: confirm alone,
-                self.run.reruns += 1      # while this worker goes on (its "skip" of the
-                below = tuple(m for m in worker.remaining  # children is overwritten)
-                              if m.startswith(name + "."))
+                self.run.reruns += 1  # while this worker goes on (its "skip" of the
+                below = tuple(
+                    m
+                    for m in worker.remaining  # children is overwritten)
+                    if m.startswith(name + ".")
+                )
                 self.queue.appendleft(_Task((name, *below), self._needs(worker), True))
                 self.confirming.update((name, *below))
             else:
                 chain = tuple((str(t), str(m)) for t, m in msg.get("chain") or ())
-                self._record(ImportOutcome(name, "error", seconds, chain, msg.get("where"),
-                                           str(msg.get("output") or "")))
+                self._record(
+                    ImportOutcome(
+                        name,
+                        "error",
+                        seconds,
+                        chain,
+                        msg.get("where"),
+                        str(msg.get("output") or ""),
+                    )
+                )
         if not worker.remaining:
             worker.units_done += 1
             self._next_for(worker)
@@ -312,8 +339,10 @@ class _Runner:
         if not worker.hello:
             worker.output.seek(0)
             text = worker.output.read(4000).decode("utf-8", "replace").strip()
-            self.run.startup_error = (f"{self.executable} could not start the import worker "
-                                      f"(exit {code}): {(text.splitlines() or ['no output'])[-1]}")
+            self.run.startup_error = (
+                f"{self.executable} could not start the import worker "
+                f"(exit {code}): {(text.splitlines() or ['no output'])[-1]}"
+            )
             self._retire(worker)
             return
         current = worker.current
@@ -324,12 +353,18 @@ class _Runner:
             else:
                 worker.output.seek(0)
                 printed = worker.output.read(16384).decode("utf-8", "replace")
-                self._record(ImportOutcome(current, "crash", time.monotonic() - worker.since,
-                                           output=printed, returncode=code))
+                self._record(
+                    ImportOutcome(
+                        current,
+                        "crash",
+                        time.monotonic() - worker.since,
+                        output=printed,
+                        returncode=code,
+                    )
+                )
                 self._requeue_rest(worker, current, alone=False)
         elif worker.remaining:
-            self.queue.appendleft(_Task(tuple(worker.remaining), self._needs(worker),
-                                          worker.alone))
+            self.queue.appendleft(_Task(tuple(worker.remaining), self._needs(worker), worker.alone))
         self._retire(worker)
 
     def _timed_out(self, worker: _Worker) -> None:
@@ -394,16 +429,22 @@ class _Runner:
         return self.run
 
 
-def run_imports(executable: str, units: Sequence[Sequence[str]], jobs: int, timeout: float,
-                needs: Sequence[frozenset[str]] | None = None,
-                environ: Mapping[str, str] | None = None) -> ImportRun:
+def run_imports(
+    executable: str,
+    units: Sequence[Sequence[str]],
+    jobs: int,
+    timeout: float,
+    needs: Sequence[frozenset[str]] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> ImportRun:
     """Import each unit's modules in turn, units in parallel on ``jobs`` workers, biggest
     first; an idle worker prefers the unit whose ``needs`` (top-level names it will import on
     the way) it has imported most of, so shared dependencies load in as few processes as can
     be."""
     workdir = tempfile.mkdtemp(prefix="verify-env-imports-")
     try:
-        return _Runner(executable, jobs, timeout, os.environ if environ is None else environ,
-                       workdir).loop(units, needs or [frozenset()] * len(units))
+        return _Runner(
+            executable, jobs, timeout, os.environ if environ is None else environ, workdir
+        ).loop(units, needs or [frozenset()] * len(units))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

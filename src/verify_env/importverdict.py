@@ -50,15 +50,18 @@ class Diagnosis:
 
 _NUMPY_SENTENCE = re.compile(
     r"(A module that was compiled using NumPy 1\.x cannot be run in\s+NumPy \S+ as it may"
-    r" crash)")
+    r" crash)"
+)
 _NUMPY_FAILED = re.compile(r"numpy\.(?:_?core\.)?(?:multiarray|umath) failed to import")
 # Cython's check of NumPy's struct sizes, in modules built against the 1.x headers
 _NUMPY_SIZE = re.compile(r"numpy\.(?:dtype|ndarray|ufunc) size changed")
 _ARRAY_API = re.compile(r"_ARRAY_API not found|_UFUNC_API not found")
 _SHARED = re.compile(r"(\S+): cannot open shared object file")
 _SYMBOL = re.compile(r"undefined symbol: (\S+)")
-_PY_ABI = re.compile(r"wrong ELF class|does not define module export function"
-                     r"|compiled for Python|Python version mismatch")
+_PY_ABI = re.compile(
+    r"wrong ELF class|does not define module export function"
+    r"|compiled for Python|Python version mismatch"
+)
 _NO_MODULE = re.compile(r"No module named '([^']+)'")
 _NO_NAME = re.compile(r"cannot import name '[^']+' from '([^']+)'")
 
@@ -79,7 +82,7 @@ def raised_line(outcome: ImportOutcome) -> str:
 def _line_with(text: str, match: re.Match[str]) -> str:
     start = text.rfind("\n", 0, match.start()) + 1
     end = text.find("\n", match.end())
-    return text[start: end if end >= 0 else len(text)].strip()
+    return text[start : end if end >= 0 else len(text)].strip()
 
 
 def _signal_name(code: int | None) -> str:

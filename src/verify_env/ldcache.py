@@ -61,7 +61,7 @@ def parse_ld_cache(data: bytes, machine: str, elf_class: int) -> LdCache:
         nold = struct.unpack_from("<I", data, 12)[0]
         base = 16 + nold * 12
         base += -base % 8  # the new part is aligned for its 8-byte fields
-    if data[base:base + len(_NEW_MAGIC)] != _NEW_MAGIC or len(data) < base + _HEADER.size:
+    if data[base : base + len(_NEW_MAGIC)] != _NEW_MAGIC or len(data) < base + _HEADER.size:
         return {}
     _, nlibs, _, _, _ = _HEADER.unpack_from(data, base)
     if base + _HEADER.size + nlibs * _ENTRY.size > len(data):

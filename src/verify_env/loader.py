@@ -43,8 +43,16 @@ from dataclasses import dataclass, field
 from verify_env import elf
 from verify_env.ldcache import LdCache, read_ld_cache
 
-__all__ = ["Closure", "ObjectFacts", "RealPaths", "Resolution", "SearchSetup", "closure",
-           "read_facts", "search_setup"]
+__all__ = [
+    "Closure",
+    "ObjectFacts",
+    "RealPaths",
+    "Resolution",
+    "SearchSetup",
+    "closure",
+    "read_facts",
+    "search_setup",
+]
 
 DF_1_NODEFLIB = 0x800
 _TRIPLETS = {
@@ -94,8 +102,14 @@ def read_facts(path: str) -> ObjectFacts | str:
         return f"{path!r}: {exc}"
     h = info.header
     rpath = () if info.runpath else info.rpath
-    return ObjectFacts((h.elf_class, h.little_endian, h.machine), info.needed, info.soname,
-                       rpath, info.runpath, bool(info.flags_1 & DF_1_NODEFLIB))
+    return ObjectFacts(
+        (h.elf_class, h.little_endian, h.machine),
+        info.needed,
+        info.soname,
+        rpath,
+        info.runpath,
+        bool(info.flags_1 & DF_1_NODEFLIB),
+    )
 
 
 FactsFn = Callable[[str], "ObjectFacts | str"]
@@ -181,8 +195,9 @@ def _musl_dirs(machine: str) -> tuple[str, ...]:
     return tuple(p for p in text.replace("\n", ":").split(":") if p.startswith("/"))
 
 
-def search_setup(machine: str, elf_class: int, libc: str | None,
-                 env: Mapping[str, str]) -> SearchSetup:
+def search_setup(
+    machine: str, elf_class: int, libc: str | None, env: Mapping[str, str]
+) -> SearchSetup:
     """The search facts of a target: its machine, libc and environment."""
     llp = tuple(p for p in env.get("LD_LIBRARY_PATH", "").split(":") if p.startswith("/"))
     if libc == "musl":
@@ -192,7 +207,7 @@ def search_setup(machine: str, elf_class: int, libc: str | None,
     lib = "lib"
     if libc_paths:
         d = os.path.dirname(libc_paths[0])
-        lib = d[len("/usr/"):] if d.startswith("/usr/") else d.lstrip("/")
+        lib = d[len("/usr/") :] if d.startswith("/usr/") else d.lstrip("/")
     return SearchSetup(llp, cache, _default_dirs(machine, elf_class), lib, machine, False)
 
 
@@ -260,8 +275,9 @@ class _Search:
             return got.triple == triple
         return os.path.isfile(path)  # an unreadable match still stops the search
 
-    def in_dirs(self, name: str, dirs: tuple[str, ...], triple: tuple[int, bool, int],
-                searched: list[str]) -> str | None:
+    def in_dirs(
+        self, name: str, dirs: tuple[str, ...], triple: tuple[int, bool, int], searched: list[str]
+    ) -> str | None:
         for d in dirs:
             searched.append(d)
             candidate = os.path.join(d, name)
@@ -269,8 +285,9 @@ class _Search:
                 return candidate
         return None
 
-    def find(self, name: str, obj: str, f: ObjectFacts,
-             chain: tuple[str, ...]) -> tuple[str | None, str, tuple[str, ...]]:
+    def find(
+        self, name: str, obj: str, f: ObjectFacts, chain: tuple[str, ...]
+    ) -> tuple[str | None, str, tuple[str, ...]]:
         """(path, how, searched) for one DT_NEEDED name of ``obj``."""
         s = self.setup
         if "/" in name:  # used as a path; ld.so expands $ORIGIN & co. here too
@@ -283,8 +300,11 @@ class _Search:
             known = self.memo.get(mine)
             if known is None:
                 origin = os.path.dirname(obj)
-                known = self.memo[mine] = (None, "", tuple(
-                    p for e in f.runpath if (p := expand(e, origin, s))))
+                known = self.memo[mine] = (
+                    None,
+                    "",
+                    tuple(p for e in f.runpath if (p := expand(e, origin, s))),
+                )
             runpath = known[2]
         key = (name, () if f.runpath and not s.musl else chain, runpath, f.nodeflib, f.triple)
         got = self.memo.get(key)
@@ -292,17 +312,24 @@ class _Search:
             got = self.memo[key] = self.search(name, f, chain, runpath)
         return got
 
-    def search(self, name: str, f: ObjectFacts, chain: tuple[str, ...],
-               runpath: tuple[str, ...]) -> Found:
+    def search(
+        self, name: str, f: ObjectFacts, chain: tuple[str, ...], runpath: tuple[str, ...]
+    ) -> Found:
         s = self.setup
         searched: list[str] = []
         steps: list[tuple[str, tuple[str, ...]]]
         if s.musl:
-            steps = [("LD_LIBRARY_PATH", s.ld_library_path), ("rpath", chain),
-                     ("default", s.default_dirs)]
+            steps = [
+                ("LD_LIBRARY_PATH", s.ld_library_path),
+                ("rpath", chain),
+                ("default", s.default_dirs),
+            ]
         else:
-            steps = [("rpath", () if f.runpath else chain), ("LD_LIBRARY_PATH", s.ld_library_path),
-                     ("runpath", runpath)]
+            steps = [
+                ("rpath", () if f.runpath else chain),
+                ("LD_LIBRARY_PATH", s.ld_library_path),
+                ("runpath", runpath),
+            ]
         for how, dirs in steps:
             found = self.in_dirs(name, dirs, f.triple, searched)
             if found:
@@ -325,11 +352,15 @@ def own_rpath(path: str, f: ObjectFacts, setup: SearchSetup) -> tuple[str, ...]:
     return tuple(p for e in entries if (p := expand(e, origin, setup)))
 
 
-def closure(root: str, setup: SearchSetup, facts: FactsFn,
-            preloaded: Mapping[str, str] | None = None,
-            inherited: tuple[str, ...] = (),
-            realpath: Callable[[str], str] | None = None,
-            memo: SearchMemo | None = None) -> Closure:
+def closure(
+    root: str,
+    setup: SearchSetup,
+    facts: FactsFn,
+    preloaded: Mapping[str, str] | None = None,
+    inherited: tuple[str, ...] = (),
+    realpath: Callable[[str], str] | None = None,
+    memo: SearchMemo | None = None,
+) -> Closure:
     """Load ``root`` the way ld.so would, breadth first, and record every resolution.
 
     ``preloaded``: names (SONAMEs) already in the process -> their paths; a DT_NEEDED naming one

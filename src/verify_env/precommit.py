@@ -49,8 +49,9 @@ def _on_path(environ: Mapping[str, str], own: str) -> list[str]:
     return out
 
 
-def project_interpreter(environ: Mapping[str, str], cwd: str,
-                        own_prefix: str = sys.prefix) -> tuple[str | None, str]:
+def project_interpreter(
+    environ: Mapping[str, str], cwd: str, own_prefix: str = sys.prefix
+) -> tuple[str | None, str]:
     """The interpreter of the project's environment, and a few words on why it was chosen;
     None when there is none to be found."""
     own = os.path.realpath(own_prefix)
@@ -75,8 +76,9 @@ def project_interpreter(environ: Mapping[str, str], cwd: str,
 
 
 def _names_target(args: Sequence[str]) -> bool:
-    return any(a in ("--python", "--prefix") or a.startswith(("--python=", "--prefix="))
-               for a in args)
+    return any(
+        a in ("--python", "--prefix") or a.startswith(("--python=", "--prefix=")) for a in args
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -85,8 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not _names_target(args):
         python, why = project_interpreter(os.environ, os.getcwd())
         if python is None:
-            print(f"verify-env (pre-commit): {why}; pass --python PATH in the hook's args",
-                  file=sys.stderr)
+            print(
+                f"verify-env (pre-commit): {why}; pass --python PATH in the hook's args",
+                file=sys.stderr,
+            )
             return 2
         print(f"verify-env (pre-commit): verifying {why}", file=sys.stderr)
         args = ["--python", python, *args]

@@ -88,8 +88,11 @@ def _stdlib_modules() -> list[str]:
                 continue
             for entry in entries:
                 stem = entry.split(".")[0]
-                if stem.isidentifier() and stem != "__pycache__" \
-                        and entry not in ("site-packages", "dist-packages"):
+                if (
+                    stem.isidentifier()
+                    and stem != "__pycache__"
+                    and entry not in ("site-packages", "dist-packages")
+                ):
                     found.add(stem)
     return sorted(found)
 
@@ -112,8 +115,11 @@ def collect(packaging_dir: str | None = None, script_mode: bool = False) -> dict
     if site.ENABLE_USER_SITE:
         user_site = site.getusersitepackages()
     family, version = _libc()
-    env = {k: os.environ[k] for k in ("LD_LIBRARY_PATH", "PYTHONPATH", "VIRTUAL_ENV",
-                                      "CONDA_PREFIX", "PYTHONHOME") if k in os.environ}
+    env = {
+        k: os.environ[k]
+        for k in ("LD_LIBRARY_PATH", "PYTHONPATH", "VIRTUAL_ENV", "CONDA_PREFIX", "PYTHONHOME")
+        if k in os.environ
+    }
     paths = sysconfig.get_paths()
     return {
         "executable": sys.executable,

@@ -20,8 +20,9 @@ class ProgressBar:
         self.last = 0.0
         self.shown = False
 
-    def __call__(self, phase: str, files: int, files_total: int, nbytes: int,
-                 bytes_total: int) -> None:
+    def __call__(
+        self, phase: str, files: int, files_total: int, nbytes: int, bytes_total: int
+    ) -> None:
         now = time.monotonic()
         if now - self.start < self.delay or now - self.last < 0.1:
             return
@@ -29,8 +30,10 @@ class ProgressBar:
         share = nbytes / bytes_total if bytes_total else (files / files_total if files_total else 1)
         width = 30
         bar = "#" * int(share * width)
-        self.stream.write(f"\r{phase} [{bar:<{width}}] {files}/{files_total} files "
-                          f"{nbytes / 1e6:.0f}/{bytes_total / 1e6:.0f} MB")
+        self.stream.write(
+            f"\r{phase} [{bar:<{width}}] {files}/{files_total} files "
+            f"{nbytes / 1e6:.0f}/{bytes_total / 1e6:.0f} MB"
+        )
         self.stream.flush()
         self.shown = True
 

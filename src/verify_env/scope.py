@@ -50,8 +50,7 @@ class Scope:
         extra -= self.keys
         if not extra:
             return self
-        return Scope(self.keys | extra,
-                     f"{self.reason}; dependents: {', '.join(sorted(extra))}")
+        return Scope(self.keys | extra, f"{self.reason}; dependents: {', '.join(sorted(extra))}")
 
     def with_binaries(self, inventory: Inventory) -> Scope:
         """This scope widened to every distribution with a compiled file: after the
@@ -60,13 +59,17 @@ class Scope:
             return self
         from verify_env.extensions import is_shared_object
 
-        extra = {d.key for d in inventory.distributions
-                 if any(is_shared_object(f.location) for f in d.files)} - self.keys
+        extra = {
+            d.key
+            for d in inventory.distributions
+            if any(is_shared_object(f.location) for f in d.files)
+        } - self.keys
         if not extra:
             return self
-        return Scope(self.keys | extra,
-                     f"{self.reason}; every distribution with compiled files "
-                     "(the interpreter changed)")
+        return Scope(
+            self.keys | extra,
+            f"{self.reason}; every distribution with compiled files (the interpreter changed)",
+        )
 
     def with_consumers(self, inventory: Inventory, changed: Iterable[str]) -> Scope:
         """This scope widened to every distribution with a compiled file whose DT_NEEDED names
@@ -79,9 +82,10 @@ class Scope:
         extra = consumers_of(inventory, changed) - self.keys
         if not extra:
             return self
-        return Scope(self.keys | extra,
-                     f"{self.reason}; consumers of the changed libraries: "
-                     f"{', '.join(sorted(extra))}")
+        return Scope(
+            self.keys | extra,
+            f"{self.reason}; consumers of the changed libraries: {', '.join(sorted(extra))}",
+        )
 
 
 def _requirement_name(line: str) -> str:

@@ -75,8 +75,11 @@ class Snapshot:
                 stem = name.rpartition(".")[0]
                 project, _, version = stem.partition("-")
                 path = os.path.join(site, name)
-                entries[path] = Entry(canonical_name(project), version.split("-")[0],
-                                      _stat(path, "RECORD", "installed-files.txt", "PKG-INFO"))
+                entries[path] = Entry(
+                    canonical_name(project),
+                    version.split("-")[0],
+                    _stat(path, "RECORD", "installed-files.txt", "PKG-INFO"),
+                )
         meta = os.path.join(prefix, "conda-meta")
         try:
             records = [n for n in os.listdir(meta) if n.endswith(".json")]
@@ -136,20 +139,28 @@ class Change:
         added = frozenset(new.keys() - old.keys())
         removed = frozenset(old.keys() - new.keys())
         changed = frozenset(k for k in old.keys() & new.keys() if old[k] != new[k])
-        return cls(added, removed, changed,
-                   before.interpreter is not None and before.interpreter != after.interpreter,
-                   before.layout != after.layout)
+        return cls(
+            added,
+            removed,
+            changed,
+            before.interpreter is not None and before.interpreter != after.interpreter,
+            before.layout != after.layout,
+        )
 
     @property
     def empty(self) -> bool:
-        return not (self.added or self.removed or self.changed or self.interpreter_changed
-                    or self.layout_changed)
+        return not (
+            self.added
+            or self.removed
+            or self.changed
+            or self.interpreter_changed
+            or self.layout_changed
+        )
 
     @property
     def touched(self) -> frozenset[str]:
         """Keys added, removed or changed, with conda's ``conda:`` prefix taken off."""
-        return frozenset(k.removeprefix("conda:") for k in self.added | self.removed
-                         | self.changed)
+        return frozenset(k.removeprefix("conda:") for k in self.added | self.removed | self.changed)
 
 
 def scope_for(change: Change, inventory: Inventory) -> Scope:
@@ -163,8 +174,13 @@ def scope_for(change: Change, inventory: Inventory) -> Scope:
     if change.interpreter_changed:
         scope = scope.with_binaries(inventory)
     scope = scope.with_dependents(inventory, touched)
-    libraries = [f.location for d in inventory.distributions if d.key in touched
-                 for f in d.files if _is_library(f.location)]
+    libraries = [
+        f.location
+        for d in inventory.distributions
+        if d.key in touched
+        for f in d.files
+        if _is_library(f.location)
+    ]
     if libraries:
         scope = scope.with_consumers(inventory, libraries)
     return scope
@@ -179,8 +195,11 @@ def _is_library(location: str) -> bool:
 
 def _describe(change: Change) -> str:
     parts = []
-    for label, keys in (("added", change.added), ("changed", change.changed),
-                        ("removed", change.removed)):
+    for label, keys in (
+        ("added", change.added),
+        ("changed", change.changed),
+        ("removed", change.removed),
+    ):
         if keys:
             parts.append(f"{len(keys)} {label}")
     if change.interpreter_changed:

@@ -59,14 +59,15 @@ class StatCache:
             with open(self.path, "rb") as fh:
                 blob = fh.read()
             n = len(_MAGIC)
-            head, check, payload = blob[:n], blob[n:n + 4], blob[n + 4:]
+            head, check, payload = blob[:n], blob[n : n + 4], blob[n + 4 :]
             if head != _MAGIC and blob.startswith(_MAGIC[:-2]):
                 return self  # another version's cache: rebuilt silently on save
             if head != _MAGIC or zlib.crc32(payload).to_bytes(4, "little") != check:
                 raise ValueError("not a stat cache of this version, or damaged")
             spaces = marshal.loads(payload)
-            if not isinstance(spaces, dict) or \
-                    not all(isinstance(v, bytes) for v in spaces.values()):
+            if not isinstance(spaces, dict) or not all(
+                isinstance(v, bytes) for v in spaces.values()
+            ):
                 raise ValueError("unknown layout")
             self._raw = spaces
         except (FileNotFoundError, NotADirectoryError):
@@ -89,8 +90,10 @@ class StatCache:
                 if isinstance(loaded, dict):
                     entries = loaded
                 else:  # checksummed yet unreadable: written by a bug, not by a disk
-                    self.warnings.append(f"ignoring unreadable stat cache {self.path}: "
-                                         f"space {space!r} does not decode")
+                    self.warnings.append(
+                        f"ignoring unreadable stat cache {self.path}: "
+                        f"space {space!r} does not decode"
+                    )
                     self._dirty = True
             self._spaces[space] = entries
         return entries
@@ -123,8 +126,8 @@ class StatCache:
             spaces.update((name, marshal.dumps(entries)) for name, entries in self._spaces.items())
             payload = marshal.dumps(spaces)
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
-            replace_atomically(self.path,
-                               _MAGIC + zlib.crc32(payload).to_bytes(4, "little") + payload,
-                               mode=0o600)
+            replace_atomically(
+                self.path, _MAGIC + zlib.crc32(payload).to_bytes(4, "little") + payload, mode=0o600
+            )
         except (OSError, ValueError) as exc:
             self.warnings.append(f"could not write stat cache {self.path}: {exc}")

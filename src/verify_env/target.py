@@ -114,12 +114,15 @@ def site_dirs_here() -> tuple[str, ...]:
         declared = list(site.getsitepackages())
     except AttributeError:  # pragma: no cover - old virtualenv site.py
         declared = []
-    return _site_dirs({
-        "stdlib": paths.get("stdlib"), "platstdlib": paths.get("platstdlib"),
-        "site_packages": declared,
-        "user_site": site.getusersitepackages() if site.ENABLE_USER_SITE else None,
-        "sys_path": sys.path[1:],
-    })
+    return _site_dirs(
+        {
+            "stdlib": paths.get("stdlib"),
+            "platstdlib": paths.get("platstdlib"),
+            "site_packages": declared,
+            "user_site": site.getusersitepackages() if site.ENABLE_USER_SITE else None,
+            "sys_path": sys.path[1:],
+        }
+    )
 
 
 def _from_facts(facts: Mapping[str, object], note: str | None) -> Target:
@@ -140,8 +143,14 @@ def _from_facts(facts: Mapping[str, object], note: str | None) -> Target:
         libc=facts.get("libc"),  # type: ignore[arg-type]
         libc_version=_version_pair(facts.get("libc_version")),  # type: ignore[arg-type]
         site_dirs=_site_dirs(facts),
-        site_packages=tuple(str(p) for p in [*(facts.get("site_packages") or ()),  # type: ignore[misc]
-                                              facts.get("user_site")] if p),
+        site_packages=tuple(
+            str(p)
+            for p in [
+                *(facts.get("site_packages") or ()),  # type: ignore[misc]
+                facts.get("user_site"),
+            ]
+            if p
+        ),
         sys_path=tuple(str(p) for p in facts.get("sys_path") or ()),  # type: ignore[attr-defined]
         env=dict(facts.get("env") or {}),  # type: ignore[call-overload]
         markers={str(k): str(v) for k, v in dict(facts.get("markers") or {}).items()},  # type: ignore[call-overload]
@@ -184,8 +193,9 @@ def _probe(python: str) -> PendingFacts:
     packaging_dir = os.path.dirname(os.path.dirname(os.path.realpath(packaging.__file__)))
     cmd = [python, "-B", os.path.realpath(probe.__file__), packaging_dir]
     try:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                stdin=subprocess.DEVNULL, text=True)
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True
+        )
     except FileNotFoundError:
         raise ProbeError(f"{python!r}: no such interpreter") from None
     except PermissionError:
@@ -203,7 +213,8 @@ def _probe(python: str) -> PendingFacts:
         if proc.returncode != 0:
             last = (err.strip().splitlines() or ["no output"])[-1]
             raise ProbeError(
-                f"{python!r} failed to describe itself (exit {proc.returncode}): {last}")
+                f"{python!r} failed to describe itself (exit {proc.returncode}): {last}"
+            )
         try:
             loaded = json.loads(out)
         except ValueError:
@@ -217,14 +228,28 @@ def _probe(python: str) -> PendingFacts:
 
 def _prefix_without_python(prefix: str, note: str | None) -> Target:
     """A conda prefix with no interpreter: only what conda-meta records can be judged."""
-    return Target(prefix=str(prefix), executable=None, version=None, implementation=None,
-                  tags=(), extension_suffixes=(), platform=sys.platform, machine=os.uname().machine,
-                  libc=None, libc_version=None, site_dirs=(), site_packages=(), sys_path=(),
-                  env={}, note=note)
+    return Target(
+        prefix=str(prefix),
+        executable=None,
+        version=None,
+        implementation=None,
+        tags=(),
+        extension_suffixes=(),
+        platform=sys.platform,
+        machine=os.uname().machine,
+        libc=None,
+        libc_version=None,
+        site_dirs=(),
+        site_packages=(),
+        sys_path=(),
+        env={},
+        note=note,
+    )
 
 
-def start_target(python: str | None = None, prefix: str | None = None,
-                 environ: Mapping[str, str] | None = None) -> Callable[[], Target]:
+def start_target(
+    python: str | None = None, prefix: str | None = None, environ: Mapping[str, str] | None = None
+) -> Callable[[], Target]:
     """The target the user meant: an explicit flag, else an activated env, else this process.
 
     A probe of another interpreter starts at once; calling the result waits for it.
@@ -263,7 +288,8 @@ def _later(facts: PendingFacts, note: str | None) -> Callable[[], Target]:
     return lambda: _from_facts(facts(), note)
 
 
-def resolve_target(python: str | None = None, prefix: str | None = None,
-                   environ: Mapping[str, str] | None = None) -> Target:
+def resolve_target(
+    python: str | None = None, prefix: str | None = None, environ: Mapping[str, str] | None = None
+) -> Target:
     """`start_target`, waited for."""
     return start_target(python, prefix, environ)()

@@ -39,15 +39,23 @@ def parse_checks(text: str) -> tuple[str, ...]:
     asked = [p.strip() for p in text.split(",") if p.strip()]
     unknown = [p for p in asked if p not in known]
     if unknown or not asked:
-        raise UsageError(f"--checks {text!r}: unknown check(s) {', '.join(unknown) or '(none)'}; "
-                         f"choose from {', '.join(known)} or all")
+        raise UsageError(
+            f"--checks {text!r}: unknown check(s) {', '.join(unknown) or '(none)'}; "
+            f"choose from {', '.join(known)} or all"
+        )
     return tuple(n for n in known if n in asked)
 
 
-def verify(target: Target, checks: Sequence[str] = DEFAULT_CHECKS, scope: Scope | None = None,
-           jobs: int | None = None, use_cache: bool = True,
-           progress: ProgressFn | None = None, options: Options | None = None,
-           inventory: Inventory | None = None) -> Report:
+def verify(
+    target: Target,
+    checks: Sequence[str] = DEFAULT_CHECKS,
+    scope: Scope | None = None,
+    jobs: int | None = None,
+    use_cache: bool = True,
+    progress: ProgressFn | None = None,
+    options: Options | None = None,
+    inventory: Inventory | None = None,
+) -> Report:
     """Verify ``target`` with the named checks within ``scope``; nothing is printed.
 
     ``inventory``: one the caller already built for this target (a front door that needed it
@@ -64,21 +72,31 @@ def verify(target: Target, checks: Sequence[str] = DEFAULT_CHECKS, scope: Scope 
         if not prefetch.started:
             prefetch = None
     try:
-        return _verify(target, checks, scope, jobs, cache, progress, options, inventory,
-                       prefetch, started)
+        return _verify(
+            target, checks, scope, jobs, cache, progress, options, inventory, prefetch, started
+        )
     finally:
         if prefetch is not None:
             prefetch.abort()  # a no-op once the record check has its results
 
 
-def _verify(target: Target, checks: Sequence[str], scope: Scope, jobs: int, cache: StatCache,
-            progress: ProgressFn | None, options: Options | None, inventory: Inventory | None,
-            prefetch: Prefetch | None, started: float) -> Report:
+def _verify(
+    target: Target,
+    checks: Sequence[str],
+    scope: Scope,
+    jobs: int,
+    cache: StatCache,
+    progress: ProgressFn | None,
+    options: Options | None,
+    inventory: Inventory | None,
+    prefetch: Prefetch | None,
+    started: float,
+) -> Report:
     if inventory is None:
         inventory = build_inventory(
-            target, cache=cache, on_distribution=prefetch.feed if prefetch else None)
-    ctx = Context(target, inventory, scope, jobs, cache, progress, options or Options(),
-                  prefetch)
+            target, cache=cache, on_distribution=prefetch.feed if prefetch else None
+        )
+    ctx = Context(target, inventory, scope, jobs, cache, progress, options or Options(), prefetch)
     total = CheckResult()
     outcomes = [check.run(ctx) for check in CHECKS if check.name in checks]
     for outcome in outcomes:
@@ -90,14 +108,24 @@ def _verify(target: Target, checks: Sequence[str], scope: Scope, jobs: int, cach
         total.facts.update(result.facts)
         total.details += result.details
     cache.save()
-    findings = sorted(_located(total.findings, inventory), key=lambda f: (
-        (f.distribution or "").lower(), f.path or "", CODES[f.code].check, f.code))
+    findings = sorted(
+        _located(total.findings, inventory),
+        key=lambda f: ((f.distribution or "").lower(), f.path or "", CODES[f.code].check, f.code),
+    )
     in_scope = sum(1 for d in inventory.distributions if scope.includes(d))
-    summary = Summary(in_scope, total.files, total.bytes_hashed,
-                      round(time.perf_counter() - started, 3))
-    return Report(target, tuple(c.name for c in CHECKS if c.name in checks),
-                  tuple(findings), tuple(total.skips), summary, tuple(cache.warnings),
-                  total.facts, tuple(total.details))
+    summary = Summary(
+        in_scope, total.files, total.bytes_hashed, round(time.perf_counter() - started, 3)
+    )
+    return Report(
+        target,
+        tuple(c.name for c in CHECKS if c.name in checks),
+        tuple(findings),
+        tuple(total.skips),
+        summary,
+        tuple(cache.warnings),
+        total.facts,
+        tuple(total.details),
+    )
 
 
 def _located(findings: Iterable[Finding], inventory: Inventory) -> list[Finding]:

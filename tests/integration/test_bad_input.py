@@ -27,8 +27,15 @@ def _escaped(byte: int) -> tuple[str, ...]:
 
 
 def _verify(env: Path, cache_dir: Path, *extra: str) -> CliRun:
-    run = run_cli("--python", str(env / "bin" / "python"), "--format", "json", *extra,
-                  cache_dir=cache_dir, timeout=TIMEOUT)
+    run = run_cli(
+        "--python",
+        str(env / "bin" / "python"),
+        "--format",
+        "json",
+        *extra,
+        cache_dir=cache_dir,
+        timeout=TIMEOUT,
+    )
     assert run.returncode in (0, 1), (run.returncode, run.stderr)
     return run
 
@@ -60,8 +67,9 @@ def test_recorded_file_replaced_by_fifo(rel: str, numpy_env: Path, cache_dir: Pa
 
 
 @pytest.mark.parametrize("rel", [INIT, UMATH], ids=["py", "so"])
-def test_recorded_file_replaced_by_fifo_without_cache(rel: str, numpy_env: Path,
-                                                      cache_dir: Path) -> None:
+def test_recorded_file_replaced_by_fifo_without_cache(
+    rel: str, numpy_env: Path, cache_dir: Path
+) -> None:
     path = site_packages(numpy_env) / rel
     path.unlink()
     os.mkfifo(path)
@@ -71,10 +79,14 @@ def test_recorded_file_replaced_by_fifo_without_cache(rel: str, numpy_env: Path,
     assert "FIFO" in f["message"] or "regular" in f["message"]
 
 
-@pytest.mark.parametrize("extra", [(), ("--no-cache",), ("--checks", "all", "--no-cache")],
-                         ids=["cache", "no-cache", "all"])
+@pytest.mark.parametrize(
+    "extra",
+    [(), ("--no-cache",), ("--checks", "all", "--no-cache")],
+    ids=["cache", "no-cache", "all"],
+)
 def test_fifo_in_place_of_a_recorded_file_is_never_opened(
-        extra: tuple[str, ...], numpy_env: Path, cache_dir: Path) -> None:
+    extra: tuple[str, ...], numpy_env: Path, cache_dir: Path
+) -> None:
     """The finding says "not opened": a writer waiting on the FIFO proves it. Opening a
     device or FIFO is itself an effect (a waiting writer wakes, a tape rewinds), so the type
     is learned from stat before any open."""
@@ -106,8 +118,7 @@ def test_fifo_in_place_of_a_recorded_file_is_never_opened(
 
 
 @pytest.mark.parametrize("rel", [INIT, UMATH], ids=["py", "so"])
-def test_recorded_file_replaced_by_symlink_loop(rel: str, numpy_env: Path,
-                                                cache_dir: Path) -> None:
+def test_recorded_file_replaced_by_symlink_loop(rel: str, numpy_env: Path, cache_dir: Path) -> None:
     path = site_packages(numpy_env) / rel
     partner = path.with_name("loop-partner")
     path.unlink()
@@ -123,8 +134,7 @@ def test_recorded_file_replaced_by_symlink_loop(rel: str, numpy_env: Path,
 
 
 @pytest.mark.parametrize("rel", [INIT, UMATH], ids=["py", "so"])
-def test_recorded_file_replaced_by_directory(rel: str, numpy_env: Path,
-                                             cache_dir: Path) -> None:
+def test_recorded_file_replaced_by_directory(rel: str, numpy_env: Path, cache_dir: Path) -> None:
     path = site_packages(numpy_env) / rel
     path.unlink()
     path.mkdir()
@@ -155,44 +165,58 @@ def test_metadata_files_replaced_by_fifos(numpy_env: Path, cache_dir: Path) -> N
 
 def test_non_utf8_file_name_is_escaped(numpy_env: Path, cache_dir: Path) -> None:
     core = os.fsencode(site_packages(numpy_env) / "numpy" / "_core")
-    fd = os.open(core + b"/bad\xff.cpython-311-x86_64-linux-gnu.so",
-                 os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    fd = os.open(
+        core + b"/bad\xff.cpython-311-x86_64-linux-gnu.so",
+        os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+        0o644,
+    )
     os.write(fd, b"\x7fELF not really")
     os.close(fd)
     run = _verify(numpy_env, cache_dir)
     assert run.returncode == 1
     f = run.find("unrecorded-extension", ".cpython-311-x86_64-linux-gnu.so")
     escaped = f["path"]
-    assert escaped in {f"numpy/_core/bad{e}.cpython-311-x86_64-linux-gnu.so"
-                       for e in _escaped(0xFF)}
+    assert escaped in {
+        f"numpy/_core/bad{e}.cpython-311-x86_64-linux-gnu.so" for e in _escaped(0xFF)
+    }
     assert (f["distribution"], f["severity"]) == ("numpy", "error")
     json.dumps(run.report, ensure_ascii=False).encode("utf-8")  # no lone surrogates left
-    text = run_cli("--python", str(numpy_env / "bin" / "python"), cache_dir=cache_dir,
-                   timeout=TIMEOUT)
+    text = run_cli(
+        "--python", str(numpy_env / "bin" / "python"), cache_dir=cache_dir, timeout=TIMEOUT
+    )
     assert text.returncode == 1
     assert escaped in text.stdout
     assert text.stdout.splitlines()[-1].startswith("FAILED:")
-    junit = run_cli("--python", str(numpy_env / "bin" / "python"), "--format", "junit",
-                    cache_dir=cache_dir, timeout=TIMEOUT)
+    junit = run_cli(
+        "--python",
+        str(numpy_env / "bin" / "python"),
+        "--format",
+        "junit",
+        cache_dir=cache_dir,
+        timeout=TIMEOUT,
+    )
     assert junit.returncode == 1
     assert escaped in "".join(ET.fromstring(junit.stdout).itertext())
 
 
-def test_record_row_with_non_utf8_path_of_a_missing_file(numpy_env: Path,
-                                                        cache_dir: Path) -> None:
+def test_record_row_with_non_utf8_path_of_a_missing_file(numpy_env: Path, cache_dir: Path) -> None:
     _append_record(numpy_env, b"numpy/gone\xff.py," + FAKE_SHA256.encode() + b",10\n")
     run = _verify(numpy_env, cache_dir)
     assert run.returncode == 1
     found = [f for f in run.findings if f["code"] in ("missing-file", "record-malformed")]
     assert found, run.findings
-    assert any(f"gone{e}.py" in (f["path"] or "") + f["message"]
-               for f in found for e in _escaped(0xFF)), found
-    assert run_cli("--python", str(numpy_env / "bin" / "python"), cache_dir=cache_dir,
-                   timeout=TIMEOUT).returncode == 1
+    assert any(
+        f"gone{e}.py" in (f["path"] or "") + f["message"] for f in found for e in _escaped(0xFF)
+    ), found
+    assert (
+        run_cli(
+            "--python", str(numpy_env / "bin" / "python"), cache_dir=cache_dir, timeout=TIMEOUT
+        ).returncode
+        == 1
+    )
 
 
-def test_record_row_with_non_utf8_path_of_a_changed_file(numpy_env: Path,
-                                                        cache_dir: Path) -> None:
+def test_record_row_with_non_utf8_path_of_a_changed_file(numpy_env: Path, cache_dir: Path) -> None:
     """The file exists and is hashed, so its surrogate-escaped name goes through the stat cache
     (saved, then loaded by the second run)."""
     site = os.fsencode(site_packages(numpy_env))
@@ -211,8 +235,10 @@ def test_record_row_with_non_utf8_path_of_a_changed_file(numpy_env: Path,
 def test_record_path_outside_the_environment(numpy_env: Path, cache_dir: Path) -> None:
     site = site_packages(numpy_env)
     deep = "../" * (len(site.parts) + 3) + "etc/passwd"
-    _append_record(numpy_env, (f"../../../../../../etc/passwd,{FAKE_SHA256},10\n"
-                               f"{deep},{FAKE_SHA256},10\n").encode())
+    _append_record(
+        numpy_env,
+        (f"../../../../../../etc/passwd,{FAKE_SHA256},10\n{deep},{FAKE_SHA256},10\n").encode(),
+    )
     run = _verify(numpy_env, cache_dir)
     assert run.returncode == 0, run.findings
     outside = [f for f in run.findings if f["code"] == "record-malformed"]
@@ -224,8 +250,7 @@ def test_record_path_outside_the_environment(numpy_env: Path, cache_dir: Path) -
     assert _verify(numpy_env, cache_dir, "--strict").returncode == 1
 
 
-def test_record_absolute_path_outside_the_environment(numpy_env: Path,
-                                                      cache_dir: Path) -> None:
+def test_record_absolute_path_outside_the_environment(numpy_env: Path, cache_dir: Path) -> None:
     _append_record(numpy_env, f"/etc/passwd,{FAKE_SHA256},10\n".encode())
     run = _verify(numpy_env, cache_dir)
     assert run.returncode == 0
@@ -245,8 +270,7 @@ def _replace_content(env: Path, rel: str, data: bytes) -> None:
     assert path.stat().st_size == size
 
 
-def test_extension_replaced_by_garbage_of_the_same_size(numpy_env: Path,
-                                                        cache_dir: Path) -> None:
+def test_extension_replaced_by_garbage_of_the_same_size(numpy_env: Path, cache_dir: Path) -> None:
     _replace_content(numpy_env, UMATH, b"this is not a shared object\n" * 64)
     run = _verify(numpy_env, cache_dir)
     assert run.returncode == 1
@@ -298,14 +322,24 @@ def test_empty_record_file(numpy_env: Path, cache_dir: Path) -> None:
     assert run.returncode == 1, run.stdout
     f = run.find("record-malformed", "RECORD")
     assert (f["distribution"], f["severity"]) == ("numpy", "error")
-    assert run_cli("--python", str(numpy_env / "bin" / "python"), "--format", "junit",
-                   cache_dir=cache_dir, timeout=TIMEOUT).returncode == 1
+    assert (
+        run_cli(
+            "--python",
+            str(numpy_env / "bin" / "python"),
+            "--format",
+            "junit",
+            cache_dir=cache_dir,
+            timeout=TIMEOUT,
+        ).returncode
+        == 1
+    )
 
 
 def test_dist_info_that_is_a_regular_file(numpy_env: Path, cache_dir: Path) -> None:
     """A dist-info must be a directory: a file in its place is a malformed record."""
     (site_packages(numpy_env) / "bogus-1.0.dist-info").write_text(
-        "Metadata-Version: 2.1\nName: bogus\nVersion: 1.0\n")
+        "Metadata-Version: 2.1\nName: bogus\nVersion: 1.0\n"
+    )
     run = _verify(numpy_env, cache_dir)
     assert run.returncode == 1
     assert not [f for f in run.findings if f["distribution"] == "numpy"]
@@ -316,7 +350,8 @@ def test_dist_info_that_is_a_regular_file(numpy_env: Path, cache_dir: Path) -> N
 
 def test_dist_info_that_is_a_garbage_file(numpy_env: Path, cache_dir: Path) -> None:
     (site_packages(numpy_env) / "junk-2.0.dist-info").write_bytes(
-        b"\x00\xff\xfe binary\n\n\x89PNG" * 50)
+        b"\x00\xff\xfe binary\n\n\x89PNG" * 50
+    )
     run = _verify(numpy_env, cache_dir)
     assert run.returncode in (0, 1)
     assert not [f for f in run.findings if f["distribution"] == "numpy"]
@@ -378,14 +413,16 @@ def test_deeply_nested_directories_inside_a_package(numpy_env: Path, cache_dir: 
         subprocess.run(["rm", "-rf", "--", str(core / "d")], check=True)
 
 
-def test_environment_under_a_non_utf8_directory(numpy_venv: Path, tmp_path: Path,
-                                                cache_dir: Path) -> None:
+def test_environment_under_a_non_utf8_directory(
+    numpy_venv: Path, tmp_path: Path, cache_dir: Path
+) -> None:
     env = clone_env(numpy_venv, tmp_path / "env\udcff")  # the byte 0xff, as Python names it
     assert os.fsencode(env).endswith(b"/env\xff")
     clean = _verify(env, cache_dir)
     assert clean.returncode == 0, clean.stdout
     assert clean.report["environment"]["prefix"] in {
-        str(tmp_path / f"env{e}") for e in _escaped(0xFF)}
+        str(tmp_path / f"env{e}") for e in _escaped(0xFF)
+    }
     warm = _verify(env, cache_dir)
     assert (warm.returncode, warm.report["summary"]["bytes_hashed"]) == (0, 0)
     target = break_link(site_packages(env) / UMATH)
@@ -396,7 +433,6 @@ def test_environment_under_a_non_utf8_directory(numpy_venv: Path, tmp_path: Path
     assert run.returncode == 1
     assert run.find("hash-mismatch", UMATH)["distribution"] == "numpy"
     json.dumps(run.report, ensure_ascii=False).encode("utf-8")
-    text = run_cli("--python", str(env / "bin" / "python"), cache_dir=cache_dir,
-                   timeout=TIMEOUT)
+    text = run_cli("--python", str(env / "bin" / "python"), cache_dir=cache_dir, timeout=TIMEOUT)
     assert text.returncode == 1
     assert text.stdout.splitlines()[-1].startswith("FAILED:")

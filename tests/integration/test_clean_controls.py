@@ -16,16 +16,30 @@ def _errors(run: CliRun) -> list[dict[str, object]]:
 
 
 def test_bare_venv(bare_venv: Path, cache_dir: Path) -> None:
-    run = run_cli("--python", str(bare_venv / "bin/python"), "--checks", "all", "--format",
-                  "json", cache_dir=cache_dir)
+    run = run_cli(
+        "--python",
+        str(bare_venv / "bin/python"),
+        "--checks",
+        "all",
+        "--format",
+        "json",
+        cache_dir=cache_dir,
+    )
     assert run.returncode == 0, run.stdout
     assert _errors(run) == []
 
 
 @pytest.mark.slow
 def test_numpy_scipy_pandas_sklearn_torch_venv(big_venv: Path, cache_dir: Path) -> None:
-    run = run_cli("--python", str(big_venv / "bin/python"), "--checks", "all", "--format",
-                  "json", cache_dir=cache_dir)
+    run = run_cli(
+        "--python",
+        str(big_venv / "bin/python"),
+        "--checks",
+        "all",
+        "--format",
+        "json",
+        cache_dir=cache_dir,
+    )
     assert run.returncode == 0, run.stdout
     assert _errors(run) == []
     summary = run.report["summary"]
@@ -39,8 +53,7 @@ def test_debian_system_python(cache_dir: Path) -> None:
     """The distro's python with its apt-installed packages, judged by dpkg's own database."""
     python = shutil.which("python3", path="/usr/bin")
     assert python is not None, "this machine kind ships Debian's python3"
-    run = run_cli("--python", python, "--checks", "all", "--format", "json",
-                  cache_dir=cache_dir)
+    run = run_cli("--python", python, "--checks", "all", "--format", "json", cache_dir=cache_dir)
     assert run.returncode == 0, run.stdout
     assert _errors(run) == []
     dpkg_owned = [f for f in run.findings if f["installer"] == "dpkg"]

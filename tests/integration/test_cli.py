@@ -51,18 +51,24 @@ def _assert_usage_error(run: CliRun) -> None:
 # --- usage errors -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("args", [
-    ("--checks", "bogus"),
-    ("--checks", "tags,bogus"),
-    ("--checks", ","),
-    ("--jobs", "0"),
-    ("--jobs", "many"),
-    ("--format", "yaml"),
-], ids=lambda a: " ".join(a))
-def test_bad_option_value_is_a_usage_error(args: tuple[str, ...], bare_venv: Path,
-                                           cache_dir: Path) -> None:
-    _assert_usage_error(run_cli("--python", _python(bare_venv), *args, cache_dir=cache_dir,
-                                timeout=120))
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--checks", "bogus"),
+        ("--checks", "tags,bogus"),
+        ("--checks", ","),
+        ("--jobs", "0"),
+        ("--jobs", "many"),
+        ("--format", "yaml"),
+    ],
+    ids=lambda a: " ".join(a),
+)
+def test_bad_option_value_is_a_usage_error(
+    args: tuple[str, ...], bare_venv: Path, cache_dir: Path
+) -> None:
+    _assert_usage_error(
+        run_cli("--python", _python(bare_venv), *args, cache_dir=cache_dir, timeout=120)
+    )
 
 
 def test_missing_interpreter(cache_dir: Path) -> None:
@@ -106,22 +112,36 @@ def test_prefix_without_python_or_conda_meta(tmp_path: Path, cache_dir: Path) ->
 
 
 def test_python_and_prefix_together(bare_venv: Path, cache_dir: Path) -> None:
-    _assert_usage_error(run_cli("--python", _python(bare_venv), "--prefix", str(bare_venv),
-                                cache_dir=cache_dir, timeout=120))
+    _assert_usage_error(
+        run_cli(
+            "--python",
+            _python(bare_venv),
+            "--prefix",
+            str(bare_venv),
+            cache_dir=cache_dir,
+            timeout=120,
+        )
+    )
 
 
-@pytest.mark.parametrize("name,value", [
-    ("VERIFY_ENV_FORMAT", "bogus"),
-    ("VERIFY_ENV_JOBS", "x"),
-    ("VERIFY_ENV_JOBS", "0"),
-    ("VERIFY_ENV_STRICT", "maybe"),
-    ("VERIFY_ENV_NO_CACHE", "perhaps"),
-    ("VERIFY_ENV_CHECKS", "bogus"),
-], ids=lambda v: str(v))
-def test_bad_env_twin_is_a_usage_error(name: str, value: str, bare_venv: Path,
-                                       cache_dir: Path) -> None:
-    run = run_cli("--python", _python(bare_venv), env={name: value}, cache_dir=cache_dir,
-                  timeout=120)
+@pytest.mark.parametrize(
+    "name,value",
+    [
+        ("VERIFY_ENV_FORMAT", "bogus"),
+        ("VERIFY_ENV_JOBS", "x"),
+        ("VERIFY_ENV_JOBS", "0"),
+        ("VERIFY_ENV_STRICT", "maybe"),
+        ("VERIFY_ENV_NO_CACHE", "perhaps"),
+        ("VERIFY_ENV_CHECKS", "bogus"),
+    ],
+    ids=lambda v: str(v),
+)
+def test_bad_env_twin_is_a_usage_error(
+    name: str, value: str, bare_venv: Path, cache_dir: Path
+) -> None:
+    run = run_cli(
+        "--python", _python(bare_venv), env={name: value}, cache_dir=cache_dir, timeout=120
+    )
     _assert_usage_error(run)
     assert name in run.stderr or value in run.stderr
 
@@ -137,31 +157,41 @@ def test_version(cache_dir: Path) -> None:
 # --- output files and formats -----------------------------------------------------------------
 
 
-def test_output_file_holds_the_report_atomically(numpy_env: Path, cache_dir: Path,
-                                                 tmp_path: Path) -> None:
+def test_output_file_holds_the_report_atomically(
+    numpy_env: Path, cache_dir: Path, tmp_path: Path
+) -> None:
     _flip_byte(numpy_env)
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     out = out_dir / "report.json"
-    run = run_cli("--python", _python(numpy_env), "--format", "json", "-o", str(out),
-                  cache_dir=cache_dir, timeout=120)
+    run = run_cli(
+        "--python",
+        _python(numpy_env),
+        "--format",
+        "json",
+        "-o",
+        str(out),
+        cache_dir=cache_dir,
+        timeout=120,
+    )
     assert run.returncode == 1, run.stderr
     assert run.stdout == ""
     report = json.loads(out.read_text(encoding="utf-8"))
     assert report["schema"] == 1
     assert report["summary"]["errors"] >= 1
-    assert any(f["code"] == "hash-mismatch" and f["path"] == UMATH
-               for f in report["findings"])
+    assert any(f["code"] == "hash-mismatch" and f["path"] == UMATH for f in report["findings"])
     assert sorted(p.name for p in out_dir.iterdir()) == ["report.json"]
 
 
-def test_output_file_replaces_an_existing_one(bare_venv: Path, cache_dir: Path,
-                                              tmp_path: Path) -> None:
+def test_output_file_replaces_an_existing_one(
+    bare_venv: Path, cache_dir: Path, tmp_path: Path
+) -> None:
     (tmp_path / "out").mkdir()
     out = tmp_path / "out" / "report.txt"
     out.write_text("old contents that are much longer than nothing\n" * 100)
-    run = run_cli("--python", _python(bare_venv), "--output", str(out), cache_dir=cache_dir,
-                  timeout=120)
+    run = run_cli(
+        "--python", _python(bare_venv), "--output", str(out), cache_dir=cache_dir, timeout=120
+    )
     assert run.returncode == 0
     assert run.stdout == ""
     text = out.read_text(encoding="utf-8")
@@ -172,43 +202,61 @@ def test_output_file_replaces_an_existing_one(bare_venv: Path, cache_dir: Path,
 
 def test_output_env_twin(bare_venv: Path, cache_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "report.json"
-    run = run_cli("--python", _python(bare_venv), "--format", "json",
-                  env={"VERIFY_ENV_OUTPUT": str(out)}, cache_dir=cache_dir, timeout=120)
+    run = run_cli(
+        "--python",
+        _python(bare_venv),
+        "--format",
+        "json",
+        env={"VERIFY_ENV_OUTPUT": str(out)},
+        cache_dir=cache_dir,
+        timeout=120,
+    )
     assert run.returncode == 0
     assert run.stdout == ""
     assert json.loads(out.read_text(encoding="utf-8"))["schema"] == 1
 
 
 def test_output_dash_is_stdout(bare_venv: Path, cache_dir: Path) -> None:
-    run = run_cli("--python", _python(bare_venv), "--format", "json", "-o", "-",
-                  cache_dir=cache_dir, timeout=120)
+    run = run_cli(
+        "--python",
+        _python(bare_venv),
+        "--format",
+        "json",
+        "-o",
+        "-",
+        cache_dir=cache_dir,
+        timeout=120,
+    )
     assert run.returncode == 0
     assert run.report["schema"] == 1
 
 
-def test_output_into_missing_directory_is_a_usage_error(bare_venv: Path, cache_dir: Path,
-                                                        tmp_path: Path) -> None:
+def test_output_into_missing_directory_is_a_usage_error(
+    bare_venv: Path, cache_dir: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "no-such-dir" / "report.json"
-    run = run_cli("--python", _python(bare_venv), "-o", str(out), cache_dir=cache_dir,
-                  timeout=120)
+    run = run_cli("--python", _python(bare_venv), "-o", str(out), cache_dir=cache_dir, timeout=120)
     _assert_usage_error(run)
     assert str(out) in run.stderr
     assert not out.parent.exists()
 
 
-def test_output_onto_a_directory_is_a_usage_error(bare_venv: Path, cache_dir: Path,
-                                                  tmp_path: Path) -> None:
+def test_output_onto_a_directory_is_a_usage_error(
+    bare_venv: Path, cache_dir: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
     out.mkdir()
-    run = run_cli("--python", _python(bare_venv), "-o", str(out), cache_dir=cache_dir,
-                  timeout=120)
+    run = run_cli("--python", _python(bare_venv), "-o", str(out), cache_dir=cache_dir, timeout=120)
     _assert_usage_error(run)
-    assert list(out.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == \
-        ["cache", "out"]
+    assert list(out.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == [
+        "cache",
+        "out",
+    ]
 
 
-def test_output_file_gets_ordinary_permissions(bare_venv: Path, cache_dir: Path,
-                                               tmp_path: Path) -> None:
+def test_output_file_gets_ordinary_permissions(
+    bare_venv: Path, cache_dir: Path, tmp_path: Path
+) -> None:
     """A report is an artifact for CI to upload or another user to read: created like any
     file the user writes (0666 less the umask), and an existing file keeps its mode. Writing
     it atomically through a private temp file must not leave it 0600."""
@@ -220,8 +268,16 @@ def test_output_file_gets_ordinary_permissions(bare_venv: Path, cache_dir: Path,
     old_umask = os.umask(0o022)
     try:
         for out in (new, existing):
-            run = run_cli("--python", _python(bare_venv), "--format", "junit", "-o", str(out),
-                          cache_dir=cache_dir, timeout=120)
+            run = run_cli(
+                "--python",
+                _python(bare_venv),
+                "--format",
+                "junit",
+                "-o",
+                str(out),
+                cache_dir=cache_dir,
+                timeout=120,
+            )
             assert run.returncode == 0, run.stderr
     finally:
         os.umask(old_umask)
@@ -232,12 +288,16 @@ def test_output_file_gets_ordinary_permissions(bare_venv: Path, cache_dir: Path,
 
 def test_junit_names_the_failure(numpy_env: Path, cache_dir: Path) -> None:
     _flip_byte(numpy_env)
-    run = run_cli("--python", _python(numpy_env), "--format", "junit", cache_dir=cache_dir,
-                  timeout=120)
+    run = run_cli(
+        "--python", _python(numpy_env), "--format", "junit", cache_dir=cache_dir, timeout=120
+    )
     assert run.returncode == 1
     root = ET.fromstring(run.stdout)
-    failing = {case.get("name"): case.find("failure") for case in root.iter("testcase")
-               if case.find("failure") is not None}
+    failing = {
+        case.get("name"): case.find("failure")
+        for case in root.iter("testcase")
+        if case.find("failure") is not None
+    }
     assert "numpy" in failing, run.stdout
     failure = failing["numpy"]
     assert failure is not None
@@ -246,8 +306,9 @@ def test_junit_names_the_failure(numpy_env: Path, cache_dir: Path) -> None:
 
 
 def test_junit_on_a_clean_env_has_no_failure(numpy_env: Path, cache_dir: Path) -> None:
-    run = run_cli("--python", _python(numpy_env), "--format", "junit", cache_dir=cache_dir,
-                  timeout=120)
+    run = run_cli(
+        "--python", _python(numpy_env), "--format", "junit", cache_dir=cache_dir, timeout=120
+    )
     assert run.returncode == 0
     root = ET.fromstring(run.stdout)
     assert list(root.iter("testcase"))
@@ -256,8 +317,9 @@ def test_junit_on_a_clean_env_has_no_failure(numpy_env: Path, cache_dir: Path) -
 
 def test_text_report_of_a_broken_env(numpy_env: Path, cache_dir: Path) -> None:
     _flip_byte(numpy_env)
-    run = run_cli("--python", _python(numpy_env), "--format", "text", cache_dir=cache_dir,
-                  timeout=120)
+    run = run_cli(
+        "--python", _python(numpy_env), "--format", "text", cache_dir=cache_dir, timeout=120
+    )
     assert run.returncode == 1
     assert UMATH in run.stdout
     assert "hash-mismatch" in run.stdout
@@ -267,23 +329,33 @@ def test_text_report_of_a_broken_env(numpy_env: Path, cache_dir: Path) -> None:
     assert "\033[" not in run.stdout  # no colour codes when stdout is not a terminal
 
 
-def test_text_is_the_default_and_ends_ok_on_a_clean_env(numpy_env: Path,
-                                                        cache_dir: Path) -> None:
+def test_text_is_the_default_and_ends_ok_on_a_clean_env(numpy_env: Path, cache_dir: Path) -> None:
     run = run_cli("--python", _python(numpy_env), cache_dir=cache_dir, timeout=120)
     assert run.returncode == 0
     assert run.stdout.splitlines()[-1].startswith("OK:")
-    text = run_cli("--python", _python(numpy_env), env={"VERIFY_ENV_FORMAT": "text"},
-                   cache_dir=cache_dir, timeout=120)
+    text = run_cli(
+        "--python",
+        _python(numpy_env),
+        env={"VERIFY_ENV_FORMAT": "text"},
+        cache_dir=cache_dir,
+        timeout=120,
+    )
     assert text.stdout.splitlines()[-1].startswith("OK:")
 
 
 @pytest.mark.parametrize("encoding", ["latin-1", "ascii"])
-def test_text_report_on_a_stdout_that_is_not_utf8(encoding: str, numpy_env: Path,
-                                                  cache_dir: Path) -> None:
+def test_text_report_on_a_stdout_that_is_not_utf8(
+    encoding: str, numpy_env: Path, cache_dir: Path
+) -> None:
     """A legacy locale (ISO-8859-1) or PYTHONIOENCODING: the report is still written, and the
     verdict is the environment's, not a UnicodeEncodeError's exit status 1."""
-    run = run_cli("--python", _python(numpy_env), env={"PYTHONIOENCODING": encoding},
-                  cache_dir=cache_dir, timeout=120)
+    run = run_cli(
+        "--python",
+        _python(numpy_env),
+        env={"PYTHONIOENCODING": encoding},
+        cache_dir=cache_dir,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines()[-1].startswith("OK:")
 
@@ -292,16 +364,33 @@ def test_stdout_closed_by_the_reader(numpy_env: Path, cache_dir: Path) -> None:
     """``verify-env --format json | head -c0``: the reader is gone before the report is
     written. Whatever verify-env does then, it is not a traceback, and not exit status 1,
     which would claim error findings in this clean environment."""
-    environ = {k: v for k, v in os.environ.items()
-               if k not in ("VIRTUAL_ENV", "CONDA_PREFIX") and not k.startswith("VERIFY_ENV_")}
+    environ = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("VIRTUAL_ENV", "CONDA_PREFIX") and not k.startswith("VERIFY_ENV_")
+    }
     environ["VERIFY_ENV_CACHE_DIR"] = str(cache_dir)
     read_end, write_end = os.pipe()
     os.close(read_end)
     try:
-        proc = subprocess.run([sys.executable, "-m", "verify_env", "--python",
-                               _python(numpy_env), "--format", "json"],
-                              stdout=write_end, stderr=subprocess.PIPE, text=True,
-                              env=environ, stdin=subprocess.DEVNULL, timeout=120, check=False)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "verify_env",
+                "--python",
+                _python(numpy_env),
+                "--format",
+                "json",
+            ],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=environ,
+            stdin=subprocess.DEVNULL,
+            timeout=120,
+            check=False,
+        )
     finally:
         os.close(write_end)
     assert "Traceback" not in proc.stderr, proc.stderr
@@ -310,12 +399,24 @@ def test_stdout_closed_by_the_reader(numpy_env: Path, cache_dir: Path) -> None:
 
 
 def test_format_env_twin(numpy_env: Path, cache_dir: Path) -> None:
-    run = run_cli("--python", _python(numpy_env), env={"VERIFY_ENV_FORMAT": "json"},
-                  cache_dir=cache_dir, timeout=120)
+    run = run_cli(
+        "--python",
+        _python(numpy_env),
+        env={"VERIFY_ENV_FORMAT": "json"},
+        cache_dir=cache_dir,
+        timeout=120,
+    )
     assert run.returncode == 0
     assert run.report["schema"] == 1
-    flag_wins = run_cli("--python", _python(numpy_env), "--format", "text",
-                        env={"VERIFY_ENV_FORMAT": "json"}, cache_dir=cache_dir, timeout=120)
+    flag_wins = run_cli(
+        "--python",
+        _python(numpy_env),
+        "--format",
+        "text",
+        env={"VERIFY_ENV_FORMAT": "json"},
+        cache_dir=cache_dir,
+        timeout=120,
+    )
     assert flag_wins.stdout.splitlines()[-1].startswith("OK:")
 
 
@@ -325,25 +426,44 @@ def test_format_env_twin(numpy_env: Path, cache_dir: Path) -> None:
 def test_checks_selects_what_runs(numpy_env: Path, cache_dir: Path) -> None:
     _flip_byte(numpy_env)
     py = _python(numpy_env)
-    tags = run_cli("--python", py, "--format", "json", "--checks", "tags", cache_dir=cache_dir,
-                   timeout=120)
+    tags = run_cli(
+        "--python", py, "--format", "json", "--checks", "tags", cache_dir=cache_dir, timeout=120
+    )
     assert tags.returncode == 0, tags.stdout
     assert tags.report["checks"] == ["tags"]
     assert tags.findings == []
-    every = run_cli("--python", py, "--format", "json", "--checks", "all", cache_dir=cache_dir,
-                    timeout=120)
+    every = run_cli(
+        "--python", py, "--format", "json", "--checks", "all", cache_dir=cache_dir, timeout=120
+    )
     assert every.returncode == 1
     assert every.find("hash-mismatch", UMATH)["check"] == "record"
     assert set(every.report["checks"]) >= {"tags", "record"}
-    record = run_cli("--python", py, "--format", "json", "--checks", "record",
-                     cache_dir=cache_dir, timeout=120)
+    record = run_cli(
+        "--python", py, "--format", "json", "--checks", "record", cache_dir=cache_dir, timeout=120
+    )
     assert record.returncode == 1
-    twin = run_cli("--python", py, "--format", "json", env={"VERIFY_ENV_CHECKS": "tags"},
-                   cache_dir=cache_dir, timeout=120)
+    twin = run_cli(
+        "--python",
+        py,
+        "--format",
+        "json",
+        env={"VERIFY_ENV_CHECKS": "tags"},
+        cache_dir=cache_dir,
+        timeout=120,
+    )
     assert twin.returncode == 0
     assert twin.report["checks"] == ["tags"]
-    flag_wins = run_cli("--python", py, "--format", "json", "--checks", "record",
-                        env={"VERIFY_ENV_CHECKS": "tags"}, cache_dir=cache_dir, timeout=120)
+    flag_wins = run_cli(
+        "--python",
+        py,
+        "--format",
+        "json",
+        "--checks",
+        "record",
+        env={"VERIFY_ENV_CHECKS": "tags"},
+        cache_dir=cache_dir,
+        timeout=120,
+    )
     assert flag_wins.returncode == 1
 
 
@@ -356,26 +476,28 @@ def test_strict_fails_on_warnings(numpy_env: Path, cache_dir: Path) -> None:
     f = plain.find("unrecorded-extension", "_old.cpython-310-x86_64-linux-gnu.so")
     assert f["severity"] == "warning"
     assert plain.codes() == set()
-    assert run_cli("--python", py, "--strict", cache_dir=cache_dir,
-                   timeout=120).returncode == 1
+    assert run_cli("--python", py, "--strict", cache_dir=cache_dir, timeout=120).returncode == 1
     for value in ("1", "true", "yes"):
-        run = run_cli("--python", py, env={"VERIFY_ENV_STRICT": value}, cache_dir=cache_dir,
-                      timeout=120)
+        run = run_cli(
+            "--python", py, env={"VERIFY_ENV_STRICT": value}, cache_dir=cache_dir, timeout=120
+        )
         assert run.returncode == 1, value
         assert run.stdout.splitlines()[-1].startswith("FAILED:")
-    assert run_cli("--python", py, env={"VERIFY_ENV_STRICT": "0"}, cache_dir=cache_dir,
-                   timeout=120).returncode == 0
+    assert (
+        run_cli(
+            "--python", py, env={"VERIFY_ENV_STRICT": "0"}, cache_dir=cache_dir, timeout=120
+        ).returncode
+        == 0
+    )
 
 
 # --- the default target -----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("var", ["VIRTUAL_ENV", "CONDA_PREFIX"])
-def test_activated_env_is_verified_by_default(var: str, numpy_env: Path,
-                                              cache_dir: Path) -> None:
+def test_activated_env_is_verified_by_default(var: str, numpy_env: Path, cache_dir: Path) -> None:
     _flip_byte(numpy_env)
-    run = run_cli("--format", "json", env={var: str(numpy_env)}, cache_dir=cache_dir,
-                  timeout=120)
+    run = run_cli("--format", "json", env={var: str(numpy_env)}, cache_dir=cache_dir, timeout=120)
     environment = run.report["environment"]
     assert os.path.realpath(environment["prefix"]) == os.path.realpath(numpy_env)
     assert var in (environment["note"] or "")
@@ -384,19 +506,24 @@ def test_activated_env_is_verified_by_default(var: str, numpy_env: Path,
     assert f"verifying {numpy_env}" in run.stderr or var in run.stderr or run.stderr == ""
 
 
-def test_activated_env_under_a_non_utf8_path(numpy_venv: Path, tmp_path: Path,
-                                            cache_dir: Path) -> None:
+def test_activated_env_under_a_non_utf8_path(
+    numpy_venv: Path, tmp_path: Path, cache_dir: Path
+) -> None:
     """Every string of the JSON report is valid UTF-8, the note included: strict consumers
     (serde_json, Go) reject a lone surrogate escape such as ``\\udcff``."""
     env = clone_env(numpy_venv, tmp_path / "env\udcff")  # a directory named b"env\xff"
-    run = run_cli("--format", "json", env={"VIRTUAL_ENV": str(env)}, cache_dir=cache_dir,
-                  timeout=120)
+    run = run_cli(
+        "--format", "json", env={"VIRTUAL_ENV": str(env)}, cache_dir=cache_dir, timeout=120
+    )
     assert run.returncode == 0, run.stdout
     environment = run.report["environment"]
     assert "VIRTUAL_ENV" in environment["note"]
     assert "env\\udcff" in environment["prefix"] or "env\\xff" in environment["prefix"]
-    not_utf8 = {key: value for key, value in environment.items()
-                if isinstance(value, str) and not _encodes(value)}
+    not_utf8 = {
+        key: value
+        for key, value in environment.items()
+        if isinstance(value, str) and not _encodes(value)
+    }
     assert not_utf8 == {}
     assert _encodes(json.dumps(run.report, ensure_ascii=False))
 
@@ -409,16 +536,13 @@ def _encodes(text: str) -> bool:
     return True
 
 
-def test_env_reached_through_a_symlink(numpy_env: Path, tmp_path: Path,
-                                       cache_dir: Path) -> None:
+def test_env_reached_through_a_symlink(numpy_env: Path, tmp_path: Path, cache_dir: Path) -> None:
     link = tmp_path / "link"
     link.symlink_to(numpy_env, target_is_directory=True)
-    run = run_cli("--python", _python(link), "--format", "json", cache_dir=cache_dir,
-                  timeout=120)
+    run = run_cli("--python", _python(link), "--format", "json", cache_dir=cache_dir, timeout=120)
     assert run.returncode == 0, run.stdout
     assert run.findings == []
-    by_prefix = run_cli("--prefix", str(link), "--format", "json", cache_dir=cache_dir,
-                        timeout=120)
+    by_prefix = run_cli("--prefix", str(link), "--format", "json", cache_dir=cache_dir, timeout=120)
     assert by_prefix.returncode == 0 and by_prefix.findings == []
 
 
@@ -441,19 +565,42 @@ def test_jobs_do_not_change_findings(numpy_env: Path, cache_dir: Path) -> None:
     truncated = break_link(site / "numpy/linalg/_umath_linalg.cpython-311-x86_64-linux-gnu.so")
     with open(truncated, "r+b") as fh:
         fh.truncate(1000)
-    runs = [run_cli("--python", _python(numpy_env), "--format", "json", "--no-cache",
-                    "--jobs", jobs, cache_dir=cache_dir, timeout=120) for jobs in ("1", "2")]
-    runs.append(run_cli("--python", _python(numpy_env), "--format", "json", "--no-cache",
-                        env={"VERIFY_ENV_JOBS": "3"}, cache_dir=cache_dir, timeout=120))
+    runs = [
+        run_cli(
+            "--python",
+            _python(numpy_env),
+            "--format",
+            "json",
+            "--no-cache",
+            "--jobs",
+            jobs,
+            cache_dir=cache_dir,
+            timeout=120,
+        )
+        for jobs in ("1", "2")
+    ]
+    runs.append(
+        run_cli(
+            "--python",
+            _python(numpy_env),
+            "--format",
+            "json",
+            "--no-cache",
+            env={"VERIFY_ENV_JOBS": "3"},
+            cache_dir=cache_dir,
+            timeout=120,
+        )
+    )
     assert {r.returncode for r in runs} == {1}
     assert runs[0].findings == runs[1].findings == runs[2].findings
     codes = {(f["code"], f["path"]) for f in runs[0].findings}
-    assert {("hash-mismatch", UMATH), ("hash-mismatch", "numpy/__init__.py"),
-            ("missing-file", "numpy/_core/numeric.py"),
-            ("size-mismatch", "numpy/linalg/_umath_linalg.cpython-311-x86_64-linux-gnu.so")
-            } <= codes
-    summaries = [{k: v for k, v in r.report["summary"].items() if k != "seconds"}
-                 for r in runs]
+    assert {
+        ("hash-mismatch", UMATH),
+        ("hash-mismatch", "numpy/__init__.py"),
+        ("missing-file", "numpy/_core/numeric.py"),
+        ("size-mismatch", "numpy/linalg/_umath_linalg.cpython-311-x86_64-linux-gnu.so"),
+    } <= codes
+    summaries = [{k: v for k, v in r.report["summary"].items() if k != "seconds"} for r in runs]
     assert summaries[0] == summaries[1] == summaries[2]
 
 
@@ -466,11 +613,19 @@ def test_verified_env_is_never_written(numpy_env: Path, cache_dir: Path) -> None
     before = env_snapshot(numpy_env)
     caches = _pycache_dirs(numpy_env)
     for extra in (("--checks", "all"), ("--checks", "all", "--no-cache"), ()):
-        run = run_cli("--python", _python(numpy_env), "--format", "json", *extra,
-                      cache_dir=cache_dir, timeout=120)
+        run = run_cli(
+            "--python",
+            _python(numpy_env),
+            "--format",
+            "json",
+            *extra,
+            cache_dir=cache_dir,
+            timeout=120,
+        )
         assert run.returncode == 1
-    by_env = run_cli("--checks", "all", env={"VIRTUAL_ENV": str(numpy_env)},
-                     cache_dir=cache_dir, timeout=120)
+    by_env = run_cli(
+        "--checks", "all", env={"VIRTUAL_ENV": str(numpy_env)}, cache_dir=cache_dir, timeout=120
+    )
     assert by_env.returncode == 1
     assert env_snapshot(numpy_env) == before
     assert _pycache_dirs(numpy_env) == caches

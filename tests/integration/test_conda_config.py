@@ -27,8 +27,9 @@ RULE = f"record:hash-mismatch:libfakeblas:{LIB}"
 
 @pytest.fixture(scope="module")
 def channel(tmp_path_factory: pytest.TempPathFactory, py311: str) -> Channel:
-    return make_channel(tmp_path_factory.mktemp("confplugin"), py311, pyenv_python(12),
-                        python_include(py311))
+    return make_channel(
+        tmp_path_factory.mktemp("confplugin"), py311, pyenv_python(12), python_include(py311)
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -36,8 +37,12 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A private stat cache, no user config file, and a working directory of our own."""
     monkeypatch.setenv("VERIFY_ENV_CACHE_DIR", str(tmp_path / "statcache"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    for name in ("VERIFY_ENV_IGNORE", "VERIFY_ENV_BASELINE", "VERIFY_ENV_CONFIG",
-                 "VERIFY_ENV_STRICT"):
+    for name in (
+        "VERIFY_ENV_IGNORE",
+        "VERIFY_ENV_BASELINE",
+        "VERIFY_ENV_CONFIG",
+        "VERIFY_ENV_STRICT",
+    ):
         monkeypatch.delenv(name, raising=False)
     work = tmp_path / "work"
     work.mkdir()
@@ -55,19 +60,27 @@ def _damaged(channel: Channel, tmp_path: Path) -> Path:
 def _conda_verify(*argv: str, plugins: object = None) -> int:
     parser = argparse.ArgumentParser(prog="conda verify")
     verify_cmd.configure_parser(parser)
-    return verify_cmd.execute(parser.parse_args(argv), locate_name=lambda n: n,
-                              default_prefix=lambda: "/nonexistent", plugins=plugins)
+    return verify_cmd.execute(
+        parser.parse_args(argv),
+        locate_name=lambda n: n,
+        default_prefix=lambda: "/nonexistent",
+        plugins=plugins,
+    )
 
 
 def _plugins(ignore: tuple[str, ...] = (), baseline: str = "") -> SimpleNamespace:
     """What conda's ``context.plugins`` holds for our settings (a tuple and a string)."""
-    return SimpleNamespace(verify_env_mode="fail", verify_env_ignore=ignore,
-                           verify_env_baseline=baseline)
+    return SimpleNamespace(
+        verify_env_mode="fail", verify_env_ignore=ignore, verify_env_baseline=baseline
+    )
 
 
 def test_conda_verify_ignore_baseline_and_plugin_settings(
-        channel: Channel, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    channel: Channel,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     prefix = _damaged(channel, tmp_path)
     assert _conda_verify("-p", str(prefix)) == 1
     capsys.readouterr()
@@ -106,7 +119,8 @@ def test_conda_verify_ignore_baseline_and_plugin_settings(
 
 
 def test_fail_mode_does_not_roll_back_for_an_accepted_finding(
-        channel: Channel, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    channel: Channel, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     prefix = _damaged(channel, tmp_path)
     linked = [ref_from_meta(prefix, n) for n in ("python", "libfakeblas", "fakeblas-ext")]
     with pytest.raises(TransactionRefused):
@@ -130,7 +144,8 @@ def test_fail_mode_does_not_roll_back_for_an_accepted_finding(
 
 
 def test_doctor_reports_accepted_findings_and_does_not_fix_them(
-        channel: Channel, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    channel: Channel, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     prefix = _damaged(channel, tmp_path)
     doctor.health_check(str(prefix), False, plugins=_plugins((RULE,)))
     out = capsys.readouterr().out
@@ -141,7 +156,9 @@ def test_doctor_reports_accepted_findings_and_does_not_fix_them(
         reinstalled.append(specs)
         return 0
 
-    assert doctor.fix(str(prefix), print, pkgs_dirs=[], reinstall=reinstall,
-                      plugins=_plugins((RULE,))) == 0
+    assert (
+        doctor.fix(str(prefix), print, pkgs_dirs=[], reinstall=reinstall, plugins=_plugins((RULE,)))
+        == 0
+    )
     assert reinstalled == []
     assert "no conda package has damaged files" in capsys.readouterr().out

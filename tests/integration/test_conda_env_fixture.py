@@ -134,8 +134,11 @@ def test_linux64_package_records(env: tuple[Path, Path]) -> None:
     assert text["sha256_in_prefix"] == sha(on_disk)
     # the size on disk: the placeholder replaced by the prefix (equal to the package's own
     # size only when the two happen to be the same length, which a basetemp can make them)
-    assert text["size_in_bytes"] == len(on_disk) \
+    assert (
+        text["size_in_bytes"]
+        == len(on_disk)
         == len(CONF) + len(str(prefix)) - len(TEXT_PLACEHOLDER)
+    )
 
     binary = paths["lib/libbar.so"]
     on_disk = (prefix / "lib/libbar.so").read_bytes()

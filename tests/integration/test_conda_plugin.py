@@ -37,8 +37,9 @@ PY_EXT = f"{SITE}/pipext/_c.cpython-311-x86_64-linux-gnu.so"
 
 @pytest.fixture(scope="module")
 def channel(tmp_path_factory: pytest.TempPathFactory, py311: str) -> Channel:
-    return make_channel(tmp_path_factory.mktemp("plugin"), py311, pyenv_python(12),
-                        python_include(py311))
+    return make_channel(
+        tmp_path_factory.mktemp("plugin"), py311, pyenv_python(12), python_include(py311)
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -48,8 +49,9 @@ def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _env(channel: Channel, tmp_path: Path, *specs: str) -> Path:
     prefix = tmp_path / "env"
-    create_prefix(prefix, channel.url, list(specs or ("fakeblas-ext", "libfakeblas=1.0")),
-                  python_site=SITE)
+    create_prefix(
+        prefix, channel.url, list(specs or ("fakeblas-ext", "libfakeblas=1.0")), python_site=SITE
+    )
     return prefix
 
 
@@ -63,20 +65,25 @@ def _flip(data: bytes) -> bytes:
     return data[:200] + bytes([data[200] ^ 0xFF]) + data[201:]
 
 
-def _conda_verify(*argv: str, names: dict[str, str] | None = None,
-                  active: str = "/nonexistent") -> int:
+def _conda_verify(
+    *argv: str, names: dict[str, str] | None = None, active: str = "/nonexistent"
+) -> int:
     parser = argparse.ArgumentParser(prog="conda verify")
     verify_cmd.configure_parser(parser)
-    return verify_cmd.execute(parser.parse_args(argv),
-                              locate_name=lambda n: (names or {})[n],
-                              default_prefix=lambda: active)
+    return verify_cmd.execute(
+        parser.parse_args(argv),
+        locate_name=lambda n: (names or {})[n],
+        default_prefix=lambda: active,
+    )
 
 
 def test_plugin_imports_without_conda_and_without_the_core() -> None:
-    code = ("import sys, verify_env_conda as p; "
-            "assert not p.HAVE_CONDA; "
-            "assert not [m for m in sys.modules if m.startswith('verify_env.')], "
-            "sorted(m for m in sys.modules if m.startswith('verify_env'))")
+    code = (
+        "import sys, verify_env_conda as p; "
+        "assert not p.HAVE_CONDA; "
+        "assert not [m for m in sys.modules if m.startswith('verify_env.')], "
+        "sorted(m for m in sys.modules if m.startswith('verify_env'))"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -87,8 +94,9 @@ def test_mode_setting() -> None:
         parse_mode("fial")
 
 
-def test_conda_verify_clean_then_damaged(channel: Channel, tmp_path: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_conda_verify_clean_then_damaged(
+    channel: Channel, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     prefix = _env(channel, tmp_path)
     assert str(prefix).encode() in (prefix / "etc/fakeblas.conf").read_bytes()  # replaced
     assert _conda_verify("-p", str(prefix), "--format", "json") == 0
@@ -97,8 +105,11 @@ def test_conda_verify_clean_then_damaged(channel: Channel, tmp_path: Path,
     _replace(prefix / "lib/libfakeblas.so.3", _flip(channel.library))
     assert _conda_verify("-n", "work", "--format", "json", names={"work": str(prefix)}) == 1
     (f,) = json.loads(capsys.readouterr().out)["findings"]
-    assert (f["code"], f["path"], f["distribution"]) == \
-        ("hash-mismatch", "lib/libfakeblas.so.3", "libfakeblas")
+    assert (f["code"], f["path"], f["distribution"]) == (
+        "hash-mismatch",
+        "lib/libfakeblas.so.3",
+        "libfakeblas",
+    )
     assert f["hint"] == "conda install --force-reinstall libfakeblas=1.0"
     assert _conda_verify("--checks", "tags", active=str(prefix)) == 0  # the active env
     assert "verify-env" in capsys.readouterr().out
@@ -106,9 +117,12 @@ def test_conda_verify_clean_then_damaged(channel: Channel, tmp_path: Path,
     assert "unknown check(s) nope" in capsys.readouterr().err
 
 
-def test_conda_verify_env_twins(channel: Channel, tmp_path: Path,
-                                capsys: pytest.CaptureFixture[str],
-                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_conda_verify_env_twins(
+    channel: Channel,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     prefix = _env(channel, tmp_path)
     monkeypatch.setenv("VERIFY_ENV_JOBS", "0")
     assert _conda_verify("-p", str(prefix)) == 2
@@ -126,8 +140,9 @@ def test_conda_verify_env_twins(channel: Channel, tmp_path: Path,
     assert capsys.readouterr().out.startswith("<?xml")
 
 
-def test_health_check_and_fixer(channel: Channel, tmp_path: Path,
-                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_health_check_and_fixer(
+    channel: Channel, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     prefix = _env(channel, tmp_path)
     pkgs = tmp_path / "pkgs"
     cached = extract(channel, pkgs, "libfakeblas", "1.0")
@@ -154,15 +169,15 @@ def test_health_check_and_fixer(channel: Channel, tmp_path: Path,
         reinstalled.append(specs)
         return 0
 
-    assert doctor.fix(str(prefix), asked.append, pkgs_dirs=[str(pkgs)],
-                      reinstall=reinstall) == 0
+    assert doctor.fix(str(prefix), asked.append, pkgs_dirs=[str(pkgs)], reinstall=reinstall) == 0
     assert reinstalled == [["libfakeblas=1.0=0"]] and len(asked) == 1
     assert not (pkgs / cached.dist_name).exists()  # dropped, so conda extracts it afresh
     assert f"removed the damaged cache copy {pkgs / cached.dist_name}" in capsys.readouterr().out
 
 
-def test_fixer_leaves_pip_damage_to_pip(channel: Channel, tmp_path: Path,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_fixer_leaves_pip_damage_to_pip(
+    channel: Channel, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     prefix = _env(channel, tmp_path)
     _pip_dist(prefix, channel)
     _replace(prefix / PY_EXT, _flip(channel.extension))
@@ -176,7 +191,8 @@ def test_fixer_leaves_pip_damage_to_pip(channel: Channel, tmp_path: Path,
 
 
 def test_action_refuses_damaged_package_cache_before_linking(
-        channel: Channel, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    channel: Channel, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     pkgs = tmp_path / "pkgs"
     refs = [extract(channel, pkgs, "libfakeblas", "1.0"), extract(channel, pkgs, "pyfoo", "1.0")]
     check = TransactionCheck(None, str(tmp_path / "new"), [], refs, mode=Mode.FAIL)
@@ -199,8 +215,9 @@ def test_action_refuses_damaged_package_cache_before_linking(
     assert off.verify() is None and capsys.readouterr().out == ""
 
 
-def test_action_after_linking_warn_and_fail(channel: Channel, tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_action_after_linking_warn_and_fail(
+    channel: Channel, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     prefix = _env(channel, tmp_path)
     linked = [ref_from_meta(prefix, n) for n in ("python", "libfakeblas", "fakeblas-ext")]
     TransactionCheck(None, str(prefix), [], linked, mode=Mode.WARN).execute()
@@ -245,13 +262,14 @@ def _pip_dist(prefix: Path, channel: Channel) -> None:
     import hashlib
 
     site = prefix / SITE
-    files = {"pipext/__init__.py": b"from . import _c\n",
-             "pipext/_c.cpython-311-x86_64-linux-gnu.so": channel.extension,
-             "pipext-0.1.dist-info/METADATA": b"Metadata-Version: 2.1\nName: pipext\n"
-                                              b"Version: 0.1\n",
-             "pipext-0.1.dist-info/INSTALLER": b"pip\n",
-             "pipext-0.1.dist-info/WHEEL": b"Wheel-Version: 1.0\nRoot-Is-Purelib: false\n"
-                                           b"Tag: cp311-cp311-linux_x86_64\n"}
+    files = {
+        "pipext/__init__.py": b"from . import _c\n",
+        "pipext/_c.cpython-311-x86_64-linux-gnu.so": channel.extension,
+        "pipext-0.1.dist-info/METADATA": b"Metadata-Version: 2.1\nName: pipext\nVersion: 0.1\n",
+        "pipext-0.1.dist-info/INSTALLER": b"pip\n",
+        "pipext-0.1.dist-info/WHEEL": b"Wheel-Version: 1.0\nRoot-Is-Purelib: false\n"
+        b"Tag: cp311-cp311-linux_x86_64\n",
+    }
     lines = []
     for rel, data in files.items():
         (site / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -262,15 +280,17 @@ def _pip_dist(prefix: Path, channel: Channel) -> None:
     (site / "pipext-0.1.dist-info/RECORD").write_text("\n".join(lines) + "\n")
 
 
-def test_python_version_change_reports_dead_pip_extensions(channel: Channel,
-                                                           tmp_path: Path) -> None:
+def test_python_version_change_reports_dead_pip_extensions(
+    channel: Channel, tmp_path: Path
+) -> None:
     prefix = _env(channel, tmp_path, "python=3.11", "pyfoo")
     _pip_dist(prefix, channel)
     before = verify_transaction(str(prefix), [ref_from_meta(prefix, "pyfoo")], [])
     assert before.report.errors == 0, before.report.findings
     old = [ref_from_meta(prefix, n) for n in ("python", "pyfoo")]
-    create_prefix(prefix, channel.url, ["python=3.12", "pyfoo"],
-                  python_site="lib/python3.12/site-packages")
+    create_prefix(
+        prefix, channel.url, ["python=3.12", "pyfoo"], python_site="lib/python3.12/site-packages"
+    )
     new = [ref_from_meta(prefix, n) for n in ("python", "pyfoo")]
     assert new[0].version == "3.12.1"
     outcome = verify_transaction(str(prefix), new, old)

@@ -36,10 +36,8 @@ def _pyfoo(version: str) -> tuple[dict[str, bytes], str]:
     files = {
         "pyfoo/__init__.py": f"VERSION = {version!r}\n".encode(),
         "pyfoo/core.py": b"def answer():\n    return 42\n",
-        f"pyfoo-{version}.dist-info/METADATA":
-            f"Metadata-Version: 2.1\nName: pyfoo\nVersion: {version}\n".encode(),
-        f"pyfoo-{version}.dist-info/WHEEL":
-            b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"pyfoo-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: pyfoo\nVersion: {version}\n".encode(),
+        f"pyfoo-{version}.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
     record = "\n".join(_record_line(p, d) for p, d in files.items())
     record += f"\npyfoo-{version}.dist-info/RECORD,,\n"
@@ -50,18 +48,26 @@ def _pyfoo(version: str) -> tuple[dict[str, bytes], str]:
 def channel(tmp_path_factory: pytest.TempPathFactory) -> str:
     files, record = _pyfoo("2.0")
     conda_files = [PackageFile(f"site-packages/{p}", d) for p, d in files.items()]
-    conda_files += [PackageFile("site-packages/pyfoo-2.0.dist-info/RECORD", record.encode()),
-                    PackageFile("site-packages/pyfoo-2.0.dist-info/INSTALLER", b"conda\n")]
+    conda_files += [
+        PackageFile("site-packages/pyfoo-2.0.dist-info/RECORD", record.encode()),
+        PackageFile("site-packages/pyfoo-2.0.dist-info/INSTALLER", b"conda\n"),
+    ]
     packages = (
-        PackageSpec("python", "3.11.7",
-                    files=(PackageFile(f"{SITE}/.conda-python-marker", b"marker\n"),)),
-        PackageSpec("libfoo", "1.0", files=(
-            PackageFile("lib/libfoo.so.1", LIB),
-            PackageFile("lib/libfoo.so", symlink_to="libfoo.so.1"),
-            PackageFile("etc/foo.conf", CONF, prefix_placeholder=TEXT_PLACEHOLDER),
-        )),
-        PackageSpec("pyfoo", "2.0", noarch_python=True, depends=("python >=3.8",),
-                    files=tuple(conda_files)),
+        PackageSpec(
+            "python", "3.11.7", files=(PackageFile(f"{SITE}/.conda-python-marker", b"marker\n"),)
+        ),
+        PackageSpec(
+            "libfoo",
+            "1.0",
+            files=(
+                PackageFile("lib/libfoo.so.1", LIB),
+                PackageFile("lib/libfoo.so", symlink_to="libfoo.so.1"),
+                PackageFile("etc/foo.conf", CONF, prefix_placeholder=TEXT_PLACEHOLDER),
+            ),
+        ),
+        PackageSpec(
+            "pyfoo", "2.0", noarch_python=True, depends=("python >=3.8",), files=tuple(conda_files)
+        ),
     )
     return build_channel(tmp_path_factory.mktemp("channel"), packages)
 
@@ -71,7 +77,8 @@ def _verify(prefix: Path, cache_dir: Path) -> CliRun:
 
 
 def test_intact_prefix_with_prefix_replaced_text_file_is_clean(
-        channel: str, tmp_path: Path, cache_dir: Path) -> None:
+    channel: str, tmp_path: Path, cache_dir: Path
+) -> None:
     prefix = tmp_path / "env"
     create_prefix(prefix, channel, ["libfoo"])
     assert str(prefix).encode() in (prefix / "etc/foo.conf").read_bytes()  # replaced
@@ -82,8 +89,9 @@ def test_intact_prefix_with_prefix_replaced_text_file_is_clean(
     assert run.report["environment"]["python"] is None  # a prefix without an interpreter
 
 
-def test_altered_conda_file_and_broken_softlink(channel: str, tmp_path: Path,
-                                                cache_dir: Path) -> None:
+def test_altered_conda_file_and_broken_softlink(
+    channel: str, tmp_path: Path, cache_dir: Path
+) -> None:
     prefix = tmp_path / "env"
     create_prefix(prefix, channel, ["libfoo"])
     lib = prefix / "lib/libfoo.so.1"
@@ -103,8 +111,9 @@ def test_altered_conda_file_and_broken_softlink(channel: str, tmp_path: Path,
     assert "softlink" in broken["message"] and "libfoo.so.1" in broken["message"]
 
 
-def test_edited_prefix_replaced_text_file_is_caught(channel: str, tmp_path: Path,
-                                                    cache_dir: Path) -> None:
+def test_edited_prefix_replaced_text_file_is_caught(
+    channel: str, tmp_path: Path, cache_dir: Path
+) -> None:
     prefix = tmp_path / "env"
     create_prefix(prefix, channel, ["libfoo"])
     conf = prefix / "etc/foo.conf"
@@ -116,8 +125,9 @@ def test_edited_prefix_replaced_text_file_is_caught(channel: str, tmp_path: Path
     assert run.find("hash-mismatch", "etc/foo.conf")["distribution"] == "libfoo"
 
 
-def test_pip_over_conda_is_clobbered_file(channel: str, tmp_path: Path, cache_dir: Path,
-                                          py311: str) -> None:
+def test_pip_over_conda_is_clobbered_file(
+    channel: str, tmp_path: Path, cache_dir: Path, py311: str
+) -> None:
     prefix = make_venv(tmp_path / "env", py311)  # a real interpreter whose sys.prefix is here
     create_prefix(prefix, channel, ["pyfoo"], python_site=SITE)
     assert (prefix / SITE / "pyfoo-2.0.dist-info/INSTALLER").read_text() == "conda\n"
@@ -130,9 +140,20 @@ def test_pip_over_conda_is_clobbered_file(channel: str, tmp_path: Path, cache_di
         for path, data in files.items():
             zf.writestr(path, data)
         zf.writestr("pyfoo-2.1.dist-info/RECORD", record)
-    subprocess.run([str(prefix / "bin/python"), "-m", "pip", "install", "-q", "--no-index",
-                    "--disable-pip-version-check", str(wheel)], check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            str(prefix / "bin/python"),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-index",
+            "--disable-pip-version-check",
+            str(wheel),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     run = _verify(prefix, cache_dir)
     assert run.returncode == 1
     rewritten = run.find("clobbered-file", f"{SITE}/pyfoo/__init__.py")
@@ -144,7 +165,7 @@ def test_pip_over_conda_is_clobbered_file(channel: str, tmp_path: Path, cache_di
 def test_garbage_conda_meta_is_malformed(channel: str, tmp_path: Path, cache_dir: Path) -> None:
     prefix = tmp_path / "env"
     create_prefix(prefix, channel, ["libfoo"])
-    (prefix / "conda-meta" / "broken-1.0-0.json").write_bytes(b"{\"name\": \"broken\", \xff")
+    (prefix / "conda-meta" / "broken-1.0-0.json").write_bytes(b'{"name": "broken", \xff')
     run = _verify(prefix, cache_dir)
     assert run.returncode == 1
     f = run.find("record-malformed")

@@ -27,8 +27,9 @@ def _conda_python() -> str | None:
     explicit = os.environ.get("VERIFY_ENV_TEST_CONDA")
     candidates = [explicit] if explicit else [sys.executable]
     for python in candidates:
-        probe = subprocess.run([python, "-c", "import conda, verify_env_conda"],
-                               capture_output=True, check=False)
+        probe = subprocess.run(
+            [python, "-c", "import conda, verify_env_conda"], capture_output=True, check=False
+        )
         if probe.returncode == 0:
             return python
     return None
@@ -36,14 +37,17 @@ def _conda_python() -> str | None:
 
 CONDA = _conda_python()
 pytestmark = pytest.mark.skipif(
-    CONDA is None, reason="needs a real conda: `import conda` fails here (conda is not on PyPI); "
-                          "set VERIFY_ENV_TEST_CONDA=/path/to/python of a conda install")
+    CONDA is None,
+    reason="needs a real conda: `import conda` fails here (conda is not on PyPI); "
+    "set VERIFY_ENV_TEST_CONDA=/path/to/python of a conda install",
+)
 
 
 @pytest.fixture(scope="module")
 def channel(tmp_path_factory: pytest.TempPathFactory, py311: str) -> Channel:
-    return make_channel(tmp_path_factory.mktemp("realconda"), py311, pyenv_python(12),
-                        python_include(py311))
+    return make_channel(
+        tmp_path_factory.mktemp("realconda"), py311, pyenv_python(12), python_include(py311)
+    )
 
 
 class Conda:
@@ -57,9 +61,14 @@ class Conda:
         (home / ".condarc").write_text(
             f"solver: classic\noffline: true\nchannels:\n  - {channel.url}\n"
             f"pkgs_dirs:\n  - {self.pkgs}\nenvs_dirs:\n  - {root / 'envs'}\n"
-            "notify_outdated_conda: false\nadd_pip_as_python_dependency: false\n")
-        self.env = {**os.environ, "HOME": str(home), "NO_COLOR": "1",
-                    "VERIFY_ENV_CACHE_DIR": str(root / "statcache")}
+            "notify_outdated_conda: false\nadd_pip_as_python_dependency: false\n"
+        )
+        self.env = {
+            **os.environ,
+            "HOME": str(home),
+            "NO_COLOR": "1",
+            "VERIFY_ENV_CACHE_DIR": str(root / "statcache"),
+        }
         for var in ("CONDA_PREFIX", "CONDA_DEFAULT_ENV", "CONDARC", "VIRTUAL_ENV"):
             self.env.pop(var, None)
 
@@ -68,8 +77,15 @@ class Conda:
         if mode:
             env["CONDA_PLUGINS_VERIFY_ENV_MODE"] = mode
         assert CONDA is not None
-        return subprocess.run([CONDA, "-m", "conda", *args], capture_output=True, text=True,
-                              env=env, cwd=self.root, timeout=300, check=False)
+        return subprocess.run(
+            [CONDA, "-m", "conda", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=self.root,
+            timeout=300,
+            check=False,
+        )
 
 
 def _flip(path: Path) -> None:
@@ -128,13 +144,15 @@ def _pip_dependent(prefix: Path) -> Path:
     (site / "needsfoo/__init__.py").write_text("import pyfoo\n")
     info = site / "needsfoo-1.0.dist-info"
     info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: needsfoo\nVersion: 1.0\n"
-                                   "Requires-Dist: pyfoo\n")
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: needsfoo\nVersion: 1.0\nRequires-Dist: pyfoo\n"
+    )
     (info / "INSTALLER").write_text("pip\n")
     (info / "RECORD").write_text(
         "needsfoo/__init__.py,sha256=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA,13\n"
         "needsfoo-1.0.dist-info/METADATA,,\nneedsfoo-1.0.dist-info/INSTALLER,,\n"
-        "needsfoo-1.0.dist-info/RECORD,,\n")
+        "needsfoo-1.0.dist-info/RECORD,,\n"
+    )
     return site
 
 
@@ -156,8 +174,9 @@ def test_fail_mode_rolls_the_transaction_back(conda: Conda, tmp_path: Path) -> N
     assert list((prefix / "conda-meta").glob("pyfoo-*.json"))
 
 
-def test_verify_finds_what_doctor_misses_and_doctor_fix_repairs(conda: Conda,
-                                                               tmp_path: Path) -> None:
+def test_verify_finds_what_doctor_misses_and_doctor_fix_repairs(
+    conda: Conda, tmp_path: Path
+) -> None:
     prefix = tmp_path / "env"
     run = conda("create", "-y", "-p", str(prefix), "pyfoo", "libfakeblas=1.0", "python=3.11")
     assert run.returncode == 0, run.stderr
@@ -169,8 +188,10 @@ def test_verify_finds_what_doctor_misses_and_doctor_fix_repairs(conda: Conda,
     assert found == {("pyfoo", "hash-mismatch"), ("libfakeblas", "hash-mismatch")}
     doctor = conda("doctor", "-p", str(prefix))
     assert doctor.returncode == 0  # conda doctor exits 0 whatever it finds
-    assert "libfakeblas-1.0-0: 1" in doctor.stdout and "pyfoo" not in doctor.stdout.split(
-        "verify-env")[0]
+    assert (
+        "libfakeblas-1.0-0: 1" in doctor.stdout
+        and "pyfoo" not in doctor.stdout.split("verify-env")[0]
+    )
     assert "verify-env: 2 error(s)" in doctor.stdout
     fixed = conda("doctor", "verify-env", "--fix", "--yes", "-p", str(prefix))
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
@@ -180,26 +201,34 @@ def test_verify_finds_what_doctor_misses_and_doctor_fix_repairs(conda: Conda,
 
 
 def test_conda_start_up_imports_no_core_and_reads_the_setting(conda: Conda) -> None:
-    code = ("import sys\n"
-            "from conda.base.context import context\n"
-            "pm = context.plugin_manager\n"
-            "assert 'verify' in pm.get_subcommands(), pm.get_subcommands()\n"
-            "assert 'verify_env_mode' in pm.get_settings()\n"
-            "assert 'verify-env' in pm.get_health_checks()\n"
-            "from verify_env_conda.hooks import current_mode\n"
-            "print(current_mode())\n"
-            "print(sorted(m for m in sys.modules if m.startswith('verify_env.')))\n")
+    code = (
+        "import sys\n"
+        "from conda.base.context import context\n"
+        "pm = context.plugin_manager\n"
+        "assert 'verify' in pm.get_subcommands(), pm.get_subcommands()\n"
+        "assert 'verify_env_mode' in pm.get_settings()\n"
+        "assert 'verify-env' in pm.get_health_checks()\n"
+        "from verify_env_conda.hooks import current_mode\n"
+        "print(current_mode())\n"
+        "print(sorted(m for m in sys.modules if m.startswith('verify_env.')))\n"
+    )
     assert CONDA is not None
-    run = subprocess.run([CONDA, "-c", code], capture_output=True, text=True,
-                         env={**conda.env, "CONDA_PLUGINS_VERIFY_ENV_MODE": "fail"}, check=False)
+    run = subprocess.run(
+        [CONDA, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**conda.env, "CONDA_PLUGINS_VERIFY_ENV_MODE": "fail"},
+        check=False,
+    )
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines() == ["fail", "[]"]
     bad = conda("verify", "--help", mode="fial")
     assert bad.returncode == 0  # a bad value is reported when a transaction reads it
 
 
-def test_python_upgrade_reports_dead_pip_extensions(conda: Conda, channel: Channel,
-                                                    tmp_path: Path) -> None:
+def test_python_upgrade_reports_dead_pip_extensions(
+    conda: Conda, channel: Channel, tmp_path: Path
+) -> None:
     prefix = tmp_path / "env"
     assert conda("create", "-y", "-p", str(prefix), "python=3.11", "pyfoo").returncode == 0
     site = prefix / SITE
@@ -209,8 +238,9 @@ def test_python_upgrade_reports_dead_pip_extensions(conda: Conda, channel: Chann
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: pipext\nVersion: 0.1\n")
     (info / "INSTALLER").write_text("pip\n")
-    (info / "RECORD").write_text("pipext/_c.cpython-311-x86_64-linux-gnu.so,,\n"
-                                 "pipext-0.1.dist-info/RECORD,,\n")
+    (info / "RECORD").write_text(
+        "pipext/_c.cpython-311-x86_64-linux-gnu.so,,\npipext-0.1.dist-info/RECORD,,\n"
+    )
     run = conda("install", "-y", "-p", str(prefix), "python=3.12")
     assert run.returncode == 0, run.stdout + run.stderr
     assert (prefix / "lib/python3.12/site-packages/pyfoo/__init__.py").exists()  # relinked
@@ -218,8 +248,7 @@ def test_python_upgrade_reports_dead_pip_extensions(conda: Conda, channel: Chann
     assert f"stay in {site}, which the new python does not read: pipext 0.1" in run.stdout
 
 
-def test_condarc_ignore_and_baseline_are_read_by_real_conda(conda: Conda, tmp_path: Path
-                                                            ) -> None:
+def test_condarc_ignore_and_baseline_are_read_by_real_conda(conda: Conda, tmp_path: Path) -> None:
     """The plugin's own settings, through conda's configuration machinery: an ignore rule in
     .condarc accepts one finding (info, exit 0); --write-baseline then --baseline accept the
     rest, and a further change to a baselined file is new again."""
@@ -229,12 +258,15 @@ def test_condarc_ignore_and_baseline_are_read_by_real_conda(conda: Conda, tmp_pa
     _flip(prefix / SITE / "pyfoo/__init__.py")
     _flip(prefix / "lib/libfakeblas.so.3")
     condarc = Path(conda.env["HOME"]) / ".condarc"
-    condarc.write_text(condarc.read_text() + "plugins:\n  verify_env_ignore:\n"
-                       "    - record:hash-mismatch:pyfoo\n")
+    condarc.write_text(
+        condarc.read_text() + "plugins:\n  verify_env_ignore:\n    - record:hash-mismatch:pyfoo\n"
+    )
     first = conda("verify", "-p", str(prefix), "--format", "json")
     assert first.returncode == 1, first.stderr  # libfakeblas is still an error
-    found = {(f["distribution"], f["severity"], bool(f["accepted"]))
-             for f in json.loads(first.stdout)["findings"]}
+    found = {
+        (f["distribution"], f["severity"], bool(f["accepted"]))
+        for f in json.loads(first.stdout)["findings"]
+    }
     assert found == {("pyfoo", "info", True), ("libfakeblas", "error", False)}
     baseline = tmp_path / "baseline.json"
     wrote = conda("verify", "-p", str(prefix), "--write-baseline", str(baseline))
@@ -248,5 +280,6 @@ def test_condarc_ignore_and_baseline_are_read_by_real_conda(conda: Conda, tmp_pa
         fh.write(bytes(data))
     again = conda("verify", "-p", str(prefix), "--baseline", str(baseline), "--format", "json")
     assert again.returncode == 1, again.stderr
-    assert [f["distribution"] for f in json.loads(again.stdout)["findings"]
-            if f["severity"] == "error"] == ["libfakeblas"]
+    assert [
+        f["distribution"] for f in json.loads(again.stdout)["findings"] if f["severity"] == "error"
+    ] == ["libfakeblas"]

@@ -46,27 +46,50 @@ def run_lines(dockerfile: str) -> list[str]:
 def wheel_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A wheel of this checkout: what ``pip install verify-env`` installs in the examples."""
     dest = tmp_path_factory.mktemp("verify-env-wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dest),
-                    str(ROOT)], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dest), str(ROOT)],
+        check=True,
+    )
     assert list(dest.glob("verify_env-*.whl"))
     return dest
 
 
-def shell(script: str, cwd: Path, python_bin: Path, wheel_dir: Path,
-          ) -> subprocess.CompletedProcess[str]:
+def shell(
+    script: str,
+    cwd: Path,
+    python_bin: Path,
+    wheel_dir: Path,
+) -> subprocess.CompletedProcess[str]:
     """``sh -ec SCRIPT`` as a Docker build or a CI step runs it: the stand-in Python first on
     PATH, no activated env, pip finding this checkout's wheel besides its usual indexes."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("VIRTUAL_ENV", "CONDA_PREFIX", "PYTHONPATH")
-           and not k.startswith("VERIFY_ENV_")}
-    configured = subprocess.run([sys.executable, "-m", "pip", "config", "get",
-                                 "global.find-links"], capture_output=True, text=True,
-                                check=False).stdout.strip()
-    env.update(PATH=f"{python_bin}{os.pathsep}/usr/bin{os.pathsep}/bin",
-               PIP_FIND_LINKS=" ".join(filter(None, [str(wheel_dir), configured])),
-               PIP_DISABLE_PIP_VERSION_CHECK="1", VERIFY_ENV_CACHE_DIR=str(cwd / ".cache"))
-    return subprocess.run(["sh", "-ec", script], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=900, stdin=subprocess.DEVNULL, check=False)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("VIRTUAL_ENV", "CONDA_PREFIX", "PYTHONPATH")
+        and not k.startswith("VERIFY_ENV_")
+    }
+    configured = subprocess.run(
+        [sys.executable, "-m", "pip", "config", "get", "global.find-links"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    env.update(
+        PATH=f"{python_bin}{os.pathsep}/usr/bin{os.pathsep}/bin",
+        PIP_FIND_LINKS=" ".join(filter(None, [str(wheel_dir), configured])),
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+        VERIFY_ENV_CACHE_DIR=str(cwd / ".cache"),
+    )
+    return subprocess.run(
+        ["sh", "-ec", script],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
 
 
 def workspace(tmp_path: Path) -> Path:
@@ -139,5 +162,6 @@ def test_codes_tables_are_generated_from_codes() -> None:
     assert README in with_table and ROOT / "docs" / "verify-env.md" in with_table
     for doc in with_table:
         text = doc.read_text(encoding="utf-8")
-        assert codes_table.updated(text) == text, \
+        assert codes_table.updated(text) == text, (
             f"{doc.name}: stale codes table; run python docs/codes_table.py"
+        )

@@ -13,12 +13,30 @@ from verify_env.finding import CODES
 
 # The codes table of DESIGN.md (add, never rename): each must stay explained.
 DESIGN_CODES = {
-    "tag-mismatch", "extension-suffix", "elf-arch", "libc-mismatch", "hash-mismatch",
-    "size-mismatch", "missing-file", "record-missing", "record-malformed",
-    "unrecorded-extension", "duplicate-distribution", "clobbered-file", "missing-library",
-    "undefined-symbol", "blas-missing", "blas-symbols", "blas-interface", "blas-probe",
-    "requirement-missing", "requirement-conflict", "numpy-abi", "import-error",
-    "foreign-site-packages", "shadowed-module",
+    "tag-mismatch",
+    "extension-suffix",
+    "elf-arch",
+    "libc-mismatch",
+    "hash-mismatch",
+    "size-mismatch",
+    "missing-file",
+    "record-missing",
+    "record-malformed",
+    "unrecorded-extension",
+    "duplicate-distribution",
+    "clobbered-file",
+    "missing-library",
+    "undefined-symbol",
+    "blas-missing",
+    "blas-symbols",
+    "blas-interface",
+    "blas-probe",
+    "requirement-missing",
+    "requirement-conflict",
+    "numpy-abi",
+    "import-error",
+    "foreign-site-packages",
+    "shadowed-module",
 }
 
 

@@ -28,10 +28,20 @@ from tests.support.envs import (
 UMATH = "numpy/_core/_multiarray_umath.cpython-311-x86_64-linux-gnu.so"
 
 
-def _imports(python: Path | str, cache_dir: Path, *extra: str,
-             env: dict[str, str] | None = None) -> CliRun:
-    return run_cli("--python", str(python), "--checks", "imports", "--format", "json", *extra,
-                   cache_dir=cache_dir, env=env)
+def _imports(
+    python: Path | str, cache_dir: Path, *extra: str, env: dict[str, str] | None = None
+) -> CliRun:
+    return run_cli(
+        "--python",
+        str(python),
+        "--checks",
+        "imports",
+        "--format",
+        "json",
+        *extra,
+        cache_dir=cache_dir,
+        env=env,
+    )
 
 
 def _errors(run: CliRun) -> list[dict[str, object]]:
@@ -39,8 +49,18 @@ def _errors(run: CliRun) -> list[dict[str, object]]:
 
 
 def _pip(venv: Path, *args: str) -> None:
-    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
-                    "--disable-pip-version-check", *args], check=True)
+    subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            *args,
+        ],
+        check=True,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +121,8 @@ FIXTURE_MODULES = {
 def fixture_wheel(tmp_path_factory: pytest.TempPathFactory, bare_venv: Path) -> Path:
     """A real wheel, built by ``pip wheel`` with setuptools from a tiny project."""
     project = tmp_path_factory.mktemp("vet-project")
-    (project / "pyproject.toml").write_text(textwrap.dedent("""
+    (project / "pyproject.toml").write_text(
+        textwrap.dedent("""
         [build-system]
         requires = ["setuptools>=70.1"]
         build-backend = "setuptools.build_meta"
@@ -112,14 +133,27 @@ def fixture_wheel(tmp_path_factory: pytest.TempPathFactory, bare_venv: Path) -> 
 
         [tool.setuptools]
         packages = ["vet_sleeper", "vet_crasher", "vet_noisy", "vet_optional"]
-        """))
+        """)
+    )
     for rel, text in FIXTURE_MODULES.items():
         (project / rel).parent.mkdir(parents=True, exist_ok=True)
         (project / rel).write_text(textwrap.dedent(text))
     out = tmp_path_factory.mktemp("vet-wheel")
-    subprocess.run([str(bare_venv / "bin" / "python"), "-m", "pip", "wheel", "-q",
-                    "--no-deps", "--disable-pip-version-check",
-                    "-w", str(out), str(project)], check=True)
+    subprocess.run(
+        [
+            str(bare_venv / "bin" / "python"),
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--disable-pip-version-check",
+            "-w",
+            str(out),
+            str(project),
+        ],
+        check=True,
+    )
     return next(out.glob("vet_import_fixtures-1.0-*.whl"))
 
 
@@ -145,8 +179,12 @@ def test_scipy_built_for_numpy1_under_numpy2(old_scipy_env: Path, cache_dir: Pat
     scipy = [f for f in _errors(run) if f["distribution"] == "scipy"]
     assert scipy, run.findings
     abi = next(f for f in scipy if "NumPy 1.x/2.x" in str(f["message"]))
-    assert (abi["check"], abi["code"], abi["version"], abi["installer"]) == \
-        ("imports", "import-error", "1.11.1", "pip")
+    assert (abi["check"], abi["code"], abi["version"], abi["installer"]) == (
+        "imports",
+        "import-error",
+        "1.11.1",
+        "pip",
+    )
     message = str(abi["message"])
     assert "A module that was compiled using NumPy 1.x cannot be run in NumPy 2.2.6" in message
     assert str(abi["path"]).startswith("scipy/")
@@ -164,8 +202,9 @@ def test_scipy_built_for_numpy2_is_clean(new_scipy_env: Path, cache_dir: Path) -
     assert facts["modules"] == facts["distinct"] >= 20  # numpy, pip, scipy and its subpackages
 
 
-def test_missing_required_dependency_names_the_requirement(pandas_env: Path,
-                                                           cache_dir: Path) -> None:
+def test_missing_required_dependency_names_the_requirement(
+    pandas_env: Path, cache_dir: Path
+) -> None:
     run = _imports(pandas_env / "bin/python", cache_dir)
     assert run.returncode == 1, run.stdout
     f = run.find("import-error", "pandas")
@@ -175,8 +214,7 @@ def test_missing_required_dependency_names_the_requirement(pandas_env: Path,
     assert str(f["hint"]).startswith("pip install 'python-dateutil")
 
 
-def test_truncated_extension_is_a_finding_not_a_failure(numpy_env: Path,
-                                                        cache_dir: Path) -> None:
+def test_truncated_extension_is_a_finding_not_a_failure(numpy_env: Path, cache_dir: Path) -> None:
     target = break_link(site_packages(numpy_env) / UMATH)
     with open(target, "r+b") as fh:
         fh.truncate(os.path.getsize(target) // 2)
@@ -187,27 +225,36 @@ def test_truncated_extension_is_a_finding_not_a_failure(numpy_env: Path,
     assert len(numpy) == 1, run.findings  # numpy.linalg etc. are not tried without numpy
     assert numpy[0]["path"] == "numpy"
     assert "import numpy" in str(numpy[0]["message"])
-    assert numpy[0]["hint"] == "pip install --force-reinstall --no-deps numpy==2.2.6" or \
-        "verify-env --checks record,tags" in str(numpy[0]["hint"])
+    assert (
+        numpy[0]["hint"] == "pip install --force-reinstall --no-deps numpy==2.2.6"
+        or "verify-env --checks record,tags" in str(numpy[0]["hint"])
+    )
     assert env_snapshot(numpy_env) == before
 
 
-def test_hang_crash_noise_and_optional_dependency(fixture_wheel: Path, bare_venv: Path,
-                                                  tmp_path: Path, cache_dir: Path) -> None:
+def test_hang_crash_noise_and_optional_dependency(
+    fixture_wheel: Path, bare_venv: Path, tmp_path: Path, cache_dir: Path
+) -> None:
     env = clone_env(bare_venv, tmp_path / "env")
     _pip(env, "--no-deps", str(fixture_wheel))
     pidfile = tmp_path / "pids"
     before = env_snapshot(env)
     started = time.monotonic()
-    run = _imports(env / "bin/python", cache_dir, "--import-timeout", "2",
-                   env={"VET_PIDFILE": str(pidfile), "PYTHONWARNINGS": "error"})
+    run = _imports(
+        env / "bin/python",
+        cache_dir,
+        "--import-timeout",
+        "2",
+        env={"VET_PIDFILE": str(pidfile), "PYTHONWARNINGS": "error"},
+    )
     elapsed = time.monotonic() - started
     assert run.returncode == 1, run.stderr
     assert elapsed < 20, elapsed  # one 2 s timeout, not the default 30 s
     by_path = {f["path"]: f for f in run.findings}
     assert set(by_path) == {"vet_sleeper", "vet_crasher", "vet_optional"}, run.findings
-    sleeper, crasher, optional = (by_path[p] for p in ("vet_sleeper", "vet_crasher",
-                                                       "vet_optional"))
+    sleeper, crasher, optional = (
+        by_path[p] for p in ("vet_sleeper", "vet_crasher", "vet_optional")
+    )
     assert sleeper["severity"] == "error"
     assert sleeper["message"] == "import vet_sleeper did not finish within 2 s (killed)"
     assert "--import-timeout" in str(sleeper["hint"])
@@ -216,8 +263,11 @@ def test_hang_crash_noise_and_optional_dependency(fixture_wheel: Path, bare_venv
     assert optional["severity"] == "warning"
     assert "No module named 'vet_absent_dependency'" in str(optional["message"])
     for f in run.findings:
-        assert (f["distribution"], f["version"], f["installer"]) == \
-            ("vet-import-fixtures", "1.0", "pip")
+        assert (f["distribution"], f["version"], f["installer"]) == (
+            "vet-import-fixtures",
+            "1.0",
+            "pip",
+        )
     worker, child = (int(p) for p in pidfile.read_text().split())
     assert _gone(worker) and _gone(child)  # the whole process group was killed
     assert env_snapshot(env) == before
@@ -254,35 +304,51 @@ def test_clean_big_venv_imports_each_module_once(big_venv: Path, cache_dir: Path
     assert env_snapshot(big_venv) == before
 
 
-
 def _conda_python_package(name: str, body: bytes) -> PackageSpec:
     """A noarch-python conda package whose dist-info says INSTALLER conda (as conda's do)."""
     meta = f"{name}-1.0.dist-info"
-    files = {f"{name}/__init__.py": body,
-             f"{meta}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n".encode(),
-             f"{meta}/INSTALLER": b"conda\n",
-             f"{meta}/RECORD": f"{name}/__init__.py,,\n{meta}/RECORD,,\n".encode()}
-    return PackageSpec(name, "1.0", noarch_python=True, depends=("python >=3.8",),
-                       files=tuple(PackageFile(f"site-packages/{p}", d) for p, d in files.items()))
+    files = {
+        f"{name}/__init__.py": body,
+        f"{meta}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n".encode(),
+        f"{meta}/INSTALLER": b"conda\n",
+        f"{meta}/RECORD": f"{name}/__init__.py,,\n{meta}/RECORD,,\n".encode(),
+    }
+    return PackageSpec(
+        name,
+        "1.0",
+        noarch_python=True,
+        depends=("python >=3.8",),
+        files=tuple(PackageFile(f"site-packages/{p}", d) for p, d in files.items()),
+    )
 
 
 def test_conda_packages_are_imported_once_and_judged_by_conda(
-        tmp_path: Path, cache_dir: Path, py311: str) -> None:
+    tmp_path: Path, cache_dir: Path, py311: str
+) -> None:
     site = "lib/python3.11/site-packages"
-    channel = build_channel(tmp_path / "channel", (
-        PackageSpec("python", "3.11.7", files=(PackageFile(f"{site}/.marker", b"m\n"),)),
-        _conda_python_package("vetgood", b"ANSWER = 42\n"),
-        _conda_python_package("vetbad", b"raise ImportError('broken on purpose')\n"),
-    ))
+    channel = build_channel(
+        tmp_path / "channel",
+        (
+            PackageSpec("python", "3.11.7", files=(PackageFile(f"{site}/.marker", b"m\n"),)),
+            _conda_python_package("vetgood", b"ANSWER = 42\n"),
+            _conda_python_package("vetbad", b"raise ImportError('broken on purpose')\n"),
+        ),
+    )
     prefix = make_venv(tmp_path / "env", py311)  # a real interpreter whose prefix is conda's
     create_prefix(prefix, channel, ["vetgood", "vetbad"], python_site=site)
     run = _imports(prefix / "bin/python", cache_dir)
     assert run.returncode == 1, run.stdout
     [bad] = run.findings
-    assert (bad["distribution"], bad["version"], bad["installer"], bad["path"]) == \
-        ("vetbad", "1.0", "conda", "vetbad")
-    assert bad["message"] == ("import vetbad fails (error): 'ImportError: broken on purpose', "
-                              "raised at vetbad/__init__.py:1")
+    assert (bad["distribution"], bad["version"], bad["installer"], bad["path"]) == (
+        "vetbad",
+        "1.0",
+        "conda",
+        "vetbad",
+    )
+    assert bad["message"] == (
+        "import vetbad fails (error): 'ImportError: broken on purpose', "
+        "raised at vetbad/__init__.py:1"
+    )
     assert bad["hint"] == "conda install --force-reinstall vetbad=1.0"
     facts = run.report["environment"]["imports"]
     assert facts["modules"] == facts["distinct"]  # the dist-infos conda judges add no names

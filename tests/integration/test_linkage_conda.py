@@ -35,22 +35,44 @@ CORE = f"{SITE}/fakeblas_ext/_core.cpython-311-x86_64-linux-gnu.so"
 def channel(tmp_path_factory: pytest.TempPathFactory, py311: str) -> str:
     build = tmp_path_factory.mktemp("condabuild")
     lib = build_library(build / "libfakeblas.so.3", FAKEBLAS, "libfakeblas.so.3")
-    ext = build_extension(build / "ext" / "_core.so", CONSUMER, "_core", python_include(py311),
-                          [str(lib), "-Wl,--enable-new-dtags,-rpath,$ORIGIN/../../.."])
+    ext = build_extension(
+        build / "ext" / "_core.so",
+        CONSUMER,
+        "_core",
+        python_include(py311),
+        [str(lib), "-Wl,--enable-new-dtags,-rpath,$ORIGIN/../../.."],
+    )
     home = str(Path(py311).parent)
     packages = (
-        PackageSpec("python", "3.11.7", files=(
-            PackageFile("bin/python3.11", symlink_to=py311),
-            PackageFile("bin/python3", symlink_to="python3.11"),
-            PackageFile("bin/python", symlink_to="python3.11"),
-            PackageFile("pyvenv.cfg", f"home = {home}\ninclude-system-site-packages = false\n"
-                                      "version = 3.11.7\n".encode()),
-            PackageFile(f"{SITE}/README.txt", b"site-packages marker\n"))),
-        PackageSpec("libfakeblas", "1.0", files=(
-            PackageFile("lib/libfakeblas.so.3", lib.read_bytes(), executable=True),)),
-        PackageSpec("fakeblas-ext", "1.0", depends=("python", "libfakeblas"), files=(
-            PackageFile(f"{SITE}/fakeblas_ext/__init__.py", b"from . import _core\n"),
-            PackageFile(CORE, ext.read_bytes(), executable=True))),
+        PackageSpec(
+            "python",
+            "3.11.7",
+            files=(
+                PackageFile("bin/python3.11", symlink_to=py311),
+                PackageFile("bin/python3", symlink_to="python3.11"),
+                PackageFile("bin/python", symlink_to="python3.11"),
+                PackageFile(
+                    "pyvenv.cfg",
+                    f"home = {home}\ninclude-system-site-packages = false\n"
+                    "version = 3.11.7\n".encode(),
+                ),
+                PackageFile(f"{SITE}/README.txt", b"site-packages marker\n"),
+            ),
+        ),
+        PackageSpec(
+            "libfakeblas",
+            "1.0",
+            files=(PackageFile("lib/libfakeblas.so.3", lib.read_bytes(), executable=True),),
+        ),
+        PackageSpec(
+            "fakeblas-ext",
+            "1.0",
+            depends=("python", "libfakeblas"),
+            files=(
+                PackageFile(f"{SITE}/fakeblas_ext/__init__.py", b"from . import _core\n"),
+                PackageFile(CORE, ext.read_bytes(), executable=True),
+            ),
+        ),
     )
     return build_channel(tmp_path_factory.mktemp("channel"), packages)
 
@@ -62,8 +84,9 @@ def _prefix(channel: str, tmp_path: Path) -> Path:
 
 
 def _verify(prefix: Path, cache_dir: Path) -> CliRun:
-    return run_cli("--prefix", str(prefix), "--checks", "linkage", "--format", "json",
-                   cache_dir=cache_dir)
+    return run_cli(
+        "--prefix", str(prefix), "--checks", "linkage", "--format", "json", cache_dir=cache_dir
+    )
 
 
 def test_conda_consumer_and_provider(channel: str, tmp_path: Path, cache_dir: Path) -> None:
@@ -74,8 +97,7 @@ def test_conda_consumer_and_provider(channel: str, tmp_path: Path, cache_dir: Pa
     assert entry["consumer"] == CORE and entry["distribution"] == "fakeblas-ext"
     assert entry["provider"] == str(prefix / "lib" / "libfakeblas.so.3")
     inventory = build_inventory(resolve_target(prefix=str(prefix)))
-    assert consumers_of(inventory, [str(prefix / "lib" / "libfakeblas.so.3")]) == \
-        {"fakeblas-ext"}
+    assert consumers_of(inventory, [str(prefix / "lib" / "libfakeblas.so.3")]) == {"fakeblas-ext"}
 
 
 def test_conda_provider_deleted(channel: str, tmp_path: Path, cache_dir: Path) -> None:

@@ -20,14 +20,25 @@ def venv312(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_venv(tmp_path_factory.mktemp("py312") / "venv", pyenv_python(12))
 
 
-def paths(venv: Path, cache_dir: Path, cwd: Path | None = None,
-          env: dict[str, str] | None = None) -> CliRun:
-    return run_cli("--python", str(venv / "bin/python"), "--checks", "paths", "--format",
-                   "json", cache_dir=cache_dir, cwd=cwd, env=env)
+def paths(
+    venv: Path, cache_dir: Path, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> CliRun:
+    return run_cli(
+        "--python",
+        str(venv / "bin/python"),
+        "--checks",
+        "paths",
+        "--format",
+        "json",
+        cache_dir=cache_dir,
+        cwd=cwd,
+        env=env,
+    )
 
 
-def test_pth_adding_another_pythons_site_packages(numpy_env: Path, venv312: Path,
-                                                  cache_dir: Path, tmp_path: Path) -> None:
+def test_pth_adding_another_pythons_site_packages(
+    numpy_env: Path, venv312: Path, cache_dir: Path, tmp_path: Path
+) -> None:
     foreign = site_packages(venv312)
     (site_packages(numpy_env) / "old-tools.pth").write_text(f"# added by hand\n{foreign}\n")
     run = paths(numpy_env, cache_dir, cwd=tmp_path)
@@ -38,8 +49,9 @@ def test_pth_adding_another_pythons_site_packages(numpy_env: Path, venv312: Path
     assert "old-tools.pth line 2" in f["message"] and "old-tools.pth line 2" in f["hint"]
 
 
-def test_pythonpath_dir_of_unloadable_compiled_modules(numpy_env: Path, cp312_numpy_wheel: Path,
-                                                       cache_dir: Path, tmp_path: Path) -> None:
+def test_pythonpath_dir_of_unloadable_compiled_modules(
+    numpy_env: Path, cp312_numpy_wheel: Path, cache_dir: Path, tmp_path: Path
+) -> None:
     """No version in the dir's name: its cpython-312 modules give it away."""
     libs = tmp_path / "libs"
     with zipfile.ZipFile(cp312_numpy_wheel) as zf:
@@ -53,8 +65,9 @@ def test_pythonpath_dir_of_unloadable_compiled_modules(numpy_env: Path, cp312_nu
     assert "cpython-312" in f["message"] and f["hint"] == f"remove {libs} from PYTHONPATH"
 
 
-def test_local_numpy_folder_in_the_working_directory(numpy_env: Path, cache_dir: Path,
-                                                     tmp_path: Path) -> None:
+def test_local_numpy_folder_in_the_working_directory(
+    numpy_env: Path, cache_dir: Path, tmp_path: Path
+) -> None:
     work = tmp_path / "project"
     (work / "numpy").mkdir(parents=True)
     (work / "numpy" / "__init__.py").write_text("")
@@ -66,10 +79,24 @@ def test_local_numpy_folder_in_the_working_directory(numpy_env: Path, cache_dir:
     # The console script, as a user runs it: ``python -m verify_env`` started in this
     # directory would itself import the local random.py (the very harm reported here).
     script = Path(sys.executable).parent / "verify-env"
-    run = CliRun(subprocess.run(
-        [str(script), "--python", str(numpy_env / "bin/python"), "--checks", "paths",
-         "--format", "json"], capture_output=True, text=True, cwd=work, check=False,
-        env={**os.environ, "VERIFY_ENV_CACHE_DIR": str(cache_dir)}))
+    run = CliRun(
+        subprocess.run(
+            [
+                str(script),
+                "--python",
+                str(numpy_env / "bin/python"),
+                "--checks",
+                "paths",
+                "--format",
+                "json",
+            ],
+            capture_output=True,
+            text=True,
+            cwd=work,
+            check=False,
+            env={**os.environ, "VERIFY_ENV_CACHE_DIR": str(cache_dir)},
+        )
+    )
     assert run.returncode == 1, run.stdout
     f = run.find("shadowed-module", "numpy/")
     assert (f["severity"], f["distribution"], f["version"]) == ("error", "numpy", "2.2.6")
@@ -80,7 +107,8 @@ def test_local_numpy_folder_in_the_working_directory(numpy_env: Path, cache_dir:
 
 
 def test_pythonpath_module_shadowing_an_installed_distribution(
-        numpy_env: Path, cache_dir: Path, tmp_path: Path) -> None:
+    numpy_env: Path, cache_dir: Path, tmp_path: Path
+) -> None:
     extra = tmp_path / "extra"
     extra.mkdir()
     (extra / "numpy.py").write_text("version = 'mine'\n")
@@ -91,7 +119,8 @@ def test_pythonpath_module_shadowing_an_installed_distribution(
 
 
 def test_a_project_installed_from_its_own_tree_is_not_shadowing(
-        bare_venv: Path, tmp_path: Path, cache_dir: Path) -> None:
+    bare_venv: Path, tmp_path: Path, cache_dir: Path
+) -> None:
     """``pip install .`` in WORKDIR, then verify-env there: the tree is the source, on
     purpose."""
     from tests.support.envs import clone_env
@@ -102,10 +131,21 @@ def test_a_project_installed_from_its_own_tree_is_not_shadowing(
     (project / "myapp" / "__init__.py").write_text("")
     (project / "pyproject.toml").write_text(
         '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
-        '[project]\nname = "myapp"\nversion = "1.0"\n')
-    subprocess.run([str(env / "bin/python"), "-m", "pip", "install", "-q",
-                    "--disable-pip-version-check", str(project)],
-                   check=True, cwd=project)
+        '[project]\nname = "myapp"\nversion = "1.0"\n'
+    )
+    subprocess.run(
+        [
+            str(env / "bin/python"),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            str(project),
+        ],
+        check=True,
+        cwd=project,
+    )
     run = paths(env, cache_dir, cwd=project)
     assert run.returncode == 0, run.stdout
     assert run.findings == []

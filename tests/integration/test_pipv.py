@@ -19,47 +19,87 @@ from tests.support.wheels import make_wheel, tampered_wheel
 PIPV = str(Path(sys.executable).parent / "pipv")
 
 
-def pipv(*args: str, cache_dir: Path, cwd: Path | None = None,
-         env: dict[str, str] | None = None, timeout: float = 600
-         ) -> subprocess.CompletedProcess[str]:
-    full = {k: v for k, v in os.environ.items()
-            if k not in ("VIRTUAL_ENV", "CONDA_PREFIX", "PIPV_ON_ERROR", "PIPV_PYTHON")}
-    full.update({"VERIFY_ENV_CACHE_DIR": str(cache_dir), "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-                 **(env or {})})
-    proc = subprocess.run([PIPV, *args], capture_output=True, text=True, env=full, cwd=cwd,
-                          stdin=subprocess.DEVNULL, timeout=timeout, check=False)
+def pipv(
+    *args: str,
+    cache_dir: Path,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 600,
+) -> subprocess.CompletedProcess[str]:
+    full = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("VIRTUAL_ENV", "CONDA_PREFIX", "PIPV_ON_ERROR", "PIPV_PYTHON")
+    }
+    full.update(
+        {
+            "VERIFY_ENV_CACHE_DIR": str(cache_dir),
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            **(env or {}),
+        }
+    )
+    proc = subprocess.run(
+        [PIPV, *args],
+        capture_output=True,
+        text=True,
+        env=full,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        timeout=timeout,
+        check=False,
+    )
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc
 
 
 def pip(venv: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(venv / "bin/python"), "-m", "pip", *args], capture_output=True,
-                          text=True, check=False,
-                          env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+    return subprocess.run(
+        [str(venv / "bin/python"), "-m", "pip", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+    )
 
 
-def test_pass_through_commands_are_pips_own(bare_venv: Path, cache_dir: Path,
-                                            tmp_path: Path) -> None:
+def test_pass_through_commands_are_pips_own(
+    bare_venv: Path, cache_dir: Path, tmp_path: Path
+) -> None:
     py = str(bare_venv / "bin/python")
     for args in (("--version",), ("list",), ("show", "pip")):
         ours = pipv("--python", py, *args, cache_dir=cache_dir, cwd=tmp_path)
         theirs = pip(bare_venv, *args)
         assert (ours.returncode, ours.stdout) == (theirs.returncode, theirs.stdout), args
-    missing = pipv("--python", py, "install", "--no-index", "nonexistent-package-xyz",
-                   cache_dir=cache_dir, cwd=tmp_path)
+    missing = pipv(
+        "--python",
+        py,
+        "install",
+        "--no-index",
+        "nonexistent-package-xyz",
+        cache_dir=cache_dir,
+        cwd=tmp_path,
+    )
     theirs = pip(bare_venv, "install", "--no-index", "nonexistent-package-xyz")
     assert missing.returncode == theirs.returncode == 1
     assert "No matching distribution found for nonexistent-package-xyz" in missing.stderr
     assert "nothing changed, nothing to verify" in missing.stderr
 
 
-def test_install_of_a_wheel_altered_after_building(bare_venv: Path, tmp_path: Path,
-                                                   cache_dir: Path) -> None:
+def test_install_of_a_wheel_altered_after_building(
+    bare_venv: Path, tmp_path: Path, cache_dir: Path
+) -> None:
     """pip installs a wheel whose payload no longer matches its RECORD without a word."""
     env = clone_env(bare_venv, tmp_path / "env")
     bad = tampered_wheel(tmp_path)
-    run = pipv("--python", str(env / "bin/python"), "install", "--no-index", str(bad),
-               cache_dir=cache_dir, cwd=tmp_path)
+    run = pipv(
+        "--python",
+        str(env / "bin/python"),
+        "install",
+        "--no-index",
+        str(bad),
+        cache_dir=cache_dir,
+        cwd=tmp_path,
+    )
     assert run.returncode == 1, run.stderr
     assert "Successfully installed tampered-1.0" in run.stdout
     assert "[record/hash-mismatch] tampered/__init__.py" in run.stderr
@@ -68,25 +108,35 @@ def test_install_of_a_wheel_altered_after_building(bare_venv: Path, tmp_path: Pa
 
 @pytest.fixture(scope="session")
 def numpy1_scipy_venv(tmp_path_factory: pytest.TempPathFactory, py311: str) -> Path:
-    return make_venv(tmp_path_factory.mktemp("np1") / "venv", py311,
-                     ["numpy==1.26.4", "scipy==1.11.1"])
+    return make_venv(
+        tmp_path_factory.mktemp("np1") / "venv", py311, ["numpy==1.26.4", "scipy==1.11.1"]
+    )
 
 
-def test_upgrading_numpy_breaks_the_untouched_scipy(numpy1_scipy_venv: Path, tmp_path: Path,
-                                                    cache_dir: Path) -> None:
+def test_upgrading_numpy_breaks_the_untouched_scipy(
+    numpy1_scipy_venv: Path, tmp_path: Path, cache_dir: Path
+) -> None:
     env = clone_env(numpy1_scipy_venv, tmp_path / "env")
     py = str(env / "bin/python")
-    run = pipv("--python", py, "install", "-q", "numpy==2.2.6", cache_dir=cache_dir,
-               cwd=tmp_path)
+    run = pipv("--python", py, "install", "-q", "numpy==2.2.6", cache_dir=cache_dir, cwd=tmp_path)
     assert run.returncode == 1, run.stderr
     assert "scipy 1.11.1 (pip)" in run.stderr
     assert "[requirements/numpy-abi]" in run.stderr
     assert "[requirements/requirement-conflict]" in run.stderr
     assert "verified 1 changed + 1 affected distributions: 2 errors" in run.stderr
     # the same, reported but not failing, when the user asks for warnings only
-    again = pipv("--python", py, "install", "-q", "--force-reinstall", "--no-deps",
-                 "numpy==2.2.6", cache_dir=cache_dir, cwd=tmp_path,
-                 env={"PIPV_ON_ERROR": "warn"})
+    again = pipv(
+        "--python",
+        py,
+        "install",
+        "-q",
+        "--force-reinstall",
+        "--no-deps",
+        "numpy==2.2.6",
+        cache_dir=cache_dir,
+        cwd=tmp_path,
+        env={"PIPV_ON_ERROR": "warn"},
+    )
     assert again.returncode == 0 and "[requirements/numpy-abi]" in again.stderr
     # and uninstalling numpy leaves scipy without it
     gone = pipv("--python", py, "uninstall", "-y", "numpy", cache_dir=cache_dir, cwd=tmp_path)
@@ -95,18 +145,29 @@ def test_upgrading_numpy_breaks_the_untouched_scipy(numpy1_scipy_venv: Path, tmp
     assert "Successfully uninstalled numpy-2.2.6" in gone.stdout
 
 
-def test_no_verify_and_tool_pipv_settings(numpy1_scipy_venv: Path, tmp_path: Path,
-                                          cache_dir: Path) -> None:
+def test_no_verify_and_tool_pipv_settings(
+    numpy1_scipy_venv: Path, tmp_path: Path, cache_dir: Path
+) -> None:
     env = clone_env(numpy1_scipy_venv, tmp_path / "env")
     py = str(env / "bin/python")
-    skipped = pipv("--python", py, "uninstall", "-y", "--no-verify", "scipy",
-                   cache_dir=cache_dir, cwd=tmp_path)
+    skipped = pipv(
+        "--python", py, "uninstall", "-y", "--no-verify", "scipy", cache_dir=cache_dir, cwd=tmp_path
+    )
     assert skipped.returncode == 0 and "verified" not in skipped.stderr
     project = tmp_path / "project"
     project.mkdir()
     (project / "pyproject.toml").write_text('[tool.pipv]\non-error = "warn"\n')
-    warned = pipv("--python", py, "install", "-q", "numpy==2.2.6", "scipy==1.11.1", "--no-deps",
-                  cache_dir=cache_dir, cwd=project)
+    warned = pipv(
+        "--python",
+        py,
+        "install",
+        "-q",
+        "numpy==2.2.6",
+        "scipy==1.11.1",
+        "--no-deps",
+        cache_dir=cache_dir,
+        cwd=project,
+    )
     assert warned.returncode == 0 and "[requirements/numpy-abi]" in warned.stderr
     (project / "pyproject.toml").write_text('[tool.pipv]\non-error = "sometimes"\n')
     bad = pipv("--python", py, "uninstall", "-y", "scipy", cache_dir=cache_dir, cwd=project)
@@ -116,17 +177,26 @@ def test_no_verify_and_tool_pipv_settings(numpy1_scipy_venv: Path, tmp_path: Pat
 
 
 @pytest.mark.slow
-def test_a_killed_install_is_found_by_the_next_run(bare_venv: Path, tmp_path: Path,
-                                                   cache_dir: Path) -> None:
+def test_a_killed_install_is_found_by_the_next_run(
+    bare_venv: Path, tmp_path: Path, cache_dir: Path
+) -> None:
     """SIGKILL to pip while it unpacks torch: the dist-info is written last, so only files
     without metadata remain; the next pipv run verifies everything and says what is there."""
     env = clone_env(bare_venv, tmp_path / "env")
     py = str(env / "bin/python")
-    full_env = {**os.environ, "VERIFY_ENV_CACHE_DIR": str(cache_dir),
-                "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-    proc = subprocess.Popen([PIPV, "--python", py, "install", "-q", "--no-deps",
-                             "torch==2.13.0"], env=full_env, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    full_env = {
+        **os.environ,
+        "VERIFY_ENV_CACHE_DIR": str(cache_dir),
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    }
+    proc = subprocess.Popen(
+        [PIPV, "--python", py, "install", "-q", "--no-deps", "torch==2.13.0"],
+        env=full_env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     torch_c = site_packages(env) / "torch"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and not list(torch_c.glob("_C.cpython-*.so")):
@@ -144,14 +214,24 @@ def test_a_killed_install_is_found_by_the_next_run(bare_venv: Path, tmp_path: Pa
     assert "[record/unrecorded-extension] torch/" in later.stderr
     settled = pipv("--python", py, "list", cache_dir=cache_dir, cwd=tmp_path)
     assert settled.returncode == 0 and "verifying everything" not in settled.stderr
-    verify = pipv("--python", py, "verify", "--checks", "record", "--format", "json",
-                  cache_dir=cache_dir, cwd=tmp_path)
+    verify = pipv(
+        "--python",
+        py,
+        "verify",
+        "--checks",
+        "record",
+        "--format",
+        "json",
+        cache_dir=cache_dir,
+        cwd=tmp_path,
+    )
     assert verify.returncode == 1 and '"unrecorded-extension"' in verify.stdout
 
 
 def _children(pid: int) -> list[int]:
-    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True,
-                         text=True, check=False).stdout
+    out = subprocess.run(
+        ["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False
+    ).stdout
     return [int(p) for p in out.split()]
 
 
@@ -162,31 +242,53 @@ def conda_venv(tmp_path: Path, py311: str) -> Path:
     site = "lib/python3.11/site-packages"
     six_py = b"# six, as conda shipped it\n__version__ = '1.16.0'\n"
     meta = b"Metadata-Version: 2.1\nName: six\nVersion: 1.16.0\n\n"
-    record = (b"six.py,,\nsix-1.16.0.dist-info/METADATA,,\nsix-1.16.0.dist-info/INSTALLER,,\n"
-              b"six-1.16.0.dist-info/RECORD,,\n")
-    channel = build_channel(tmp_path / "channel", [
-        PackageSpec("python", "3.11.7", files=(PackageFile(f"{site}/.marker", b"m\n"),)),
-        PackageSpec("six", "1.16.0", depends=("python",), files=(
-            PackageFile(f"{site}/six.py", six_py),
-            PackageFile(f"{site}/six-1.16.0.dist-info/METADATA", meta),
-            PackageFile(f"{site}/six-1.16.0.dist-info/INSTALLER", b"conda\n"),
-            PackageFile(f"{site}/six-1.16.0.dist-info/RECORD", record),
-        )),
-    ])
+    record = (
+        b"six.py,,\nsix-1.16.0.dist-info/METADATA,,\nsix-1.16.0.dist-info/INSTALLER,,\n"
+        b"six-1.16.0.dist-info/RECORD,,\n"
+    )
+    channel = build_channel(
+        tmp_path / "channel",
+        [
+            PackageSpec("python", "3.11.7", files=(PackageFile(f"{site}/.marker", b"m\n"),)),
+            PackageSpec(
+                "six",
+                "1.16.0",
+                depends=("python",),
+                files=(
+                    PackageFile(f"{site}/six.py", six_py),
+                    PackageFile(f"{site}/six-1.16.0.dist-info/METADATA", meta),
+                    PackageFile(f"{site}/six-1.16.0.dist-info/INSTALLER", b"conda\n"),
+                    PackageFile(f"{site}/six-1.16.0.dist-info/RECORD", record),
+                ),
+            ),
+        ],
+    )
     prefix = tmp_path / "prefix"
     create_prefix(prefix, channel, ["six"], python_site=site)
     subprocess.run([py311, "-m", "venv", str(prefix)], check=True)
     return prefix
 
 
-def test_pip_over_conda_is_refused_then_reported(conda_venv: Path, tmp_path: Path,
-                                                 cache_dir: Path) -> None:
+def test_pip_over_conda_is_refused_then_reported(
+    conda_venv: Path, tmp_path: Path, cache_dir: Path
+) -> None:
     wheels = tmp_path / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d",
-                    str(wheels), "six==1.17.0"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "-d",
+            str(wheels),
+            "six==1.17.0",
+        ],
+        check=True,
+    )
     py = str(conda_venv / "bin/python")
-    pip_with = ("--python", py, "install", "--no-index", "--find-links", str(wheels),
-                "six==1.17.0")
+    pip_with = ("--python", py, "install", "--no-index", "--find-links", str(wheels), "six==1.17.0")
     refused = pipv(*pip_with, cache_dir=cache_dir, cwd=tmp_path)
     assert refused.returncode == 1, refused.stderr
     assert "pip would replace six 1.16.0, which conda installed (package six)" in refused.stderr
@@ -194,12 +296,15 @@ def test_pip_over_conda_is_refused_then_reported(conda_venv: Path, tmp_path: Pat
     assert (site_packages(conda_venv) / "six.py").read_bytes().startswith(b"# six, as conda")
     allowed = pipv(*pip_with, "--allow-conda-overwrite", cache_dir=cache_dir, cwd=tmp_path)
     assert allowed.returncode == 1, allowed.stderr
-    assert "[record/clobbered-file] lib/python3.11/site-packages/six.py of conda package six " \
+    assert (
+        "[record/clobbered-file] lib/python3.11/site-packages/six.py of conda package six "
         "1.16.0 was rewritten by pip's six 1.17.0" in allowed.stderr
+    )
 
 
-def test_repair_reinstalls_what_pip_installed(numpy_env: Path, tmp_path: Path,
-                                              cache_dir: Path) -> None:
+def test_repair_reinstalls_what_pip_installed(
+    numpy_env: Path, tmp_path: Path, cache_dir: Path
+) -> None:
     from tests.support.envs import break_link
 
     target = next((site_packages(numpy_env) / "numpy" / "_core").glob("_multiarray_umath*.so"))
@@ -210,15 +315,13 @@ def test_repair_reinstalls_what_pip_installed(numpy_env: Path, tmp_path: Path,
         fh.seek(4096)
         fh.write(bytes([byte[0] ^ 0xFF]))
     py = str(numpy_env / "bin/python")
-    broken = pipv("--python", py, "verify", "--checks", "record", cache_dir=cache_dir,
-                  cwd=tmp_path)
+    broken = pipv("--python", py, "verify", "--checks", "record", cache_dir=cache_dir, cwd=tmp_path)
     assert broken.returncode == 1
     fixed = pipv("--python", py, "repair", cache_dir=cache_dir, cwd=tmp_path)
     assert fixed.returncode == 0, fixed.stderr
     assert "plan: -m pip install --force-reinstall --no-deps numpy==2.2.6" in fixed.stderr
     assert "the environment is whole" in fixed.stderr
-    again = pipv("--python", py, "verify", "--checks", "record", cache_dir=cache_dir,
-                 cwd=tmp_path)
+    again = pipv("--python", py, "verify", "--checks", "record", cache_dir=cache_dir, cwd=tmp_path)
     assert again.returncode == 0, again.stdout
 
 
@@ -248,5 +351,4 @@ def test_held_pip_runs_only_when_told_to(bare_venv: Path, tmp_path: Path) -> Non
 
 
 def run_status(python: str, args: list[str]) -> int:
-    return subprocess.run([python, "-m", "pip", *args], capture_output=True,
-                          check=False).returncode
+    return subprocess.run([python, "-m", "pip", *args], capture_output=True, check=False).returncode

@@ -29,8 +29,13 @@ def pre_commit(tmp_path_factory: pytest.TempPathFactory, py311: str) -> Path:
 
 
 def _git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
-                          cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
 
 
 @pytest.fixture(scope="module")
@@ -44,28 +49,47 @@ def user_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     repo.mkdir()
     _git(repo, "init", "-q")
     (repo / ".pre-commit-config.yaml").write_text(
-        f"repos:\n- repo: {hooks}\n  rev: {rev}\n  hooks:\n  - id: verify-env\n",
-        encoding="utf-8")
+        f"repos:\n- repo: {hooks}\n  rev: {rev}\n  hooks:\n  - id: verify-env\n", encoding="utf-8"
+    )
     (repo / "app.py").write_text("import numpy\n", encoding="utf-8")
     _git(repo, "add", ".")
     return repo
 
 
-def _run_hook(pre_commit: Path, repo: Path, venv: Path, home: Path,
-              ) -> subprocess.CompletedProcess[str]:
+def _run_hook(
+    pre_commit: Path,
+    repo: Path,
+    venv: Path,
+    home: Path,
+) -> subprocess.CompletedProcess[str]:
     """``pre-commit run --all-files`` in a shell where ``venv`` is activated."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("VIRTUAL_ENV", "CONDA_PREFIX", "PYTHONPATH")
-           and not k.startswith(("VERIFY_ENV_", "PRE_COMMIT"))}
-    env.update(VIRTUAL_ENV=str(venv), PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
-               PRE_COMMIT_HOME=str(home), VERIFY_ENV_CACHE_DIR=str(home / "vcache"))
-    return subprocess.run([str(pre_commit), "run", "--all-files", "--color", "never"],
-                          cwd=repo, env=env, capture_output=True, text=True, timeout=900,
-                          stdin=subprocess.DEVNULL, check=False)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("VIRTUAL_ENV", "CONDA_PREFIX", "PYTHONPATH")
+        and not k.startswith(("VERIFY_ENV_", "PRE_COMMIT"))
+    }
+    env.update(
+        VIRTUAL_ENV=str(venv),
+        PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+        PRE_COMMIT_HOME=str(home),
+        VERIFY_ENV_CACHE_DIR=str(home / "vcache"),
+    )
+    return subprocess.run(
+        [str(pre_commit), "run", "--all-files", "--color", "never"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
 
 
 def test_the_hook_passes_a_clean_env_and_fails_a_damaged_one(
-        pre_commit: Path, user_repo: Path, numpy_env: Path, tmp_path: Path) -> None:
+    pre_commit: Path, user_repo: Path, numpy_env: Path, tmp_path: Path
+) -> None:
     home = tmp_path / "pre-commit-home"
     clean = _run_hook(pre_commit, user_repo, numpy_env, home)
     assert clean.returncode == 0, clean.stdout + clean.stderr
@@ -95,19 +119,22 @@ def _path(*dirs: Path | str) -> dict[str, str]:
 def test_an_activated_venv_wins(bare_venv: Path, numpy_venv: Path, tmp_path: Path) -> None:
     (tmp_path / ".venv").symlink_to(numpy_venv)
     hook_env = tmp_path / "hook"
-    exe, why = project_interpreter(_path(hook_env / "bin", bare_venv / "bin", "/usr/bin"),
-                                   str(tmp_path), own_prefix=str(hook_env))
+    exe, why = project_interpreter(
+        _path(hook_env / "bin", bare_venv / "bin", "/usr/bin"),
+        str(tmp_path),
+        own_prefix=str(hook_env),
+    )
     assert exe == str(bare_venv / "bin" / "python3") and "on PATH" in why
 
 
 def test_the_hooks_own_env_is_skipped(bare_venv: Path, tmp_path: Path) -> None:
-    exe, _ = project_interpreter(_path(bare_venv / "bin", "/usr/bin"), str(tmp_path),
-                                 own_prefix=str(bare_venv))
+    exe, _ = project_interpreter(
+        _path(bare_venv / "bin", "/usr/bin"), str(tmp_path), own_prefix=str(bare_venv)
+    )
     assert exe == shutil.which("python3", path="/usr/bin")
 
 
-def test_the_projects_dot_venv_when_nothing_is_activated(numpy_venv: Path,
-                                                         tmp_path: Path) -> None:
+def test_the_projects_dot_venv_when_nothing_is_activated(numpy_venv: Path, tmp_path: Path) -> None:
     (tmp_path / ".venv").symlink_to(numpy_venv)
     exe, why = project_interpreter(_path("/usr/bin"), str(tmp_path), own_prefix="/nonexistent")
     assert exe == str(tmp_path / ".venv" / "bin" / "python3") and ".venv" in why
@@ -118,9 +145,12 @@ def test_nothing_to_verify(tmp_path: Path) -> None:
     assert exe is None and "no python3 on PATH" in why
 
 
-def test_main_verifies_the_env_it_found(bare_venv: Path, tmp_path: Path,
-                                        monkeypatch: pytest.MonkeyPatch,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_main_verifies_the_env_it_found(
+    bare_venv: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     from verify_env.precommit import main
 
     monkeypatch.chdir(tmp_path)
@@ -132,9 +162,9 @@ def test_main_verifies_the_env_it_found(bare_venv: Path, tmp_path: Path,
     assert f'"prefix": "{bare_venv}"' in out
 
 
-def test_main_passes_an_explicit_target_through(tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_main_passes_an_explicit_target_through(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from verify_env.precommit import main
 
     monkeypatch.setenv("PATH", str(tmp_path))
@@ -142,9 +172,9 @@ def test_main_passes_an_explicit_target_through(tmp_path: Path,
     assert capsys.readouterr().err == ""  # nothing looked up
 
 
-def test_main_without_any_python_is_a_usage_error(tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_main_without_any_python_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from verify_env.precommit import main
 
     monkeypatch.chdir(tmp_path)

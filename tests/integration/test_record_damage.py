@@ -12,8 +12,9 @@ UMATH = "numpy/_core/_multiarray_umath.cpython-311-x86_64-linux-gnu.so"
 
 
 def _verify(env: Path, cache_dir: Path, *extra: str) -> CliRun:
-    return run_cli("--python", str(env / "bin" / "python"), "--format", "json", *extra,
-                   cache_dir=cache_dir)
+    return run_cli(
+        "--python", str(env / "bin" / "python"), "--format", "json", *extra, cache_dir=cache_dir
+    )
 
 
 def test_clean_numpy_env_passes(numpy_env: Path, cache_dir: Path) -> None:
@@ -31,8 +32,12 @@ def test_flipped_byte_is_hash_mismatch(numpy_env: Path, cache_dir: Path) -> None
     run = _verify(numpy_env, cache_dir)
     assert run.returncode == 1
     f = run.find("hash-mismatch", UMATH)
-    assert (f["check"], f["distribution"], f["severity"], f["installer"]) == \
-        ("record", "numpy", "error", "pip")
+    assert (f["check"], f["distribution"], f["severity"], f["installer"]) == (
+        "record",
+        "numpy",
+        "error",
+        "pip",
+    )
     assert f["path"] == UMATH
     assert f["hint"] == f"pip install --force-reinstall --no-deps numpy=={f['version']}"
     assert run.codes() == {("record", "hash-mismatch", "numpy")}
@@ -55,8 +60,9 @@ def test_deleted_extension_is_missing_file(numpy_env: Path, cache_dir: Path) -> 
     assert run.find("missing-file", UMATH)["distribution"] == "numpy"
 
 
-def test_leftover_dist_info_of_older_numpy(numpy_env: Path, cache_dir: Path,
-                                           old_numpy_wheel: Path) -> None:
+def test_leftover_dist_info_of_older_numpy(
+    numpy_env: Path, cache_dir: Path, old_numpy_wheel: Path
+) -> None:
     site = site_packages(numpy_env)
     with zipfile.ZipFile(old_numpy_wheel) as zf:
         for name in zf.namelist():
@@ -73,7 +79,8 @@ def test_leftover_dist_info_of_older_numpy(numpy_env: Path, cache_dir: Path,
 
 
 def test_leftover_dist_info_does_not_hide_damage_to_the_live_install(
-        numpy_env: Path, cache_dir: Path, old_numpy_wheel: Path) -> None:
+    numpy_env: Path, cache_dir: Path, old_numpy_wheel: Path
+) -> None:
     site = site_packages(numpy_env)
     with zipfile.ZipFile(old_numpy_wheel) as zf:
         for name in zf.namelist():
@@ -90,12 +97,14 @@ def test_leftover_dist_info_does_not_hide_damage_to_the_live_install(
     run = _verify(numpy_env, cache_dir)
     assert run.returncode == 1
     assert run.find("hash-mismatch", UMATH)["version"] == "2.2.6"
-    assert {(x["version"], x["code"]) for x in run.findings if x["path"] ==
-            "numpy/__init__.py"} >= {("2.2.6", "size-mismatch")}
+    assert {
+        (x["version"], x["code"]) for x in run.findings if x["path"] == "numpy/__init__.py"
+    } >= {("2.2.6", "size-mismatch")}
 
 
-def test_stale_extension_from_older_numpy(numpy_env: Path, cache_dir: Path,
-                                          old_numpy_wheel: Path) -> None:
+def test_stale_extension_from_older_numpy(
+    numpy_env: Path, cache_dir: Path, old_numpy_wheel: Path
+) -> None:
     site = site_packages(numpy_env)
     stale = "numpy/core/_multiarray_umath.cpython-311-x86_64-linux-gnu.so"
     with zipfile.ZipFile(old_numpy_wheel) as zf:
@@ -107,7 +116,8 @@ def test_stale_extension_from_older_numpy(numpy_env: Path, cache_dir: Path,
 
 
 def test_stale_extension_for_another_python_is_only_a_warning(
-        numpy_env: Path, cache_dir: Path) -> None:
+    numpy_env: Path, cache_dir: Path
+) -> None:
     site = site_packages(numpy_env)
     shutil.copy(site / UMATH, site / "numpy/_core/_old.cpython-310-x86_64-linux-gnu.so")
     run = _verify(numpy_env, cache_dir)
@@ -120,8 +130,10 @@ def test_stale_extension_for_another_python_is_only_a_warning(
 def test_garbage_record_is_malformed_not_a_crash(numpy_env: Path, cache_dir: Path) -> None:
     record = next(site_packages(numpy_env).glob("numpy-*.dist-info")) / "RECORD"
     record.unlink()  # a hard link: replace, never write through
-    record.write_bytes(b"\x00\xff garbage,,,\nnot a row\n\"unterminated,sha256=zz,12\n"
-                       b"numpy/__init__.py,md5=abc,notasize\n")
+    record.write_bytes(
+        b'\x00\xff garbage,,,\nnot a row\n"unterminated,sha256=zz,12\n'
+        b"numpy/__init__.py,md5=abc,notasize\n"
+    )
     run = _verify(numpy_env, cache_dir)
     assert run.returncode == 1
     codes = {f["code"] for f in run.findings if f["distribution"] == "numpy"}

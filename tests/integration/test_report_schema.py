@@ -74,23 +74,39 @@ def test_the_schema_lists_every_code_and_check() -> None:
 
 
 def test_clean_env(bare_venv: Path, cache_dir: Path) -> None:
-    run = run_cli("--python", str(bare_venv / "bin" / "python"), "--format", "json",
-                  cache_dir=cache_dir)
+    run = run_cli(
+        "--python", str(bare_venv / "bin" / "python"), "--format", "json", cache_dir=cache_dir
+    )
     assert run.returncode == 0
     validate(run.report)
 
 
-def test_damaged_env_with_every_check(numpy_env: Path, cache_dir: Path,
-                                      old_numpy_wheel: Path, cp312_numpy_wheel: Path) -> None:
+def test_damaged_env_with_every_check(
+    numpy_env: Path, cache_dir: Path, old_numpy_wheel: Path, cp312_numpy_wheel: Path
+) -> None:
     damage_numpy_env(numpy_env, old_numpy_wheel, cp312_numpy_wheel)
-    run = run_cli("--python", str(numpy_env / "bin" / "python"), "--format", "json",
-                  "--checks", "all", "--import-timeout", "60", cache_dir=cache_dir)
+    run = run_cli(
+        "--python",
+        str(numpy_env / "bin" / "python"),
+        "--format",
+        "json",
+        "--checks",
+        "all",
+        "--import-timeout",
+        "60",
+        cache_dir=cache_dir,
+    )
     assert run.returncode == 1
     report = run.report
     validate(report)
     assert report["summary"]["errors"] > 0 and report["skipped"] is not None
-    assert {"hash-mismatch", "size-mismatch", "missing-file", "duplicate-distribution",
-            "import-error"} <= {f["code"] for f in report["findings"]}
+    assert {
+        "hash-mismatch",
+        "size-mismatch",
+        "missing-file",
+        "duplicate-distribution",
+        "import-error",
+    } <= {f["code"] for f in report["findings"]}
     # a drifted report fails: the schema is not a rubber stamp
     report["findings"][0]["severity"] = "fatal"
     with pytest.raises(jsonschema.ValidationError):
@@ -98,18 +114,31 @@ def test_damaged_env_with_every_check(numpy_env: Path, cache_dir: Path,
 
 
 def test_pipv_verify(numpy_env: Path, cache_dir: Path) -> None:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("VIRTUAL_ENV", "CONDA_PREFIX") and not k.startswith("VERIFY_ENV_")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("VIRTUAL_ENV", "CONDA_PREFIX") and not k.startswith("VERIFY_ENV_")
+    }
     env["VERIFY_ENV_CACHE_DIR"] = str(cache_dir)
-    proc = subprocess.run([PIPV, "--python", str(numpy_env / "bin" / "python"), "verify",
-                           "--format", "json"], capture_output=True, text=True, env=env,
-                          check=False, stdin=subprocess.DEVNULL, timeout=300)
+    proc = subprocess.run(
+        [PIPV, "--python", str(numpy_env / "bin" / "python"), "verify", "--format", "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        stdin=subprocess.DEVNULL,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     validate(json.loads(proc.stdout))
 
 
-def test_conda_verify(numpy_env: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch,
-                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_conda_verify(
+    numpy_env: Path,
+    cache_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """`conda verify` built through the plugin's own (conda-free) module, as conda calls it."""
     from verify_env_conda import verify_cmd
 
@@ -117,8 +146,11 @@ def test_conda_verify(numpy_env: Path, cache_dir: Path, monkeypatch: pytest.Monk
     (numpy_env / "lib/python3.11/site-packages/numpy/version.py").unlink()
     parser = argparse.ArgumentParser(prog="conda verify")
     verify_cmd.configure_parser(parser)
-    status = verify_cmd.execute(parser.parse_args(["-p", str(numpy_env), "--format", "json"]),
-                                locate_name=lambda n: n, default_prefix=lambda: "/nonexistent")
+    status = verify_cmd.execute(
+        parser.parse_args(["-p", str(numpy_env), "--format", "json"]),
+        locate_name=lambda n: n,
+        default_prefix=lambda: "/nonexistent",
+    )
     assert status == 1
     report = json.loads(capsys.readouterr().out)
     validate(report)
@@ -127,14 +159,27 @@ def test_conda_verify(numpy_env: Path, cache_dir: Path, monkeypatch: pytest.Monk
 
 def _report_with_an_accepted_finding() -> Report:
     target = resolve_target(environ={})
-    damaged = Finding(check="record", code="hash-mismatch", severity=Severity.ERROR,
-                      distribution="certifi", version="2025.1.31", installer="pip",
-                      path="certifi/cacert.pem", message="certifi/cacert.pem: sha256 differs",
-                      hint="pip install --force-reinstall --no-deps certifi==2025.1.31")
-    accepted = dataclasses.replace(damaged, severity=Severity.INFO,
-                                   accepted="baseline .verify-env-baseline.json")
-    return Report(target=target, checks=("record",), findings=(accepted, damaged), skips=(),
-                  summary=Summary(1, 1, 0, 0.01))
+    damaged = Finding(
+        check="record",
+        code="hash-mismatch",
+        severity=Severity.ERROR,
+        distribution="certifi",
+        version="2025.1.31",
+        installer="pip",
+        path="certifi/cacert.pem",
+        message="certifi/cacert.pem: sha256 differs",
+        hint="pip install --force-reinstall --no-deps certifi==2025.1.31",
+    )
+    accepted = dataclasses.replace(
+        damaged, severity=Severity.INFO, accepted="baseline .verify-env-baseline.json"
+    )
+    return Report(
+        target=target,
+        checks=("record",),
+        findings=(accepted, damaged),
+        skips=(),
+        summary=Summary(1, 1, 0, 0.01),
+    )
 
 
 @pytest.mark.parametrize("fmt", list(OutputFormat))
@@ -159,8 +204,9 @@ def test_every_output_format_has_its_validation(fmt: OutputFormat) -> None:
 
 def test_junit_of_a_damaged_env(numpy_env: Path, cache_dir: Path) -> None:
     (numpy_env / "lib/python3.11/site-packages/numpy/version.py").unlink()
-    run = run_cli("--python", str(numpy_env / "bin" / "python"), "--format", "junit",
-                  cache_dir=cache_dir)
+    run = run_cli(
+        "--python", str(numpy_env / "bin" / "python"), "--format", "junit", cache_dir=cache_dir
+    )
     assert run.returncode == 1
     root = check_junit(run.stdout)
     assert int(str(root.get("failures"))) >= 1

@@ -50,8 +50,15 @@ def validate(log: dict[str, Any]) -> None:
 
 def sarif_of(env: Path, tmp_path: Path, cache_dir: Path) -> tuple[int, dict[str, Any]]:
     out = tmp_path / "verify-env.sarif"
-    run = run_cli("--python", str(env / "bin" / "python"), "--format", "sarif", "-o", str(out),
-                  cache_dir=cache_dir)
+    run = run_cli(
+        "--python",
+        str(env / "bin" / "python"),
+        "--format",
+        "sarif",
+        "-o",
+        str(out),
+        cache_dir=cache_dir,
+    )
     assert run.stdout == ""
     log = json.loads(out.read_text(encoding="utf-8"))
     validate(log)
@@ -66,12 +73,15 @@ def test_rules_come_from_the_codes_table() -> None:
         assert r["id"] == name
         assert r["shortDescription"]["text"] == code.meaning
         assert code.why in r["fullDescription"]["text"] and code.fix in r["help"]["text"]
-        assert r["defaultConfiguration"]["level"] == {"error": "error",
-                                                      "warning": "warning"}[code.severity]
+        assert (
+            r["defaultConfiguration"]["level"]
+            == {"error": "error", "warning": "warning"}[code.severity]
+        )
 
 
-def test_clean_env_is_valid_and_has_no_results(bare_venv: Path, tmp_path: Path,
-                                               cache_dir: Path) -> None:
+def test_clean_env_is_valid_and_has_no_results(
+    bare_venv: Path, tmp_path: Path, cache_dir: Path
+) -> None:
     status, log = sarif_of(bare_venv, tmp_path, cache_dir)
     assert status == 0
     (run,) = log["runs"]
@@ -80,9 +90,9 @@ def test_clean_env_is_valid_and_has_no_results(bare_venv: Path, tmp_path: Path,
     assert run["properties"]["environment"]["prefix"] == str(bare_venv)
 
 
-def test_damaged_env_results_point_at_the_files(numpy_env: Path, tmp_path: Path,
-                                                cache_dir: Path, old_numpy_wheel: Path,
-                                                cp312_numpy_wheel: Path) -> None:
+def test_damaged_env_results_point_at_the_files(
+    numpy_env: Path, tmp_path: Path, cache_dir: Path, old_numpy_wheel: Path, cp312_numpy_wheel: Path
+) -> None:
     damage_numpy_env(numpy_env, old_numpy_wheel, cp312_numpy_wheel)
     status, log = sarif_of(numpy_env, tmp_path, cache_dir)
     assert status == 1
@@ -91,10 +101,14 @@ def test_damaged_env_results_point_at_the_files(numpy_env: Path, tmp_path: Path,
 
     def one(code: str, rel: str) -> dict[str, Any]:
         # (numpy 1.26.4's leftover RECORD is judged too: its own findings name 1.26.4)
-        found = [r for r in results if r["ruleId"] == code
-                 and r["properties"]["version"] == "2.2.6"
-                 and r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
-                 == (site / rel).as_uri()]
+        found = [
+            r
+            for r in results
+            if r["ruleId"] == code
+            and r["properties"]["version"] == "2.2.6"
+            and r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            == (site / rel).as_uri()
+        ]
         assert len(found) == 1, (code, rel, [r["ruleId"] for r in results])
         result: dict[str, Any] = found[0]
         return result
@@ -102,15 +116,23 @@ def test_damaged_env_results_point_at_the_files(numpy_env: Path, tmp_path: Path,
     flipped = one("hash-mismatch", FLIPPED)
     assert flipped["level"] == "error"
     assert flipped["message"]["text"].startswith("numpy 2.2.6: ")
-    assert "Fix: pip install --force-reinstall --no-deps numpy==2.2.6" in \
-        flipped["message"]["text"]
+    assert "Fix: pip install --force-reinstall --no-deps numpy==2.2.6" in flipped["message"]["text"]
     assert flipped["properties"] == {
-        "check": "record", "distribution": "numpy", "version": "2.2.6", "installer": "pip",
-        "path": FLIPPED, "hint": "pip install --force-reinstall --no-deps numpy==2.2.6"}
+        "check": "record",
+        "distribution": "numpy",
+        "version": "2.2.6",
+        "installer": "pip",
+        "path": FLIPPED,
+        "hint": "pip install --force-reinstall --no-deps numpy==2.2.6",
+    }
     assert one("size-mismatch", TRUNCATED)["level"] == "error"
     assert one("missing-file", DELETED)["level"] == "error"
-    assert {r["ruleId"] for r in results} >= {"hash-mismatch", "size-mismatch", "missing-file",
-                                              "duplicate-distribution"}
+    assert {r["ruleId"] for r in results} >= {
+        "hash-mismatch",
+        "size-mismatch",
+        "missing-file",
+        "duplicate-distribution",
+    }
     assert any(CP312_EXTENSION in r["properties"].get("path", "") for r in results)
     assert all("suppressions" not in r for r in results)
     # the same numbers as the JSON summary
@@ -122,24 +144,36 @@ def test_an_accepted_finding_is_a_suppressed_note(tmp_path: Path) -> None:
     """Built directly: the shape --ignore / --baseline give an accepted finding."""
     target = resolve_target(environ={})
     bundle = tmp_path / "certifi" / "cacert.pem"
-    damaged = Finding(check="record", code="hash-mismatch", severity=Severity.ERROR,
-                      distribution="certifi", version="2025.1.31", installer="pip",
-                      path="certifi/cacert.pem", message="certifi/cacert.pem: sha256 differs",
-                      hint="pip install --force-reinstall --no-deps certifi==2025.1.31",
-                      location=str(bundle))
+    damaged = Finding(
+        check="record",
+        code="hash-mismatch",
+        severity=Severity.ERROR,
+        distribution="certifi",
+        version="2025.1.31",
+        installer="pip",
+        path="certifi/cacert.pem",
+        message="certifi/cacert.pem: sha256 differs",
+        hint="pip install --force-reinstall --no-deps certifi==2025.1.31",
+        location=str(bundle),
+    )
     reason = "--ignore record:hash-mismatch:certifi:certifi/cacert.pem"
     accepted = dataclasses.replace(damaged, severity=Severity.INFO, accepted=reason)
-    report = Report(target=target, checks=("record",), findings=(accepted, damaged), skips=(),
-                    summary=Summary(1, 1, 0, 0.01))
+    report = Report(
+        target=target,
+        checks=("record",),
+        findings=(accepted, damaged),
+        skips=(),
+        summary=Summary(1, 1, 0, 0.01),
+    )
     log = json.loads(render(report, OutputFormat.SARIF))
     validate(log)
     first, second = log["runs"][0]["results"]
     assert first["level"] == "note"
-    assert first["suppressions"] == [{"kind": "external", "status": "accepted",
-                                      "justification": reason}]
+    assert first["suppressions"] == [
+        {"kind": "external", "status": "accepted", "justification": reason}
+    ]
     assert "suppressions" not in second and second["level"] == "error"
-    assert first["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == \
-        bundle.as_uri()
+    assert first["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == bundle.as_uri()
     assert first["partialFingerprints"] == second["partialFingerprints"]
 
 
@@ -147,14 +181,34 @@ def test_an_accepted_finding_is_a_suppressed_note(tmp_path: Path) -> None:
 def test_awkward_file_names_are_percent_encoded(tmp_path: Path, name: str) -> None:
     target = resolve_target(environ={})
     location = f"{tmp_path}/pkg/{name}"
-    finding = Finding(check="record", code="unrecorded-extension", severity=Severity.WARNING,
-                      distribution="pkg", version="1", installer="pip", path=f"pkg/{name}",
-                      message=f"pkg/{name}: no installer owns it", location=location)
-    environment = Finding(check="paths", code="foreign-site-packages", severity=Severity.ERROR,
-                          distribution=None, version=None, installer=None, path=None,
-                          message="sys.path holds /usr/lib/python3.12/site-packages")
-    report = Report(target=target, checks=("record", "paths"),
-                    findings=(finding, environment), skips=(), summary=Summary(1, 1, 0, 0.01))
+    finding = Finding(
+        check="record",
+        code="unrecorded-extension",
+        severity=Severity.WARNING,
+        distribution="pkg",
+        version="1",
+        installer="pip",
+        path=f"pkg/{name}",
+        message=f"pkg/{name}: no installer owns it",
+        location=location,
+    )
+    environment = Finding(
+        check="paths",
+        code="foreign-site-packages",
+        severity=Severity.ERROR,
+        distribution=None,
+        version=None,
+        installer=None,
+        path=None,
+        message="sys.path holds /usr/lib/python3.12/site-packages",
+    )
+    report = Report(
+        target=target,
+        checks=("record", "paths"),
+        findings=(finding, environment),
+        skips=(),
+        summary=Summary(1, 1, 0, 0.01),
+    )
     text = render(report, OutputFormat.SARIF)
     text.encode("utf-8")
     log = json.loads(text)
@@ -168,14 +222,24 @@ def test_awkward_file_names_are_percent_encoded(tmp_path: Path, name: str) -> No
     assert env_uri == Path(str(target.executable)).absolute().as_uri()
 
 
-def test_ignore_through_the_cli_is_a_suppression(numpy_env: Path, tmp_path: Path,
-                                                 cache_dir: Path) -> None:
+def test_ignore_through_the_cli_is_a_suppression(
+    numpy_env: Path, tmp_path: Path, cache_dir: Path
+) -> None:
     """``--ignore`` accepts the finding: a suppressed note, and the run passes."""
     (site_packages(numpy_env) / DELETED).unlink()
     out = tmp_path / "verify-env.sarif"
     rule = f"record:missing-file:numpy:{DELETED}"
-    run = run_cli("--python", str(numpy_env / "bin" / "python"), "--format", "sarif",
-                  "-o", str(out), "--ignore", rule, cache_dir=cache_dir)
+    run = run_cli(
+        "--python",
+        str(numpy_env / "bin" / "python"),
+        "--format",
+        "sarif",
+        "-o",
+        str(out),
+        "--ignore",
+        rule,
+        cache_dir=cache_dir,
+    )
     assert run.returncode == 0, run.stderr
     log = json.loads(out.read_text(encoding="utf-8"))
     validate(log)
@@ -185,8 +249,12 @@ def test_ignore_through_the_cli_is_a_suppression(numpy_env: Path, tmp_path: Path
     assert suppression["kind"] == "external" and rule in suppression["justification"]
 
 
-def test_conda_verify_sarif(numpy_env: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch,
-                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_conda_verify_sarif(
+    numpy_env: Path,
+    cache_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """``conda verify --format sarif`` through the plugin's own (conda-free) module."""
     import argparse
 
@@ -196,8 +264,11 @@ def test_conda_verify_sarif(numpy_env: Path, cache_dir: Path, monkeypatch: pytes
     (site_packages(numpy_env) / DELETED).unlink()
     parser = argparse.ArgumentParser(prog="conda verify")
     verify_cmd.configure_parser(parser)
-    status = verify_cmd.execute(parser.parse_args(["-p", str(numpy_env), "--format", "sarif"]),
-                                locate_name=lambda n: n, default_prefix=lambda: "/nonexistent")
+    status = verify_cmd.execute(
+        parser.parse_args(["-p", str(numpy_env), "--format", "sarif"]),
+        locate_name=lambda n: n,
+        default_prefix=lambda: "/nonexistent",
+    )
     assert status == 1
     log = json.loads(capsys.readouterr().out)
     validate(log)

@@ -13,8 +13,10 @@ from verify_env.target import resolve_target
 
 
 def _pip(env: Path, *args: str) -> None:
-    subprocess.run([str(env / "bin/python"), "-m", "pip", *args, "-q",
-                    "--disable-pip-version-check"], check=True)
+    subprocess.run(
+        [str(env / "bin/python"), "-m", "pip", *args, "-q", "--disable-pip-version-check"],
+        check=True,
+    )
 
 
 def test_install_upgrade_uninstall_and_the_widened_scope(bare_venv: Path, tmp_path: Path) -> None:
@@ -22,8 +24,7 @@ def test_install_upgrade_uninstall_and_the_widened_scope(bare_venv: Path, tmp_pa
     wheels = tmp_path / "wheels"
     base1 = make_wheel(wheels, "base-lib", "1.0", {"base_lib.py": ""})
     base2 = make_wheel(wheels, "base-lib", "2.0", {"base_lib.py": "x = 2\n"})
-    user = make_wheel(wheels, "uses-base", "1.0", {"uses_base.py": ""},
-                      requires=["base-lib>=1"])
+    user = make_wheel(wheels, "uses-base", "1.0", {"uses_base.py": ""}, requires=["base-lib>=1"])
     other = make_wheel(wheels, "unrelated", "1.0", {"unrelated.py": ""})
     _pip(env, "install", "--no-deps", str(base1), str(user), str(other))
     target = resolve_target(str(env / "bin/python"))
@@ -34,7 +35,10 @@ def test_install_upgrade_uninstall_and_the_widened_scope(bare_venv: Path, tmp_pa
     after = Snapshot.take(target)
     change = Change.between(before, after)
     assert (change.added, change.removed, change.changed) == (
-        frozenset(), frozenset(), frozenset({"base-lib"}))
+        frozenset(),
+        frozenset(),
+        frozenset({"base-lib"}),
+    )
     scope = scope_for(change, build_inventory(target))
     assert scope.keys == frozenset({"base-lib", "uses-base"})  # not "unrelated"
     assert "dependents: uses-base" in scope.reason

@@ -14,10 +14,19 @@ from tests.support.envs import CliRun, break_link, run_cli, site_packages
 UMATH = "numpy/_core/_multiarray_umath.cpython-311-x86_64-linux-gnu.so"
 
 
-def _verify(env: Path, cache_dir: Path, *extra: str,
-            environ: dict[str, str] | None = None) -> CliRun:
-    return run_cli("--python", str(env / "bin" / "python"), "--format", "json", *extra,
-                   cache_dir=cache_dir, env=environ, timeout=120)
+def _verify(
+    env: Path, cache_dir: Path, *extra: str, environ: dict[str, str] | None = None
+) -> CliRun:
+    return run_cli(
+        "--python",
+        str(env / "bin" / "python"),
+        "--format",
+        "json",
+        *extra,
+        cache_dir=cache_dir,
+        env=environ,
+        timeout=120,
+    )
 
 
 def _bytes_hashed(run: CliRun) -> int:
@@ -49,7 +58,8 @@ def test_second_run_on_unchanged_env_hashes_nothing(numpy_env: Path, cache_dir: 
 
 
 def test_rewrite_with_mtime_restored_by_utime_is_still_caught(
-        numpy_env: Path, cache_dir: Path) -> None:
+    numpy_env: Path, cache_dir: Path
+) -> None:
     target = break_link(site_packages(numpy_env) / UMATH)
     warm = _verify(numpy_env, cache_dir)
     assert warm.returncode == 0, warm.stdout
@@ -57,8 +67,11 @@ def test_rewrite_with_mtime_restored_by_utime_is_still_caught(
     _flip_in_place(target)
     os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))  # what `touch -r` does
     after = target.stat()
-    assert (after.st_ino, after.st_size, after.st_mtime_ns) == \
-        (before.st_ino, before.st_size, before.st_mtime_ns)
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (
+        before.st_ino,
+        before.st_size,
+        before.st_mtime_ns,
+    )
     assert after.st_ctime_ns != before.st_ctime_ns
     run = _verify(numpy_env, cache_dir)
     assert run.returncode == 1, run.stdout
@@ -68,7 +81,8 @@ def test_rewrite_with_mtime_restored_by_utime_is_still_caught(
 
 
 def test_rewrite_with_mtime_restored_by_touch_r_is_still_caught(
-        numpy_env: Path, cache_dir: Path, tmp_path: Path) -> None:
+    numpy_env: Path, cache_dir: Path, tmp_path: Path
+) -> None:
     target = break_link(site_packages(numpy_env) / UMATH)
     reference = tmp_path / "reference.so"
     shutil.copy2(target, reference)  # same atime/mtime as the original
@@ -84,8 +98,7 @@ def test_rewrite_with_mtime_restored_by_touch_r_is_still_caught(
     assert run.codes() == {("record", "hash-mismatch", "numpy")}
 
 
-def test_no_cache_flag_rehashes_and_creates_no_cache_dir(
-        numpy_env: Path, cache_dir: Path) -> None:
+def test_no_cache_flag_rehashes_and_creates_no_cache_dir(numpy_env: Path, cache_dir: Path) -> None:
     assert not cache_dir.exists()
     first = _verify(numpy_env, cache_dir, "--no-cache")
     second = _verify(numpy_env, cache_dir, "--no-cache")
@@ -96,7 +109,8 @@ def test_no_cache_flag_rehashes_and_creates_no_cache_dir(
 
 
 def test_no_cache_env_twin_rehashes_and_creates_no_cache_dir(
-        numpy_env: Path, cache_dir: Path) -> None:
+    numpy_env: Path, cache_dir: Path
+) -> None:
     environ = {"VERIFY_ENV_NO_CACHE": "1"}
     first = _verify(numpy_env, cache_dir, environ=environ)
     second = _verify(numpy_env, cache_dir, environ=environ)
@@ -115,8 +129,7 @@ def test_no_cache_ignores_a_warm_cache(numpy_env: Path, cache_dir: Path) -> None
     assert {p: p.read_bytes() for p in (cache_dir / "stat-cache").iterdir()} == cache_files
 
 
-def test_corrupt_cache_costs_one_warning_and_a_full_hash(
-        numpy_env: Path, cache_dir: Path) -> None:
+def test_corrupt_cache_costs_one_warning_and_a_full_hash(numpy_env: Path, cache_dir: Path) -> None:
     first = _verify(numpy_env, cache_dir)
     assert first.returncode == 0
     files = [p for p in (cache_dir / "stat-cache").rglob("*") if p.is_file()]
@@ -148,8 +161,7 @@ def test_truncated_cache_still_finds_damage(numpy_env: Path, cache_dir: Path) ->
     assert len(run.stderr.splitlines()) == 1 and "stat cache" in run.stderr
 
 
-def test_cache_dir_that_cannot_be_created_is_a_warning(
-        numpy_env: Path, tmp_path: Path) -> None:
+def test_cache_dir_that_cannot_be_created_is_a_warning(numpy_env: Path, tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory\n")
     run = _verify(numpy_env, blocker / "cache")
@@ -185,8 +197,10 @@ def test_elf_header_rewritten_under_a_warm_cache(numpy_env: Path, cache_dir: Pat
     assert "MACH-O" in tags.find("elf-arch", UMATH)["message"].upper()
     every = _verify(numpy_env, cache_dir, "--checks", "all")
     assert every.returncode == 1
-    assert {f["code"] for f in every.findings if f["path"] == UMATH} >= \
-        {"elf-arch", "hash-mismatch"}
+    assert {f["code"] for f in every.findings if f["path"] == UMATH} >= {
+        "elf-arch",
+        "hash-mismatch",
+    }
 
 
 def test_new_leftover_module_under_a_warm_cache(numpy_env: Path, cache_dir: Path) -> None:
@@ -203,8 +217,9 @@ def test_new_leftover_module_under_a_warm_cache(numpy_env: Path, cache_dir: Path
     assert (f["distribution"], f["severity"]) == ("numpy", "error")
 
 
-def test_new_leftover_in_a_new_subdirectory_under_a_warm_cache(numpy_env: Path,
-                                                              cache_dir: Path) -> None:
+def test_new_leftover_in_a_new_subdirectory_under_a_warm_cache(
+    numpy_env: Path, cache_dir: Path
+) -> None:
     core = site_packages(numpy_env) / "numpy" / "_core"
     warm = _verify(numpy_env, cache_dir)
     assert warm.returncode == 0, warm.stdout
@@ -225,7 +240,7 @@ def test_record_edited_under_a_warm_cache(numpy_env: Path, cache_dir: Path) -> N
     text = record.read_bytes()
     row_start = text.index(b"\nnumpy/__init__.py,sha256=") + 1
     digest_at = text.index(b"sha256=", row_start) + len(b"sha256=")
-    old = text[digest_at:digest_at + 1]
+    old = text[digest_at : digest_at + 1]
     new = b"B" if old != b"B" else b"C"
     with open(record, "r+b") as fh:  # one digest character, same inode, same size
         fh.seek(digest_at)
@@ -239,12 +254,19 @@ def test_record_edited_under_a_warm_cache(numpy_env: Path, cache_dir: Path) -> N
 
 
 def test_default_cache_location_that_cannot_be_created_is_a_warning(
-        numpy_env: Path, tmp_path: Path) -> None:
+    numpy_env: Path, tmp_path: Path
+) -> None:
     """No VERIFY_ENV_CACHE_DIR: the user cache dir, here below a HOME that is a regular file."""
     home = tmp_path / "home"
     home.write_text("not a directory\n")
-    run = run_cli("--python", str(numpy_env / "bin" / "python"), "--format", "json",
-                  env={"HOME": str(home), "XDG_CACHE_HOME": ""}, timeout=120)
+    run = run_cli(
+        "--python",
+        str(numpy_env / "bin" / "python"),
+        "--format",
+        "json",
+        env={"HOME": str(home), "XDG_CACHE_HOME": ""},
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     lines = run.stderr.splitlines()
     assert len(lines) == 1 and "stat cache" in lines[0], run.stderr
@@ -252,7 +274,8 @@ def test_default_cache_location_that_cannot_be_created_is_a_warning(
 
 
 def test_warm_run_on_a_damaged_env_reports_what_the_cold_run_did(
-        numpy_env: Path, cache_dir: Path) -> None:
+    numpy_env: Path, cache_dir: Path
+) -> None:
     site = site_packages(numpy_env)
     _flip_in_place(break_link(site / UMATH))
     _flip_in_place(break_link(site / "numpy/__init__.py"))
@@ -267,7 +290,9 @@ def test_warm_run_on_a_damaged_env_reports_what_the_cold_run_did(
     assert _bytes_hashed(cold) > 0 and _bytes_hashed(warm) == 0
     assert warm.findings == cold.findings
     assert {(f["code"], f["path"]) for f in cold.findings} >= {
-        ("hash-mismatch", UMATH), ("hash-mismatch", "numpy/__init__.py"),
+        ("hash-mismatch", UMATH),
+        ("hash-mismatch", "numpy/__init__.py"),
         ("missing-file", "numpy/_core/numeric.py"),
         ("elf-arch", "numpy/linalg/_umath_linalg.cpython-311-x86_64-linux-gnu.so"),
-        ("unrecorded-extension", "numpy/_core/_stale.cpython-311-x86_64-linux-gnu.so")}
+        ("unrecorded-extension", "numpy/_core/_stale.cpython-311-x86_64-linux-gnu.so"),
+    }

@@ -23,13 +23,21 @@ CONF = f"prefix={TEXT_PLACEHOLDER}\nmode=fast\n".encode()
 def python_package(python: str, version: str) -> PackageSpec:
     xy = ".".join(version.split(".")[:2])
     home = str(Path(python).parent)
-    return PackageSpec("python", version, files=(
-        PackageFile(f"bin/python{xy}", symlink_to=python),
-        PackageFile("bin/python3", symlink_to=f"python{xy}"),
-        PackageFile("bin/python", symlink_to=f"python{xy}"),
-        PackageFile("pyvenv.cfg", f"home = {home}\ninclude-system-site-packages = false\n"
-                                  f"version = {version}\n".encode()),
-        PackageFile(f"lib/python{xy}/site-packages/README.txt", b"site-packages marker\n")))
+    return PackageSpec(
+        "python",
+        version,
+        files=(
+            PackageFile(f"bin/python{xy}", symlink_to=python),
+            PackageFile("bin/python3", symlink_to=f"python{xy}"),
+            PackageFile("bin/python", symlink_to=f"python{xy}"),
+            PackageFile(
+                "pyvenv.cfg",
+                f"home = {home}\ninclude-system-site-packages = false\n"
+                f"version = {version}\n".encode(),
+            ),
+            PackageFile(f"lib/python{xy}/site-packages/README.txt", b"site-packages marker\n"),
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -45,24 +53,51 @@ class Channel:
 def make_channel(root: Path, py311: str, py312: str, include: str) -> Channel:
     build = root / "build"
     lib = build_library(build / "libfakeblas.so.3", FAKEBLAS, "libfakeblas.so.3")
-    ext = build_extension(build / "ext" / "_core.so", CONSUMER, "_core", include,
-                          [str(lib), "-Wl,--enable-new-dtags,-rpath,$ORIGIN/../../.."])
-    lib2 = build_library(build / "v2" / "libfakeblas.so.3", FAKEBLAS + "\nint v2 = 2;\n",
-                         "libfakeblas.so.3")
+    ext = build_extension(
+        build / "ext" / "_core.so",
+        CONSUMER,
+        "_core",
+        include,
+        [str(lib), "-Wl,--enable-new-dtags,-rpath,$ORIGIN/../../.."],
+    )
+    lib2 = build_library(
+        build / "v2" / "libfakeblas.so.3", FAKEBLAS + "\nint v2 = 2;\n", "libfakeblas.so.3"
+    )
     packages = (
         python_package(py311, "3.11.7"),
         python_package(py312, "3.12.1"),
-        PackageSpec("libfakeblas", "1.0", files=(
-            PackageFile("lib/libfakeblas.so.3", lib.read_bytes(), executable=True),
-            PackageFile("etc/fakeblas.conf", CONF, prefix_placeholder=TEXT_PLACEHOLDER))),
-        PackageSpec("libfakeblas", "2.0", files=(
-            PackageFile("lib/libfakeblas.so.3", lib2.read_bytes(), executable=True),
-            PackageFile("etc/fakeblas.conf", CONF, prefix_placeholder=TEXT_PLACEHOLDER))),
-        PackageSpec("fakeblas-ext", "1.0", depends=("python 3.11.*",), files=(
-            PackageFile(f"{SITE}/fakeblas_ext/__init__.py", b"from . import _core\n"),
-            PackageFile(CORE, ext.read_bytes(), executable=True))),
-        PackageSpec("pyfoo", "1.0", noarch_python=True, depends=("python",), files=(
-            PackageFile("site-packages/pyfoo/__init__.py", b"X = 1\n"),)),
+        PackageSpec(
+            "libfakeblas",
+            "1.0",
+            files=(
+                PackageFile("lib/libfakeblas.so.3", lib.read_bytes(), executable=True),
+                PackageFile("etc/fakeblas.conf", CONF, prefix_placeholder=TEXT_PLACEHOLDER),
+            ),
+        ),
+        PackageSpec(
+            "libfakeblas",
+            "2.0",
+            files=(
+                PackageFile("lib/libfakeblas.so.3", lib2.read_bytes(), executable=True),
+                PackageFile("etc/fakeblas.conf", CONF, prefix_placeholder=TEXT_PLACEHOLDER),
+            ),
+        ),
+        PackageSpec(
+            "fakeblas-ext",
+            "1.0",
+            depends=("python 3.11.*",),
+            files=(
+                PackageFile(f"{SITE}/fakeblas_ext/__init__.py", b"from . import _core\n"),
+                PackageFile(CORE, ext.read_bytes(), executable=True),
+            ),
+        ),
+        PackageSpec(
+            "pyfoo",
+            "1.0",
+            noarch_python=True,
+            depends=("python",),
+            files=(PackageFile("site-packages/pyfoo/__init__.py", b"X = 1\n"),),
+        ),
     )
     url = build_channel(root / "channel", packages)
     return Channel(url, root / "channel", lib.read_bytes(), ext.read_bytes())
@@ -71,8 +106,11 @@ def make_channel(root: Path, py311: str, py312: str, include: str) -> Channel:
 def extract(channel: Channel, pkgs_dir: Path, name: str, version: str) -> PackageRef:
     """Extract one package into ``pkgs_dir/<name>-<version>-<build>/`` as conda does, and
     return the record conda would hand the plugin for it."""
-    (archive,) = [p for sub in ("linux-64", "noarch")
-                  for p in (channel.path / sub).glob(f"{name}-{version}-*.conda")]
+    (archive,) = [
+        p
+        for sub in ("linux-64", "noarch")
+        for p in (channel.path / sub).glob(f"{name}-{version}-*.conda")
+    ]
     dest = pkgs_dir / archive.name[: -len(".conda")]
     cph_api.extract(str(archive), str(dest))
     index = json.loads((dest / "info" / "index.json").read_text())
@@ -84,6 +122,11 @@ def ref_from_meta(prefix: Path, name: str) -> PackageRef:
     for path in (prefix / "conda-meta").glob(f"{name}-*.json"):
         doc = json.loads(path.read_text())
         if doc["name"] == name:
-            return PackageRef(doc["name"], doc["version"], doc["build"], doc.get("fn", ""),
-                              tuple(doc.get("files", ())))
+            return PackageRef(
+                doc["name"],
+                doc["version"],
+                doc["build"],
+                doc.get("fn", ""),
+                tuple(doc.get("files", ())),
+            )
     raise LookupError(name)

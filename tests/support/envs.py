@@ -35,22 +35,36 @@ def pyenv_python(minor: int) -> str:
     """The pyenv CPython 3.<minor> interpreter (found through ``pyenv root``)."""
     root = os.environ.get("PYENV_ROOT")
     if not root:
-        root = subprocess.run(["pyenv", "root"], capture_output=True, text=True,
-                              check=True).stdout.strip()
-    found = sorted(glob.glob(os.path.join(root, "versions", f"3.{minor}.*", "bin",
-                                          f"python3.{minor}")))
+        root = subprocess.run(
+            ["pyenv", "root"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    found = sorted(
+        glob.glob(os.path.join(root, "versions", f"3.{minor}.*", "bin", f"python3.{minor}"))
+    )
     if not found:
         raise RuntimeError(f"pyenv has no CPython 3.{minor} under {root}")
     return found[-1]
 
 
-def make_venv(path: Path, python: str, packages: Sequence[str] = (),
-              pip_args: Sequence[str] = ()) -> Path:
+def make_venv(
+    path: Path, python: str, packages: Sequence[str] = (), pip_args: Sequence[str] = ()
+) -> Path:
     """A venv made by ``python -m venv`` with ``packages`` installed by its own pip."""
     subprocess.run([python, "-m", "venv", str(path)], check=True)
     if packages:
-        subprocess.run([str(path / "bin" / "python"), "-m", "pip", "install", "-q",
-                        "--disable-pip-version-check", *pip_args, *packages], check=True)
+        subprocess.run(
+            [
+                str(path / "bin" / "python"),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                *pip_args,
+                *packages,
+            ],
+            check=True,
+        )
     return path
 
 
@@ -79,17 +93,36 @@ def break_link(path: Path) -> Path:
     return path
 
 
-def download_wheel(dest: Path, requirement: str, *, python_version: str,
-                   platform: str) -> Path:
+def download_wheel(dest: Path, requirement: str, *, python_version: str, platform: str) -> Path:
     """A binary wheel for another interpreter or platform, downloaded once and kept."""
     dest.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
-                    "--only-binary=:all:", "--python-version", python_version,
-                    "--platform", platform, "-d", str(dest), requirement], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--python-version",
+            python_version,
+            "--platform",
+            platform,
+            "-d",
+            str(dest),
+            requirement,
+        ],
+        check=True,
+    )
     name = requirement.split("==")[0].replace("-", "_").lower()
-    wheels = [w for w in dest.glob("*.whl") if w.name.lower().startswith(name)
-              and platform.split("_")[0] in w.name and f"cp{python_version.replace('.', '')}"
-              in w.name]
+    wheels = [
+        w
+        for w in dest.glob("*.whl")
+        if w.name.lower().startswith(name)
+        and platform.split("_")[0] in w.name
+        and f"cp{python_version.replace('.', '')}" in w.name
+    ]
     assert wheels, f"pip download left no {requirement} wheel for {platform} in {dest}"
     return sorted(wheels)[-1]
 
@@ -102,11 +135,21 @@ def install_with_installer(wheel: Path, venv: Path) -> None:
     from installer.sources import WheelFile
 
     py = str(venv / "bin" / "python")
-    scheme = json.loads(subprocess.run(
-        [py, "-c", "import json,sysconfig; print(json.dumps(sysconfig.get_paths()))"],
-        capture_output=True, text=True, check=True).stdout)
-    paths = {"purelib": scheme["purelib"], "platlib": scheme["platlib"],
-             "headers": scheme["include"], "scripts": scheme["scripts"], "data": scheme["data"]}
+    scheme = json.loads(
+        subprocess.run(
+            [py, "-c", "import json,sysconfig; print(json.dumps(sysconfig.get_paths()))"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    paths = {
+        "purelib": scheme["purelib"],
+        "platlib": scheme["platlib"],
+        "headers": scheme["include"],
+        "scripts": scheme["scripts"],
+        "data": scheme["data"],
+    }
     destination = SchemeDictionaryDestination(paths, interpreter=py, script_kind="posix")
     with WheelFile.open(wheel) as source:
         install(source, destination, {"INSTALLER": b"pip"})
@@ -133,32 +176,53 @@ class CliRun:
 
     def codes(self, severity: str | None = "error") -> set[tuple[str, str, str | None]]:
         """(check, code, distribution) of the findings of one severity (all for None)."""
-        return {(f["check"], f["code"], f["distribution"]) for f in self.findings
-                if severity is None or f["severity"] == severity}
+        return {
+            (f["check"], f["code"], f["distribution"])
+            for f in self.findings
+            if severity is None or f["severity"] == severity
+        }
 
     def find(self, code: str, path_suffix: str | None = None) -> dict[str, Any]:
         for f in self.findings:
-            if f["code"] == code and (path_suffix is None
-                                      or (f["path"] or "").endswith(path_suffix)):
+            if f["code"] == code and (
+                path_suffix is None or (f["path"] or "").endswith(path_suffix)
+            ):
                 return f
-        raise AssertionError(f"no {code} finding for {path_suffix!r} in:\n"
-                             + json.dumps(self.findings, indent=1)[:4000])
+        raise AssertionError(
+            f"no {code} finding for {path_suffix!r} in:\n"
+            + json.dumps(self.findings, indent=1)[:4000]
+        )
 
     def assert_no_traceback(self) -> None:
         assert "Traceback" not in self.stderr, self.stderr
 
 
-def run_cli(*args: str, cache_dir: Path | None = None, env: dict[str, str] | None = None,
-            cwd: Path | None = None, timeout: float = 300) -> CliRun:
+def run_cli(
+    *args: str,
+    cache_dir: Path | None = None,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 300,
+) -> CliRun:
     """``python -m verify_env ARGS`` as a subprocess (no TTY), with its own stat cache dir."""
-    full_env = {k: v for k, v in os.environ.items()
-                if k not in ("VIRTUAL_ENV", "CONDA_PREFIX") and not k.startswith("VERIFY_ENV_")}
+    full_env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("VIRTUAL_ENV", "CONDA_PREFIX") and not k.startswith("VERIFY_ENV_")
+    }
     if cache_dir is not None:
         full_env["VERIFY_ENV_CACHE_DIR"] = str(cache_dir)
     full_env.update(env or {})
-    proc = subprocess.run([sys.executable, "-m", "verify_env", *args], capture_output=True,
-                          text=True, env=full_env, cwd=cwd, timeout=timeout,
-                          stdin=subprocess.DEVNULL, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "verify_env", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
     run = CliRun(proc)
     run.assert_no_traceback()
     return run

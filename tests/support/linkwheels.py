@@ -16,8 +16,16 @@ import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["FAKEBLAS", "FAKEBLAS_ILP64_NAMES", "FAKEBLAS_ILP64_SUFFIX", "FAKEBLAS_NO_DGEMM",
-           "build_extension", "build_library", "make_platform_wheel", "python_include"]
+__all__ = [
+    "FAKEBLAS",
+    "FAKEBLAS_ILP64_NAMES",
+    "FAKEBLAS_ILP64_SUFFIX",
+    "FAKEBLAS_NO_DGEMM",
+    "build_extension",
+    "build_library",
+    "make_platform_wheel",
+    "python_include",
+]
 
 _BLAS_BODY = r"""
 #include <stddef.h>
@@ -106,9 +114,12 @@ PyMODINIT_FUNC PyInit_MODNAME(void) { return PyModule_Create(&mod); }
 
 def python_include(python: str) -> str:
     """The include dir of an interpreter's headers (``sysconfig.get_paths()["include"]``)."""
-    return subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()"
-                           "['include'])"], capture_output=True, text=True,
-                          check=True).stdout.strip()
+    return subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['include'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
 
 
 def _gcc(args: Sequence[str]) -> None:
@@ -120,14 +131,14 @@ def build_library(dest: Path, source: str, soname: str, link: Sequence[str] = ()
     dest.parent.mkdir(parents=True, exist_ok=True)
     src = dest.with_name(dest.name + ".c")
     src.write_text(source)
-    _gcc(["-shared", "-fPIC", "-O1", "-o", str(dest), str(src), f"-Wl,-soname,{soname}",
-          *link])
+    _gcc(["-shared", "-fPIC", "-O1", "-o", str(dest), str(src), f"-Wl,-soname,{soname}", *link])
     src.unlink()
     return dest
 
 
-def build_extension(dest: Path, source: str, modname: str, include: str,
-                    link: Sequence[str] = ()) -> Path:
+def build_extension(
+    dest: Path, source: str, modname: str, include: str, link: Sequence[str] = ()
+) -> Path:
     """An extension module ``dest`` (full file name with the ABI suffix) from ``source`` with
     MODNAME replaced; ``link`` adds libraries and -Wl options (RPATH, RUNPATH)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -139,31 +150,46 @@ def build_extension(dest: Path, source: str, modname: str, include: str,
 
 
 def _digest(data: bytes) -> str:
-    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(
-        b"=").decode()
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
 def platform_tag() -> str:
     return sysconfig.get_platform().replace("-", "_").replace(".", "_")
 
 
-def make_platform_wheel(dest: Path, name: str, version: str,
-                        files: Mapping[str, bytes | str | Path], requires: Sequence[str] = (),
-                        tag: str = "cp311-cp311") -> Path:
+def make_platform_wheel(
+    dest: Path,
+    name: str,
+    version: str,
+    files: Mapping[str, bytes | str | Path],
+    requires: Sequence[str] = (),
+    tag: str = "cp311-cp311",
+) -> Path:
     """A ``{tag}-linux_<machine>`` wheel of ``files`` (paths relative to the site dir; a Path
     value is read), with a correct RECORD, for pip to install."""
     dist = name.replace("-", "_")
     dist_info = f"{dist}-{version}.dist-info"
     contents: dict[str, bytes] = {}
     for path, data in files.items():
-        contents[path] = data.read_bytes() if isinstance(data, Path) else \
-            data.encode() if isinstance(data, str) else data
-    meta = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}",
-            *(f"Requires-Dist: {r}" for r in requires)]
+        contents[path] = (
+            data.read_bytes()
+            if isinstance(data, Path)
+            else data.encode()
+            if isinstance(data, str)
+            else data
+        )
+    meta = [
+        "Metadata-Version: 2.1",
+        f"Name: {name}",
+        f"Version: {version}",
+        *(f"Requires-Dist: {r}" for r in requires),
+    ]
     contents[f"{dist_info}/METADATA"] = ("\n".join(meta) + "\n\n").encode()
     full_tag = f"{tag}-{platform_tag()}"
-    contents[f"{dist_info}/WHEEL"] = (f"Wheel-Version: 1.0\nGenerator: verify-env-tests\n"
-                                      f"Root-Is-Purelib: false\nTag: {full_tag}\n").encode()
+    contents[f"{dist_info}/WHEEL"] = (
+        f"Wheel-Version: 1.0\nGenerator: verify-env-tests\n"
+        f"Root-Is-Purelib: false\nTag: {full_tag}\n"
+    ).encode()
     record = "".join(f"{p},{_digest(d)},{len(d)}\n" for p, d in contents.items())
     record += f"{dist_info}/RECORD,,\n"
     dest.mkdir(parents=True, exist_ok=True)
@@ -171,8 +197,7 @@ def make_platform_wheel(dest: Path, name: str, version: str,
     with zipfile.ZipFile(wheel, "w") as zf:
         for path, data in contents.items():
             info = zipfile.ZipInfo(path)
-            info.external_attr = (0o755 if path.endswith(".so") or ".so." in path
-                                  else 0o644) << 16
+            info.external_attr = (0o755 if path.endswith(".so") or ".so." in path else 0o644) << 16
             zf.writestr(info, data)
         zf.writestr(f"{dist_info}/RECORD", record)
     return wheel

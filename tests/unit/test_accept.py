@@ -16,16 +16,26 @@ from verify_env.errors import UsageError
 from verify_env.finding import Finding, Severity
 from verify_env.report import Report, Summary
 
-FINDING = Finding("record", "hash-mismatch", Severity.ERROR, "Scikit_Learn", "1.5.0", "pip",
-                  "sklearn/utils/_x.py", "sklearn/utils/_x.py content differs")
+FINDING = Finding(
+    "record",
+    "hash-mismatch",
+    Severity.ERROR,
+    "Scikit_Learn",
+    "1.5.0",
+    "pip",
+    "sklearn/utils/_x.py",
+    "sklearn/utils/_x.py content differs",
+)
 
 
 def test_rules_match_by_glob_with_names_normalized() -> None:
     assert parse_rule("record:hash-mismatch:scikit-learn:sklearn/*", "--ignore").matches(FINDING)
     assert parse_rule("record:*:SCIKIT.LEARN", "--ignore").matches(FINDING)
     assert parse_rule("*", "--ignore").matches(FINDING)
-    assert parse_rule("record:hash-mismatch:scikit-learn:sklearn/utils/_x.py:extra",
-                      "x").parts[3] == "sklearn/utils/_x.py:extra"  # the path keeps its ':'
+    assert (
+        parse_rule("record:hash-mismatch:scikit-learn:sklearn/utils/_x.py:extra", "x").parts[3]
+        == "sklearn/utils/_x.py:extra"
+    )  # the path keeps its ':'
     assert not parse_rule("record:size-mismatch", "x").matches(FINDING)
     assert not parse_rule("record:hash-mismatch:scikit-learn:sklearn/*.so", "x").matches(FINDING)
     no_dist = dataclasses.replace(FINDING, distribution=None, path=None)
@@ -49,9 +59,15 @@ def test_baseline_matches_by_hash(tmp_path: Path) -> None:
     target = tmp_path / "_x.py"
     target.write_bytes(b"changed\n")
     found = dataclasses.replace(FINDING, location=str(target))
-    entry = {"check": "record", "code": "hash-mismatch", "distribution": "scikit-learn",
-             "version": "1.5.0", "path": "sklearn/utils/_x.py",
-             "sha256": hashlib.sha256(b"changed\n").hexdigest(), "message": "old text"}
+    entry = {
+        "check": "record",
+        "code": "hash-mismatch",
+        "distribution": "scikit-learn",
+        "version": "1.5.0",
+        "path": "sklearn/utils/_x.py",
+        "sha256": hashlib.sha256(b"changed\n").hexdigest(),
+        "message": "old text",
+    }
     path = tmp_path / "b.json"
     path.write_text(json.dumps({"schema": 1, "accepted": [entry]}))
     baseline = Baseline.read(str(path), "b.json")
@@ -78,26 +94,31 @@ def _report(f: Finding) -> Report:
 
 def test_baseline_entry_lines(tmp_path: Path) -> None:
     path = tmp_path / "b.json"
-    path.write_text('{"schema": 1,\n "accepted": [\n  {"check": "record", "code": "missing-file",'
-                    ' "distribution": "x", "message": "m"},\n\n  {"check": 1}\n]}\n')
+    path.write_text(
+        '{"schema": 1,\n "accepted": [\n  {"check": "record", "code": "missing-file",'
+        ' "distribution": "x", "message": "m"},\n\n  {"check": 1}\n]}\n'
+    )
     with pytest.raises(UsageError, match=r"^b.json:5: accepted\[1\]: 'check' must be a string"):
         Baseline.read(str(path), "b.json")
 
 
 def test_key_lines() -> None:
-    text = ('[project]\nname = "x"\njobs = 1\n\n[tool.verify-env]\n# c\n"jobs" = 2\n'
-            '[tool.verify-env.pipv]\non-error = "warn"\n')
+    text = (
+        '[project]\nname = "x"\njobs = 1\n\n[tool.verify-env]\n# c\n"jobs" = 2\n'
+        '[tool.verify-env.pipv]\non-error = "warn"\n'
+    )
     assert _line_of(text, "jobs", "tool.verify-env") == 7
     assert _line_of(text, "on-error", "tool.verify-env.pipv") == 9
     assert _line_of(text, "strict", "tool.verify-env") == 5  # not written there: the header
     assert _line_of(text, "jobs", None) == 1  # top level: before the first table only
-    assert _line_of('jobs = 1\n[pipv]\njobs = 2\n', "jobs", None) == 1
+    assert _line_of("jobs = 1\n[pipv]\njobs = 2\n", "jobs", None) == 1
     assert _line_of(text, "x", "tool.other") == 1
 
 
 @pytest.mark.parametrize("xdg", [None, "", "  ", "/srv/conf"])
-def test_user_file_is_where_platformdirs_says(xdg: str | None,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_user_file_is_where_platformdirs_says(
+    xdg: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import os
 
     import platformdirs
@@ -108,21 +129,24 @@ def test_user_file_is_where_platformdirs_says(xdg: str | None,
         monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
     else:
         monkeypatch.setenv("XDG_CONFIG_HOME", xdg)
-    expected = os.path.join(platformdirs.user_config_dir("verify-env", appauthor=False),
-                            "config.toml")
+    expected = os.path.join(
+        platformdirs.user_config_dir("verify-env", appauthor=False), "config.toml"
+    )
     assert user_file(os.environ) == (expected, False)
 
 
 def test_paths_in_a_file_are_relative_to_it(tmp_path: Path) -> None:
     from verify_env.config import load
 
-    (tmp_path / "pyproject.toml").write_text('[tool.verify-env]\noutput = "-"\n'
-                                             'baseline = "~/b.json"\n')
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.verify-env]\noutput = "-"\nbaseline = "~/b.json"\n'
+    )
     sub = tmp_path / "a" / "b"
     sub.mkdir(parents=True)
     settings = load(environ={"XDG_CONFIG_HOME": str(tmp_path / "none")}, cwd=str(sub))
     assert settings.output == "-"  # stdout, wherever the file is
     assert settings.baseline == str(Path("~/b.json").expanduser())
     (tmp_path / "pyproject.toml").write_text('[tool.verify-env]\noutput = "r/x.json"\n')
-    assert load(environ={"XDG_CONFIG_HOME": str(tmp_path / "none")},
-                cwd=str(sub)).output == str(tmp_path / "r" / "x.json")
+    assert load(environ={"XDG_CONFIG_HOME": str(tmp_path / "none")}, cwd=str(sub)).output == str(
+        tmp_path / "r" / "x.json"
+    )

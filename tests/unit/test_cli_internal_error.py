@@ -12,13 +12,15 @@ def _broken(*_args: object, **_kwargs: object) -> Report:
     raise RuntimeError("boom in a check")
 
 
-def test_internal_error_is_one_line_and_exit_2(monkeypatch: pytest.MonkeyPatch,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_internal_error_is_one_line_and_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(verify, "verify", _broken)
     assert cli.main(["--no-cache"]) == 2
     err = capsys.readouterr().err
     assert err.strip().splitlines() == [
-        "verify-env: internal error: RuntimeError: boom in a check (--debug shows the traceback)"]
+        "verify-env: internal error: RuntimeError: boom in a check (--debug shows the traceback)"
+    ]
 
 
 def test_debug_lets_the_traceback_through(monkeypatch: pytest.MonkeyPatch) -> None:

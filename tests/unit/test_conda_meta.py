@@ -77,23 +77,47 @@ BINARY_IN_PACKAGE = PLACEHOLDER.encode() + b"\0" * 40
 def zlib(tmp_path: Path) -> tuple[Path, Distribution]:
     prefix = tmp_path / "env"
     paths: list[dict[str, Any]] = [
-        {"_path": "lib/libz.so", "path_type": "softlink", "sha256": sha(LIB),
-         "size_in_bytes": len(LIB)},
-        {"_path": "lib/libz.so.1.2.13", "path_type": "hardlink", "sha256": sha(LIB).upper(),
-         "sha256_in_prefix": sha(LIB).upper(), "size_in_bytes": len(LIB)},
-        {"_path": "bin/zlib-config", "file_mode": "text", "path_type": "hardlink",
-         "prefix_placeholder": PLACEHOLDER, "sha256": sha(CONFIG_IN_PACKAGE),
-         "sha256_in_prefix": sha(CONFIG_IN_PREFIX), "size_in_bytes": len(CONFIG_IN_PACKAGE)},
-        {"_path": "lib/libz-binary-prefix.so", "file_mode": "binary", "path_type": "hardlink",
-         "prefix_placeholder": PLACEHOLDER, "sha256": sha(BINARY_IN_PACKAGE),
-         "sha256_in_prefix": sha(b"patched"), "size_in_bytes": len(BINARY_IN_PACKAGE)},
+        {
+            "_path": "lib/libz.so",
+            "path_type": "softlink",
+            "sha256": sha(LIB),
+            "size_in_bytes": len(LIB),
+        },
+        {
+            "_path": "lib/libz.so.1.2.13",
+            "path_type": "hardlink",
+            "sha256": sha(LIB).upper(),
+            "sha256_in_prefix": sha(LIB).upper(),
+            "size_in_bytes": len(LIB),
+        },
+        {
+            "_path": "bin/zlib-config",
+            "file_mode": "text",
+            "path_type": "hardlink",
+            "prefix_placeholder": PLACEHOLDER,
+            "sha256": sha(CONFIG_IN_PACKAGE),
+            "sha256_in_prefix": sha(CONFIG_IN_PREFIX),
+            "size_in_bytes": len(CONFIG_IN_PACKAGE),
+        },
+        {
+            "_path": "lib/libz-binary-prefix.so",
+            "file_mode": "binary",
+            "path_type": "hardlink",
+            "prefix_placeholder": PLACEHOLDER,
+            "sha256": sha(BINARY_IN_PACKAGE),
+            "sha256_in_prefix": sha(b"patched"),
+            "size_in_bytes": len(BINARY_IN_PACKAGE),
+        },
         {"_path": "share/zlib", "path_type": "directory"},
         {"_path": "include/zlib.h", "sha256": sha(b"header"), "size_in_bytes": 6},
     ]
     record = base_record(
-        "zlib", "1.2.13", "hd590300_5",
+        "zlib",
+        "1.2.13",
+        "hd590300_5",
         files=[p["_path"] for p in paths if p.get("path_type") != "directory"],
-        paths_data={"paths": paths, "paths_version": 1})
+        paths_data={"paths": paths, "paths_version": 1},
+    )
     json_path = write_record(prefix, record, "zlib-1.2.13-hd590300_5")
     return prefix, read(prefix, json_path)
 
@@ -101,7 +125,12 @@ def zlib(tmp_path: Path) -> tuple[Path, Distribution]:
 def test_identity(zlib: tuple[Path, Distribution]) -> None:
     prefix, dist = zlib
     assert (dist.name, dist.key, dist.version, dist.installer, dist.source) == (
-        "zlib", "zlib", "1.2.13", "conda", "conda-meta")
+        "zlib",
+        "zlib",
+        "1.2.13",
+        "conda",
+        "conda-meta",
+    )
     assert dist.root == str(prefix)
     assert dist.metadata_dir == str(prefix / "conda-meta" / "zlib-1.2.13-hd590300_5.json")
     assert dist.site_dir is None
@@ -115,15 +144,23 @@ def test_hardlink(zlib: tuple[Path, Distribution]) -> None:
     f = by_path(dist)["lib/libz.so.1.2.13"]
     assert f.location == str(prefix / "lib" / "libz.so.1.2.13")
     assert (f.algorithm, f.digest, f.size, f.kind, f.hex) == (
-        "sha256", sha(LIB), len(LIB), FileKind.REGULAR, True)
+        "sha256",
+        sha(LIB),
+        len(LIB),
+        FileKind.REGULAR,
+        True,
+    )
     assert f.digest_style == "sha256:hex"
 
 
-def test_a_hardlink_without_sha256_in_prefix_uses_sha256(zlib: tuple[Path, Distribution]
-                                                         ) -> None:
+def test_a_hardlink_without_sha256_in_prefix_uses_sha256(zlib: tuple[Path, Distribution]) -> None:
     f = by_path(zlib[1])["include/zlib.h"]
-    assert (f.algorithm, f.digest, f.size, f.kind) == ("sha256", sha(b"header"), 6,
-                                                       FileKind.REGULAR)
+    assert (f.algorithm, f.digest, f.size, f.kind) == (
+        "sha256",
+        sha(b"header"),
+        6,
+        FileKind.REGULAR,
+    )
 
 
 def test_text_mode_prefix_file(zlib: tuple[Path, Distribution]) -> None:
@@ -151,10 +188,23 @@ def test_directories_are_not_files(zlib: tuple[Path, Distribution]) -> None:
 
 def test_a_prefix_file_from_an_old_conda_without_sha256_in_prefix(tmp_path: Path) -> None:
     """Its package sha256 cannot hold after replacement, so nothing is claimed but existence."""
-    record = base_record("tool", "1.0", "0", paths_data={"paths": [
-        {"_path": "bin/tool-config", "path_type": "hardlink", "prefix_placeholder": PLACEHOLDER,
-         "file_mode": "text", "sha256": sha(CONFIG_IN_PACKAGE),
-         "size_in_bytes": len(CONFIG_IN_PACKAGE)}]})
+    record = base_record(
+        "tool",
+        "1.0",
+        "0",
+        paths_data={
+            "paths": [
+                {
+                    "_path": "bin/tool-config",
+                    "path_type": "hardlink",
+                    "prefix_placeholder": PLACEHOLDER,
+                    "file_mode": "text",
+                    "sha256": sha(CONFIG_IN_PACKAGE),
+                    "size_in_bytes": len(CONFIG_IN_PACKAGE),
+                }
+            ]
+        },
+    )
     dist = read(tmp_path, write_record(tmp_path, record))
     (f,) = dist.files
     assert (f.algorithm, f.digest, f.size, f.kind) == (None, None, None, FileKind.REGULAR)
@@ -162,18 +212,35 @@ def test_a_prefix_file_from_an_old_conda_without_sha256_in_prefix(tmp_path: Path
 
 
 def test_link_time_entries(tmp_path: Path) -> None:
-    record = base_record("tool", "1.0", "py311_0", paths_data={"paths": [
-        {"_path": "lib/python3.11/site-packages/tool/__pycache__/x.cpython-311.pyc",
-         "path_type": "pyc_file"},
-        {"_path": "bin/tool", "path_type": "unix_python_entry_point"},
-        {"_path": "Scripts/tool-script.py", "path_type": "windows_python_entry_point_script"},
-        {"_path": "Scripts/tool.exe", "path_type": "windows_python_entry_point_exe"},
-    ], "paths_version": 1})
+    record = base_record(
+        "tool",
+        "1.0",
+        "py311_0",
+        paths_data={
+            "paths": [
+                {
+                    "_path": "lib/python3.11/site-packages/tool/__pycache__/x.cpython-311.pyc",
+                    "path_type": "pyc_file",
+                },
+                {"_path": "bin/tool", "path_type": "unix_python_entry_point"},
+                {
+                    "_path": "Scripts/tool-script.py",
+                    "path_type": "windows_python_entry_point_script",
+                },
+                {"_path": "Scripts/tool.exe", "path_type": "windows_python_entry_point_exe"},
+            ],
+            "paths_version": 1,
+        },
+    )
     dist = read(tmp_path, write_record(tmp_path, record))
     assert dist.problems == ()
     assert [(f.path, f.kind, f.digest, f.size) for f in dist.files] == [
-        ("lib/python3.11/site-packages/tool/__pycache__/x.cpython-311.pyc", FileKind.OPTIONAL,
-         None, None),
+        (
+            "lib/python3.11/site-packages/tool/__pycache__/x.cpython-311.pyc",
+            FileKind.OPTIONAL,
+            None,
+            None,
+        ),
         ("bin/tool", FileKind.GENERATED, None, None),
         ("Scripts/tool-script.py", FileKind.GENERATED, None, None),
         ("Scripts/tool.exe", FileKind.GENERATED, None, None),
@@ -191,23 +258,45 @@ NOARCH_FILES = [
     "bin/six-tool",
 ]
 NOARCH_PATHS = [
-    {"_path": "site-packages/six-1.16.0.dist-info/METADATA", "path_type": "hardlink",
-     "sha256": sha(b"meta"), "size_in_bytes": 4},
-    {"_path": "site-packages/six.py", "path_type": "hardlink", "sha256": sha(b"six"),
-     "size_in_bytes": 3},
-    {"_path": "lib/python3.11/site-packages/__pycache__/six.cpython-311.pyc",
-     "path_type": "pyc_file"},
-    {"_path": "python-scripts/six-tool", "path_type": "hardlink", "sha256": sha(b"tool"),
-     "size_in_bytes": 4},
+    {
+        "_path": "site-packages/six-1.16.0.dist-info/METADATA",
+        "path_type": "hardlink",
+        "sha256": sha(b"meta"),
+        "size_in_bytes": 4,
+    },
+    {
+        "_path": "site-packages/six.py",
+        "path_type": "hardlink",
+        "sha256": sha(b"six"),
+        "size_in_bytes": 3,
+    },
+    {
+        "_path": "lib/python3.11/site-packages/__pycache__/six.cpython-311.pyc",
+        "path_type": "pyc_file",
+    },
+    {
+        "_path": "python-scripts/six-tool",
+        "path_type": "hardlink",
+        "sha256": sha(b"tool"),
+        "size_in_bytes": 4,
+    },
 ]
 
 
-@pytest.mark.parametrize("marker", [{"noarch": "python"}, {"package_type": "noarch_python"},
-                                    {"noarch": {"type": "python"}}])
+@pytest.mark.parametrize(
+    "marker",
+    [{"noarch": "python"}, {"package_type": "noarch_python"}, {"noarch": {"type": "python"}}],
+)
 def test_noarch_python_paths_are_translated(tmp_path: Path, marker: dict[str, Any]) -> None:
-    record = base_record("six", "1.16.0", "pyhd8ed1ab_0", files=NOARCH_FILES,
-                         paths_data={"paths": NOARCH_PATHS, "paths_version": 1},
-                         depends=["python >=3.6"], **marker)
+    record = base_record(
+        "six",
+        "1.16.0",
+        "pyhd8ed1ab_0",
+        files=NOARCH_FILES,
+        paths_data={"paths": NOARCH_PATHS, "paths_version": 1},
+        depends=["python >=3.6"],
+        **marker,
+    )
     dist = read(tmp_path, write_record(tmp_path, record, "six-1.16.0-pyhd8ed1ab_0"))
     assert dist.problems == ()
     files = by_path(dist)
@@ -222,15 +311,25 @@ def test_noarch_python_paths_are_translated(tmp_path: Path, marker: dict[str, An
 
 def test_noarch_without_files_finds_site_packages_in_the_prefix(tmp_path: Path) -> None:
     (tmp_path / "lib" / "python3.12" / "site-packages").mkdir(parents=True)
-    record = base_record("six", "1.16.0", "pyhd8ed1ab_0", noarch="python",
-                         paths_data={"paths": NOARCH_PATHS[1:2], "paths_version": 1})
+    record = base_record(
+        "six",
+        "1.16.0",
+        "pyhd8ed1ab_0",
+        noarch="python",
+        paths_data={"paths": NOARCH_PATHS[1:2], "paths_version": 1},
+    )
     dist = read(tmp_path, write_record(tmp_path, record))
     assert [f.path for f in dist.files] == ["lib/python3.12/site-packages/six.py"]
 
 
 def test_site_packages_paths_of_other_packages_are_left_alone(tmp_path: Path) -> None:
-    record = base_record("odd", "1.0", "0", files=NOARCH_FILES,
-                         paths_data={"paths": NOARCH_PATHS[1:2], "paths_version": 1})
+    record = base_record(
+        "odd",
+        "1.0",
+        "0",
+        files=NOARCH_FILES,
+        paths_data={"paths": NOARCH_PATHS[1:2], "paths_version": 1},
+    )
     dist = read(tmp_path, write_record(tmp_path, record))
     assert [f.path for f in dist.files] == ["site-packages/six.py"]
 
@@ -241,18 +340,25 @@ def test_site_packages_paths_of_other_packages_are_left_alone(tmp_path: Path) ->
 
 
 @pytest.mark.parametrize("paths_data", [None, {"paths": [], "paths_version": 1}])
-def test_without_paths_data_files_are_existence_only(tmp_path: Path,
-                                                     paths_data: dict[str, Any] | None) -> None:
+def test_without_paths_data_files_are_existence_only(
+    tmp_path: Path, paths_data: dict[str, Any] | None
+) -> None:
     extra: dict[str, Any] = {} if paths_data is None else {"paths_data": paths_data}
-    record = base_record("old", "0.1", "0", files=["lib/libold.so", "lib/x/__pycache__/a.pyc",
-                                                  "bin/old"], **extra)
+    record = base_record(
+        "old", "0.1", "0", files=["lib/libold.so", "lib/x/__pycache__/a.pyc", "bin/old"], **extra
+    )
     dist = read(tmp_path, write_record(tmp_path, record))
     assert dist.problems == ()
     assert [(f.path, f.location, f.algorithm, f.digest, f.size, f.kind) for f in dist.files] == [
-        ("lib/libold.so", str(tmp_path / "lib" / "libold.so"), None, None, None,
-         FileKind.REGULAR),
-        ("lib/x/__pycache__/a.pyc", str(tmp_path / "lib/x/__pycache__/a.pyc"), None, None, None,
-         FileKind.OPTIONAL),
+        ("lib/libold.so", str(tmp_path / "lib" / "libold.so"), None, None, None, FileKind.REGULAR),
+        (
+            "lib/x/__pycache__/a.pyc",
+            str(tmp_path / "lib/x/__pycache__/a.pyc"),
+            None,
+            None,
+            None,
+            FileKind.OPTIONAL,
+        ),
         ("bin/old", str(tmp_path / "bin" / "old"), None, None, None, FileKind.REGULAR),
     ]
 
@@ -279,8 +385,9 @@ def only_malformed(dist: Distribution, rel: str = "conda-meta/pkg-1.0-0.json") -
     return problem.message
 
 
-@pytest.mark.parametrize("content", [b"{not json", b"", b'{"name": "pkg", "files": [',
-                                     b"\xff\xfe\x00garbage", b"null"])
+@pytest.mark.parametrize(
+    "content", [b"{not json", b"", b'{"name": "pkg", "files": [', b"\xff\xfe\x00garbage", b"null"]
+)
 def test_unreadable_json(tmp_path: Path, content: bytes) -> None:
     (tmp_path / "conda-meta").mkdir()
     path = tmp_path / "conda-meta" / "pkg-1.0-0.json"
@@ -319,8 +426,12 @@ def test_a_record_that_vanished(tmp_path: Path) -> None:
     ],
 )
 def test_a_bad_paths_entry_is_one_problem(tmp_path: Path, entry: object, quoted: str) -> None:
-    good = {"_path": "lib/good.so", "path_type": "hardlink", "sha256": sha(b"good"),
-            "size_in_bytes": 4}
+    good = {
+        "_path": "lib/good.so",
+        "path_type": "hardlink",
+        "sha256": sha(b"good"),
+        "size_in_bytes": 4,
+    }
     record = base_record("pkg", "1.0", "0", paths_data={"paths": [good, entry, good]})
     dist = read(tmp_path, write_record(tmp_path, record))
     message = only_malformed(dist)
@@ -335,8 +446,11 @@ def test_a_bad_paths_entry_is_one_problem(tmp_path: Path, entry: object, quoted:
         {"files": 5, "noarch": "python"},
         {"depends": 5},
         {"paths_data": {"paths": [{"_path": "lib/a.so", "path_type": ["hardlink"]}]}},
-        {"paths_data": {"paths": [{"_path": "lib/a.so", "sha256": sha(b"x"),
-                                   "size_in_bytes": True}]}},
+        {
+            "paths_data": {
+                "paths": [{"_path": "lib/a.so", "sha256": sha(b"x"), "size_in_bytes": True}]
+            }
+        },
         {"paths_data": "garbage"},
         {"paths_data": {"paths": "garbage"}},
         {"files": [1, None, "lib/a.so"]},
@@ -361,6 +475,5 @@ def test_scan_conda_meta(tmp_path: Path) -> None:
     write_record(tmp_path, base_record("b", "1", "0", files=[]), "b-1-0")
     write_record(tmp_path, base_record("a", "2", "0", files=[]), "a-2-0")
     (tmp_path / "conda-meta" / "history").write_text("==> 2024 <==\n")
-    assert [(d.name, d.version) for d in scan_conda_meta(str(tmp_path))] == [("a", "2"),
-                                                                             ("b", "1")]
+    assert [(d.name, d.version) for d in scan_conda_meta(str(tmp_path))] == [("a", "2"), ("b", "1")]
     assert scan_conda_meta(str(tmp_path / "not-conda")) == []

@@ -34,9 +34,11 @@ WHEEL_FILES = {
     "demo_pkg/data/table.txt": b"a,b\n1,2\n",
     "demo_pkg-1.0.dist-info/METADATA": (
         b"Metadata-Version: 2.1\nName: demo-pkg\nVersion: 1.0\n"
-        b"Requires-Dist: packaging>=20\n\nA demo.\n"),
+        b"Requires-Dist: packaging>=20\n\nA demo.\n"
+    ),
     "demo_pkg-1.0.dist-info/WHEEL": (
-        b"Wheel-Version: 1.0\nGenerator: hand\nRoot-Is-Purelib: true\nTag: py3-none-any\n"),
+        b"Wheel-Version: 1.0\nGenerator: hand\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    ),
     "demo_pkg-1.0.dist-info/entry_points.txt": b"[console_scripts]\ndemo-cli = demo_pkg:main\n",
 }
 
@@ -58,9 +60,22 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp("pip-installed")
     wheel = build_wheel(base)
     prefix = base / "prefix"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
-                    "--disable-pip-version-check", "--prefix", str(prefix), str(wheel)],
-                   check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--disable-pip-version-check",
+            "--prefix",
+            str(prefix),
+            str(wheel),
+        ],
+        check=True,
+    )
     purelib = sysconfig.get_path("purelib", vars={"base": str(prefix)})
     site = Path(purelib)
     assert (site / "demo_pkg-1.0.dist-info" / "RECORD").is_file()
@@ -114,8 +129,12 @@ def test_pips_record_parses_cleanly(installed: tuple[Path, Path]) -> None:
 def test_pips_dist_info_reads_whole(installed: tuple[Path, Path]) -> None:
     _, site = installed
     dist = read_metadata_dir(str(site), "demo_pkg-1.0.dist-info")
-    assert (dist.name, dist.key, dist.version, dist.installer) == ("demo-pkg", "demo-pkg", "1.0",
-                                                                    "pip")
+    assert (dist.name, dist.key, dist.version, dist.installer) == (
+        "demo-pkg",
+        "demo-pkg",
+        "1.0",
+        "pip",
+    )
     assert dist.source == "dist-info"
     assert dist.problems == ()
     assert dist.wheel_tags == ("py3-none-any",)
@@ -162,23 +181,33 @@ MALFORMED = {
 }
 # what of the input the message must quote
 QUOTED = {
-    "too-many-fields": "extra", "too-few-fields": "pkg/bad.py", "one-field": "pkg/bad.py",
-    "empty-path": GOOD_HASH, "hash-without-equals": "sha256abcdef",
-    "unknown-algorithm": "whirlpool=", "digest-too-short": "sha256=abc",
-    "digest-too-long": GOOD_HASH + "AA", "empty-digest": "sha256=",
-    "digest-not-base64": "!" * 43, "digest-standard-base64": "+/+/",
-    "negative-size": "-1", "non-integer-size": "12.5", "word-size": "twelve",
+    "too-many-fields": "extra",
+    "too-few-fields": "pkg/bad.py",
+    "one-field": "pkg/bad.py",
+    "empty-path": GOOD_HASH,
+    "hash-without-equals": "sha256abcdef",
+    "unknown-algorithm": "whirlpool=",
+    "digest-too-short": "sha256=abc",
+    "digest-too-long": GOOD_HASH + "AA",
+    "empty-digest": "sha256=",
+    "digest-not-base64": "!" * 43,
+    "digest-standard-base64": "+/+/",
+    "negative-size": "-1",
+    "non-integer-size": "12.5",
+    "word-size": "twelve",
 }
 
 
 @pytest.mark.parametrize("case", sorted(MALFORMED))
 def test_a_malformed_row_is_one_quoted_problem(tmp_path: Path, case: str) -> None:
-    text = "\n".join([
-        f"pkg/__init__.py,{GOOD_HASH},1",
-        MALFORMED[case],
-        "pkg/other.py,,",
-        "",
-    ])
+    text = "\n".join(
+        [
+            f"pkg/__init__.py,{GOOD_HASH},1",
+            MALFORMED[case],
+            "pkg/other.py,,",
+            "",
+        ]
+    )
     files, problems = parse_record(text, str(tmp_path), "pkg-1.0.dist-info/RECORD")
     assert [f.path for f in files] == ["pkg/__init__.py", "pkg/other.py"]
     assert len(problems) == 1, problems
@@ -191,13 +220,15 @@ def test_a_malformed_row_is_one_quoted_problem(tmp_path: Path, case: str) -> Non
 
 
 def test_line_numbers_count_from_one_and_skip_nothing(tmp_path: Path) -> None:
-    text = "\n".join([
-        "a.py,,",
-        "",  # a blank line is still a line
-        "b.py,md5,1",
-        "c.py,,-5",
-        "d.py,,",
-    ])
+    text = "\n".join(
+        [
+            "a.py,,",
+            "",  # a blank line is still a line
+            "b.py,md5,1",
+            "c.py,,-5",
+            "d.py,,",
+        ]
+    )
     files, problems = parse_record(text, str(tmp_path), "x.dist-info/RECORD")
     assert [f.path for f in files] == ["a.py", "d.py"]
     assert [p.message.split(":")[0] for p in problems] == ["RECORD line 3", "RECORD line 4"]
@@ -211,8 +242,9 @@ def test_many_bad_rows_are_collected_not_raised(tmp_path: Path) -> None:
     assert all(isinstance(p, RecordProblem) and p.code == "record-malformed" for p in problems)
 
 
-@pytest.mark.parametrize("algorithm", ["sha256", "sha384", "sha512", "md5", "sha1",
-                                       "sha3_256", "blake2b"])
+@pytest.mark.parametrize(
+    "algorithm", ["sha256", "sha384", "sha512", "md5", "sha1", "sha3_256", "blake2b"]
+)
 def test_every_guaranteed_algorithm_is_accepted(tmp_path: Path, algorithm: str) -> None:
     digest = base64.urlsafe_b64encode(hashlib.new(algorithm, b"x").digest()).decode().rstrip("=")
     files, problems = parse_record(f"m.py,{algorithm}={digest},1\n", str(tmp_path), "R")
@@ -271,13 +303,16 @@ def test_root_with_a_trailing_slash(tmp_path: Path) -> None:
 
 
 def test_pyc_rows_are_never_required(tmp_path: Path) -> None:
-    text = (f"pkg/__pycache__/m.cpython-311.pyc,,\npkg/old.pyc,{GOOD_HASH},1\n"
-            "pkg/m.py,,\npkg/m.pyi,,\n")
+    text = (
+        f"pkg/__pycache__/m.cpython-311.pyc,,\npkg/old.pyc,{GOOD_HASH},1\npkg/m.py,,\npkg/m.pyi,,\n"
+    )
     files, problems = parse_record(text, str(tmp_path), "R")
     assert problems == []
     assert_pyc_never_required(files)
     assert [(f.path, f.kind) for f in files if not f.path.endswith(".pyc")] == [
-        ("pkg/m.py", FileKind.REGULAR), ("pkg/m.pyi", FileKind.REGULAR)]
+        ("pkg/m.py", FileKind.REGULAR),
+        ("pkg/m.pyi", FileKind.REGULAR),
+    ]
 
 
 def test_quoted_csv_fields(tmp_path: Path) -> None:
@@ -311,14 +346,23 @@ METADATA = (
 )
 
 
-def make_dist_info(site: Path, name: str = "Foo_Bar-2.0.1.dist-info", *,
-                   metadata: str | None = METADATA, installer: str | None = "pip",
-                   wheel: str | None = None, record: str | None = "foo_bar/__init__.py,,\n",
-                   ) -> Path:
+def make_dist_info(
+    site: Path,
+    name: str = "Foo_Bar-2.0.1.dist-info",
+    *,
+    metadata: str | None = METADATA,
+    installer: str | None = "pip",
+    wheel: str | None = None,
+    record: str | None = "foo_bar/__init__.py,,\n",
+) -> Path:
     d = site / name
     d.mkdir(parents=True)
-    for filename, content in (("METADATA", metadata), ("INSTALLER", installer),
-                              ("WHEEL", wheel), ("RECORD", record)):
+    for filename, content in (
+        ("METADATA", metadata),
+        ("INSTALLER", installer),
+        ("WHEEL", wheel),
+        ("RECORD", record),
+    ):
         if content is not None:
             (d / filename).write_text(content)
     return d
@@ -332,8 +376,11 @@ def test_metadata_headers(tmp_path: Path) -> None:
     make_dist_info(tmp_path)
     dist = read_metadata_dir(str(tmp_path), "Foo_Bar-2.0.1.dist-info")
     assert (dist.name, dist.key, dist.version) == ("Foo_Bar", "foo-bar", "2.0.1")
-    assert dist.requires == ("numpy>=1.22", "pytest; extra == 'test'",
-                             'tomli>=1.1; python_version < "3.11"')
+    assert dist.requires == (
+        "numpy>=1.22",
+        "pytest; extra == 'test'",
+        'tomli>=1.1; python_version < "3.11"',
+    )
     assert dist.requires_python == ">=3.9"
     assert dist.problems == ()
     assert dist.root == dist.site_dir == str(tmp_path)
@@ -404,13 +451,17 @@ def test_record_problems_follow_metadata_problems(tmp_path: Path) -> None:
 
 
 def test_wheel_tags(tmp_path: Path) -> None:
-    wheel = ("Wheel-Version: 1.0\nGenerator: bdist_wheel (0.43.0)\nRoot-Is-Purelib: false\n"
-             "Tag: cp311-cp311-manylinux_2_17_x86_64\nTag: cp311-cp311-manylinux2014_x86_64\n"
-             "Build: 1\n")
+    wheel = (
+        "Wheel-Version: 1.0\nGenerator: bdist_wheel (0.43.0)\nRoot-Is-Purelib: false\n"
+        "Tag: cp311-cp311-manylinux_2_17_x86_64\nTag: cp311-cp311-manylinux2014_x86_64\n"
+        "Build: 1\n"
+    )
     make_dist_info(tmp_path, wheel=wheel)
     dist = read_metadata_dir(str(tmp_path), "Foo_Bar-2.0.1.dist-info")
-    assert dist.wheel_tags == ("cp311-cp311-manylinux_2_17_x86_64",
-                               "cp311-cp311-manylinux2014_x86_64")
+    assert dist.wheel_tags == (
+        "cp311-cp311-manylinux_2_17_x86_64",
+        "cp311-cp311-manylinux2014_x86_64",
+    )
 
 
 def test_no_wheel_file_means_no_tags(tmp_path: Path) -> None:
@@ -430,17 +481,24 @@ def test_egg_info_dir_with_installed_files(tmp_path: Path) -> None:
     (egg / "PKG-INFO").write_text("Metadata-Version: 1.1\nName: legacy\nVersion: 0.9\n")
     (egg / "installed-files.txt").write_text(
         "../legacy/__init__.py\n../legacy/__pycache__/__init__.cpython-311.pyc\n"
-        "\n../../../../bin/legacy-tool\nPKG-INFO\n")
+        "\n../../../../bin/legacy-tool\nPKG-INFO\n"
+    )
     dist = read_metadata_dir(str(site), egg.name)
-    assert (dist.name, dist.version, dist.installer, dist.source) == ("legacy", "0.9", "pip",
-                                                                       "egg-info")
+    assert (dist.name, dist.version, dist.installer, dist.source) == (
+        "legacy",
+        "0.9",
+        "pip",
+        "egg-info",
+    )
     assert dist.problems == ()
     assert [(f.path, f.location, f.kind) for f in dist.files] == [
         ("../legacy/__init__.py", str(site / "legacy" / "__init__.py"), FileKind.REGULAR),
-        ("../legacy/__pycache__/__init__.cpython-311.pyc",
-         str(site / "legacy" / "__pycache__" / "__init__.cpython-311.pyc"), FileKind.OPTIONAL),
-        ("../../../../bin/legacy-tool", str(tmp_path / "bin" / "legacy-tool"),
-         FileKind.REGULAR),
+        (
+            "../legacy/__pycache__/__init__.cpython-311.pyc",
+            str(site / "legacy" / "__pycache__" / "__init__.cpython-311.pyc"),
+            FileKind.OPTIONAL,
+        ),
+        ("../../../../bin/legacy-tool", str(tmp_path / "bin" / "legacy-tool"), FileKind.REGULAR),
         ("PKG-INFO", str(egg / "PKG-INFO"), FileKind.REGULAR),
     ]
     assert all(f.digest is None and f.size is None for f in dist.files)
@@ -458,7 +516,8 @@ def test_egg_info_without_installed_files(tmp_path: Path) -> None:
 
 def test_egg_info_as_a_single_file(tmp_path: Path) -> None:
     (tmp_path / "oldlib-1.2-py3.11.egg-info").write_text(
-        "Metadata-Version: 1.0\nName: oldlib\nVersion: 1.2\n")
+        "Metadata-Version: 1.0\nName: oldlib\nVersion: 1.2\n"
+    )
     dist = read_metadata_dir(str(tmp_path), "oldlib-1.2-py3.11.egg-info")
     assert (dist.name, dist.version, dist.files, dist.problems) == ("oldlib", "1.2", (), ())
 
@@ -468,6 +527,8 @@ def test_scan_site_dir_is_sorted_and_ignores_other_entries(tmp_path: Path) -> No
     make_dist_info(tmp_path, name="alpha-2.0.dist-info", metadata="Name: alpha\nVersion: 2.0\n")
     (tmp_path / "alpha").mkdir()
     (tmp_path / "README.txt").write_text("")
-    assert [(d.name, d.version) for d in scan_site_dir(str(tmp_path))] == [("alpha", "2.0"),
-                                                                           ("zeta", "1.0")]
+    assert [(d.name, d.version) for d in scan_site_dir(str(tmp_path))] == [
+        ("alpha", "2.0"),
+        ("zeta", "1.0"),
+    ]
     assert scan_site_dir(str(tmp_path / "missing")) == []

@@ -33,26 +33,42 @@ def _layout(tmp_path: Path) -> tuple[Path, DpkgDatabase]:
         "yamlish/__init__.py,sha256=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA,3\n"
         "yamlish/_speed.cpython-311-x86_64-linux-gnu.so,"
         "sha256=BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB,9999\n"
-        "yamlish-6.0.dist-info/RECORD,,\n")
-    files = [pkg / "__init__.py", pkg / "_speed.cpython-311-x86_64-linux-gnu.so",
-             meta / "METADATA", meta / "RECORD"]
+        "yamlish-6.0.dist-info/RECORD,,\n"
+    )
+    files = [
+        pkg / "__init__.py",
+        pkg / "_speed.cpython-311-x86_64-linux-gnu.so",
+        meta / "METADATA",
+        meta / "RECORD",
+    ]
     info = tmp_path / "dpkg/info"
     info.mkdir(parents=True)
     listed = [str(site), str(pkg), str(meta), *map(str, files)]
     (info / "python3-yamlish:amd64.list").write_text("\n".join(listed) + "\n")
-    (info / "python3-yamlish:amd64.md5sums").write_text("".join(
-        f"{hashlib.md5(f.read_bytes()).hexdigest()}  {str(f).lstrip('/')}\n" for f in files))
+    (info / "python3-yamlish:amd64.md5sums").write_text(
+        "".join(f"{hashlib.md5(f.read_bytes()).hexdigest()}  {str(f).lstrip('/')}\n" for f in files)
+    )
     return site, DpkgDatabase(str(tmp_path / "dpkg"))
 
 
 def _target(site: Path) -> Target:
     me = resolve_target()
-    return Target(prefix=str(site.parents[2]), executable=me.executable, version=me.version,
-                  implementation=me.implementation, tags=me.tags,
-                  extension_suffixes=me.extension_suffixes, platform=me.platform,
-                  machine=me.machine, libc=me.libc, libc_version=me.libc_version,
-                  site_dirs=(str(site),), site_packages=(str(site),), sys_path=(str(site),),
-                  env={})
+    return Target(
+        prefix=str(site.parents[2]),
+        executable=me.executable,
+        version=me.version,
+        implementation=me.implementation,
+        tags=me.tags,
+        extension_suffixes=me.extension_suffixes,
+        platform=me.platform,
+        machine=me.machine,
+        libc=me.libc,
+        libc_version=me.libc_version,
+        site_dirs=(str(site),),
+        site_packages=(str(site),),
+        sys_path=(str(site),),
+        env={},
+    )
 
 
 def _run(site: Path, db: DpkgDatabase) -> CheckResult:
@@ -76,8 +92,9 @@ def test_a_changed_distro_file_is_reported_with_the_os_package(tmp_path: Path) -
     site, db = _layout(tmp_path)
     (site / "yamlish/__init__.py").write_text("VERSION = '6.1'  # edited\n")
     findings = _run(site, db).findings
-    assert [(f.code, f.distribution, f.installer, f.severity.value) for f in findings] == \
-        [("hash-mismatch", "yamlish", "dpkg", "error")]
+    assert [(f.code, f.distribution, f.installer, f.severity.value) for f in findings] == [
+        ("hash-mismatch", "yamlish", "dpkg", "error")
+    ]
     assert findings[0].path is not None and findings[0].path.endswith("yamlish/__init__.py")
     assert findings[0].hint == "apt-get install --reinstall python3-yamlish"
 

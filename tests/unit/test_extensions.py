@@ -33,8 +33,17 @@ def test_tagged_suffix(filename: str, suffix: str) -> None:
 
 @pytest.mark.parametrize(
     "filename",
-    ["libopenblas.so", "libfoo.so.1", "x.so", "x.py", "x.pyc", "libgfortran-040039e1.so.5.0.0",
-     "x.cpython-311-x86_64-linux-gnu.so.bak", "README", ""],
+    [
+        "libopenblas.so",
+        "libfoo.so.1",
+        "x.so",
+        "x.py",
+        "x.pyc",
+        "libgfortran-040039e1.so.5.0.0",
+        "x.cpython-311-x86_64-linux-gnu.so.bak",
+        "README",
+        "",
+    ],
 )
 def test_untagged_names(filename: str) -> None:
     assert tagged_suffix(filename) is None

@@ -95,8 +95,10 @@ def many_small(tmp_path: Path) -> list[Path]:
     d = tmp_path / "many"
     d.mkdir()
     rng = random.Random(99)
-    return [write(d / f"f{i:04d}.py", rng.randbytes(rng.randrange(0, 5000)))
-            for i in range(MIN_PARALLEL_FILES + 64)]
+    return [
+        write(d / f"f{i:04d}.py", rng.randbytes(rng.randrange(0, 5000)))
+        for i in range(MIN_PARALLEL_FILES + 64)
+    ]
 
 
 @pytest.mark.parametrize("algorithm", ["sha256", "md5", "sha512"])
@@ -213,7 +215,8 @@ def test_symlink_to_a_file_is_followed(tmp_path: Path, mixed: list[Path]) -> Non
     link = tmp_path / "link"
     link.symlink_to(mixed[2])
     assert hash_files([(str(link), "sha256", -1)], [MIB + 1], jobs=1) == [
-        expected(mixed[2], "sha256")]
+        expected(mixed[2], "sha256")
+    ]
 
 
 def record_progress() -> tuple[list[tuple[int, int]], Callable[[int, int], None]]:
@@ -260,8 +263,7 @@ def chunk_load(chunk: Sequence[int], sizes: Sequence[int]) -> int:
 
 @pytest.mark.parametrize("jobs", [1, 2, 3, 4, 7, 16])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_chunks_cover_every_item_once_in_runs_of_about_equal_weight(jobs: int, seed: int
-                                                                     ) -> None:
+def test_chunks_cover_every_item_once_in_runs_of_about_equal_weight(jobs: int, seed: int) -> None:
     rng = random.Random(seed)
     # A site-packages-like mix: many small files, a few big shared libraries.
     sizes = [rng.randrange(0, 20_000) for _ in range(500)]
@@ -303,8 +305,10 @@ def test_a_worker_held_up_by_one_item_leaves_the_rest_to_the_others() -> None:
     weights = [1000] * len(items)
     first = _chunks(weights, 2)[0]
     assert first[0] == 0 and len(first) < len(items) // 10
-    out = {index: cast("tuple[int, int]", result)
-           for index, result in ForkMap(_slow_first, items, weights, jobs=2).results()}
+    out = {
+        index: cast("tuple[int, int]", result)
+        for index, result in ForkMap(_slow_first, items, weights, jobs=2).results()
+    }
     assert sorted(out) == items
     slow_pid = out[0][1]
     assert slow_pid != os.getpid()

@@ -138,13 +138,15 @@ def test_big_files_hashed_in_workers_match_hashlib(tmp_path: Path) -> None:
     for p in paths:
         stream.put(([str(p)], [p.stat().st_size]), p.stat().st_size, heavy=True)
     got = dict(stream.results())
-    assert [got[i] for i in range(len(paths))] == \
-        [hashlib.sha256(p.read_bytes()).digest() for p in paths]
+    assert [got[i] for i in range(len(paths))] == [
+        hashlib.sha256(p.read_bytes()).digest() for p in paths
+    ]
 
 
 @needs_fork
 def test_a_file_bigger_than_one_mapping_window_is_hashed_window_by_window(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The mapping moves through a big file (the worker's resident set stays bounded)."""
     from verify_env import hashing
 

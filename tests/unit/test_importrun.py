@@ -32,11 +32,20 @@ def _tree(tmp_path: Path) -> dict[str, str]:
 
 def test_error_after_other_units_is_confirmed_alone(tmp_path: Path) -> None:
     env = _tree(tmp_path)
-    run = run_imports(sys.executable, [["vet_poison"], ["vet_victim"], ["vet_broken"],
-                                       ["vet_after"]], 1, 30, environ=env)
+    run = run_imports(
+        sys.executable,
+        [["vet_poison"], ["vet_victim"], ["vet_broken"], ["vet_after"]],
+        1,
+        30,
+        environ=env,
+    )
     status = {m: o.status for m, o in run.outcomes.items()}
-    assert status == {"vet_poison": "ok", "vet_victim": "ok", "vet_broken": "error",
-                      "vet_after": "ok"}
+    assert status == {
+        "vet_poison": "ok",
+        "vet_victim": "ok",
+        "vet_broken": "error",
+        "vet_after": "ok",
+    }
     assert run.reruns == 2  # vet_victim and vet_broken, each once
     broken = run.outcomes["vet_broken"]
     assert broken.chain[-1] == ("RuntimeError", "broken on its own")
@@ -45,16 +54,16 @@ def test_error_after_other_units_is_confirmed_alone(tmp_path: Path) -> None:
 
 
 def test_children_of_a_failed_package_are_not_tried(tmp_path: Path) -> None:
-    run = run_imports(sys.executable, [["vet_pkg", "vet_pkg.sub"]], 2, 30,
-                      environ=_tree(tmp_path))
+    run = run_imports(sys.executable, [["vet_pkg", "vet_pkg.sub"]], 2, 30, environ=_tree(tmp_path))
     assert run.outcomes["vet_pkg"].status == "error"
-    assert (run.outcomes["vet_pkg.sub"].status, run.outcomes["vet_pkg.sub"].parent) == \
-        ("skip", "vet_pkg")
+    assert (run.outcomes["vet_pkg.sub"].status, run.outcomes["vet_pkg.sub"].parent) == (
+        "skip",
+        "vet_pkg",
+    )
 
 
 def test_crash_is_attributed_and_the_rest_goes_on(tmp_path: Path) -> None:
-    run = run_imports(sys.executable, [["vet_segv"], ["vet_after"]], 1, 30,
-                      environ=_tree(tmp_path))
+    run = run_imports(sys.executable, [["vet_segv"], ["vet_after"]], 1, 30, environ=_tree(tmp_path))
     segv = run.outcomes["vet_segv"]
     assert (segv.status, segv.returncode) == ("crash", -11)
     assert run.outcomes["vet_after"].status == "ok"
@@ -62,8 +71,13 @@ def test_crash_is_attributed_and_the_rest_goes_on(tmp_path: Path) -> None:
 
 
 def test_timeout_kills_and_the_rest_goes_on(tmp_path: Path) -> None:
-    run = run_imports(sys.executable, [["vet_slow", "vet_slow.child"], ["vet_after"]], 1, 1.0,
-                      environ=_tree(tmp_path))
+    run = run_imports(
+        sys.executable,
+        [["vet_slow", "vet_slow.child"], ["vet_after"]],
+        1,
+        1.0,
+        environ=_tree(tmp_path),
+    )
     slow = run.outcomes["vet_slow"]
     assert slow.status == "timeout" and 1.0 <= slow.seconds < 10
     assert run.outcomes["vet_slow.child"].status == "skip"
@@ -78,8 +92,13 @@ def test_an_interpreter_that_cannot_start_is_one_startup_error(tmp_path: Path) -
 
 
 def test_crash_after_other_units_is_confirmed_alone(tmp_path: Path) -> None:
-    run = run_imports(sys.executable, [["vet_after"], ["vet_segv"], ["vet_victim"]], 1, 30,
-                      environ=_tree(tmp_path))
+    run = run_imports(
+        sys.executable,
+        [["vet_after"], ["vet_segv"], ["vet_victim"]],
+        1,
+        30,
+        environ=_tree(tmp_path),
+    )
     assert run.outcomes["vet_segv"].status == "crash"
     assert run.outcomes["vet_victim"].status == "ok"
     assert run.reruns == 1

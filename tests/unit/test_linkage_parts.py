@@ -36,9 +36,15 @@ def test_ld_cache_agrees_with_ldconfig() -> None:
     assert "libc.so.6" in cache
 
 
-@pytest.mark.parametrize("data", [b"", b"glibc-ld.so.cache1.1", b"ld.so-1.7.0\0\0\0\0\xff\xff",
-                                  b"glibc-ld.so.cache1.1" + struct.pack("<II", 10**6, 0) +
-                                  bytes(24)])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"glibc-ld.so.cache1.1",
+        b"ld.so-1.7.0\0\0\0\0\xff\xff",
+        b"glibc-ld.so.cache1.1" + struct.pack("<II", 10**6, 0) + bytes(24),
+    ],
+)
 def test_damaged_ld_cache_is_empty(data: bytes) -> None:
     assert parse_ld_cache(data, "x86_64", 64) == {}
 
@@ -69,10 +75,18 @@ def _chain(tmp: Path, top_link: list[str]) -> Path:
     """top.so -> libmid.so.1 -> libleaf.so.1; leaf and mid in tmp/deps, top in tmp/top."""
     deps = tmp / "deps"
     leaf = build_library(deps / "libleaf.so.1", "int leaf(void){return 1;}\n", "libleaf.so.1")
-    mid = build_library(deps / "libmid.so.1", "int leaf(void);\nint mid(void){return leaf();}\n",
-                        "libmid.so.1", [str(leaf)])
-    return build_library(tmp / "top" / "libtop.so", "int mid(void);\nint top(void){return "
-                         "mid();}\n", "libtop.so", [str(mid), *top_link])
+    mid = build_library(
+        deps / "libmid.so.1",
+        "int leaf(void);\nint mid(void){return leaf();}\n",
+        "libmid.so.1",
+        [str(leaf)],
+    )
+    return build_library(
+        tmp / "top" / "libtop.so",
+        "int mid(void);\nint top(void){return mid();}\n",
+        "libtop.so",
+        [str(mid), *top_link],
+    )
 
 
 def _facts(path: str) -> ObjectFacts | str:
@@ -108,8 +122,9 @@ def test_ld_library_path_and_preloaded_names(tmp_path: Path) -> None:
 def test_nodeflib_skips_cache_and_default_dirs(tmp_path: Path) -> None:
     src = "#include <string.h>\nint a(const char *s){return (int)strlen(s);}\n"
     plain = build_library(tmp_path / "a" / "liba.so", src, "liba.so", ["-Wl,--no-as-needed"])
-    nodef = build_library(tmp_path / "b" / "libb.so", src, "libb.so",
-                          ["-Wl,--no-as-needed", "-Wl,-z,nodefaultlib"])
+    nodef = build_library(
+        tmp_path / "b" / "libb.so", src, "libb.so", ["-Wl,--no-as-needed", "-Wl,-z,nodefaultlib"]
+    )
     libc = closure(str(plain), _setup(), _facts).resolved.get("libc.so.6")
     assert libc is not None and libc.how == "ld.so.cache"
     f = read_facts(str(nodef))
@@ -143,8 +158,11 @@ def test_blas_names() -> None:
 
 
 def test_symbols_matching_agrees_with_the_full_table(tmp_path: Path) -> None:
-    lib = build_library(tmp_path / "libfakeblas.so.3", FAKEBLAS + "\ndouble dsdot_(void)"
-                        "{return 0;}\ndouble sdot_(void){return 0;}\n", "libfakeblas.so.3")
+    lib = build_library(
+        tmp_path / "libfakeblas.so.3",
+        FAKEBLAS + "\ndouble dsdot_(void){return 0;}\ndouble sdot_(void){return 0;}\n",
+        "libfakeblas.so.3",
+    )
     full = symbol_names(lib)
     fast = symbols_matching(lib, blas.NAMES)
     assert fast.defined == {n for n in full.defined if blas.split(n)}
@@ -152,18 +170,22 @@ def test_symbols_matching_agrees_with_the_full_table(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("storage", "version"), [("const char", "0.3.91"), ("char", "0.3.92")])
-def test_openblas_build_string_in_read_only_or_writable_data(tmp_path: Path, storage: str,
-                                                            version: str) -> None:
+def test_openblas_build_string_in_read_only_or_writable_data(
+    tmp_path: Path, storage: str, version: str
+) -> None:
     """The literal is looked for in .rodata first; a build that keeps it writable (.data) is
     still read, from the whole file."""
     config = f"OpenBLAS {version} USE64BITINT DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64"
-    lib = build_library(tmp_path / "libopenblas64_.so.0", FAKEBLAS +
-                        f'\n{storage} openblas_config_str[] = "{config}";\n'
-                        "const char *openblas_get_config(void) { return openblas_config_str; }\n"
-                        'const char openblas_corename[] = "Haswell";\n',
-                        "libopenblas64_.so.0")
-    sections = subprocess.run(["readelf", "-SW", str(lib)], capture_output=True, text=True,
-                              check=True).stdout
+    lib = build_library(
+        tmp_path / "libopenblas64_.so.0",
+        FAKEBLAS + f'\n{storage} openblas_config_str[] = "{config}";\n'
+        "const char *openblas_get_config(void) { return openblas_config_str; }\n"
+        'const char openblas_corename[] = "Haswell";\n',
+        "libopenblas64_.so.0",
+    )
+    sections = subprocess.run(
+        ["readelf", "-SW", str(lib)], capture_output=True, text=True, check=True
+    ).stdout
     assert " .rodata " in sections and " .data " in sections
     assert blas.read_build_string(str(lib)) == config
     facts = blas.BlasFacts((), ("dgemm_",), "OpenBLAS", config)
@@ -177,7 +199,7 @@ def test_optional_imports(tmp_path: Path) -> None:
     cases = {
         "guarded": "try:\n    from . import _ext\nexcept ImportError:\n    _ext = None\n",
         "guarded_tuple": "try:\n    import pkg._ext\nexcept (OSError, ModuleNotFoundError):\n"
-                         "    pass\n",
+        "    pass\n",
         "in_function": "def f():\n    from pkg._ext import x\n    return x\n",
         "unconditional": "from ._ext import thing\n",
         "parent": "from .. import _ext\n",
@@ -197,8 +219,14 @@ def test_optional_imports(tmp_path: Path) -> None:
     sub.mkdir()
     (sub / "m.py").write_text(cases["parent"])
     assert not is_optional("pkg._ext", [(str(sub / "m.py"), "pkg/sub/m.py")])
-    assert module_name("/s/pkg/sub/_e.cpython-311-x86_64-linux-gnu.so", ["/s"],
-                       [".cpython-311-x86_64-linux-gnu.so", ".so"]) == "pkg.sub._e"
+    assert (
+        module_name(
+            "/s/pkg/sub/_e.cpython-311-x86_64-linux-gnu.so",
+            ["/s"],
+            [".cpython-311-x86_64-linux-gnu.so", ".so"],
+        )
+        == "pkg.sub._e"
+    )
 
 
 def test_scope_widens_to_consumers_of_a_changed_library(numpy_venv: Path) -> None:
@@ -224,11 +252,13 @@ def test_musl_order(tmp_path: Path) -> None:
     assert cl.resolved["libmid.so.1"].how == "rpath"
     # unlike glibc, musl passes RUNPATH down the chain: libmid finds libleaf through it
     assert {m.name for m in cl.missing} <= {"libc.so.6"}
-    first = closure(str(top), _setup(musl=True, ld_library_path=(deps,), ld_cache={},
-                                     default_dirs=()), _facts)
+    first = closure(
+        str(top), _setup(musl=True, ld_library_path=(deps,), ld_cache={}, default_dirs=()), _facts
+    )
     assert first.resolved["libmid.so.1"].how == "LD_LIBRARY_PATH"
-    fallback = closure(str(top), _setup(musl=True, ld_cache={}, default_dirs=(deps,)), _facts,
-                       inherited=())
+    fallback = closure(
+        str(top), _setup(musl=True, ld_cache={}, default_dirs=(deps,)), _facts, inherited=()
+    )
     assert fallback.resolved["libleaf.so.1"].path is not None
 
 
@@ -251,12 +281,27 @@ def test_realpaths_agree_with_os_realpath_on_a_tree_of_links(tmp_path: Path) -> 
     (real / "via.so").symlink_to("sublink/../libfoo.so")  # '..' after a link: kernel order
     (real / "dangling.so").symlink_to("nowhere.so")
     (real / "loop.so").symlink_to("loop.so")
-    names = ["libfoo.so.1.2", "libfoo.so.1", "libfoo.so", "abs.so", "up.so", "via.so",
-             "dangling.so", "loop.so", "missing.so", "sub/libbar.so", "sublink/libbar.so"]
+    names = [
+        "libfoo.so.1.2",
+        "libfoo.so.1",
+        "libfoo.so",
+        "abs.so",
+        "up.so",
+        "via.so",
+        "dangling.so",
+        "loop.so",
+        "missing.so",
+        "sub/libbar.so",
+        "sublink/libbar.so",
+    ]
     resolve = RealPaths()
     (tmp_path / "deep").symlink_to(real / "sub")  # deep/.. is real/, not tmp_path/
-    for base in (real, tmp_path / "lib64", tmp_path / "lib64" / "sub" / "..",
-                 tmp_path / "deep" / ".."):
+    for base in (
+        real,
+        tmp_path / "lib64",
+        tmp_path / "lib64" / "sub" / "..",
+        tmp_path / "deep" / "..",
+    ):
         for name in names:
             path = os.path.join(str(base), name)
             assert resolve(path) == os.path.realpath(path), path

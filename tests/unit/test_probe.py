@@ -25,13 +25,28 @@ def test_markers_equal_packagings_default_environment_here() -> None:
 @pytest.mark.parametrize("minor", [9, 13])  # packaging 26 no longer imports on 3.8
 def test_markers_equal_packagings_on_another_interpreter(minor: int) -> None:
     python = pyenv_python(minor)
-    facts = json.loads(subprocess.run(
-        [str(python), "-B", str(PROBE), PACKAGING_DIR], capture_output=True, text=True,
-        check=True).stdout)
-    theirs = json.loads(subprocess.run(
-        [str(python), "-B", "-c",
-         "import json, sys; sys.path.insert(0, sys.argv[1]); "
-         "from packaging.markers import default_environment as d; print(json.dumps(d()))",
-         PACKAGING_DIR], capture_output=True, text=True, check=True).stdout)
+    facts = json.loads(
+        subprocess.run(
+            [str(python), "-B", str(PROBE), PACKAGING_DIR],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    theirs = json.loads(
+        subprocess.run(
+            [
+                str(python),
+                "-B",
+                "-c",
+                "import json, sys; sys.path.insert(0, sys.argv[1]); "
+                "from packaging.markers import default_environment as d; print(json.dumps(d()))",
+                PACKAGING_DIR,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     assert facts["markers"] == theirs
     assert facts["version"][:2] == [3, minor]

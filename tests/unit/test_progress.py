@@ -41,10 +41,15 @@ def test_a_terminal_gets_no_escape_codes_in_a_fast_run(numpy_env: Path, tmp_path
     """On a TTY a run under a second draws nothing; only the report is printed."""
     primary, secondary = pty.openpty()
     env = {**os.environ, "VERIFY_ENV_CACHE_DIR": str(tmp_path / "cache"), "NO_COLOR": "1"}
-    proc = subprocess.run([sys.executable, "-m", "verify_env", "--python",
-                           str(numpy_env / "bin/python")], stdin=subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=secondary, env=env, check=False,
-                          timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "verify_env", "--python", str(numpy_env / "bin/python")],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=secondary,
+        env=env,
+        check=False,
+        timeout=120,
+    )
     os.close(secondary)
     chunks = []
     while True:

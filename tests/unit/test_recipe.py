@@ -46,8 +46,9 @@ def test_run_dependencies_match_pyproject() -> None:
     run = [_spec(s) for s in _recipe()["requirements"]["run"]]
     python = [v for n, v in run if n == "python"]
     assert python == [_project()["requires-python"]]
-    assert sorted((n, v) for n, v in run if n != "python") == \
-        sorted(_spec(d) for d in _project()["dependencies"])
+    assert sorted((n, v) for n, v in run if n != "python") == sorted(
+        _spec(d) for d in _project()["dependencies"]
+    )
     assert all(n != "conda" for n, _ in run)  # the registry's conda is ancient; never depend
 
 

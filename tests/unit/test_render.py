@@ -21,8 +21,17 @@ CONTROL_MESSAGE = "file name holds a control character: evil\x1b[31mred\x07.so"
 
 ENVIRONMENT_KEYS = {"python", "prefix", "version", "platform", "libc"}
 SUMMARY_KEYS = {"distributions", "files", "bytes_hashed", "seconds", "errors", "warnings"}
-FINDING_KEYS = {"check", "code", "severity", "distribution", "version", "installer", "path",
-                "message", "hint"}
+FINDING_KEYS = {
+    "check",
+    "code",
+    "severity",
+    "distribution",
+    "version",
+    "installer",
+    "path",
+    "message",
+    "hint",
+}
 
 
 @pytest.fixture(scope="module")
@@ -33,38 +42,66 @@ def target() -> Target:
 
 def error_finding() -> Finding:
     return Finding(
-        check="record", code="hash-mismatch", severity=Severity.ERROR, distribution="numpy",
-        version="2.2.6", installer="pip", path=BAD_NAME,
+        check="record",
+        code="hash-mismatch",
+        severity=Severity.ERROR,
+        distribution="numpy",
+        version="2.2.6",
+        installer="pip",
+        path=BAD_NAME,
         message=f"{BAD_NAME}: sha256 differs from RECORD",
-        hint="pip install --force-reinstall --no-deps numpy==2.2.6")
+        hint="pip install --force-reinstall --no-deps numpy==2.2.6",
+    )
 
 
 def warning_finding() -> Finding:
     return Finding(
-        check="record", code="record-missing", severity=Severity.WARNING, distribution="oldlib",
-        version="1.0", installer="unknown", path="oldlib-1.0.dist-info/RECORD",
-        message=CONTROL_MESSAGE, hint=None)
+        check="record",
+        code="record-missing",
+        severity=Severity.WARNING,
+        distribution="oldlib",
+        version="1.0",
+        installer="unknown",
+        path="oldlib-1.0.dist-info/RECORD",
+        message=CONTROL_MESSAGE,
+        hint=None,
+    )
 
 
 def environment_finding() -> Finding:
     return Finding(
-        check="tags", code="extension-suffix", severity=Severity.ERROR, distribution=None,
-        version=None, installer=None, path=None, message="stray\x00module", hint=None)
+        check="tags",
+        code="extension-suffix",
+        severity=Severity.ERROR,
+        distribution=None,
+        version=None,
+        installer=None,
+        path=None,
+        message="stray\x00module",
+        hint=None,
+    )
 
 
-def make_report(target: Target, findings: tuple[Finding, ...],
-                skips: tuple[Skip, ...] = ()) -> Report:
+def make_report(
+    target: Target, findings: tuple[Finding, ...], skips: tuple[Skip, ...] = ()
+) -> Report:
     return Report(
-        target=target, checks=("record", "tags"), findings=findings, skips=skips,
+        target=target,
+        checks=("record", "tags"),
+        findings=findings,
+        skips=skips,
         summary=Summary(distributions=3, files=120, bytes_hashed=5_300_000, seconds=0.42),
-        notes=("ignoring unreadable stat cache /c/x.bin: bad\udcfe",))
+        notes=("ignoring unreadable stat cache /c/x.bin: bad\udcfe",),
+    )
 
 
 @pytest.fixture
 def mixed(target: Target) -> Report:
     return make_report(
-        target, (error_finding(), warning_finding(), environment_finding()),
-        skips=(Skip("tags", "numpy", BAD_NAME, "not an ELF file: \udcff"),))
+        target,
+        (error_finding(), warning_finding(), environment_finding()),
+        skips=(Skip("tags", "numpy", BAD_NAME, "not an ELF file: \udcff"),),
+    )
 
 
 @pytest.fixture
@@ -86,8 +123,9 @@ def test_the_target_is_the_running_interpreter(target: Target) -> None:
 
 @pytest.mark.parametrize("fmt", list(OutputFormat))
 @pytest.mark.parametrize("strict", [False, True])
-def test_every_format_renders_every_report(mixed: Report, warnings_only: Report, clean: Report,
-                                           fmt: OutputFormat, strict: bool) -> None:
+def test_every_format_renders_every_report(
+    mixed: Report, warnings_only: Report, clean: Report, fmt: OutputFormat, strict: bool
+) -> None:
     for report in (mixed, warnings_only, clean):
         out = render(report, fmt, strict=strict, verbose=True, color=False)
         assert isinstance(out, str)
@@ -127,18 +165,31 @@ def test_json_contract(mixed: Report, target: Target) -> None:
     assert target.platform in env["platform"]
     if target.libc:
         assert env["libc"].startswith(target.libc)
-    assert data["summary"] == {**data["summary"], "distributions": 3, "files": 120,
-                               "bytes_hashed": 5_300_000, "seconds": 0.42, "errors": 2,
-                               "warnings": 1}
+    assert data["summary"] == {
+        **data["summary"],
+        "distributions": 3,
+        "files": 120,
+        "bytes_hashed": 5_300_000,
+        "seconds": 0.42,
+        "errors": 2,
+        "warnings": 1,
+    }
     assert len(data["findings"]) == 3
     for item in data["findings"]:
         assert item.keys() >= FINDING_KEYS
     first = data["findings"][0]
-    assert {k: first[k] for k in ("check", "code", "severity", "distribution", "version",
-                                  "installer", "hint")} == {
-        "check": "record", "code": "hash-mismatch", "severity": "error", "distribution": "numpy",
-        "version": "2.2.6", "installer": "pip",
-        "hint": "pip install --force-reinstall --no-deps numpy==2.2.6"}
+    assert {
+        k: first[k]
+        for k in ("check", "code", "severity", "distribution", "version", "installer", "hint")
+    } == {
+        "check": "record",
+        "code": "hash-mismatch",
+        "severity": "error",
+        "distribution": "numpy",
+        "version": "2.2.6",
+        "installer": "pip",
+        "hint": "pip install --force-reinstall --no-deps numpy==2.2.6",
+    }
     assert data["findings"][1]["severity"] == "warning"
     assert data["findings"][2]["distribution"] is None
     assert data["findings"][2]["path"] is None
@@ -172,16 +223,18 @@ def test_junit_is_xml_with_a_failure_for_the_error(mixed: Report) -> None:
     assert root.tag == "testsuites"
     suites = {s.get("name"): s for s in root.iter("testsuite")}
     assert set(suites) == {"verify-env.record", "verify-env.tags"}
-    numpy_case = next(c for c in suites["verify-env.record"].iter("testcase")
-                      if c.get("name") == "numpy")
+    numpy_case = next(
+        c for c in suites["verify-env.record"].iter("testcase") if c.get("name") == "numpy"
+    )
     failure = numpy_case.find("failure")
     assert failure is not None
     assert failure.get("type") == "hash-mismatch"
     assert "bad\\udcff.so" in (failure.text or "")
     assert "pip install --force-reinstall --no-deps numpy==2.2.6" in (failure.text or "")
     # the warning is shown, not failed
-    old_case = next(c for c in suites["verify-env.record"].iter("testcase")
-                    if c.get("name") == "oldlib")
+    old_case = next(
+        c for c in suites["verify-env.record"].iter("testcase") if c.get("name") == "oldlib"
+    )
     assert old_case.find("failure") is None
     out = old_case.find("system-out")
     assert out is not None and "record-missing" in (out.text or "")
@@ -215,15 +268,18 @@ def test_text_groups_by_distribution_and_ends_failed(mixed: Report) -> None:
     numpy_at = lines.index("numpy 2.2.6 (pip)")
     assert "hash-mismatch" in lines[numpy_at + 1]
     assert "bad\\udcff.so" in lines[numpy_at + 1]
-    assert any("pip install --force-reinstall --no-deps numpy==2.2.6" in line
-               for line in lines[numpy_at + 1:numpy_at + 4])
+    assert any(
+        "pip install --force-reinstall --no-deps numpy==2.2.6" in line
+        for line in lines[numpy_at + 1 : numpy_at + 4]
+    )
     assert "\\x1b" in out
 
 
 def test_text_warnings_only(warnings_only: Report) -> None:
     assert render(warnings_only, OutputFormat.TEXT).splitlines()[-1].startswith("OK:")
-    assert render(warnings_only, OutputFormat.TEXT,
-                  strict=True).splitlines()[-1].startswith("FAILED:")
+    assert (
+        render(warnings_only, OutputFormat.TEXT, strict=True).splitlines()[-1].startswith("FAILED:")
+    )
 
 
 def test_text_clean(clean: Report) -> None:
@@ -247,9 +303,19 @@ def test_text_shows_skips_only_when_verbose(mixed: Report) -> None:
 
 def test_text_cuts_long_runs_of_one_code(target: Target) -> None:
     many = tuple(
-        Finding("record", "missing-file", Severity.ERROR, "big", "1.0", "pip", f"big/m{i}.py",
-                f"big/m{i}.py is missing", "pip install --force-reinstall --no-deps big==1.0")
-        for i in range(30))
+        Finding(
+            "record",
+            "missing-file",
+            Severity.ERROR,
+            "big",
+            "1.0",
+            "pip",
+            f"big/m{i}.py",
+            f"big/m{i}.py is missing",
+            "pip install --force-reinstall --no-deps big==1.0",
+        )
+        for i in range(30)
+    )
     out = render(make_report(target, many), OutputFormat.TEXT)
     assert "big/m0.py" in out
     assert "big/m29.py" not in out
@@ -317,15 +383,25 @@ def hostile_report(target: Target, site: Path) -> Report:
     (meta / "RECORD").write_bytes(b"evil/bad\xff.so,,\n")
     dist = read_metadata_dir(str(site), meta.name)
     (recorded,) = dist.files
-    finding = Finding("record", "missing-file", Severity.ERROR, dist.name, dist.version,
-                      dist.installer, recorded.path, f"{recorded.path} is missing", dist.hint)
+    finding = Finding(
+        "record",
+        "missing-file",
+        Severity.ERROR,
+        dist.name,
+        dist.version,
+        dist.installer,
+        recorded.path,
+        f"{recorded.path} is missing",
+        dist.hint,
+    )
     skip = Skip("tags", dist.name, recorded.path, "not an ELF file")
     return make_report(target, (finding,), skips=(skip,))
 
 
 @pytest.mark.parametrize("fmt", list(OutputFormat))
-def test_hostile_metadata_comes_out_escaped(target: Target, tmp_path: Path,
-                                            fmt: OutputFormat) -> None:
+def test_hostile_metadata_comes_out_escaped(
+    target: Target, tmp_path: Path, fmt: OutputFormat
+) -> None:
     report = hostile_report(target, tmp_path / "site-packages")
     out = render(report, fmt, strict=True, verbose=True)
     out.encode("utf-8")  # raises on a lone surrogate: the report could not be written

@@ -48,8 +48,9 @@ def saved(tmp_path: Path, data_file: Path) -> Path:
     return path
 
 
-def test_round_trip_through_the_env_var(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-                                        data_file: Path) -> None:
+def test_round_trip_through_the_env_var(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, data_file: Path
+) -> None:
     cache_root = tmp_path / "user-cache"
     monkeypatch.setenv("VERIFY_ENV_CACHE_DIR", str(cache_root))
     prefix = str(tmp_path / "env")
@@ -138,8 +139,7 @@ def test_stat_key_fields(data_file: Path) -> None:
     assert stat_key(st) == (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-def test_a_file_rewritten_and_touched_back_gets_a_new_key(data_file: Path,
-                                                          saved: Path) -> None:
+def test_a_file_rewritten_and_touched_back_gets_a_new_key(data_file: Path, saved: Path) -> None:
     before = os.stat(data_file)
     old_key = stat_key(before)
     # Let the coarse filesystem clock tick so the new ctime cannot equal the old one.
@@ -182,11 +182,11 @@ def corrupt(kind: str, good: bytes) -> bytes:
         case "header-only":
             return head
         case "wrong-magic":
-            return b"some-other-tool cache 2\n" + good[len(head):]
+            return b"some-other-tool cache 2\n" + good[len(head) :]
         case "bad-checksum":
-            digest = bytearray(good[len(head):len(head) + 4])
+            digest = bytearray(good[len(head) : len(head) + 4])
             digest[0] ^= 0xFF
-            return head + bytes(digest) + good[len(head) + 4:]
+            return head + bytes(digest) + good[len(head) + 4 :]
         case "flipped-payload":
             blob = bytearray(good)
             blob[-1] ^= 0x01
@@ -206,14 +206,25 @@ def corrupt(kind: str, good: bytes) -> bytes:
     raise AssertionError(kind)
 
 
-CORRUPTIONS = ["random", "empty", "truncated", "header-only", "wrong-magic", "bad-checksum",
-               "flipped-payload", "checksummed-garbage", "checksummed-list",
-               "checksummed-truncated-marshal", "checksummed-garbage-space"]
+CORRUPTIONS = [
+    "random",
+    "empty",
+    "truncated",
+    "header-only",
+    "wrong-magic",
+    "bad-checksum",
+    "flipped-payload",
+    "checksummed-garbage",
+    "checksummed-list",
+    "checksummed-truncated-marshal",
+    "checksummed-garbage-space",
+]
 
 
 @pytest.mark.parametrize("kind", CORRUPTIONS)
-def test_a_corrupt_cache_is_one_warning_and_empty(tmp_path: Path, data_file: Path,
-                                                  kind: str) -> None:
+def test_a_corrupt_cache_is_one_warning_and_empty(
+    tmp_path: Path, data_file: Path, kind: str
+) -> None:
     path = tmp_path / "cache" / "x.bin"
     path.parent.mkdir()
     path.write_bytes(corrupt(kind, valid_blob(tmp_path, data_file)))
@@ -242,8 +253,7 @@ def test_a_directory_where_the_cache_file_should_be(tmp_path: Path, data_file: P
     assert [p.name for p in path.parent.iterdir()] == ["x.bin"]  # the temp file was removed
 
 
-def test_an_unwritable_location_is_one_warning_on_save(tmp_path: Path,
-                                                      data_file: Path) -> None:
+def test_an_unwritable_location_is_one_warning_on_save(tmp_path: Path, data_file: Path) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_bytes(b"a regular file")
     path = blocker / "stat-cache" / "x.bin"  # makedirs must fail: its parent is a file
@@ -259,9 +269,9 @@ def test_an_unwritable_location_is_one_warning_on_save(tmp_path: Path,
     assert cache.get(str(data_file), key_of(data_file), STYLE) == DIGEST
 
 
-def test_an_unwritable_location_costs_one_warning_per_run(monkeypatch: pytest.MonkeyPatch,
-                                                          tmp_path: Path,
-                                                          data_file: Path) -> None:
+def test_an_unwritable_location_costs_one_warning_per_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, data_file: Path
+) -> None:
     """A whole run (load, put, save) against a cache dir that is a regular file: the module's
     contract is "a corrupt or unwritable cache costs one warning". There is no cache file to
     be unreadable, so the only line is the one about writing."""
@@ -283,8 +293,9 @@ def test_path_none_disables_everything(data_file: Path) -> None:
     assert cache.warnings == []
 
 
-def test_cache_path_is_per_prefix_and_follows_symlinks(monkeypatch: pytest.MonkeyPatch,
-                                                        tmp_path: Path) -> None:
+def test_cache_path_is_per_prefix_and_follows_symlinks(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("VERIFY_ENV_CACHE_DIR", str(tmp_path / "c"))
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir()
@@ -297,8 +308,9 @@ def test_cache_path_is_per_prefix_and_follows_symlinks(monkeypatch: pytest.Monke
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="XDG_CACHE_HOME is Linux's")
-def test_cache_path_defaults_to_the_user_cache_dir(monkeypatch: pytest.MonkeyPatch,
-                                                   tmp_path: Path) -> None:
+def test_cache_path_defaults_to_the_user_cache_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.delenv("VERIFY_ENV_CACHE_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     where = Path(cache_path_for(str(tmp_path / "env")))
@@ -329,11 +341,13 @@ def test_a_file_changed_within_a_clock_tick_is_not_remembered(tmp_path: Path) ->
     assert not _racy(st, newest + 3_000_000_000)
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"),
-                    reason="the rule is written out for Linux")
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="the rule is written out for Linux"
+)
 @pytest.mark.parametrize("xdg", [None, "/tmp/xdg-cache-here"])
-def test_user_cache_dir_is_platformdirs_own(monkeypatch: pytest.MonkeyPatch, xdg: str | None
-                                            ) -> None:
+def test_user_cache_dir_is_platformdirs_own(
+    monkeypatch: pytest.MonkeyPatch, xdg: str | None
+) -> None:
     import platformdirs
 
     from verify_env.statcache import user_cache_dir

@@ -31,8 +31,9 @@ _NOT_PACKAGES = (".dist-info", ".egg-info", ".data")
 _MODULE_ENDINGS = (".so", ".pyd")
 
 
-def _package_dirs(dists: Iterable[Distribution], site_dirs: Iterable[str]
-                  ) -> dict[str, Distribution]:
+def _package_dirs(
+    dists: Iterable[Distribution], site_dirs: Iterable[str]
+) -> dict[str, Distribution]:
     """Top-level package directory -> the distribution owning most files in it."""
     prefixes = [os.path.normpath(s) + os.sep for s in site_dirs]
     counts: dict[str, Counter[str]] = defaultdict(Counter)
@@ -41,8 +42,7 @@ def _package_dirs(dists: Iterable[Distribution], site_dirs: Iterable[str]
         ident = f"{dist.source}:{dist.name}:{dist.metadata_dir}"
         by_id[ident] = dist
         tops: Counter[str] = Counter()
-        if dist.source == "dist-info" and dist.site_dir is not None \
-                and dist.root == dist.site_dir:
+        if dist.source == "dist-info" and dist.site_dir is not None and dist.root == dist.site_dir:
             # RECORD paths are relative to the site dir: the first part is the top level
             base = os.path.normpath(dist.site_dir) + os.sep
             tops.update(f.path.partition("/")[0] for f in dist.files if "/" in f.path)
@@ -53,9 +53,13 @@ def _package_dirs(dists: Iterable[Distribution], site_dirs: Iterable[str]
         for f in dist.files:
             for prefix in prefixes:
                 if f.location.startswith(prefix):
-                    top, sep, _ = f.location[len(prefix):].partition(os.sep)
-                    if sep and top != "__pycache__" and not top.endswith(_NOT_PACKAGES) \
-                            and top != "..":
+                    top, sep, _ = f.location[len(prefix) :].partition(os.sep)
+                    if (
+                        sep
+                        and top != "__pycache__"
+                        and not top.endswith(_NOT_PACKAGES)
+                        and top != ".."
+                    ):
                         counts[prefix + top][ident] += 1
                     break
     return {top: by_id[c.most_common(1)[0][0]] for top, c in counts.items()}
@@ -113,8 +117,12 @@ def package_dirs(ctx: Context, dists: Iterable[Distribution]) -> dict[str, Distr
 
 
 def unrecorded_extensions(ctx: Context, tops: dict[str, Distribution]) -> Iterator[Finding]:
-    owned = {f.location for d in ctx.inventory.distributions for f in d.files
-             if f.location.endswith((".so", ".pyd"))}
+    owned = {
+        f.location
+        for d in ctx.inventory.distributions
+        for f in d.files
+        if f.location.endswith((".so", ".pyd"))
+    }
     loadable = tuple(s for s in ctx.target.extension_suffixes if s != ".so")
     os_db = ctx.inventory.os_database
     for top, dist in sorted(tops.items()):
@@ -127,15 +135,23 @@ def unrecorded_extensions(ctx: Context, tops: dict[str, Distribution]) -> Iterat
                     continue
                 rel = os.path.relpath(location, os.path.dirname(top))
                 can_load = name.endswith(loadable) if loadable else False
-                effect = ("the target would load it" if can_load
-                          else "the target cannot load it (another interpreter's tag)")
+                effect = (
+                    "the target would load it"
+                    if can_load
+                    else "the target cannot load it (another interpreter's tag)"
+                )
                 yield Finding(
-                    "record", "unrecorded-extension",
+                    "record",
+                    "unrecorded-extension",
                     Severity.ERROR if can_load else Severity.WARNING,
-                    dist.name, dist.version, dist.installer, rel,
+                    dist.name,
+                    dist.version,
+                    dist.installer,
+                    rel,
                     f"{rel} lies inside {dist.name}'s package but no installer recorded it; "
                     f"{effect} (a leftover of an earlier install?)",
-                    f"remove {location}, then: {dist.hint or 'reinstall ' + dist.name}")
+                    f"remove {location}, then: {dist.hint or 'reinstall ' + dist.name}",
+                )
 
 
 def _stash_owner(name: str, dists: Iterable[Distribution]) -> Distribution | None:
@@ -144,8 +160,9 @@ def _stash_owner(name: str, dists: Iterable[Distribution]) -> Distribution | Non
     tail = name[1:]
     for dist in dists:
         meta = os.path.basename(dist.metadata_dir or "")
-        if meta[1:] == tail or any(f.path[1:].partition("/")[0] == tail for f in dist.files
-                                   if "/" in f.path):
+        if meta[1:] == tail or any(
+            f.path[1:].partition("/")[0] == tail for f in dist.files if "/" in f.path
+        ):
             return dist
     return None
 
@@ -162,16 +179,21 @@ def stashed_leftovers(ctx: Context, dists: Iterable[Distribution]) -> Iterator[F
         for name in names:
             owner = _stash_owner(name, candidates)
             location = os.path.join(site_dir, name)
-            what = (f"{owner.name} {owner.version}'s" if owner is not None else "a")
+            what = f"{owner.name} {owner.version}'s" if owner is not None else "a"
             yield Finding(
-                "record", "leftover-directory", Severity.WARNING,
-                owner.name if owner else None, owner.version if owner else None,
-                owner.installer if owner else None, name,
+                "record",
+                "leftover-directory",
+                Severity.WARNING,
+                owner.name if owner else None,
+                owner.version if owner else None,
+                owner.installer if owner else None,
+                name,
                 f"{name} in {site_dir} is pip's stash of {what} files from an uninstall or "
                 "upgrade that never finished (pip warns 'Ignoring invalid distribution' about "
                 "it on every run)",
                 f"rm -rf {location!r}, then check the rest of this report: the interrupted "
-                "transaction may have left other files half-written")
+                "transaction may have left other files half-written",
+            )
 
 
 def orphan_packages(ctx: Context, tops: dict[str, Distribution]) -> Iterator[Finding]:
@@ -190,25 +212,37 @@ def orphan_packages(ctx: Context, tops: dict[str, Distribution]) -> Iterator[Fin
         base = os.path.normpath(site_dir) + os.sep
         try:
             with os.scandir(site_dir) as entries:
-                names = sorted(e.name for e in entries
-                               if e.name.isidentifier() and e.name != "__pycache__"
-                               and e.is_dir(follow_symlinks=False))
+                names = sorted(
+                    e.name
+                    for e in entries
+                    if e.name.isidentifier()
+                    and e.name != "__pycache__"
+                    and e.is_dir(follow_symlinks=False)
+                )
         except OSError:
             continue
         for name in names:
             top = base + name
             if top in owned:
                 continue
-            modules = [os.path.relpath(os.path.join(d, m), site_dir)
-                       for d, found in _walk(top, ctx.cache) for m in found
-                       if m.endswith(loadable)]
+            modules = [
+                os.path.relpath(os.path.join(d, m), site_dir)
+                for d, found in _walk(top, ctx.cache)
+                for m in found
+                if m.endswith(loadable)
+            ]
             # dpkg last: reading its database costs ~100 ms, and most unowned dirs hold no
             # compiled module at all
             if not modules or (os_db is not None and os_db.owner(top) is not None):
                 continue
             modules.sort()
             yield Finding(
-                "record", "unrecorded-extension", Severity.ERROR, None, None, None,
+                "record",
+                "unrecorded-extension",
+                Severity.ERROR,
+                None,
+                None,
+                None,
                 name + "/",
                 f"{name}/ in {site_dir} holds {len(modules)} compiled module"
                 f"{'s' if len(modules) != 1 else ''} the target would load "
@@ -216,4 +250,5 @@ def orphan_packages(ctx: Context, tops: dict[str, Distribution]) -> Iterator[Fin
                 "installer's record owns it: an install interrupted before its metadata was "
                 "written, or files copied in by hand",
                 f"reinstall the package that should own {name}/ (pip install --force-reinstall"
-                f" …), or remove {top}")
+                f" …), or remove {top}",
+            )

@@ -47,8 +47,14 @@ from verify_env.loader import (
 __all__ = ["CODES", "NAME", "run"]
 
 NAME = "linkage"
-CODES = ("missing-library", "undefined-symbol", "blas-missing", "blas-symbols",
-         "blas-interface", "blas-probe")
+CODES = (
+    "missing-library",
+    "undefined-symbol",
+    "blas-missing",
+    "blas-symbols",
+    "blas-interface",
+    "blas-probe",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +69,12 @@ def _is_extension(location: str, site_dirs: tuple[str, ...]) -> bool:
     if tagged_suffix(name) is not None:
         return True
     parent = os.path.dirname(location)
-    return name.endswith(".so") and not name.startswith("lib") and \
-        not parent.endswith(".libs") and any(location.startswith(s + os.sep) for s in site_dirs)
+    return (
+        name.endswith(".so")
+        and not name.startswith("lib")
+        and not parent.endswith(".libs")
+        and any(location.startswith(s + os.sep) for s in site_dirs)
+    )
 
 
 def _units(ctx: Context) -> Iterator[_Unit]:
@@ -103,10 +113,28 @@ class _Run:
         u = self.unit_at(location)
         return u.file.path if u else os.path.normpath(location)
 
-    def add(self, dist: Distribution, code: str, path: str | None, message: str,
-            severity: Severity = Severity.ERROR, hint: str | None = None) -> None:
-        self.result.findings.append(Finding(NAME, code, severity, dist.name, dist.version,
-                                            dist.installer, path, message, hint or dist.hint))
+    def add(
+        self,
+        dist: Distribution,
+        code: str,
+        path: str | None,
+        message: str,
+        severity: Severity = Severity.ERROR,
+        hint: str | None = None,
+    ) -> None:
+        self.result.findings.append(
+            Finding(
+                NAME,
+                code,
+                severity,
+                dist.name,
+                dist.version,
+                dist.installer,
+                path,
+                message,
+                hint or dist.hint,
+            )
+        )
 
     # -- optional modules (§3b) --------------------------------------------------------------
 
@@ -115,10 +143,12 @@ class _Run:
         if loc not in self.optional_memo:
             t = self.ctx.target
             module = optional.module_name(loc, t.site_dirs, t.extension_suffixes)
-            sources = [(f.location, os.path.relpath(f.location, unit.dist.site_dir or "/"))
-                       for f in unit.dist.files if f.location.endswith(".py")]
-            self.optional_memo[loc] = module is not None and optional.is_optional(module,
-                                                                                   sources)
+            sources = [
+                (f.location, os.path.relpath(f.location, unit.dist.site_dir or "/"))
+                for f in unit.dist.files
+                if f.location.endswith(".py")
+            ]
+            self.optional_memo[loc] = module is not None and optional.is_optional(module, sources)
         return self.optional_memo[loc]
 
     # -- missing libraries ------------------------------------------------------------------
@@ -133,43 +163,75 @@ class _Run:
         owners = self.owners.get(res.name, [])
         shown = [os.path.normpath(d) for d in res.searched[:6]]
         where = ", ".join(shown) + (" …" if len(res.searched) > 6 else "")
-        text = (f"{self.label(res.requester)} needs {res.name!r}, which the loader finds "
-                f"nowhere (searched: {where or 'no directory'})")
+        text = (
+            f"{self.label(res.requester)} needs {res.name!r}, which the loader finds "
+            f"nowhere (searched: {where or 'no directory'})"
+        )
         if req is not None and res.requester != unit.file.location:
             text += f"; loaded by {unit.file.path}"
         if not unit.extension:
-            self.add(dist, "missing-library", self.label(res.requester),
-                     f"{text}; no extension module loads {unit.file.path}, so only code that "
-                     "loads it at run time would fail", Severity.INFO)
+            self.add(
+                dist,
+                "missing-library",
+                self.label(res.requester),
+                f"{text}; no extension module loads {unit.file.path}, so only code that "
+                "loads it at run time would fail",
+                Severity.INFO,
+            )
         elif dist in owners:
-            shipped = [u.file for u in self.units
-                       if u.dist is dist and os.path.basename(u.file.location) == res.name]
+            shipped = [
+                u.file
+                for u in self.units
+                if u.dist is dist and os.path.basename(u.file.location) == res.name
+            ]
             there = next((f for f in shipped if os.path.exists(f.location)), None)
-            self.add(dist, "missing-library", self.label(res.requester),
-                     f"{text}; {dist.name} ships it and it is gone" if there is None else
-                     f"{text}; {dist.name} ships it as {there.path}, but not where the loader "
-                     "looks")
+            self.add(
+                dist,
+                "missing-library",
+                self.label(res.requester),
+                f"{text}; {dist.name} ships it and it is gone"
+                if there is None
+                else f"{text}; {dist.name} ships it as {there.path}, but not where the loader "
+                "looks",
+            )
         elif owners:
             other = owners[0]
-            self.add(dist, "missing-library", self.label(res.requester),
-                     f"{text}; {other.name} {other.version} should provide it", hint=other.hint)
-        elif not consumer_blas and not blas.is_blas_soname(res.name) and \
-                self.is_optional(unit):
-            self.add(dist, "missing-library", self.label(res.requester),
-                     f"{text}; {unit.file.path} is only imported optionally by {dist.name}: "
-                     f"install the library that provides {res.name!r} to enable it",
-                     Severity.WARNING, hint=f"install the package that provides {res.name}")
+            self.add(
+                dist,
+                "missing-library",
+                self.label(res.requester),
+                f"{text}; {other.name} {other.version} should provide it",
+                hint=other.hint,
+            )
+        elif not consumer_blas and not blas.is_blas_soname(res.name) and self.is_optional(unit):
+            self.add(
+                dist,
+                "missing-library",
+                self.label(res.requester),
+                f"{text}; {unit.file.path} is only imported optionally by {dist.name}: "
+                f"install the library that provides {res.name!r} to enable it",
+                Severity.WARNING,
+                hint=f"install the package that provides {res.name}",
+            )
         else:
-            self.add(dist, "missing-library", self.label(res.requester),
-                     f"{text}; it is expected from outside {dist.name} (the system or another "
-                     "package)", hint=f"install the package that provides {res.name}")
+            self.add(
+                dist,
+                "missing-library",
+                self.label(res.requester),
+                f"{text}; it is expected from outside {dist.name} (the system or another package)",
+                hint=f"install the package that provides {res.name}",
+            )
 
     def unreadable(self, unit: _Unit, path: str, why: str) -> None:
         if (path, "") in self.reported or path == unit.file.location:
             return  # the file itself: the tags and record checks judge it
         self.reported.add((path, ""))
-        self.add(unit.dist, "missing-library", unit.file.path,
-                 f"{unit.file.path} loads {path}, which the loader cannot use: {why}")
+        self.add(
+            unit.dist,
+            "missing-library",
+            unit.file.path,
+            f"{unit.file.path} loads {path}, which the loader cannot use: {why}",
+        )
 
     # -- BLAS ---------------------------------------------------------------------------------
 
@@ -195,21 +257,29 @@ class _Run:
             if verdict.code is not None:
                 self.add(u.dist, verdict.code, self.label(obj), verdict.message)
             if verdict.code == "blas-symbols":
-                self.add(u.dist, "undefined-symbol", self.label(obj),
-                         f"{self.label(obj)}: undefined BLAS/LAPACK symbols "
-                         f"{', '.join(verdict.unresolved[:6])}")
+                self.add(
+                    u.dist,
+                    "undefined-symbol",
+                    self.label(obj),
+                    f"{self.label(obj)}: undefined BLAS/LAPACK symbols "
+                    f"{', '.join(verdict.unresolved[:6])}",
+                )
             self.result.facts.setdefault("blas", [])
             entries = self.result.facts["blas"]
             assert isinstance(entries, list)
-            entries.append({
-                "consumer": self.label(obj), "distribution": u.dist.name,
-                "provider": verdict.provider and os.path.normpath(verdict.provider),
-                "family": verdict.family,
-                "version": verdict.version, "interface": verdict.interface,
-                "consumer_interface": verdict.consumer_interface,
-                "problem": verdict.code})
+            entries.append(
+                {
+                    "consumer": self.label(obj),
+                    "distribution": u.dist.name,
+                    "provider": verdict.provider and os.path.normpath(verdict.provider),
+                    "family": verdict.family,
+                    "version": verdict.version,
+                    "interface": verdict.interface,
+                    "consumer_interface": verdict.consumer_interface,
+                    "problem": verdict.code,
+                }
+            )
         return out
-
 
     # -- every symbol, under --strict -----------------------------------------------------------
 
@@ -234,13 +304,18 @@ class _Run:
             if (obj, "*") in self.reported:
                 continue
             self.reported.add((obj, "*"))
-            lacking = sorted(n for n in self.names(obj).undefined - defined
-                             if not n.startswith(("Py", "_Py")))
+            lacking = sorted(
+                n for n in self.names(obj).undefined - defined if not n.startswith(("Py", "_Py"))
+            )
             if lacking:
                 u = self.unit_at(obj) or unit
-                self.add(u.dist, "undefined-symbol", self.label(obj),
-                         f"{self.label(obj)} needs {quote(lacking)}, which no library in its "
-                         "process defines")
+                self.add(
+                    u.dist,
+                    "undefined-symbol",
+                    self.label(obj),
+                    f"{self.label(obj)} needs {quote(lacking)}, which no library in its "
+                    "process defines",
+                )
 
     # -- confirmation by ld.so -------------------------------------------------------------
 
@@ -267,10 +342,14 @@ def _probe(r: _Run, verdicts: list[Verdict]) -> None:
         if done[probe] is not None:
             u = r.unit_at(v.consumer)
             if u is not None:
-                r.add(u.dist, "blas-probe", u.file.path,
-                      f"{u.file.path}: its BLAS/LAPACK provider {v.provider}, called as it "
-                      f"calls it ({prefix}ddot{suffix}, {v.consumer_interface}), "
-                      f"{done[probe]}")
+                r.add(
+                    u.dist,
+                    "blas-probe",
+                    u.file.path,
+                    f"{u.file.path}: its BLAS/LAPACK provider {v.provider}, called as it "
+                    f"calls it ({prefix}ddot{suffix}, {v.consumer_interface}), "
+                    f"{done[probe]}",
+                )
 
 
 def _confirm(r: _Run, interp: str, closures: list[Closure], setup: SearchSetup) -> None:
@@ -281,16 +360,28 @@ def _confirm(r: _Run, interp: str, closures: list[Closure], setup: SearchSetup) 
     jobs = []
     for cl in closures:
         f = facts.object(cl.root)
-        if not isinstance(f, ObjectFacts) or not (cl.missing or cl.unreadable
-                                                   or _consumes_blas(cl, facts)):
+        if not isinstance(f, ObjectFacts) or not (
+            cl.missing or cl.unreadable or _consumes_blas(cl, facts)
+        ):
             continue
-        preload = tuple(sorted({res.path for res in cl.resolved.values()
-                                if res.how == "loaded" and res.path
-                                and res.path not in process.order}))
+        preload = tuple(
+            sorted(
+                {
+                    res.path
+                    for res in cl.resolved.values()
+                    if res.how == "loaded" and res.path and res.path not in process.order
+                }
+            )
+        )
         group = groups[(search_context(cl.root, f, setup, facts.realpath), preload)]
         if not group:
-            jobs.append(Job(cl.root, process.inherited + setup.ld_library_path
-                            if process.inherited else (), preload))
+            jobs.append(
+                Job(
+                    cl.root,
+                    process.inherited + setup.ld_library_path if process.inherited else (),
+                    preload,
+                )
+            )
         group.append(cl)
     listings, seconds = confirm(interp, jobs, r.ctx.target.env.get("LD_LIBRARY_PATH"))
     for group in groups.values():
@@ -300,7 +391,8 @@ def _confirm(r: _Run, interp: str, closures: list[Closure], setup: SearchSetup) 
                 r.result.details += reconcile(cl, listing, r.label(cl.root))
     r.result.details.append(
         f"linkage: {sum(map(len, groups.values()))} files confirmed by {interp} "
-        f"({len(jobs)} runs, one per search context) in {seconds:.3f} s")
+        f"({len(jobs)} runs, one per search context) in {seconds:.3f} s"
+    )
 
 
 def run(ctx: Context) -> CheckResult:
@@ -337,15 +429,31 @@ def run(ctx: Context) -> CheckResult:
         got = facts.object(u.file.location)
         if not isinstance(got, ObjectFacts) or got.triple != exe_facts.triple:
             if ctx.scope.includes(u.dist):  # the tags check reports what it is instead
-                why = "built for another machine or class" if isinstance(got, ObjectFacts) \
+                why = (
+                    "built for another machine or class"
+                    if isinstance(got, ObjectFacts)
                     else got.removeprefix(f"{u.file.location!r}: ")
-                result.skips.append(Skip(NAME, u.dist.name, u.file.path,
-                                         f"{u.file.path}: not a loadable ELF object: {why}"))
+                )
+                result.skips.append(
+                    Skip(
+                        NAME,
+                        u.dist.name,
+                        u.file.path,
+                        f"{u.file.path}: not a loadable ELF object: {why}",
+                    )
+                )
             continue
         exts.append(u)
     for u in exts:
-        cl = closure(u.file.location, setup, facts.object, process.preloaded, process.inherited,
-                     facts.realpath, memo)
+        cl = closure(
+            u.file.location,
+            setup,
+            facts.object,
+            process.preloaded,
+            process.inherited,
+            facts.realpath,
+            memo,
+        )
         closures[u.file.location] = cl
         loaded[u.dist.key].update(process.loaded_by(cl, facts))
     mine = [u for u in exts if u.dist.key in in_scope]
@@ -355,9 +463,15 @@ def run(ctx: Context) -> CheckResult:
         for k in required.get(u.dist.key, ()):
             extra.update(loaded.get(k, {}))
         if any(m.name in extra for m in cl.missing):
-            closures[u.file.location] = closure(u.file.location, setup, facts.object,
-                                                {**extra, **process.preloaded},
-                                                process.inherited, facts.realpath, memo)
+            closures[u.file.location] = closure(
+                u.file.location,
+                setup,
+                facts.object,
+                {**extra, **process.preloaded},
+                process.inherited,
+                facts.realpath,
+                memo,
+            )
     if interp:
         _confirm(r, interp, [closures[u.file.location] for u in mine], setup)
     verdicts: list[Verdict] = []
@@ -374,14 +488,14 @@ def run(ctx: Context) -> CheckResult:
         if ctx.options.strict:
             r.undefined(u, cl)
     for u in r.units:
-        if u.extension or u.dist.key not in in_scope or \
-                facts.realpath(u.file.location) in reached:
+        if u.extension or u.dist.key not in in_scope or facts.realpath(u.file.location) in reached:
             continue
         pre = {**loaded.get(u.dist.key, {}), **process.preloaded}
         for k in required.get(u.dist.key, ()):
             pre.update(loaded.get(k, {}))
-        cl = closure(u.file.location, setup, facts.object, pre, process.inherited,
-                     facts.realpath, memo)
+        cl = closure(
+            u.file.location, setup, facts.object, pre, process.inherited, facts.realpath, memo
+        )
         for m in cl.missing:
             r.missing(u, cl, m, False)
     if ctx.options.blas_probe:

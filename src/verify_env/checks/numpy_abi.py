@@ -111,30 +111,38 @@ def _numpy_requirement(dist: Distribution) -> str:
 
 def _hint(dist: Distribution) -> str:
     if dist.installer == "conda":
-        return f'conda install "{dist.name}" "numpy>=2" (a build for NumPy 2), or conda install ' \
-               f'"numpy<2"'
+        return (
+            f'conda install "{dist.name}" "numpy>=2" (a build for NumPy 2), or conda install '
+            f'"numpy<2"'
+        )
     tool = "uv pip install" if dist.installer == "uv" else "pip install"
     return f'{tool} --upgrade "{dist.name}" (a release built for NumPy 2), or {tool} "numpy<2"'
 
 
-def _scanned(dist: Distribution, numpy_dirs: tuple[str, ...], ctx: Context,
-             result: CheckResult) -> Iterator[str]:
+def _scanned(
+    dist: Distribution, numpy_dirs: tuple[str, ...], ctx: Context, result: CheckResult
+) -> Iterator[str]:
     """Paths of the distribution's shared objects built against NumPy 1.x."""
     for f in dist.files:
         loc = f.location
-        if f.kind is not FileKind.REGULAR or not is_shared_object(loc) \
-                or loc.startswith(numpy_dirs):
+        if (
+            f.kind is not FileKind.REGULAR
+            or not is_shared_object(loc)
+            or loc.startswith(numpy_dirs)
+        ):
             continue
         verdict = _cached(loc, ctx)
         if verdict == 1:
             yield f.path
         elif verdict is None and os.path.lexists(loc):
-            result.skips.append(Skip("requirements", dist.name, f.path,
-                                     "could not be read for NumPy C-API markers"))
+            result.skips.append(
+                Skip("requirements", dist.name, f.path, "could not be read for NumPy C-API markers")
+            )
 
 
-def findings(ctx: Context, dists: dict[str, Distribution], result: CheckResult
-             ) -> Iterator[Finding]:
+def findings(
+    ctx: Context, dists: dict[str, Distribution], result: CheckResult
+) -> Iterator[Finding]:
     """One ``numpy-abi`` finding per distribution with binaries built for NumPy 1.x, when the
     NumPy Python would import is 2 or later."""
     installed = _installed_numpy(dists)
@@ -152,11 +160,17 @@ def findings(ctx: Context, dists: dict[str, Distribution], result: CheckResult
         shown = ", ".join(os.path.basename(p) for p in old[:3])
         more = f" and {len(old) - 3} more" if len(old) > 3 else ""
         yield Finding(
-            "requirements", "numpy-abi", Severity.ERROR, dist.name, dist.version,
-            dist.installer, old[0],
+            "requirements",
+            "numpy-abi",
+            Severity.ERROR,
+            dist.name,
+            dist.version,
+            dist.installer,
+            old[0],
             f"{dist.name} {dist.version} was built against NumPy 1.x ({len(old)} compiled "
             f"file{'s' if len(old) != 1 else ''}: {shown}{more}) and needs "
             f"{_numpy_requirement(dist)}, but numpy {numpy.version} is installed: importing "
             "them fails with 'A module that was compiled using NumPy 1.x cannot be run in "
             "NumPy 2' / '_ARRAY_API not found'",
-            _hint(dist))
+            _hint(dist),
+        )

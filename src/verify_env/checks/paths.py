@@ -43,8 +43,9 @@ CODES = ("foreign-site-packages", "shadowed-module")
 _VERSIONED = re.compile(r"(?:^|/)(?:lib/)?python(\d+)\.(\d+)t?(?:/|$)")
 # The stdlib's own test suite and demo entry points: no program imports them, so a project's
 # ``test/`` package "shadowing" them harms nobody.
-_NEVER_IMPORTED = frozenset({"test", "__main__", "this", "antigravity", "__phello__",
-                             "idlelib", "turtledemo"})
+_NEVER_IMPORTED = frozenset(
+    {"test", "__main__", "this", "antigravity", "__phello__", "idlelib", "turtledemo"}
+)
 _MAX_ENTRIES = 20000
 
 
@@ -94,8 +95,7 @@ def _search_order(target: Target, cwd: str | None) -> list[_Entry]:
         if not p or real in seen:
             continue
         seen.add(real)
-        origin = ("PYTHONPATH" if real in pythonpath else
-                  pth.get(real, "sys.path"))
+        origin = "PYTHONPATH" if real in pythonpath else pth.get(real, "sys.path")
         entries.append(_Entry(p, origin))
     return entries
 
@@ -123,8 +123,7 @@ def _modules(directory: str, suffixes: tuple[str, ...]) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, is_dir in _listing(directory):
         if is_dir:
-            if name.isidentifier() and os.path.isfile(os.path.join(directory, name,
-                                                                   "__init__.py")):
+            if name.isidentifier() and os.path.isfile(os.path.join(directory, name, "__init__.py")):
                 out.setdefault(name, name + "/")
             continue
         for suffix in suffixes:
@@ -151,24 +150,31 @@ def _owned_locations(dists: tuple[Distribution, ...]) -> set[str]:
     return owned
 
 
-def _provided(dists: tuple[Distribution, ...], site_dirs: tuple[str, ...], suffixes: tuple[str, ...]
-              ) -> dict[str, list[tuple[str, Distribution]]]:
+def _provided(
+    dists: tuple[Distribution, ...], site_dirs: tuple[str, ...], suffixes: tuple[str, ...]
+) -> dict[str, list[tuple[str, Distribution]]]:
     """Top-level name -> [(site dir, distribution)] for what installers put in site dirs."""
     out: dict[str, list[tuple[str, Distribution]]] = {}
     prefixes = [(s, os.path.normpath(s) + os.sep) for s in site_dirs]
     sites = dict(prefixes)
     for dist in dists:
         names: set[tuple[str, str]] = set()
-        tops = {(p, bool(s)) for p, s, _ in (f[0].partition("/") for f in dist.files)} \
-            if dist.site_dir in sites and dist.root == dist.site_dir and os.sep == "/" else None
+        tops = (
+            {(p, bool(s)) for p, s, _ in (f[0].partition("/") for f in dist.files)}
+            if dist.site_dir in sites and dist.root == dist.site_dir and os.sep == "/"
+            else None
+        )
         if tops is not None and not any(p in ("", ".") for p, _ in tops):
             # RECORD paths are relative to the site dir: the top level is their first part
             # (23.5k files: ~6 ms, against ~25 ms matching every location to a prefix);
             # "../../bin/x" lies outside it, as in the loop below
             site = str(dist.site_dir)
             for part, slash in tops:
-                name = part if slash else \
-                    next((part[: -len(x)] for x in suffixes if part.endswith(x)), "")
+                name = (
+                    part
+                    if slash
+                    else next((part[: -len(x)] for x in suffixes if part.endswith(x)), "")
+                )
                 if name.isidentifier():
                     names.add((name, site))
             for name, site in names:
@@ -177,7 +183,7 @@ def _provided(dists: tuple[Distribution, ...], site_dirs: tuple[str, ...], suffi
         for f in dist.files:
             for site, prefix in prefixes:
                 if f.location.startswith(prefix):
-                    part, sep, _ = f.location[len(prefix):].partition(os.sep)
+                    part, sep, _ = f.location[len(prefix) :].partition(os.sep)
                     if sep:
                         name = part
                     else:
@@ -219,11 +225,19 @@ def _foreign(entry: _Entry, target: Target, suffixes: tuple[str, ...]) -> Findin
     fix = _fix(entry)
     if match and (int(match.group(1)), int(match.group(2))) != own:
         theirs = f"{match.group(1)}.{match.group(2)}"
-        return Finding(NAME, "foreign-site-packages", Severity.ERROR, None, None, None,
-                       entry.path,
-                       f"{where} holds Python {theirs}'s packages, but this is Python "
-                       f"{own[0]}.{own[1]}: their compiled modules cannot load here and their "
-                       "pure-Python ones shadow the versions installed for it", fix)
+        return Finding(
+            NAME,
+            "foreign-site-packages",
+            Severity.ERROR,
+            None,
+            None,
+            None,
+            entry.path,
+            f"{where} holds Python {theirs}'s packages, but this is Python "
+            f"{own[0]}.{own[1]}: their compiled modules cannot load here and their "
+            "pure-Python ones shadow the versions installed for it",
+            fix,
+        )
     # No version in the name: judge by the compiled modules it holds (two levels down).
     foreign: dict[str, str] = {}
     loadable: set[str] = set()
@@ -240,10 +254,19 @@ def _foreign(entry: _Entry, target: Target, suffixes: tuple[str, ...]) -> Findin
     stale = sorted(rel for stem, rel in foreign.items() if stem not in loadable)
     if not stale:
         return None
-    return Finding(NAME, "foreign-site-packages", Severity.ERROR, None, None, None, entry.path,
-                   f"{where} holds compiled modules built for another interpreter and none for "
-                   f"this one ({', '.join(stale[:3])}{' …' if len(stale) > 3 else ''}); this "
-                   f"interpreter loads {', '.join(target.extension_suffixes)}", fix)
+    return Finding(
+        NAME,
+        "foreign-site-packages",
+        Severity.ERROR,
+        None,
+        None,
+        None,
+        entry.path,
+        f"{where} holds compiled modules built for another interpreter and none for "
+        f"this one ({', '.join(stale[:3])}{' …' if len(stale) > 3 else ''}); this "
+        f"interpreter loads {', '.join(target.extension_suffixes)}",
+        fix,
+    )
 
 
 def _below(directory: str, listing: list[tuple[str, bool]], depth: int = 3) -> Iterator[str]:
@@ -267,8 +290,7 @@ def _fix(entry: _Entry) -> str:
     return f"remove {entry.path} from sys.path"
 
 
-def _shadowing(entries: list[_Entry], ctx: Context, suffixes: tuple[str, ...]
-               ) -> Iterator[Finding]:
+def _shadowing(entries: list[_Entry], ctx: Context, suffixes: tuple[str, ...]) -> Iterator[Finding]:
     target, inventory = ctx.target, ctx.inventory
     provided = _provided(inventory.distributions, inventory.site_dirs, suffixes)
     owned = _owned_locations(inventory.distributions)
@@ -301,19 +323,28 @@ def _shadowing(entries: list[_Entry], ctx: Context, suffixes: tuple[str, ...]
                     continue
                 location = os.path.join(entry.path, modules[name])
                 here = entry.origin == "working directory"
-                yield Finding(NAME, "shadowed-module",
-                              Severity.WARNING if here else Severity.ERROR, None, None, None,
-                              location,
-                              f"{location} ({entry.origin}) shadows the standard library's "
-                              f"{name!r} for every python started "
-                              f"{'in this directory' if here else 'with this setting'}",
-                              f"rename or remove {location}")
+                yield Finding(
+                    NAME,
+                    "shadowed-module",
+                    Severity.WARNING if here else Severity.ERROR,
+                    None,
+                    None,
+                    None,
+                    location,
+                    f"{location} ({entry.origin}) shadows the standard library's "
+                    f"{name!r} for every python started "
+                    f"{'in this directory' if here else 'with this setting'}",
+                    f"rename or remove {location}",
+                )
         if real in site_real:
             site = site_real[real]
             for before, found, os_owned_there in earlier:
                 for name in sorted(found):
-                    hits = [dist for dist_site, dist in provided.get(name, ())
-                            if dist_site == site and ctx.scope.includes(dist)]
+                    hits = [
+                        dist
+                        for dist_site, dist in provided.get(name, ())
+                        if dist_site == site and ctx.scope.includes(dist)
+                    ]
                     if hits and not os_owned_there(found[name]):
                         yield from (_shadow_finding(before, found[name], d) for d in hits)
         if modules:
@@ -323,13 +354,22 @@ def _shadowing(entries: list[_Entry], ctx: Context, suffixes: tuple[str, ...]
 def _shadow_finding(entry: _Entry, found: str, dist: Distribution) -> Finding:
     location = os.path.join(entry.path, found)
     return Finding(
-        NAME, "shadowed-module", Severity.ERROR, dist.name, dist.version, dist.installer,
+        NAME,
+        "shadowed-module",
+        Severity.ERROR,
+        dist.name,
+        dist.version,
+        dist.installer,
         location,
         f"{location} ({entry.origin}) shadows the installed {dist.name} {dist.version}: "
         f"'import {found.rstrip('/').split('.')[0]}' finds it first"
-        + (" in every python started in this directory" if entry.origin == "working directory"
-           else ""),
-        f"rename or remove {location}" if entry.origin == "working directory" else _fix(entry))
+        + (
+            " in every python started in this directory"
+            if entry.origin == "working directory"
+            else ""
+        ),
+        f"rename or remove {location}" if entry.origin == "working directory" else _fix(entry),
+    )
 
 
 def run(ctx: Context) -> CheckResult:

@@ -29,17 +29,46 @@ from verify_env.statcache import StatCache, StatKey, stat_key
 __all__ = ["CODES", "run"]
 
 NAME = "record"
-CODES = ("hash-mismatch", "size-mismatch", "missing-file", "record-missing", "record-malformed",
-         "unrecorded-extension", "duplicate-distribution", "clobbered-file", "leftover-directory")
+CODES = (
+    "hash-mismatch",
+    "size-mismatch",
+    "missing-file",
+    "record-missing",
+    "record-malformed",
+    "unrecorded-extension",
+    "duplicate-distribution",
+    "clobbered-file",
+    "leftover-directory",
+)
 
-_TYPE_NAMES = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket",
-               stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device"}
+_TYPE_NAMES = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
 
 
-def _finding(dist: Distribution, code: str, path: str | None, message: str,
-             severity: Severity = Severity.ERROR, hint: str | None = None) -> Finding:
-    return Finding(NAME, code, severity, dist.name, dist.version, dist.installer, path, message,
-                   hint if hint is not None else dist.hint)
+def _finding(
+    dist: Distribution,
+    code: str,
+    path: str | None,
+    message: str,
+    severity: Severity = Severity.ERROR,
+    hint: str | None = None,
+) -> Finding:
+    return Finding(
+        NAME,
+        code,
+        severity,
+        dist.name,
+        dist.version,
+        dist.installer,
+        path,
+        message,
+        hint if hint is not None else dist.hint,
+    )
 
 
 def _roots(dist: Distribution, prefix: str) -> tuple[str, ...]:
@@ -68,17 +97,24 @@ def _trust_bundle(location: str) -> bool:
     return _PEM_MARK in head and b"\0" not in head
 
 
-def _changed(dist: Distribution, f: RecordedFile, code: str, message: str,
-             shrank: bool = False) -> Finding:
+def _changed(
+    dist: Distribution, f: RecordedFile, code: str, message: str, shrank: bool = False
+) -> Finding:
     """A file whose bytes changed: an error, unless it is a trust store that was not cut."""
     if not shrank and _trust_bundle(f.location):
-        return _finding(dist, code, f.path, message + "; it is a certificate bundle, which "
-                        "admins extend with local CAs on purpose", Severity.WARNING)
+        return _finding(
+            dist,
+            code,
+            f.path,
+            message + "; it is a certificate bundle, which admins extend with local CAs on purpose",
+            Severity.WARNING,
+        )
     return _finding(dist, code, f.path, message)
 
 
-def _unreadable(dist: Distribution, f: RecordedFile, err_no: int | None, text: str
-                ) -> Finding | Skip:
+def _unreadable(
+    dist: Distribution, f: RecordedFile, err_no: int | None, text: str
+) -> Finding | Skip:
     """What an OSError on a recorded path means for the user."""
     if err_no == errno.ELOOP:
         return _finding(dist, "hash-mismatch", f.path, f"{f.path} is a symlink loop")
@@ -87,8 +123,9 @@ def _unreadable(dist: Distribution, f: RecordedFile, err_no: int | None, text: s
     if os.path.islink(f.location):
         target = os.readlink(f.location)
         what = "softlink" if f.kind is FileKind.SOFTLINK else "dangling symlink"
-        return _finding(dist, "missing-file", f.path,
-                        f"{f.path} is a {what} to {target!r}, which is missing")
+        return _finding(
+            dist, "missing-file", f.path, f"{f.path} is a {what} to {target!r}, which is missing"
+        )
     severity = Severity.WARNING if f.kind is FileKind.GENERATED else Severity.ERROR
     phrase = "is missing" if err_no in (errno.ENOENT, errno.ENOTDIR) else f"is unreadable: {text}"
     return _finding(dist, "missing-file", f.path, f"{f.path} {phrase}", severity)
@@ -96,23 +133,31 @@ def _unreadable(dist: Distribution, f: RecordedFile, err_no: int | None, text: s
 
 def _not_regular(dist: Distribution, f: RecordedFile, mode: int) -> Finding:
     kind = _TYPE_NAMES.get(stat.S_IFMT(mode), "not a regular file")
-    return _finding(dist, "hash-mismatch", f.path, f"{f.path} is {kind}, not a regular file; "
-                    "not opened")
+    return _finding(
+        dist, "hash-mismatch", f.path, f"{f.path} is {kind}, not a regular file; not opened"
+    )
 
 
 def _size_changed(dist: Distribution, f: RecordedFile, actual: int) -> Finding:
     assert f.size is not None
     shrank = actual < f.size
-    return _changed(dist, f, "size-mismatch", f"{f.path} has {actual} bytes, {f.size} recorded"
-                    + (" (truncated)" if shrank else ""), shrank)
+    return _changed(
+        dist,
+        f,
+        "size-mismatch",
+        f"{f.path} has {actual} bytes, {f.size} recorded" + (" (truncated)" if shrank else ""),
+        shrank,
+    )
 
 
 def _content_changed(dist: Distribution, f: RecordedFile) -> Finding:
-    return _changed(dist, f, "hash-mismatch",
-                    f"{f.path} content differs from its recorded {f.algorithm} digest")
+    return _changed(
+        dist, f, "hash-mismatch", f"{f.path} content differs from its recorded {f.algorithm} digest"
+    )
 
 
 Failed = dict[str, list[tuple[Distribution, Finding]]]
+
 
 def _spell(raw: bytes, hex_: bool) -> str:
     """A raw digest spelled as its record spells digests."""
@@ -140,9 +185,15 @@ def _columns(files: Sequence[RecordedFile]) -> tuple[list[object], ...]:
     """What a worker forked before the files were read needs of them, as marshal-able columns
     in `RecordedFile`'s field order (the path itself is not needed: an empty column)."""
     kinds = _KIND_TEXT
-    return ([""] * len(files), [f[1] for f in files], [f[2] for f in files],
-            [f[3] for f in files], [f[4] for f in files], [kinds[f[5]] for f in files],
-            [f[6] for f in files])
+    return (
+        [""] * len(files),
+        [f[1] for f in files],
+        [f[2] for f in files],
+        [f[3] for f in files],
+        [f[4] for f in files],
+        [kinds[f[5]] for f in files],
+        [f[6] for f in files],
+    )
 
 
 class _FileJudge:
@@ -186,8 +237,7 @@ class _FileJudge:
                 return None if cached == expected else ("cached-bad",)
             if _racy(st, self.started):
                 key = None  # changed too recently to trust its timestamps
-        outcome = digest(location, algorithm, -1 if size is None else size, self.buf,
-                         st.st_size)
+        outcome = digest(location, algorithm, -1 if size is None else size, self.buf, st.st_size)
         if isinstance(outcome, bytes):
             text = _spell(outcome, hex_)
             if key is None and text == expected:
@@ -203,8 +253,14 @@ class _FileJudge:
         return ("errno", int(number) if number.lstrip("-").isdigit() else None, text)
 
 
-def _judge(dist: Distribution, f: RecordedFile, outcome: object, ctx: Context,
-           result: CheckResult, failed: Failed) -> None:
+def _judge(
+    dist: Distribution,
+    f: RecordedFile,
+    outcome: object,
+    ctx: Context,
+    result: CheckResult,
+    failed: Failed,
+) -> None:
     """One worker outcome (not None) as findings, skips and cache entries."""
     assert isinstance(outcome, tuple)
     tag = outcome[0]
@@ -231,8 +287,9 @@ def _judge(dist: Distribution, f: RecordedFile, outcome: object, ctx: Context,
             failed[f.location].append((dist, found))
 
 
-def _clobbered(failed: dict[str, list[tuple[Distribution, Finding]]],
-               dists: Iterable[Distribution]) -> Iterator[Finding]:
+def _clobbered(
+    failed: dict[str, list[tuple[Distribution, Finding]]], dists: Iterable[Distribution]
+) -> Iterator[Finding]:
     """Failures of conda-owned files that another installer now owns become clobbered-file."""
     other_owner: dict[str, Distribution] = {}
     by_key: dict[str, Distribution] = {}
@@ -252,9 +309,12 @@ def _clobbered(failed: dict[str, list[tuple[Distribution, Finding]]],
             replacing = by_key.get(dist.key)
             if writer is not None:
                 yield _finding(
-                    dist, "clobbered-file", finding.path,
+                    dist,
+                    "clobbered-file",
+                    finding.path,
                     f"{finding.path} of conda package {dist.name} {dist.version} was rewritten by "
-                    f"{writer.installer}'s {writer.name} {writer.version}: {finding.message}")
+                    f"{writer.installer}'s {writer.name} {writer.version}: {finding.message}",
+                )
             elif replacing is not None and finding.code == "missing-file":
                 gone[dist.name] += 1
                 conda_by_name[dist.name] = dist
@@ -264,10 +324,13 @@ def _clobbered(failed: dict[str, list[tuple[Distribution, Finding]]],
         dist = conda_by_name[name]
         writer = by_key[dist.key]
         yield _finding(
-            dist, "clobbered-file", None,
+            dist,
+            "clobbered-file",
+            None,
             f"{count} files of conda package {dist.name} {dist.version} were removed when "
             f"{writer.installer} installed {writer.name} {writer.version} over it",
-            hint=f"{writer.installer} uninstall {writer.name} && {dist.hint}")
+            hint=f"{writer.installer} uninstall {writer.name} && {dist.hint}",
+        )
 
 
 def _duplicate_groups(dists: Iterable[Distribution]) -> list[list[Distribution]]:
@@ -297,8 +360,7 @@ def _duplicate_groups(dists: Iterable[Distribution]) -> list[list[Distribution]]
     return out
 
 
-def _superseded(groups: list[list[Distribution]], failed: Failed
-                ) -> dict[int, tuple[int, int]]:
+def _superseded(groups: list[list[Distribution]], failed: Failed) -> dict[int, tuple[int, int]]:
     """Take out the file findings of a leftover record that another install explains.
 
     A stale ``numpy-1.26.4.dist-info`` beside ``numpy-2.2.6.dist-info`` records ~600 files that
@@ -314,13 +376,24 @@ def _superseded(groups: list[list[Distribution]], failed: Failed
             mine = [loc for loc, entries in failed.items() if any(d is a for d, _ in entries)]
             if not mine:
                 continue
-            explained = [loc for loc in mine if any(
-                loc in recorded[id(b)] and not any(d is b for d, _ in failed[loc])
-                for b in group if b is not a)]
+            explained = [
+                loc
+                for loc in mine
+                if any(
+                    loc in recorded[id(b)] and not any(d is b for d, _ in failed[loc])
+                    for b in group
+                    if b is not a
+                )
+            ]
             superseded = 2 * len(explained) >= len(mine)
-            gone = [loc for loc in mine if superseded and loc not in explained and any(
-                d is a and f.code == "missing-file" for d, f in failed[loc])
-                and not any(loc in recorded[id(b)] for b in group if b is not a)]
+            gone = [
+                loc
+                for loc in mine
+                if superseded
+                and loc not in explained
+                and any(d is a and f.code == "missing-file" for d, f in failed[loc])
+                and not any(loc in recorded[id(b)] for b in group if b is not a)
+            ]
             for loc in (*explained, *gone):
                 failed[loc] = [(d, f) for d, f in failed[loc] if d is not a]
                 if not failed[loc]:
@@ -330,22 +403,26 @@ def _superseded(groups: list[list[Distribution]], failed: Failed
     return notes
 
 
-def _duplicate_finding(group: list[Distribution], notes: dict[int, tuple[int, int]]
-                       ) -> Finding:
+def _duplicate_finding(group: list[Distribution], notes: dict[int, tuple[int, int]]) -> Finding:
     first = group[0]
-    listing = ", ".join(
-        f"{os.path.basename(d.metadata_dir or '?')} ({d.installer})" for d in group)
+    listing = ", ".join(f"{os.path.basename(d.metadata_dir or '?')} ({d.installer})" for d in group)
     stale = ""
     for d in group:
         if id(d) in notes:
             rewritten, gone = notes[id(d)]
-            stale += (f"; {d.name} {d.version}'s record no longer describes what is installed: "
-                      f"{rewritten} of its files hold another install's bytes"
-                      + (f" and {gone} are gone" if gone else "") + " (not listed one by one)")
+            stale += (
+                f"; {d.name} {d.version}'s record no longer describes what is installed: "
+                f"{rewritten} of its files hold another install's bytes"
+                + (f" and {gone} are gone" if gone else "")
+                + " (not listed one by one)"
+            )
     return _finding(
-        first, "duplicate-distribution", os.path.basename(first.metadata_dir or ""),
+        first,
+        "duplicate-distribution",
+        os.path.basename(first.metadata_dir or ""),
         f"{len(group)} metadata dirs for {first.name} in {first.site_dir}: {listing}{stale}",
-        hint=f"remove the stale metadata dir, then: {group[-1].hint or 'reinstall it'}")
+        hint=f"remove the stale metadata dir, then: {group[-1].hint or 'reinstall it'}",
+    )
 
 
 def _inside(dist: Distribution, prefix: str) -> list[RecordedFile]:
@@ -369,8 +446,9 @@ class Prefetch:
     the results instead of starting its own workers. ``files``/``starts``/``judged`` are what
     `run` would have built, in the same order per distribution (heavy files first)."""
 
-    def __init__(self, ctx_cache: StatCache, prefix: str, scope: Scope, jobs: int,
-                 report_progress: bool) -> None:
+    def __init__(
+        self, ctx_cache: StatCache, prefix: str, scope: Scope, jobs: int, report_progress: bool
+    ) -> None:
         self.prefix = prefix
         self.scope = scope
         self.files: list[RecordedFile] = []
@@ -402,7 +480,7 @@ class Prefetch:
         for k, f in enumerate(light):
             load += (f.size or 0) + PER_FILE_COST
             if load >= _CHUNK_WEIGHT:
-                chunk = light[first:k + 1]
+                chunk = light[first : k + 1]
                 self.stream.put(_columns(chunk), load - PER_FILE_COST * len(chunk))
                 first, load = k + 1, 0
         if first < len(light):
@@ -424,16 +502,25 @@ def run(ctx: Context) -> CheckResult | Deferred:
 
     result = CheckResult()
     dists = [d for d in ctx.inventory.distributions if ctx.scope.includes(d)]
-    pre = ctx.prefetched if isinstance(ctx.prefetched, Prefetch) \
-        and ctx.prefetched.scope is ctx.scope else None
+    pre = (
+        ctx.prefetched
+        if isinstance(ctx.prefetched, Prefetch) and ctx.prefetched.scope is ctx.scope
+        else None
+    )
     files: list[RecordedFile] = []  # what the workers get: the records' own tuples, no copies
     starts: list[int] = []  # files[starts[k]:starts[k+1]] belong to judged[k]
     judged: list[Distribution] = []
     for dist in dists:
         for problem in dist.problems:
-            result.findings.append(_finding(
-                dist, problem.code, problem.path, problem.message,
-                Severity.WARNING if problem.warning else Severity.ERROR))
+            result.findings.append(
+                _finding(
+                    dist,
+                    problem.code,
+                    problem.path,
+                    problem.message,
+                    Severity.WARNING if problem.warning else Severity.ERROR,
+                )
+            )
         if dist.judged_by is not None:
             continue
         if pre is not None:
@@ -448,10 +535,15 @@ def run(ctx: Context) -> CheckResult | Deferred:
         if len(inside) != len(dist.files):
             kept = set(inside)
             for f in (f for f in dist.files if f not in kept):
-                result.findings.append(_finding(
-                    dist, "record-malformed", f.path,
-                    f"recorded path {f.path!r} lies outside the environment; not opened",
-                    Severity.WARNING))
+                result.findings.append(
+                    _finding(
+                        dist,
+                        "record-malformed",
+                        f.path,
+                        f"recorded path {f.path!r} lies outside the environment; not opened",
+                        Severity.WARNING,
+                    )
+                )
     if pre is not None:  # the same files, queued while the inventory was read
         files, starts, judged = pre.files, pre.starts, pre.judged
     weights = [f.size or 0 for f in files]
@@ -485,9 +577,14 @@ def run(ctx: Context) -> CheckResult | Deferred:
             answered.add(index)
         if not ctx.cache.enabled:  # a file hashed and found as recorded sent nothing back
             result.bytes_hashed += sum(
-                f.size for i, f in enumerate(files)
-                if f.size is not None and f.digest is not None and f.algorithm is not None
-                and f.kind is FileKind.REGULAR and i not in answered)
+                f.size
+                for i, f in enumerate(files)
+                if f.size is not None
+                and f.digest is not None
+                and f.algorithm is not None
+                and f.kind is FileKind.REGULAR
+                and i not in answered
+            )
         result.files = sum(1 for f in files if f.kind is FileKind.REGULAR) - problems
         notes = _superseded(duplicates, failed)
         result.findings.extend(_duplicate_finding(group, notes) for group in duplicates)

@@ -67,8 +67,14 @@ def _parse(dist: Distribution, lines: list[str], result: CheckResult) -> list[Re
         try:
             reqs.append(Requirement(line))
         except InvalidRequirement as exc:
-            result.skips.append(Skip(NAME, dist.name, _metadata_path(dist),
-                                     f"Requires-Dist {line!r} cannot be parsed: {exc}"))
+            result.skips.append(
+                Skip(
+                    NAME,
+                    dist.name,
+                    _metadata_path(dist),
+                    f"Requires-Dist {line!r} cannot be parsed: {exc}",
+                )
+            )
     return reqs
 
 
@@ -92,14 +98,16 @@ def _needs(ctx: Context, dists: dict[str, Distribution], result: CheckResult) ->
         if not dependent.requires:
             continue
         plain = [line for line in dependent.requires if "extra" not in line.partition(";")[2]]
-        behind_extra[key] = [line for line in dependent.requires
-                             if "extra" in line.partition(";")[2]]
+        behind_extra[key] = [
+            line for line in dependent.requires if "extra" in line.partition(";")[2]
+        ]
         for req in _parse(dependent, plain, result):
             if _applies(req, env, ""):
                 base.append(_Need(dependent, req, None, None))
                 for extra in req.extras:
                     requested.setdefault(canonical_name(req.name), {}).setdefault(
-                        canonical_name(extra), dependent.name)
+                        canonical_name(extra), dependent.name
+                    )
     for need in base:
         if ctx.scope.includes(need.dependent):
             yield need
@@ -120,8 +128,9 @@ def _needs(ctx: Context, dists: dict[str, Distribution], result: CheckResult) ->
                 continue
             if ctx.scope.includes(dependent):
                 yield _Need(dependent, req, extra, who)
-            pending.extend((canonical_name(req.name), canonical_name(e), dependent.name)
-                           for e in req.extras)
+            pending.extend(
+                (canonical_name(req.name), canonical_name(e), dependent.name) for e in req.extras
+            )
 
 
 def _metadata_path(dist: Distribution) -> str | None:
@@ -141,18 +150,20 @@ def _install_command(installer: str) -> str:
             return "pip install"
 
 
-def _finding(need: _Need, code: str, message: str, severity: Severity,
-             hint: str | None) -> Finding:
+def _finding(need: _Need, code: str, message: str, severity: Severity, hint: str | None) -> Finding:
     d = need.dependent
-    return Finding(NAME, code, severity, d.name, d.version, d.installer, _metadata_path(d),
-                   message, hint)
+    return Finding(
+        NAME, code, severity, d.name, d.version, d.installer, _metadata_path(d), message, hint
+    )
 
 
 def _owner_note(dist: Distribution) -> str:
     if dist.installer == "dpkg":
         package = dist.os_package or "its OS package"
-        return (f" — declared in the Python metadata of {package}, whose OS package manager "
-                "decides its dependencies")
+        return (
+            f" — declared in the Python metadata of {package}, whose OS package manager "
+            "decides its dependencies"
+        )
     return " — declared in its Python metadata; conda's own dependencies decide what it gets"
 
 
@@ -166,10 +177,16 @@ def _judge(need: _Need, dists: dict[str, Distribution]) -> Finding | None:
     if provider is None:
         message = f"{d.name} {d.version} requires {wanted}{via}, which is not installed"
         if managed:
-            return _finding(need, "requirement-missing", message + _owner_note(d),
-                            Severity.WARNING, None)
-        return _finding(need, "requirement-missing", message, Severity.ERROR,
-                        f'{_install_command(d.installer)} "{wanted}"')
+            return _finding(
+                need, "requirement-missing", message + _owner_note(d), Severity.WARNING, None
+            )
+        return _finding(
+            need,
+            "requirement-missing",
+            message,
+            Severity.ERROR,
+            f'{_install_command(d.installer)} "{wanted}"',
+        )
     if not spec:
         return None
     try:
@@ -178,13 +195,18 @@ def _judge(need: _Need, dists: dict[str, Distribution]) -> Finding | None:
         return None  # a legacy version no specifier can judge; pip check passes it too
     if fits:
         return None
-    message = (f"{d.name} {d.version} requires {wanted}{via}, but {provider.name} "
-               f"{provider.version} is installed ({provider.installer})")
+    message = (
+        f"{d.name} {d.version} requires {wanted}{via}, but {provider.name} "
+        f"{provider.version} is installed ({provider.installer})"
+    )
     if managed and provider.installer == d.installer:
-        return _finding(need, "requirement-conflict", message + _owner_note(d),
-                        Severity.WARNING, None)
-    hint = (f'{_install_command(provider.installer)} "{wanted}", or a {d.name} release that '
-            f"accepts {provider.name} {provider.version}")
+        return _finding(
+            need, "requirement-conflict", message + _owner_note(d), Severity.WARNING, None
+        )
+    hint = (
+        f'{_install_command(provider.installer)} "{wanted}", or a {d.name} release that '
+        f"accepts {provider.name} {provider.version}"
+    )
     return _finding(need, "requirement-conflict", message, Severity.ERROR, hint)
 
 
@@ -198,11 +220,18 @@ def _requires_python(dist: Distribution, python: Version, full: str) -> Finding 
     if spec.contains(python, prereleases=True):
         return None
     severity = Severity.WARNING if dist.installer in _MANAGED else Severity.ERROR
-    return Finding(NAME, "requirement-conflict", severity, dist.name, dist.version,
-                   dist.installer, _metadata_path(dist),
-                   f"{dist.name} {dist.version} requires Python {dist.requires_python}, "
-                   f"but the target is Python {full}",
-                   dist.hint if severity is Severity.ERROR else None)
+    return Finding(
+        NAME,
+        "requirement-conflict",
+        severity,
+        dist.name,
+        dist.version,
+        dist.installer,
+        _metadata_path(dist),
+        f"{dist.name} {dist.version} requires Python {dist.requires_python}, "
+        f"but the target is Python {full}",
+        dist.hint if severity is Severity.ERROR else None,
+    )
 
 
 def run(ctx: Context) -> CheckResult:

@@ -34,8 +34,17 @@ _MANYLINUX = re.compile(r"manylinux_(\d+)_(\d+)_")
 
 
 def _finding(dist: Distribution, code: str, path: str | None, message: str) -> Finding:
-    return Finding(NAME, code, Severity.ERROR, dist.name, dist.version, dist.installer, path,
-                   message, dist.hint)
+    return Finding(
+        NAME,
+        code,
+        Severity.ERROR,
+        dist.name,
+        dist.version,
+        dist.installer,
+        path,
+        message,
+        dist.hint,
+    )
 
 
 def _glibc_floor(platform: str) -> tuple[int, int] | None:
@@ -64,39 +73,59 @@ def _wheel_tags(dist: Distribution, target: Target) -> Iterator[Finding]:
         if (tag.interpreter, tag.abi) not in pairs or target.libc != "glibc":
             continue
         if tag.platform.startswith("musllinux_"):
-            yield _finding(dist, "libc-mismatch", None,
-                           f"wheel tag {tag} is built for musl libc; the target runs glibc "
-                           f"{_dotted(target.libc_version)}")
+            yield _finding(
+                dist,
+                "libc-mismatch",
+                None,
+                f"wheel tag {tag} is built for musl libc; the target runs glibc "
+                f"{_dotted(target.libc_version)}",
+            )
             return
         floor = _glibc_floor(tag.platform)
         if floor and target.libc_version and floor > target.libc_version:
-            yield _finding(dist, "libc-mismatch", None,
-                           f"wheel tag {tag} needs glibc {_dotted(floor)}; the target has "
-                           f"{_dotted(target.libc_version)}")
+            yield _finding(
+                dist,
+                "libc-mismatch",
+                None,
+                f"wheel tag {tag} needs glibc {_dotted(floor)}; the target has "
+                f"{_dotted(target.libc_version)}",
+            )
             return
     best = target.tags[0] if target.tags else "none"
-    yield _finding(dist, "tag-mismatch", None,
-                   f"no WHEEL tag ({wanted}) is supported by the target (best tag: {best})")
+    yield _finding(
+        dist,
+        "tag-mismatch",
+        None,
+        f"no WHEEL tag ({wanted}) is supported by the target (best tag: {best})",
+    )
 
 
 def _dotted(version: tuple[int, int] | None) -> str:
     return "?" if version is None else f"{version[0]}.{version[1]}"
 
 
-def _suffix(dist: Distribution, f: RecordedFile, name: str, target: Target,
-            minimum: tuple[int, int] | None) -> Finding | None:
+def _suffix(
+    dist: Distribution, f: RecordedFile, name: str, target: Target, minimum: tuple[int, int] | None
+) -> Finding | None:
     suffix = tagged_suffix(name)
     if suffix is None:
         return None
     if suffix not in target.extension_suffixes:
-        return _finding(dist, "extension-suffix", f.path,
-                        f"{f.path}: suffix {suffix!r} is not one this interpreter loads "
-                        f"({', '.join(target.extension_suffixes)})")
-    if suffix.startswith(".abi3.") and minimum and target.version \
-            and target.version[:2] < minimum:
-        return _finding(dist, "extension-suffix", f.path,
-                        f"{f.path}: abi3 module of a wheel for CPython >= {_dotted(minimum)}; "
-                        f"the target is {_dotted(target.version[:2])}")
+        return _finding(
+            dist,
+            "extension-suffix",
+            f.path,
+            f"{f.path}: suffix {suffix!r} is not one this interpreter loads "
+            f"({', '.join(target.extension_suffixes)})",
+        )
+    if suffix.startswith(".abi3.") and minimum and target.version and target.version[:2] < minimum:
+        return _finding(
+            dist,
+            "extension-suffix",
+            f.path,
+            f"{f.path}: abi3 module of a wheel for CPython >= {_dotted(minimum)}; "
+            f"the target is {_dotted(target.version[:2])}",
+        )
     return None
 
 
@@ -117,8 +146,9 @@ class _Interpreter:
             self.reason = f"the interpreter's ELF header could not be read: {exc}"
 
 
-ElfFacts = tuple[str, tuple[int, bool, int] | None, str | None, bool,
-                 tuple[int, int] | None, str | None]
+ElfFacts = tuple[
+    str, tuple[int, bool, int] | None, str | None, bool, tuple[int, int] | None, str | None
+]
 """What the tags check needs from a shared object: (classify() kind, (class, little endian,
 machine) or None, why the header is unusable, linked against musl, highest GLIBC_2.N needed,
 why the dynamic section is unreadable). Plain data, so the stat cache can keep it."""
@@ -141,8 +171,9 @@ def _read_facts(location: str) -> ElfFacts | None:
         info = elf.read_dynamic(location)
     except (OSError, elf.ElfFormatError) as exc:
         return (kind, triple, None, False, None, str(exc))
-    musl = any(n.startswith("libc.musl-") for n in info.needed) or \
-        (info.interpreter or "").startswith("/lib/ld-musl-")
+    musl = any(n.startswith("libc.musl-") for n in info.needed) or (
+        info.interpreter or ""
+    ).startswith("/lib/ld-musl-")
     return (kind, triple, None, musl, elf.glibc_versions_needed(info), None)
 
 
@@ -166,47 +197,71 @@ def _facts(location: str, ctx: Context) -> ElfFacts | None:
     return facts
 
 
-def _elf(dist: Distribution, f: RecordedFile, tagged: bool, interp: elf.ElfHeader,
-         ctx: Context, result: CheckResult) -> None:
+def _elf(
+    dist: Distribution,
+    f: RecordedFile,
+    tagged: bool,
+    interp: elf.ElfHeader,
+    ctx: Context,
+    result: CheckResult,
+) -> None:
     facts = _facts(f.location, ctx)
     if facts is None:
         return
     kind, triple, bad_header, musl, glibc, bad_dynamic = facts
     target = ctx.target
     if kind in ("mach-o", "pe"):
-        result.findings.append(_finding(dist, "elf-arch", f.path,
-                                        f"{f.path} is a {kind.upper()} file, not ELF"))
+        result.findings.append(
+            _finding(dist, "elf-arch", f.path, f"{f.path} is a {kind.upper()} file, not ELF")
+        )
         return
     if kind != "elf":
         if tagged:  # an untagged .so may be a linker script
-            result.findings.append(_finding(dist, "elf-arch", f.path,
-                                            f"{f.path} is not an ELF file ({bad_header})"))
+            result.findings.append(
+                _finding(dist, "elf-arch", f.path, f"{f.path} is not an ELF file ({bad_header})")
+            )
         return
     if triple is None:
         result.findings.append(_finding(dist, "elf-arch", f.path, f"{f.path}: {bad_header}"))
         return
     mine = (interp.elf_class, interp.little_endian, interp.machine)
     if triple != mine:
-        result.findings.append(_finding(
-            dist, "elf-arch", f.path,
-            f"{f.path} is {_describe(*triple)}; the interpreter is {_describe(*mine)}"))
+        result.findings.append(
+            _finding(
+                dist,
+                "elf-arch",
+                f.path,
+                f"{f.path} is {_describe(*triple)}; the interpreter is {_describe(*mine)}",
+            )
+        )
         return
     if target.libc != "glibc" or target.libc_version is None:
         return
     if bad_dynamic is not None:
-        result.skips.append(Skip(NAME, dist.name, f.path,
-                                 f"dynamic section unreadable: {bad_dynamic}"))
+        result.skips.append(
+            Skip(NAME, dist.name, f.path, f"dynamic section unreadable: {bad_dynamic}")
+        )
         return
     if musl:
-        result.findings.append(_finding(dist, "libc-mismatch", f.path,
-                                        f"{f.path} is linked against musl libc; the target "
-                                        "runs glibc"))
+        result.findings.append(
+            _finding(
+                dist,
+                "libc-mismatch",
+                f.path,
+                f"{f.path} is linked against musl libc; the target runs glibc",
+            )
+        )
         return
     if glibc is not None and glibc > target.libc_version:
-        result.findings.append(_finding(
-            dist, "libc-mismatch", f.path,
-            f"{f.path} needs GLIBC_{_dotted(glibc)}; the target has glibc "
-            f"{_dotted(target.libc_version)}"))
+        result.findings.append(
+            _finding(
+                dist,
+                "libc-mismatch",
+                f.path,
+                f"{f.path} needs GLIBC_{_dotted(glibc)}; the target has glibc "
+                f"{_dotted(target.libc_version)}",
+            )
+        )
 
 
 def _describe(elf_class: int, little_endian: bool, machine: int) -> str:

@@ -51,21 +51,30 @@ def _judge_by_os(dist: Distribution, dpkg: DpkgDatabase, claimed: set[str]) -> D
     files = () if stem in claimed else dpkg.files(stem)
     claimed.add(stem)
     return dataclasses.replace(
-        dist, installer="dpkg", os_package=package, files=files, problems=(),
-        root="/", hint=f"apt-get install --reinstall {package}")
+        dist,
+        installer="dpkg",
+        os_package=package,
+        files=files,
+        problems=(),
+        root="/",
+        hint=f"apt-get install --reinstall {package}",
+    )
 
 
-def build_inventory(target: Target, dpkg: DpkgDatabase | None = None,
-                    cache: StatCache | None = None,
-                    on_distribution: Callable[[Distribution], None] | None = None
-                    ) -> Inventory:
+def build_inventory(
+    target: Target,
+    dpkg: DpkgDatabase | None = None,
+    cache: StatCache | None = None,
+    on_distribution: Callable[[Distribution], None] | None = None,
+) -> Inventory:
     """Read every record the target's prefix and site dirs hold (parsed RECORDs are reused
     from ``cache`` while the RECORD file is unchanged).
 
     ``on_distribution`` sees each distribution as soon as it is final, in inventory order, so
     that hashing can start before the last record is read."""
-    conda_prefix = target.prefix if os.path.isdir(os.path.join(target.prefix, "conda-meta")) \
-        else None
+    conda_prefix = (
+        target.prefix if os.path.isdir(os.path.join(target.prefix, "conda-meta")) else None
+    )
     conda = scan_conda_meta(conda_prefix) if conda_prefix else []
     owned_by_conda = _conda_owner(conda) if conda else {}
     dpkg = dpkg if dpkg is not None else DpkgDatabase()
@@ -78,18 +87,25 @@ def build_inventory(target: Target, dpkg: DpkgDatabase | None = None,
         for name in metadata_entries(site_dir):  # one at a time: see on_distribution
             dist = read_metadata_dir(site_dir, name, cache)
             assert dist.metadata_dir is not None
-            marker = os.path.join(dist.metadata_dir, "METADATA" if dist.source == "dist-info"
-                                  else "PKG-INFO")
+            marker = os.path.join(
+                dist.metadata_dir, "METADATA" if dist.source == "dist-info" else "PKG-INFO"
+            )
             conda_dist = owned_by_conda.get(marker) or owned_by_conda.get(dist.metadata_dir)
             if conda_dist is not None:
-                dist = dataclasses.replace(dist, installer="conda",
-                                           judged_by=f"conda:{conda_dist.name}",
-                                           hint=conda_dist.hint)
+                dist = dataclasses.replace(
+                    dist,
+                    installer="conda",
+                    judged_by=f"conda:{conda_dist.name}",
+                    hint=conda_dist.hint,
+                )
             elif dist.installer in _OS_INSTALLERS and dpkg.present:
                 dist = _judge_by_os(dist, dpkg, claimed)
             dists.append(dist)
             if on_distribution is not None:
                 on_distribution(dist)
-    return Inventory(distributions=tuple(dists), site_dirs=target.site_dirs,
-                     conda_prefix=conda_prefix,
-                     os_database=dpkg if dpkg.present else None)
+    return Inventory(
+        distributions=tuple(dists),
+        site_dirs=target.site_dirs,
+        conda_prefix=conda_prefix,
+        os_database=dpkg if dpkg.present else None,
+    )

@@ -31,9 +31,12 @@ from verify_env.inventory.model import (
 __all__ = ["scan_conda_meta"]
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-_NO_HASH_TYPES = {"pyc_file": FileKind.OPTIONAL, "unix_python_entry_point": FileKind.GENERATED,
-                  "windows_python_entry_point_script": FileKind.GENERATED,
-                  "windows_python_entry_point_exe": FileKind.GENERATED}
+_NO_HASH_TYPES = {
+    "pyc_file": FileKind.OPTIONAL,
+    "unix_python_entry_point": FileKind.GENERATED,
+    "windows_python_entry_point_script": FileKind.GENERATED,
+    "windows_python_entry_point_exe": FileKind.GENERATED,
+}
 
 
 def _strings(value: object) -> list[str]:
@@ -65,9 +68,9 @@ def _is_noarch_python(record: dict[str, object]) -> bool:
 def _translate(path: str, noarch: bool, sp_rel: str | None) -> str:
     if noarch:
         if path.startswith("site-packages/") and sp_rel:
-            return sp_rel + path[len("site-packages"):]
+            return sp_rel + path[len("site-packages") :]
         if path.startswith("python-scripts/"):
-            return "bin" + path[len("python-scripts"):]
+            return "bin" + path[len("python-scripts") :]
     return path
 
 
@@ -140,10 +143,18 @@ def read_record(prefix: str, json_path: str) -> Distribution:
             files.append(RecordedFile(path, location, None, None, None, kind))
     depends = _strings(record.get("depends"))
     return Distribution(
-        name=name, key=canonical_name(name), version=version, installer="conda",
-        source="conda-meta", root=prefix, metadata_dir=json_path, site_dir=None,
-        files=tuple(files), requires=tuple(depends),
-        problems=tuple(problems), hint=f"conda install --force-reinstall {name}={version}",
+        name=name,
+        key=canonical_name(name),
+        version=version,
+        installer="conda",
+        source="conda-meta",
+        root=prefix,
+        metadata_dir=json_path,
+        site_dir=None,
+        files=tuple(files),
+        requires=tuple(depends),
+        problems=tuple(problems),
+        hint=f"conda install --force-reinstall {name}={version}",
     )
 
 

@@ -71,13 +71,17 @@ def _headers(text: str) -> dict[str, list[str]]:
 
 
 # Length of the unpadded urlsafe-base64 digest for each algorithm RECORD may use.
-_B64_LENGTHS = {name: (hashlib.new(name).digest_size * 4 + 2) // 3
-                for name in hashlib.algorithms_guaranteed if not name.startswith("shake_")}
+_B64_LENGTHS = {
+    name: (hashlib.new(name).digest_size * 4 + 2) // 3
+    for name in hashlib.algorithms_guaranteed
+    if not name.startswith("shake_")
+}
 _B64 = re.compile(r"[A-Za-z0-9_-]+")
 
 
-def parse_record(text: str, root: str, record_rel: str
-                 ) -> tuple[list[RecordedFile], list[RecordProblem]]:
+def parse_record(
+    text: str, root: str, record_rel: str
+) -> tuple[list[RecordedFile], list[RecordProblem]]:
     """Rows of a RECORD as files relative to ``root``; malformed rows as problems.
 
     The row rules are installer's `RecordEntry.from_elements` (non-empty path, ``name=digest``
@@ -96,10 +100,14 @@ def parse_record(text: str, root: str, record_rel: str
     for lineno, row in enumerate(csv.reader(text.splitlines()), start=1):
         if len(row) != 3:
             if row:
-                problems.append(RecordProblem(
-                    "record-malformed", record_rel,
-                    f"RECORD line {lineno}: {len(row)} fields {row[:4]!r}, "
-                    "expected path,hash,size"))
+                problems.append(
+                    RecordProblem(
+                        "record-malformed",
+                        record_rel,
+                        f"RECORD line {lineno}: {len(row)} fields {row[:4]!r}, "
+                        "expected path,hash,size",
+                    )
+                )
             continue
         path, hash_text, size_text = row
         if path.endswith(".pyc"):
@@ -109,10 +117,14 @@ def parse_record(text: str, root: str, record_rel: str
             algorithm, sep, digest = hash_text.partition("=")
             algorithm = algorithm.lower()
             if not sep or lengths.get(algorithm) != len(digest) or not b64(digest):
-                problems.append(RecordProblem(
-                    "record-malformed", record_rel,
-                    f"RECORD line {lineno}: hash {hash_text!r} is not 'name=digest' of a "
-                    "guaranteed hashlib algorithm"))
+                problems.append(
+                    RecordProblem(
+                        "record-malformed",
+                        record_rel,
+                        f"RECORD line {lineno}: hash {hash_text!r} is not 'name=digest' of a "
+                        "guaranteed hashlib algorithm",
+                    )
+                )
                 continue
         size: int | None = None
         if size_text:
@@ -121,13 +133,20 @@ def parse_record(text: str, root: str, record_rel: str
             except ValueError:
                 size = -1
             if size < 0:
-                problems.append(RecordProblem(
-                    "record-malformed", record_rel,
-                    f"RECORD line {lineno}: size {size_text!r} is not a whole number of bytes"))
+                problems.append(
+                    RecordProblem(
+                        "record-malformed",
+                        record_rel,
+                        f"RECORD line {lineno}: size {size_text!r} is not a whole number of bytes",
+                    )
+                )
                 continue
         if not path:
-            problems.append(RecordProblem("record-malformed", record_rel,
-                                          f"RECORD line {lineno}: empty path in {row!r}"))
+            problems.append(
+                RecordProblem(
+                    "record-malformed", record_rel, f"RECORD line {lineno}: empty path in {row!r}"
+                )
+            )
             continue
         if "\\" in path:
             path = path.replace("\\", "/")
@@ -137,14 +156,19 @@ def parse_record(text: str, root: str, record_rel: str
             location = base + path
         append(RecordedFile(path, location, algorithm, digest, size, regular))
     if not text.strip():
-        problems.append(RecordProblem(
-            "record-malformed", record_rel,
-            f"{record_rel} lists no files (an installer's RECORD lists at least itself)"))
+        problems.append(
+            RecordProblem(
+                "record-malformed",
+                record_rel,
+                f"{record_rel} lists no files (an installer's RECORD lists at least itself)",
+            )
+        )
     return files, problems
 
 
-def _record(site_dir: str, record_path: str, record_rel: str, cache: StatCache | None
-            ) -> tuple[list[RecordedFile], list[RecordProblem]] | None:
+def _record(
+    site_dir: str, record_path: str, record_rel: str, cache: StatCache | None
+) -> tuple[list[RecordedFile], list[RecordProblem]] | None:
     """The parsed RECORD, from the cache while the file is unchanged; None if unreadable.
 
     Re-parsing the 23.5k rows of a torch venv costs ~70 ms; rebuilding them from the cache
@@ -202,11 +226,17 @@ def read_metadata_dir(site_dir: str, name: str, cache: StatCache | None = None) 
     text = _read_text(os.path.join(meta_dir, metadata_name) if is_dir else meta_dir)
     headers = _headers(text) if text is not None else {}
     if ext == "dist-info" and not is_dir:
-        problems.append(RecordProblem("record-malformed", name,
-                                      f"{name} is not a directory (a dist-info must be one)"))
+        problems.append(
+            RecordProblem(
+                "record-malformed", name, f"{name} is not a directory (a dist-info must be one)"
+            )
+        )
     elif text is None and ext == "dist-info":
-        problems.append(RecordProblem("record-malformed", f"{name}/METADATA",
-                                      f"{name}/METADATA is missing or unreadable"))
+        problems.append(
+            RecordProblem(
+                "record-malformed", f"{name}/METADATA", f"{name}/METADATA is missing or unreadable"
+            )
+        )
     dist_name = (headers.get("name") or [guess_name.replace("_", "-")])[0]
     version = (headers.get("version") or [guess_version.split("-")[0] or "unknown"])[0]
     installer = "unknown"
@@ -224,13 +254,20 @@ def read_metadata_dir(site_dir: str, name: str, cache: StatCache | None = None) 
         parsed_record = _record(site_dir, os.path.join(meta_dir, "RECORD"), record_rel, cache)
         if parsed_record is None:
             if os.path.lexists(os.path.join(meta_dir, "RECORD")):
-                problems.append(RecordProblem("record-malformed", record_rel,
-                                              f"{record_rel} exists but cannot be read"))
+                problems.append(
+                    RecordProblem(
+                        "record-malformed", record_rel, f"{record_rel} exists but cannot be read"
+                    )
+                )
             else:
-                problems.append(RecordProblem(
-                    "record-missing", record_rel,
-                    f"{record_rel} is missing (INSTALLER says {installer!r})",
-                    warning=installer not in RECORD_WRITERS))
+                problems.append(
+                    RecordProblem(
+                        "record-missing",
+                        record_rel,
+                        f"{record_rel} is missing (INSTALLER says {installer!r})",
+                        warning=installer not in RECORD_WRITERS,
+                    )
+                )
         else:
             files, problems = parsed_record[0], problems + parsed_record[1]
     elif is_dir:
@@ -247,12 +284,20 @@ def read_metadata_dir(site_dir: str, name: str, cache: StatCache | None = None) 
                     kind = FileKind.OPTIONAL if rel.endswith(".pyc") else FileKind.REGULAR
                     files.append(RecordedFile(rel, loc, None, None, None, kind))
     return Distribution(
-        name=dist_name, key=canonical_name(dist_name), version=version, installer=installer,
-        source=ext, root=site_dir, metadata_dir=meta_dir, site_dir=site_dir,
-        files=tuple(files), wheel_tags=wheel_tags,
+        name=dist_name,
+        key=canonical_name(dist_name),
+        version=version,
+        installer=installer,
+        source=ext,
+        root=site_dir,
+        metadata_dir=meta_dir,
+        site_dir=site_dir,
+        files=tuple(files),
+        wheel_tags=wheel_tags,
         requires=tuple(requires),
         requires_python=next(iter(headers.get("requires-python", ())), None),
-        problems=tuple(problems), hint=hint_for(installer, dist_name, version),
+        problems=tuple(problems),
+        hint=hint_for(installer, dist_name, version),
     )
 
 

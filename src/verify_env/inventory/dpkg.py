@@ -79,8 +79,11 @@ class DpkgDatabase:
                 continue
             if len(digest_hex) != 32:
                 continue
-            out.append(RecordedFile(rel, os.path.normpath("/" + rel), "md5", digest_hex.lower(),
-                                    None, hex=True))
+            out.append(
+                RecordedFile(
+                    rel, os.path.normpath("/" + rel), "md5", digest_hex.lower(), None, hex=True
+                )
+            )
         return tuple(out)
 
     @staticmethod

@@ -17,8 +17,15 @@ from verify_env.names import canonical_name
 if TYPE_CHECKING:
     from verify_env.inventory.dpkg import DpkgDatabase
 
-__all__ = ["Distribution", "FileKind", "Inventory", "RecordProblem", "RecordedFile",
-           "canonical_name"]
+__all__ = [
+    "Distribution",
+    "FileKind",
+    "Inventory",
+    "RecordProblem",
+    "RecordedFile",
+    "canonical_name",
+]
+
 
 class FileKind(str, enum.Enum):
     """How a recorded file must be verified."""

@@ -31,22 +31,34 @@ __all__ = [
 # A cheap first look at a dynamic string table: core routines in any mangling.
 CORE_IN_STRINGS = re.compile(
     rb"\x00(?:scipy_)?(?:cblas_)?[sdcz](?:gemm|gemv|dot|axpy|scal|gesv|getrf|potrf)"
-    rb"(?:_64_|64_|_64|_)?\x00")
+    rb"(?:_64_|64_|_64|_)?\x00"
+)
 # Whole BLAS/LAPACK-like names between NULs of a string table (`elfsym.symbols_matching`);
 # starting with the NUL itself lets the engine scan for a literal (5x faster than a lookbehind);
 # ``_``, ``_64`` and ``_64_`` as one tail: 3.6 ms instead of 4.4 on scipy-openblas's table.
 NAMES = re.compile(
     rb"\x00((?:scipy_)?(?:cblas_[a-z0-9_]+|LAPACKE_[a-z0-9_]+|[sdczi][a-z0-9]{2,14}_(?:64_?)?"
-    rb"|(?:lsame|xerbla|ilaenv)_(?:64_)?))(?=\x00)")
-_MARKERS = ((b"\x00scipy_openblas", "OpenBLAS (scipy-openblas)"),
-            (b"\x00openblas_", "OpenBLAS"), (b"\x00mkl_", "MKL"), (b"\x00bli_", "BLIS"),
-            (b"\x00flexiblas_", "FlexiBLAS"), (b"\x00ATL_", "ATLAS"))
+    rb"|(?:lsame|xerbla|ilaenv)_(?:64_)?))(?=\x00)"
+)
+_MARKERS = (
+    (b"\x00scipy_openblas", "OpenBLAS (scipy-openblas)"),
+    (b"\x00openblas_", "OpenBLAS"),
+    (b"\x00mkl_", "MKL"),
+    (b"\x00bli_", "BLIS"),
+    (b"\x00flexiblas_", "FlexiBLAS"),
+    (b"\x00ATL_", "ATLAS"),
+)
 _LITERALS = (b"gemm", b"gemv", b"dot", b"axpy", b"scal", b"gesv", b"getrf", b"potrf")
 _FORTRAN = re.compile(r"[sdczi][a-z0-9]{2,14}_|lsame_|xerbla_|ilaenv_")
-_CORE = re.compile(r"[sdcz](?:gemm|gemv|dot[uc]?|axpy|scal|copy|swap|nrm2|trsm|gesv|getrf|potrf)"
-                   r"_?|i[sdcz]amax_?")
-_SONAME = re.compile(r"lib(?:scipy_)?(?:openblas|blas|cblas|lapack|lapacke|mkl_rt|mkl_core|"
-                     r"mkl_intel|blis|flexiblas|satlas|tatlas|atlas|goto2)", re.IGNORECASE)
+_CORE = re.compile(
+    r"[sdcz](?:gemm|gemv|dot[uc]?|axpy|scal|copy|swap|nrm2|trsm|gesv|getrf|potrf)"
+    r"_?|i[sdcz]amax_?"
+)
+_SONAME = re.compile(
+    r"lib(?:scipy_)?(?:openblas|blas|cblas|lapack|lapacke|mkl_rt|mkl_core|"
+    r"mkl_intel|blis|flexiblas|satlas|tatlas|atlas|goto2)",
+    re.IGNORECASE,
+)
 _ILP64_SONAME = re.compile(r"openblas64|ilp64|blas64|lapack64|blis64|flexiblas64", re.I)
 _OPENBLAS_BUILD = re.compile(rb"OpenBLAS (\d+\.\d+\.\d+)[^\x00]{0,200}")
 
@@ -113,10 +125,16 @@ def family_of(path: str, facts: BlasFacts) -> str:
     if facts.family:
         return facts.family
     real = os.path.realpath(path).lower()
-    for marker, family in (("openblas", "OpenBLAS"), ("mkl", "MKL"), ("blis", "BLIS"),
-                           ("flexiblas", "FlexiBLAS"), ("atlas", "ATLAS"),
-                           ("accelerate", "Accelerate"), ("libblas", "reference BLAS"),
-                           ("liblapack", "reference LAPACK")):
+    for marker, family in (
+        ("openblas", "OpenBLAS"),
+        ("mkl", "MKL"),
+        ("blis", "BLIS"),
+        ("flexiblas", "FlexiBLAS"),
+        ("atlas", "ATLAS"),
+        ("accelerate", "Accelerate"),
+        ("libblas", "reference BLAS"),
+        ("liblapack", "reference LAPACK"),
+    ):
         if marker in real:
             return family
     return "unknown"
@@ -157,8 +175,7 @@ def version_of(facts: BlasFacts) -> str | None:
     return None
 
 
-def interface_of(path: str, soname: str | None, facts: BlasFacts, *,
-                 as_consumer: bool) -> str:
+def interface_of(path: str, soname: str | None, facts: BlasFacts, *, as_consumer: bool) -> str:
     """``LP64`` or ``ILP64``: by the names imported (consumer) or exported (provider)."""
     names = facts.imports if as_consumer else facts.exports
     flags = core_flags(names) or tuple(routines(names).values())

@@ -73,8 +73,9 @@ def _command(interpreter: str, job: Job) -> list[str]:
     return [*cmd, job.path]
 
 
-def confirm(interpreter: str, jobs: Sequence[Job],
-            ld_library_path: str | None) -> tuple[dict[str, Listing], float]:
+def confirm(
+    interpreter: str, jobs: Sequence[Job], ld_library_path: str | None
+) -> tuple[dict[str, Listing], float]:
     """Run the loader on every job, a few at a time; (path -> listing, seconds spent)."""
     started = time.perf_counter()
     env = {"LD_TRACE_LOADED_OBJECTS": "1", "PATH": os.defpath, "LC_ALL": "C"}
@@ -87,9 +88,15 @@ def confirm(interpreter: str, jobs: Sequence[Job],
         while pending and len(running) < _PARALLEL:
             job = pending.pop(0)
             try:
-                proc = subprocess.Popen(_command(interpreter, job), stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        env=env, text=True, errors="surrogateescape")
+                proc = subprocess.Popen(
+                    _command(interpreter, job),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    env=env,
+                    text=True,
+                    errors="surrogateescape",
+                )
             except OSError as exc:
                 results[job.path] = Listing({}, f"{interpreter!r} could not run: {exc}")
                 continue
@@ -112,14 +119,17 @@ def confirm(interpreter: str, jobs: Sequence[Job],
     return results, time.perf_counter() - started
 
 
-def search_context(path: str, f: ObjectFacts, setup: SearchSetup,
-                   realpath: Callable[[str], str] = os.path.realpath) -> tuple[object, ...]:
+def search_context(
+    path: str, f: ObjectFacts, setup: SearchSetup, realpath: Callable[[str], str] = os.path.realpath
+) -> tuple[object, ...]:
     """Everything ld.so's answer for ``path`` depends on, with ``$ORIGIN`` resolved: files with
     equal contexts get equal answers, so one of them is asked (scipy's 16 BLAS consumers in
     five directories all search ``scipy.libs``)."""
     origin = os.path.dirname(path)
-    dirs = tuple(tuple(realpath(d) for e in entries if (d := expand(e, origin, setup)))
-                 for entries in (f.rpath, f.runpath))
+    dirs = tuple(
+        tuple(realpath(d) for e in entries if (d := expand(e, origin, setup)))
+        for entries in (f.rpath, f.runpath)
+    )
     return (f.needed, dirs, f.nodeflib, f.triple)
 
 
@@ -137,17 +147,26 @@ def reconcile(cl: Closure, listing: Listing, label: str) -> list[str]:
             new = Resolution(name, res.requester, None, "missing", res.searched)
             cl.resolved[name] = new
             cl.missing.append(new)
-            lines.append(f"linkage: {label}: {name}: the static search found {res.path} "
-                         f"({res.how}); ld.so finds nothing, and ld.so wins")
+            lines.append(
+                f"linkage: {label}: {name}: the static search found {res.path} "
+                f"({res.how}); ld.so finds nothing, and ld.so wins"
+            )
         elif path is not None and res.path is None:
             cl.missing = [m for m in cl.missing if m.name != name]
             cl.resolved[name] = Resolution(name, res.requester, path, "ld.so")
-            lines.append(f"linkage: {label}: {name}: the static search found nothing; ld.so "
-                         f"finds {path}, and ld.so wins")
-        elif path is not None and res.path is not None and \
-                os.path.realpath(path) != os.path.realpath(res.path):
+            lines.append(
+                f"linkage: {label}: {name}: the static search found nothing; ld.so "
+                f"finds {path}, and ld.so wins"
+            )
+        elif (
+            path is not None
+            and res.path is not None
+            and os.path.realpath(path) != os.path.realpath(res.path)
+        ):
             cl.resolved[name] = Resolution(name, res.requester, path, "ld.so")
             cl.order = [path if p == res.path else p for p in cl.order]
-            lines.append(f"linkage: {label}: {name}: the static search found {res.path} "
-                         f"({res.how}); ld.so loads {path}, and ld.so wins")
+            lines.append(
+                f"linkage: {label}: {name}: the static search found {res.path} "
+                f"({res.how}); ld.so loads {path}, and ld.so wins"
+            )
     return lines

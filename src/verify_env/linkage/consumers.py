@@ -21,7 +21,7 @@ __all__ = ["consumers_of", "is_shared_object"]
 
 def is_shared_object(location: str) -> bool:
     """``*.so`` or ``*.so.N…`` by name (what the loader can map)."""
-    return location.endswith(".so") or ".so." in location[location.rfind("/"):]
+    return location.endswith(".so") or ".so." in location[location.rfind("/") :]
 
 
 def _dynamic(location: str) -> elf.DynamicInfo | None:
@@ -46,8 +46,9 @@ def _names(changed: Iterable[str]) -> set[str]:
     return names
 
 
-def consumers_of(inventory: Inventory, changed: Iterable[str],
-                 cache: StatCache | None = None) -> frozenset[str]:
+def consumers_of(
+    inventory: Inventory, changed: Iterable[str], cache: StatCache | None = None
+) -> frozenset[str]:
     """Keys of the distributions with a file that needs one of ``changed`` (paths or sonames).
 
     The distributions that own a changed file are not added for that reason alone: the caller

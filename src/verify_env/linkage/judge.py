@@ -52,8 +52,9 @@ def quote(names: Sequence[str]) -> str:
     return shown + (f" and {len(names) - _SHOW} more" if len(names) > _SHOW else "")
 
 
-def judge(consumer: str, scope: Sequence[str], facts: FileFacts, soname_of: dict[str, str],
-          label: str) -> Verdict | None:
+def judge(
+    consumer: str, scope: Sequence[str], facts: FileFacts, soname_of: dict[str, str], label: str
+) -> Verdict | None:
     """The verdict for ``consumer`` given the objects in its lookup scope, in order; None if it
     imports no BLAS/LAPACK. ``label`` names the consumer in messages."""
     mine = facts.blas(consumer)
@@ -75,19 +76,38 @@ def judge(consumer: str, scope: Sequence[str], facts: FileFacts, soname_of: dict
             others.setdefault(routine, ilp)
     unresolved = tuple(sorted(wanted - defined))
     want_routines = blas.routines(unresolved)
-    twins = [n for n in unresolved if (r := blas.split(n)) and r[0] in others
-             and others[r[0]] != want_routines[r[0]]]
+    twins = [
+        n
+        for n in unresolved
+        if (r := blas.split(n)) and r[0] in others and others[r[0]] != want_routines[r[0]]
+    ]
     if provider is None:
         if twins:
-            return Verdict(consumer, None, None, None, "ILP64" if ci == "LP64" else "LP64", ci,
-                           "blas-interface",
-                           f"{label} is an {ci} BLAS/LAPACK consumer ({quote(unresolved)}), but "
-                           f"the libraries it loads export only the "
-                           f"{'ILP64' if ci == 'LP64' else 'LP64'} names", unresolved)
-        return Verdict(consumer, None, None, None, None, ci, "blas-missing",
-                       f"{label} imports {len(wanted)} BLAS/LAPACK symbols "
-                       f"({quote(sorted(wanted))}) and no library it loads provides them",
-                       unresolved)
+            return Verdict(
+                consumer,
+                None,
+                None,
+                None,
+                "ILP64" if ci == "LP64" else "LP64",
+                ci,
+                "blas-interface",
+                f"{label} is an {ci} BLAS/LAPACK consumer ({quote(unresolved)}), but "
+                f"the libraries it loads export only the "
+                f"{'ILP64' if ci == 'LP64' else 'LP64'} names",
+                unresolved,
+            )
+        return Verdict(
+            consumer,
+            None,
+            None,
+            None,
+            None,
+            ci,
+            "blas-missing",
+            f"{label} imports {len(wanted)} BLAS/LAPACK symbols "
+            f"({quote(sorted(wanted))}) and no library it loads provides them",
+            unresolved,
+        )
     pf = facts.blas(provider)
     assert pf is not None
     family = blas.family_of(provider, pf)
@@ -95,16 +115,41 @@ def judge(consumer: str, scope: Sequence[str], facts: FileFacts, soname_of: dict
     pi = blas.interface_of(provider, soname_of.get(provider), pf, as_consumer=False)
     name = os.path.basename(provider)
     if twins:
-        return Verdict(consumer, provider, family, version, pi, ci, "blas-interface",
-                       f"{label} is {ci}, but its BLAS/LAPACK provider {name} ({family}) exports "
-                       f"{quote(twins)} only under the other interface's names", unresolved)
+        return Verdict(
+            consumer,
+            provider,
+            family,
+            version,
+            pi,
+            ci,
+            "blas-interface",
+            f"{label} is {ci}, but its BLAS/LAPACK provider {name} ({family}) exports "
+            f"{quote(twins)} only under the other interface's names",
+            unresolved,
+        )
     if unresolved:
-        return Verdict(consumer, provider, family, version, pi, ci, "blas-symbols",
-                       f"{label} imports {quote(unresolved)} from BLAS/LAPACK, which its provider "
-                       f"{name} ({family}) and the rest of its libraries do not define",
-                       unresolved)
+        return Verdict(
+            consumer,
+            provider,
+            family,
+            version,
+            pi,
+            ci,
+            "blas-symbols",
+            f"{label} imports {quote(unresolved)} from BLAS/LAPACK, which its provider "
+            f"{name} ({family}) and the rest of its libraries do not define",
+            unresolved,
+        )
     if pi != ci:
-        return Verdict(consumer, provider, family, version, pi, ci, "blas-interface",
-                       f"{label} calls BLAS/LAPACK with {ci} integers, but its provider {name} "
-                       f"({family}) is {pi}: results are garbage or it crashes")
+        return Verdict(
+            consumer,
+            provider,
+            family,
+            version,
+            pi,
+            ci,
+            "blas-interface",
+            f"{label} calls BLAS/LAPACK with {ci} integers, but its provider {name} "
+            f"({family}) is {pi}: results are garbage or it crashes",
+        )
     return Verdict(consumer, provider, family, version, pi, ci, None, "")

@@ -19,8 +19,7 @@ from verify_env.files import read_regular
 
 __all__ = ["is_optional", "module_name"]
 
-_GUARDS = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException",
-                     "OSError"})
+_GUARDS = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException", "OSError"})
 _MAX_SOURCE = 4 << 20  # a generated multi-megabyte .py is not where imports hide
 
 
@@ -37,7 +36,7 @@ def module_name(location: str, site_dirs: Iterable[str], suffixes: Iterable[str]
     for site in site_dirs:
         site = os.path.join(os.path.normpath(site), "")
         if location.startswith(site):
-            parts = os.path.dirname(location[len(site):]).split(os.sep)
+            parts = os.path.dirname(location[len(site) :]).split(os.sep)
             return ".".join([p for p in parts if p] + [stem])
     return None
 
@@ -105,8 +104,12 @@ class _Sites(ast.NodeVisitor):
     def visit_Call(self, node: ast.Call) -> None:
         fn = node.func
         name = fn.attr if isinstance(fn, ast.Attribute) else getattr(fn, "id", None)
-        if name in ("import_module", "__import__") and node.args and \
-                isinstance(node.args[0], ast.Constant) and node.args[0].value == self.module:
+        if (
+            name in ("import_module", "__import__")
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and node.args[0].value == self.module
+        ):
             self._hit()
         self.generic_visit(node)
 

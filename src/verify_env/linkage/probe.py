@@ -77,15 +77,18 @@ def naming(imports: tuple[str, ...], ilp64: bool) -> tuple[str, str]:
         for stem in ("dgemm", "ddot", "dgesv", "dgemv", "daxpy", "dscal"):
             at = name.find(stem)
             if at >= 0 and "cblas" not in name:
-                return name[:at], name[at + len(stem):]
+                return name[:at], name[at + len(stem) :]
     prefix = "scipy_" if any(n.startswith("scipy_") for n in imports) else ""
     return prefix, "_64_" if ilp64 else "_"
 
 
 def _close(got: object, want: object) -> bool:
     if isinstance(want, list):
-        return isinstance(got, list) and len(got) == len(want) and \
-            all(_close(g, w) for g, w in zip(got, want, strict=True))
+        return (
+            isinstance(got, list)
+            and len(got) == len(want)
+            and all(_close(g, w) for g, w in zip(got, want, strict=True))
+        )
     if isinstance(want, float):
         return isinstance(got, (int, float)) and abs(got - want) < 1e-9
     if isinstance(want, int):
@@ -95,15 +98,23 @@ def _close(got: object, want: object) -> bool:
 
 def run_probe(python: str, probe: Probe, env: Mapping[str, str], timeout: float) -> str | None:
     """None when the provider computes right; else what went wrong, as a sentence."""
-    args = json.dumps({"path": probe.path, "prefix": probe.prefix, "suffix": probe.suffix,
-                       "ilp64": probe.ilp64})
+    args = json.dumps(
+        {"path": probe.path, "prefix": probe.prefix, "suffix": probe.suffix, "ilp64": probe.ilp64}
+    )
     child_env = {"PATH": os.defpath, "LC_ALL": "C"}
     if env.get("LD_LIBRARY_PATH"):
         child_env["LD_LIBRARY_PATH"] = env["LD_LIBRARY_PATH"]
     try:
-        proc = subprocess.run([python, "-I", "-S", "-B", "-c", _SCRIPT, args],
-                              capture_output=True, text=True, timeout=timeout, env=child_env,
-                              stdin=subprocess.DEVNULL, check=False, errors="replace")
+        proc = subprocess.run(
+            [python, "-I", "-S", "-B", "-c", _SCRIPT, args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=child_env,
+            stdin=subprocess.DEVNULL,
+            check=False,
+            errors="replace",
+        )
     except subprocess.TimeoutExpired:
         return f"did not finish within {timeout:.0f} s"
     except OSError as exc:
@@ -118,11 +129,15 @@ def run_probe(python: str, probe: Probe, env: Mapping[str, str], timeout: float)
         return f"printed something unexpected: {proc.stdout[:80]!r}"
     if not got:
         return "exports none of ddot, dgemm, dgesv under the consumer's names"
-    wrong = [f"{k} gave {got[k]!r}, expected {v!r}" for k, v in _EXPECTED.items()
-             if k in got and not _close(got[k], v)]
+    wrong = [
+        f"{k} gave {got[k]!r}, expected {v!r}"
+        for k, v in _EXPECTED.items()
+        if k in got and not _close(got[k], v)
+    ]
     return "; ".join(wrong) or None
 
 
 if __name__ == "__main__":  # pragma: no cover - a manual aid: probe.py PROVIDER [ilp64]
-    print(run_probe(sys.executable, Probe(sys.argv[1], "", "_", len(sys.argv) > 2), os.environ,
-                    30.0))
+    print(
+        run_probe(sys.executable, Probe(sys.argv[1], "", "_", len(sys.argv) > 2), os.environ, 30.0)
+    )

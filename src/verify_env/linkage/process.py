@@ -29,8 +29,14 @@ class Process:
 
     __slots__ = ("inherited", "interp_closure", "order", "preloaded", "sonames")
 
-    def __init__(self, order: list[str], preloaded: dict[str, str], inherited: tuple[str, ...],
-                 sonames: dict[str, str], interp_closure: Closure | None) -> None:
+    def __init__(
+        self,
+        order: list[str],
+        preloaded: dict[str, str],
+        inherited: tuple[str, ...],
+        sonames: dict[str, str],
+        interp_closure: Closure | None,
+    ) -> None:
         self.order = order
         """Objects of the interpreter's closure, in load order."""
         self.preloaded = preloaded
@@ -42,8 +48,9 @@ class Process:
         self.interp_closure = interp_closure
 
     @classmethod
-    def of_interpreter(cls, exe: str, interpreter: str | None, setup: SearchSetup,
-                       facts: FileFacts) -> Process:
+    def of_interpreter(
+        cls, exe: str, interpreter: str | None, setup: SearchSetup, facts: FileFacts
+    ) -> Process:
         cl = closure(exe, setup, facts.object, realpath=facts.realpath)
         preloaded = cl.paths_by_name()
         sonames: dict[str, str] = {}

@@ -19,6 +19,7 @@ else:  # pragma: no cover - 3.10
     def assert_never(value: NoReturn) -> NoReturn:
         raise AssertionError(f"unhandled value: {value!r}")
 
+
 __all__ = ["OutputFormat", "render", "safe_text"]
 
 _CONTROL = {c: f"\\x{c:02x}" for c in range(32) if chr(c) not in "\n\t"}
@@ -42,8 +43,14 @@ class OutputFormat(str, enum.Enum):
         return self.value
 
 
-def render(report: Report, fmt: OutputFormat, *, strict: bool = False, verbose: bool = False,
-           color: bool = False) -> str:
+def render(
+    report: Report,
+    fmt: OutputFormat,
+    *,
+    strict: bool = False,
+    verbose: bool = False,
+    color: bool = False,
+) -> str:
     match fmt:
         case OutputFormat.TEXT:
             from verify_env.render import text

@@ -29,8 +29,9 @@ def _clean(value: Any) -> Any:
 
 def as_dict(report: Report) -> dict[str, Any]:
     t = report.target
-    libc = f"{t.libc} {t.libc_version[0]}.{t.libc_version[1]}" if t.libc and t.libc_version \
-        else t.libc
+    libc = (
+        f"{t.libc} {t.libc_version[0]}.{t.libc_version[1]}" if t.libc and t.libc_version else t.libc
+    )
     return {
         "schema": 1,
         "tool": {"name": "verify-env", "version": __version__},
@@ -56,15 +57,27 @@ def as_dict(report: Report) -> dict[str, Any]:
             "skipped": len(report.skips),
         },
         "findings": [
-            {"check": f.check, "code": f.code, "severity": str(f.severity),
-             "distribution": f.distribution, "version": f.version, "installer": f.installer,
-             "path": _text(f.path), "message": _text(f.message), "hint": _text(f.hint),
-             "accepted": _text(f.accepted)}
+            {
+                "check": f.check,
+                "code": f.code,
+                "severity": str(f.severity),
+                "distribution": f.distribution,
+                "version": f.version,
+                "installer": f.installer,
+                "path": _text(f.path),
+                "message": _text(f.message),
+                "hint": _text(f.hint),
+                "accepted": _text(f.accepted),
+            }
             for f in report.findings
         ],
         "skipped": [
-            {"check": s.check, "distribution": s.distribution, "path": _text(s.path),
-             "reason": _text(s.reason)}
+            {
+                "check": s.check,
+                "distribution": s.distribution,
+                "path": _text(s.path),
+                "reason": _text(s.reason),
+            }
             for s in report.skips
         ],
         "notes": [_text(n) for n in report.notes],

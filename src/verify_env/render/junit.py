@@ -32,24 +32,32 @@ def render(report: Report) -> str:
         cases = groups.get(check, {})
         suite = ET.SubElement(root, "testsuite", name=f"verify-env.{check}")
         n_fail = 0
-        environment = ET.SubElement(suite, "testcase", classname=f"verify-env.{check}",
-                                    name="environment")
+        environment = ET.SubElement(
+            suite, "testcase", classname=f"verify-env.{check}", name="environment"
+        )
         for dist, found in sorted(cases.items()):
-            case = ET.SubElement(suite, "testcase", classname=f"verify-env.{check}",
-                                 name=safe_text(dist))
+            case = ET.SubElement(
+                suite, "testcase", classname=f"verify-env.{check}", name=safe_text(dist)
+            )
             errors = [f for f in found if f.severity is Severity.ERROR]
             others = [f for f in found if f.severity is not Severity.ERROR]
             if errors:
                 n_fail += 1
-                failure = ET.SubElement(case, "failure", type=errors[0].code,
-                                        message=f"{len(errors)} error finding(s)")
+                failure = ET.SubElement(
+                    case, "failure", type=errors[0].code, message=f"{len(errors)} error finding(s)"
+                )
                 failure.text = "\n".join(_line(f) for f in errors)
             if others:
                 ET.SubElement(case, "system-out").text = "\n".join(
-                    f"{f.severity}: {_line(f)}" for f in others)
+                    f"{f.severity}: {_line(f)}" for f in others
+                )
         if n_fail:
-            ET.SubElement(environment, "failure", type="verify-env",
-                          message=f"{n_fail} distribution(s) with errors")
+            ET.SubElement(
+                environment,
+                "failure",
+                type="verify-env",
+                message=f"{n_fail} distribution(s) with errors",
+            )
             n_fail += 1
         suite.set("tests", str(len(cases) + 1))
         suite.set("failures", str(n_fail))

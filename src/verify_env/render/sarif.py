@@ -49,10 +49,12 @@ def rule(code: Code) -> dict[str, Any]:
 
     why_fix = f"{code.why} Fix: {code.fix}"
     detail = f" Judged: {code.detail}." if code.detail else ""
-    markdown = (f"**{code.meaning[0].upper()}{code.meaning[1:]}.**{detail}\n\n"
-                f"Severity: {severity_text(code)}.\n\n**Why it matters.** {code.why}\n\n"
-                f"**How to fix.** {code.fix}\n\n"
-                f"`verify-env --explain {code.name}` prints this text.")
+    markdown = (
+        f"**{code.meaning[0].upper()}{code.meaning[1:]}.**{detail}\n\n"
+        f"Severity: {severity_text(code)}.\n\n**Why it matters.** {code.why}\n\n"
+        f"**How to fix.** {code.fix}\n\n"
+        f"`verify-env --explain {code.name}` prints this text."
+    )
     return {
         "id": code.name,
         "name": "".join(part.capitalize() for part in code.name.split("-")),
@@ -60,8 +62,11 @@ def rule(code: Code) -> dict[str, Any]:
         "fullDescription": {"text": f"{code.meaning}.{detail} {why_fix}"},
         "help": {"text": f"{why_fix} (verify-env --explain {code.name})", "markdown": markdown},
         "defaultConfiguration": {"level": _LEVEL[code.severity]},
-        "properties": {"tags": ["verify-env", code.check], "check": code.check,
-                       "precision": "very-high"},
+        "properties": {
+            "tags": ["verify-env", code.check],
+            "check": code.check,
+            "precision": "very-high",
+        },
     }
 
 
@@ -80,25 +85,43 @@ def _where(f: Finding, report: Report) -> str:
 
 
 def _result(f: Finding, report: Report, index: dict[str, int]) -> dict[str, Any]:
-    who = f"{f.distribution} {f.version}: " if f.distribution and f.version else (
-        f"{f.distribution}: " if f.distribution else "")
+    who = (
+        f"{f.distribution} {f.version}: "
+        if f.distribution and f.version
+        else (f"{f.distribution}: " if f.distribution else "")
+    )
     text = f"{who}{f.message}" + (f"\nFix: {f.hint}" if f.hint else "")
     result: dict[str, Any] = {
         "ruleId": f.code,
         "ruleIndex": index[f.code],
         "level": _LEVEL[f.severity],
         "message": {"text": safe_text(text)},
-        "locations": [{"physicalLocation": {
-            "artifactLocation": {"uri": _file_uri(_where(f, report))},
-            "region": {"startLine": 1}}}],
+        "locations": [
+            {
+                "physicalLocation": {
+                    "artifactLocation": {"uri": _file_uri(_where(f, report))},
+                    "region": {"startLine": 1},
+                }
+            }
+        ],
         "partialFingerprints": {FINGERPRINT: _fingerprint(f)},
-        "properties": {k: safe_text(v) for k, v in (
-            ("check", f.check), ("distribution", f.distribution), ("version", f.version),
-            ("installer", f.installer), ("path", f.path), ("hint", f.hint)) if v is not None},
+        "properties": {
+            k: safe_text(v)
+            for k, v in (
+                ("check", f.check),
+                ("distribution", f.distribution),
+                ("version", f.version),
+                ("installer", f.installer),
+                ("path", f.path),
+                ("hint", f.hint),
+            )
+            if v is not None
+        },
     }
     if f.accepted is not None:
-        result["suppressions"] = [{"kind": "external", "status": "accepted",
-                                   "justification": safe_text(f.accepted)}]
+        result["suppressions"] = [
+            {"kind": "external", "status": "accepted", "justification": safe_text(f.accepted)}
+        ]
     return result
 
 
@@ -111,19 +134,33 @@ def sarif_log(report: Report) -> dict[str, Any]:
     return {
         "$schema": SCHEMA_URI,
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "verify-env", "version": __version__, "semanticVersion": __version__,
-                "informationUri": INFORMATION_URI,
-                "rules": [rule(code) for code in CODES.values()]}},
-            "invocations": [{
-                "executionSuccessful": True,
-                "toolExecutionNotifications": [
-                    {"level": "note", "message": {"text": text}} for text in facts["notes"]]}],
-            "results": [_result(f, report, index) for f in report.findings],
-            "properties": {"environment": facts["environment"], "checks": facts["checks"],
-                           "summary": facts["summary"]},
-        }],
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "verify-env",
+                        "version": __version__,
+                        "semanticVersion": __version__,
+                        "informationUri": INFORMATION_URI,
+                        "rules": [rule(code) for code in CODES.values()],
+                    }
+                },
+                "invocations": [
+                    {
+                        "executionSuccessful": True,
+                        "toolExecutionNotifications": [
+                            {"level": "note", "message": {"text": text}} for text in facts["notes"]
+                        ],
+                    }
+                ],
+                "results": [_result(f, report, index) for f in report.findings],
+                "properties": {
+                    "environment": facts["environment"],
+                    "checks": facts["checks"],
+                    "summary": facts["summary"],
+                },
+            }
+        ],
     }
 
 

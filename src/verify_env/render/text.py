@@ -72,11 +72,12 @@ def _blas(report: Report, verbose: bool) -> list[str]:
         return []
     groups: dict[tuple[str, str, str], list[str]] = defaultdict(list)
     for e in entries:
-        what = ", ".join(str(p) for p in (e.get("family"), e.get("version"), e.get("interface"))
-                         if p)
+        what = ", ".join(
+            str(p) for p in (e.get("family"), e.get("version"), e.get("interface")) if p
+        )
         provider = str(e.get("provider") or "none")
         if provider.startswith(report.target.prefix + "/"):
-            provider = provider[len(report.target.prefix) + 1:]
+            provider = provider[len(report.target.prefix) + 1 :]
         groups[(str(e.get("distribution")), provider, what)].append(str(e.get("consumer")))
     lines = ["", "BLAS/LAPACK (consumers -> provider):"]
     for (dist, provider, what), consumers in groups.items():
@@ -88,8 +89,9 @@ def _blas(report: Report, verbose: bool) -> list[str]:
     return lines
 
 
-def render(report: Report, *, strict: bool = False, verbose: bool = False,
-           color: bool = False) -> str:
+def render(
+    report: Report, *, strict: bool = False, verbose: bool = False, color: bool = False
+) -> str:
     lines = _header(report)
     groups: dict[tuple[str, str, str], list[Finding]] = defaultdict(list)
     for f in report.findings:
@@ -106,19 +108,24 @@ def render(report: Report, *, strict: bool = False, verbose: bool = False,
     if report.skips and verbose:
         lines.append("")
         lines.append("not judged:")
-        lines.extend(safe_text(f"  [{s.check}] {s.distribution or ''} {s.reason}")
-                     for s in report.skips)
+        lines.extend(
+            safe_text(f"  [{s.check}] {s.distribution or ''} {s.reason}") for s in report.skips
+        )
     s = report.summary
     failed = report.errors or (strict and report.warnings)
     verdict = "FAILED" if failed else "OK"
-    parts = [f"{report.errors} error{'s' if report.errors != 1 else ''}",
-             f"{report.warnings} warning{'s' if report.warnings != 1 else ''}"]
+    parts = [
+        f"{report.errors} error{'s' if report.errors != 1 else ''}",
+        f"{report.warnings} warning{'s' if report.warnings != 1 else ''}",
+    ]
     if report.accepted:
         parts.append(f"{report.accepted} accepted")
     if report.skips:
         parts.append(f"{len(report.skips)} not judged" + ("" if verbose else " (--verbose)"))
     lines.append("")
-    lines.append(f"{verdict}: {', '.join(parts)} — {s.distributions} distributions, "
-                 f"{s.files} files, {_size(s.bytes_hashed)} hashed in {s.seconds:.2f} s "
-                 f"[{','.join(report.checks)}]")
+    lines.append(
+        f"{verdict}: {', '.join(parts)} — {s.distributions} distributions, "
+        f"{s.files} files, {_size(s.bytes_hashed)} hashed in {s.seconds:.2f} s "
+        f"[{','.join(report.checks)}]"
+    )
     return "\n".join(lines) + "\n"
