@@ -18,6 +18,17 @@ NUMPY = "numpy==2.2.6"
 NUMPY_OLD = "numpy==1.26.4"
 
 
+# Session fixtures that build large real environments: a test that uses one is slow whether or
+# not it says so, so `-m "not slow"` never builds them.
+SLOW_FIXTURES = frozenset({"big_venv"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_process_facts() -> Iterator[None]:
     """Facts cached for the process (functools.cache) must not leak between tests."""

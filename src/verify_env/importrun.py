@@ -152,10 +152,7 @@ class _Runner:
 
     # --- workers -------------------------------------------------------------------------
     def _spawn(self, alone: bool) -> _Worker:
-        capture = open(
-            os.path.join(self.workdir, f"out-{self.run.processes}"),  # noqa: SIM115
-            "w+b",
-        )
+        capture = open(os.path.join(self.workdir, f"out-{self.run.processes}"), "w+b")  # noqa: SIM115
         proc = subprocess.Popen(
             [self.executable, "-B", "-W", "ignore", "-c", self.source],
             stdin=subprocess.PIPE,

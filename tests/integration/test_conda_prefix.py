@@ -36,8 +36,12 @@ def _pyfoo(version: str) -> tuple[dict[str, bytes], str]:
     files = {
         "pyfoo/__init__.py": f"VERSION = {version!r}\n".encode(),
         "pyfoo/core.py": b"def answer():\n    return 42\n",
-        f"pyfoo-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: pyfoo\nVersion: {version}\n".encode(),
-        f"pyfoo-{version}.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"pyfoo-{version}.dist-info/METADATA": (
+            f"Metadata-Version: 2.1\nName: pyfoo\nVersion: {version}\n".encode()
+        ),
+        f"pyfoo-{version}.dist-info/WHEEL": (
+            b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
     }
     record = "\n".join(_record_line(p, d) for p, d in files.items())
     record += f"\npyfoo-{version}.dist-info/RECORD,,\n"

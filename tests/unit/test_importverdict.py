@@ -27,7 +27,8 @@ def _error(kind: str, message: str, output: str = "") -> ImportOutcome:
         (
             _error("ImportError", "numpy.core.multiarray failed to import", NUMPY_STDERR),
             Kind.NUMPY_ABI,
-            "A module that was compiled using NumPy 1.x cannot be run in NumPy 2.2.6 as it may crash.",
+            "A module that was compiled using NumPy 1.x cannot be run in NumPy 2.2.6 "
+            "as it may crash.",
             None,
         ),
         (
