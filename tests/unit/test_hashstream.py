@@ -71,8 +71,11 @@ def test_a_heavy_chunk_put_late_is_taken_before_the_light_ones_queued_earlier() 
     got = {index: cast("tuple[int, float]", result) for index, result in stream.results()}
     assert sorted(got) == list(range(401))
     light_times = sorted(got[i][1] for i in range(400))
-    # taken as soon as a worker was free: before all but the few light items already started
-    assert got[heavy][1] < light_times[10]
+    # Taken as soon as a worker was free, so before most of the light items queued before it (in
+    # queue order it would come after all 400). Half, not "all but a few": on a loaded machine
+    # the workers may finish dozens of light items while this process is still putting the rest
+    # (with two test processes sharing the two cores, 12 went first).
+    assert got[heavy][1] < light_times[200]
 
 
 @needs_fork
