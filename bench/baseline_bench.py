@@ -91,8 +91,8 @@ def in_process(clone: Path, baseline: Path, work: Path) -> None:
     import time
 
     os.environ["VERIFY_ENV_CACHE_DIR"] = str(work / "cache")
-    from verify_env.accept import Baseline, apply
-    from verify_env.target import resolve_target
+    from verify_env.settings.accept import Baseline, apply
+    from verify_env.target.model import resolve_target
     from verify_env.verify import verify
 
     report = verify(resolve_target(str(clone / "bin" / "python")))

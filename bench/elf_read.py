@@ -1,4 +1,4 @@
-"""Time verify_env.elf over every ELF file under a directory.
+"""Time verify_env.binary.elf over every ELF file under a directory.
 
     python bench/elf_read.py DIR [--symbols] [--repeat N]
 
@@ -16,8 +16,8 @@ import sys
 import time
 from collections.abc import Callable
 
-from verify_env.elf import ElfFormatError, ReadStats, read_dynamic
-from verify_env.elfsym import dynamic_symbols
+from verify_env.binary.elf import ElfFormatError, ReadStats, read_dynamic
+from verify_env.binary.elfsym import dynamic_symbols
 
 
 def find_elf_files(root: str) -> list[str]:

@@ -34,9 +34,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def module_list(python: str) -> list[str]:
-    from verify_env.importnames import import_units
+    from verify_env.checks.imports.names import import_units
     from verify_env.inventory import build_inventory
-    from verify_env.target import resolve_target
+    from verify_env.target.model import resolve_target
 
     target = resolve_target(python)
     units = import_units(

@@ -35,20 +35,20 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _object_tuple(path: str) -> tuple[object, ...] | str:
-    from verify_env.loader import ObjectFacts, read_facts
+    from verify_env.loader.search import ObjectFacts, read_facts
 
     got = read_facts(path)
     return got.as_tuple() if isinstance(got, ObjectFacts) else got
 
 
 def _in_process(python: str) -> tuple[list[str], list[str]]:
-    from verify_env import elf
-    from verify_env.checks import linkage
+    from verify_env.binary import elf
+    from verify_env.cache.statcache import StatCache
     from verify_env.checks.interface import Context, Options
-    from verify_env.hashing import ForkMap, default_jobs
+    from verify_env.checks.linkage import check as linkage
+    from verify_env.checks.linkage.facts import FileFacts
     from verify_env.inventory import build_inventory
-    from verify_env.linkage.facts import FileFacts
-    from verify_env.loader import (
+    from verify_env.loader.search import (
         ObjectFacts,
         RealPaths,
         SearchMemo,
@@ -56,9 +56,9 @@ def _in_process(python: str) -> tuple[list[str], list[str]]:
         read_facts,
         search_setup,
     )
-    from verify_env.scope import Scope
-    from verify_env.statcache import StatCache
-    from verify_env.target import resolve_target
+    from verify_env.pool.hashing import ForkMap, default_jobs
+    from verify_env.target.model import resolve_target
+    from verify_env.transaction.scope import Scope
 
     target = resolve_target(python)
     inventory = build_inventory(target)

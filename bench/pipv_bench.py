@@ -58,8 +58,8 @@ def main() -> int:
         check=True,
     )
     code = (
-        "import time,sys;from verify_env.target import resolve_target;"
-        "from verify_env.snapshot import Snapshot;t=resolve_target();"
+        "import time,sys;from verify_env.target.model import resolve_target;"
+        "from verify_env.transaction.snapshot import Snapshot;t=resolve_target();"
         "s=time.perf_counter();n=[Snapshot.take(t) for _ in range(20)];"
         "print(f'snapshot: {(time.perf_counter()-s)/20*1000:.2f} ms, "
         "{len(n[0].entries)} distributions')"

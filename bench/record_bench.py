@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def file_list(python: str) -> list[tuple[str, int]]:
     from verify_env.inventory import build_inventory
-    from verify_env.target import resolve_target
+    from verify_env.target.model import resolve_target
 
     inventory = build_inventory(resolve_target(python))
     seen: dict[str, int] = {}

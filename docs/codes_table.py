@@ -3,7 +3,7 @@
     python docs/codes_table.py          # rewrite the tables between the markers
     python docs/codes_table.py --check  # exit 1 if a table is stale (tests/unit/test_docs.py)
 
-The table sits between the TABLE_START and TABLE_END markers of verify_env.explain.
+The table sits between the TABLE_START and TABLE_END markers of verify_env.commands.explain.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from verify_env.explain import TABLE_END, TABLE_START, codes_table
+from verify_env.commands.explain import TABLE_END, TABLE_START, codes_table
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -33,7 +33,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def _fresh_process_facts() -> Iterator[None]:
     """Facts cached for the process (functools.cache) must not leak between tests."""
     yield
-    from verify_env import target
+    from verify_env.target import model as target
 
     for value in vars(target).values():
         if isinstance(value, functools._lru_cache_wrapper):

@@ -78,7 +78,7 @@ def check_cache(
 
     A package that is not extracted anywhere is left alone: conda itself refuses to link it.
     """
-    from verify_env.hashing import hash_files
+    from verify_env.pool.hashing import hash_files
 
     dirs = list(pkgs_dirs)
     problems: list[CacheProblem] = []

@@ -41,7 +41,7 @@ class Damage:
 
 def run_checks(prefix: str, plugins: object = None) -> Report:
     """The default checks, with what the configuration accepts marked accepted."""
-    from verify_env.target import resolve_target
+    from verify_env.target.model import resolve_target
     from verify_env.verify import DEFAULT_CHECKS, verify
     from verify_env_conda.settings import acceptance
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from verify_env.snapshot import Snapshot
+    from verify_env.transaction.snapshot import Snapshot
     from verify_env_conda.transaction import Outcome
 
 __all__ = ["COMMANDS", "CommandWatch"]
@@ -29,8 +29,8 @@ class CommandWatch:
         """Take the snapshot before the command (an absent prefix: ``conda create``)."""
         import os
 
-        from verify_env.snapshot import Snapshot
-        from verify_env.target import resolve_target
+        from verify_env.target.model import resolve_target
+        from verify_env.transaction.snapshot import Snapshot
 
         if not os.path.isdir(prefix):
             self._before[prefix] = Snapshot()
@@ -42,8 +42,8 @@ class CommandWatch:
         import os
 
         from verify_env.inventory import build_inventory
-        from verify_env.snapshot import Change, Snapshot, scope_for
-        from verify_env.target import resolve_target
+        from verify_env.target.model import resolve_target
+        from verify_env.transaction.snapshot import Change, Snapshot, scope_for
         from verify_env.verify import verify
         from verify_env_conda.transaction import Outcome, hardlink_notes, transaction_checks
 

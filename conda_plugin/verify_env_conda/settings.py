@@ -1,5 +1,5 @@
 """verify-env's configuration as the conda plugin reads it: the same sources and precedence as
-``verify-env`` (`verify_env.config`), with conda's own ``plugins:`` settings between the
+``verify-env`` (`verify_env.settings.config`), with conda's own ``plugins:`` settings between the
 ``VERIFY_ENV_*`` variables and the project file:
 
 ```
@@ -20,8 +20,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
-    from verify_env.accept import Acceptance
-    from verify_env.config import Layer, Settings
+    from verify_env.settings.accept import Acceptance
+    from verify_env.settings.config import Layer, Settings
     from verify_env_conda.transaction import Outcome
 
 __all__ = ["CONDA_SETTINGS", "acceptance", "accepted", "load_settings", "plugin_layer"]
@@ -32,7 +32,7 @@ CONDA_SETTINGS = {"ignore": "verify_env_ignore", "baseline": "verify_env_baselin
 
 def plugin_layer(plugins: object | None) -> Layer:
     """The ``plugins.verify_env_*`` values conda parsed, as a configuration layer."""
-    from verify_env.config import from_mapping
+    from verify_env.settings.config import from_mapping
 
     layer: Layer = {}
     for key, setting in CONDA_SETTINGS.items():
@@ -47,8 +47,9 @@ def plugin_layer(plugins: object | None) -> Layer:
 def load_settings(
     plugins: object | None = None, cli: Mapping[str, object] | None = None
 ) -> Settings:
-    """The effective settings (`verify_env.config.ConfigError` when a source is malformed)."""
-    from verify_env.config import load
+    """The effective settings (`verify_env.settings.config.ConfigError` when a source is
+    malformed)."""
+    from verify_env.settings.config import load
 
     return load(cli, front=plugin_layer(plugins))
 
@@ -59,8 +60,8 @@ def acceptance(
     """What the configuration accepts, and whether it is strict. A malformed source is said in
     one line (on ``stream``, where the plugin's other lines go: stdout unless conda prints
     JSON there) and accepts nothing: a typo must not hide findings, nor stop conda."""
-    from verify_env.accept import Acceptance
     from verify_env.errors import VerifyEnvError
+    from verify_env.settings.accept import Acceptance
 
     try:
         settings = load_settings(plugins)

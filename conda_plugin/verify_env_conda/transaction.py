@@ -22,8 +22,8 @@ from verify_env_conda.records import PackageRef
 if TYPE_CHECKING:
     from verify_env.inventory import Inventory
     from verify_env.report import Report
-    from verify_env.scope import Scope
-    from verify_env.target import Target
+    from verify_env.target.model import Target
+    from verify_env.transaction.scope import Scope
 
 __all__ = ["Outcome", "left_behind_site", "scope_of", "transaction_checks", "verify_transaction"]
 
@@ -80,9 +80,9 @@ def scope_of(
     extra: frozenset[str] = frozenset(),
 ) -> Scope:
     """The packages the transaction touched, widened to what the change could break."""
-    from verify_env.extensions import is_shared_object
+    from verify_env.binary.extensions import is_shared_object
     from verify_env.inventory.model import canonical_name
-    from verify_env.scope import Scope
+    from verify_env.transaction.scope import Scope
 
     touched = frozenset(canonical_name(r.name) for r in (*linked, *unlinked) if r.name) | extra
     parts = [
@@ -129,7 +129,7 @@ def verify_transaction(
     a damaged prefix is findings, never an exception.
     """
     from verify_env.inventory import build_inventory
-    from verify_env.target import resolve_target
+    from verify_env.target.model import resolve_target
     from verify_env.verify import verify
 
     old_site = left_behind_site(prefix, linked, unlinked)

@@ -1,7 +1,7 @@
 """``conda verify``: the full verifier on a conda environment, with verify-env's options,
-configuration (`verify_env.config`, conda's ``plugins.verify_env_ignore``/``_baseline`` between
-the ``VERIFY_ENV_*`` variables and the project file), output formats and exit status (0 whole,
-1 error findings, 2 our own failure, bad usage or bad configuration)."""
+configuration (`verify_env.settings.config`, conda's ``plugins.verify_env_ignore``/``_baseline``
+between the ``VERIFY_ENV_*`` variables and the project file), output formats and exit status
+(0 whole, 1 error findings, 2 our own failure, bad usage or bad configuration)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from verify_env.config import Settings
+    from verify_env.settings.config import Settings
 
 __all__ = ["configure_parser", "execute"]
 
@@ -22,7 +22,10 @@ FORMATS = ("text", "json", "junit", "sarif")
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """The options of ``verify-env``, with conda's ``-n``/``-p`` instead of ``--prefix``."""
-    from verify_env.argtypes import jobs, seconds  # lazily: conda builds parsers at start-up
+    from verify_env.settings.argtypes import (  # lazily: conda builds parsers at start-up
+        jobs,
+        seconds,
+    )
 
     where = parser.add_mutually_exclusive_group()
     where.add_argument("-n", "--name", metavar="ENV", help="verify the environment named ENV")
@@ -126,11 +129,11 @@ def execute(
 
 
 def _run(args: argparse.Namespace, settings: Settings, prefix: str) -> int:
-    from verify_env import accept
     from verify_env.checks.interface import Options
-    from verify_env.output import write_report
     from verify_env.render import OutputFormat, render
-    from verify_env.target import resolve_target
+    from verify_env.render.output import write_report
+    from verify_env.settings import accept
+    from verify_env.target.model import resolve_target
     from verify_env.verify import DEFAULT_CHECKS, parse_checks, verify
 
     checks = parse_checks(settings.checks) if settings.checks else DEFAULT_CHECKS

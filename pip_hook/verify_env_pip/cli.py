@@ -9,12 +9,12 @@ reinstalls, through pip, what verification found damaged among pip's own distrib
 
 pipv's own options, taken out before pip sees the line: ``--python PATH`` (or
 ``PIPV_PYTHON``), ``--no-verify``, ``--allow-conda-overwrite``. Everything else comes from
-verify-env's configuration (`verify_env.config`: ``VERIFY_ENV_*``, ``[tool.verify-env]`` in the
-project's pyproject.toml, the user file): ``ignore``, ``baseline``, ``strict``, ``jobs``,
-``no-cache``, and pipv's own ``pipv.on-error`` (``PIPV_ON_ERROR``; ``warn`` reports but keeps
-pip's exit status) and ``pipv.verify`` (false: pip alone); ``[tool.pipv]`` still works. The
-configuration is read only when pipv is about to verify: ``pipv --version`` and ``pipv list``
-read no file.
+verify-env's configuration (`verify_env.settings.config`: ``VERIFY_ENV_*``,
+``[tool.verify-env]`` in the project's pyproject.toml, the user file): ``ignore``, ``baseline``,
+``strict``, ``jobs``, ``no-cache``, and pipv's own ``pipv.on-error`` (``PIPV_ON_ERROR``; ``warn``
+reports but keeps pip's exit status) and ``pipv.verify`` (false: pip alone); ``[tool.pipv]``
+still works. The configuration is read only when pipv is about to verify: ``pipv --version``
+and ``pipv list`` read no file.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from collections.abc import Sequence
 TYPE_CHECKING = False  # typing itself: ~3 ms of every pip command
 
 if TYPE_CHECKING:
-    from verify_env.accept import Acceptance
-    from verify_env.config import Settings
+    from verify_env.settings.accept import Acceptance
+    from verify_env.settings.config import Settings
 
 __all__ = ["main", "run"]
 
@@ -41,14 +41,14 @@ def _say(message: str) -> None:
 def _settings() -> tuple[Settings, Acceptance | None] | None:
     """The configuration and what it accepts (None when nothing: accept.py then stays
     unimported, ~50 ms before pip starts); None (said on stderr) when it is malformed."""
-    from verify_env.config import load
     from verify_env.errors import VerifyEnvError
+    from verify_env.settings.config import load
 
     try:
         settings = load()
         if not settings.ignore and settings.baseline is None:
             return settings, None
-        from verify_env.accept import Acceptance
+        from verify_env.settings.accept import Acceptance
 
         return settings, Acceptance.of(settings)
     except VerifyEnvError as exc:
@@ -60,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from verify_env_pip.pip_args import parse
 
     cmd = parse(list(sys.argv[1:] if argv is None else argv))
-    from verify_env.interpreter import default_interpreter
+    from verify_env.target.interpreter import default_interpreter
 
     python = cmd.python or os.environ.get("PIPV_PYTHON") or default_interpreter()[0]
     if cmd.subcommand == "verify":

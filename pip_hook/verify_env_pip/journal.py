@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from verify_env.cachedir import cache_path_for
+from verify_env.cache.location import cache_path_for
 from verify_env.files import read_regular, replace_atomically
 
 __all__ = ["Journal"]

@@ -21,10 +21,10 @@ def repair(python: str, args: Sequence[str]) -> int:
     if args:
         _say(f"takes no arguments (got {' '.join(args)})")
         return 2
-    from verify_env.accept import Acceptance
-    from verify_env.config import load
     from verify_env.errors import VerifyEnvError
-    from verify_env.target import resolve_target
+    from verify_env.settings.accept import Acceptance
+    from verify_env.settings.config import load
+    from verify_env.target.model import resolve_target
     from verify_env.verify import verify
 
     try:

@@ -6,7 +6,7 @@ import os
 import sys
 import threading
 
-from verify_env.snapshot import Change, Snapshot
+from verify_env.transaction.snapshot import Change, Snapshot
 from verify_env_pip.journal import Journal
 from verify_env_pip.pip_args import PipCommand
 from verify_env_pip.runner import run_pip
@@ -15,12 +15,12 @@ from verify_env_pip.runner import run_pip
 # the target probe, the checks: ~70 ms of imports) is imported by a thread while pip runs.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from verify_env.accept import Acceptance
-    from verify_env.config import Settings
     from verify_env.inventory import Inventory
     from verify_env.report import Report
-    from verify_env.scope import Scope
-    from verify_env.target import Target
+    from verify_env.settings.accept import Acceptance
+    from verify_env.settings.config import Settings
+    from verify_env.target.model import Target
+    from verify_env.transaction.scope import Scope
     from verify_env_pip.runner import HeldPip
 
 __all__ = ["run_transaction", "settle_unfinished"]
@@ -33,7 +33,7 @@ def _say(message: str) -> None:
 
 
 def _target(python: str, explicit: bool) -> Target:
-    from verify_env.target import resolve_target
+    from verify_env.target.model import resolve_target
 
     if not explicit and python == sys.executable:
         return resolve_target()  # described in-process: no probe subprocess
@@ -43,8 +43,8 @@ def _target(python: str, explicit: bool) -> Target:
 def _inventory(target: Target, settings: Settings) -> Inventory:
     """The inventory, its parsed RECORDs from the stat cache: built once, for the scope and
     for the verification."""
+    from verify_env.cache.statcache import StatCache, cache_path_for
     from verify_env.inventory import build_inventory
-    from verify_env.statcache import StatCache, cache_path_for
 
     cache = StatCache(cache_path_for(target.prefix) if not settings.no_cache else None).load()
     return build_inventory(target, cache=cache)
@@ -126,7 +126,7 @@ class _Prepared:
         self.here = not explicit and python == sys.executable
         self.executable: str | None
         if self.here:
-            from verify_env.target import site_dirs_here
+            from verify_env.target.model import site_dirs_here
 
             self.prefix, self.executable = sys.prefix, sys.executable
             self.site_dirs = site_dirs_here()
@@ -140,7 +140,7 @@ class _Prepared:
 
     def start(self) -> None:
         def work() -> None:
-            from verify_env.target import resolve_target
+            from verify_env.target.model import resolve_target
 
             if self.target is None:
                 self.target = resolve_target()
@@ -155,7 +155,7 @@ class _Prepared:
         if self._thread is not None:
             self._thread.join()
         if self.target is None:
-            from verify_env.target import resolve_target
+            from verify_env.target.model import resolve_target
 
             self.target = resolve_target()
         return self.target
@@ -213,7 +213,7 @@ def run_transaction(
         journal.end()
         return 0
     else:
-        from verify_env.snapshot import scope_for
+        from verify_env.transaction.snapshot import scope_for
         from verify_env.verify import verify
 
         inventory = _inventory(target, settings)

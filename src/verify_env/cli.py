@@ -3,8 +3,8 @@
 Exit status: 0 whole (warnings allowed unless ``--strict``; accepted findings never count), 1
 error findings, 2 usage errors, bad configuration or the tool's own failure (one line on
 stderr; a traceback only with ``--debug``). Every option that takes a value has a
-``VERIFY_ENV_*`` twin and a key in the configuration files; `verify_env.config` holds the one
-precedence, read only after the arguments are parsed (``--version`` reads no file).
+``VERIFY_ENV_*`` twin and a key in the configuration files; `verify_env.settings.config` holds
+the one precedence, read only after the arguments are parsed (``--version`` reads no file).
 """
 
 from __future__ import annotations
@@ -15,15 +15,15 @@ import sys
 from collections.abc import Sequence
 
 from verify_env import __version__
-from verify_env.argtypes import jobs, seconds
+from verify_env.settings.argtypes import jobs, seconds
 
 # typing itself costs ~3 ms of every start (`verify-env --version` <= 40 ms, issue 3); mypy
 # treats any TYPE_CHECKING constant as true
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from verify_env.accept import Baseline
-    from verify_env.config import Settings
     from verify_env.report import Report
+    from verify_env.settings.accept import Baseline
+    from verify_env.settings.config import Settings
 
 __all__ = ["build_parser", "main"]
 
@@ -31,7 +31,7 @@ FORMATS = ("text", "json", "junit", "sarif")
 # The registry's default checks, spelled here so that --help and --version import no check
 # (tests/unit/test_registry.py holds it equal to verify.DEFAULT_CHECKS).
 DEFAULT_CHECKS = "record,tags,linkage,requirements,paths"
-# Options whose value comes from verify_env.config when not given: Settings field names.
+# Options whose value comes from verify_env.settings.config when not given: Settings field names.
 _SETTINGS = (
     "checks",
     "format",
@@ -128,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(
         dest="command", metavar="{config}", title="subcommands (default: verify the environment)"
     )
-    from verify_env import config_cmd
+    from verify_env.commands import config as config_cmd
 
     config_cmd.configure_parser(
         commands.add_parser("config", help="print the effective settings and where each came from")
@@ -151,17 +151,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(_baseline_write(sys.argv[1:] if argv is None else argv))
     if args.explain is not None:
-        from verify_env.explain import explain
+        from verify_env.commands.explain import explain
 
         return explain(args.explain)
     from verify_env.errors import VerifyEnvError
 
     try:
-        from verify_env.config import load
+        from verify_env.settings.config import load
 
         settings = load({k: getattr(args, k) for k in _SETTINGS})
         if args.command == "config":
-            from verify_env import config_cmd
+            from verify_env.commands import config as config_cmd
 
             return config_cmd.execute(args, settings)
         return _run(args, settings)
@@ -185,14 +185,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    from verify_env.target import start_target
+    from verify_env.target.model import start_target
 
     baseline = None if args.write_baseline else settings.read_baseline()  # bad: exit 2 now
     pending = start_target(args.python, args.prefix)  # the probe runs during the imports below
     from verify_env.checks.interface import Options
-    from verify_env.output import write_report
-    from verify_env.progress import ProgressBar
     from verify_env.render import OutputFormat, render
+    from verify_env.render.output import write_report
+    from verify_env.render.progress import ProgressBar
     from verify_env.verify import DEFAULT_CHECKS, parse_checks, verify
 
     checks = parse_checks(settings.checks) if settings.checks else DEFAULT_CHECKS
@@ -236,7 +236,7 @@ def _accepted(
 ) -> Report:
     """The report with what ``--ignore`` / ``--baseline`` accept (imported only when asked:
     ~6 ms of every other run)."""
-    from verify_env import accept
+    from verify_env.settings import accept
 
     if write_baseline:
         count = accept.write_baseline(report, write_baseline)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from verify_env.finding import Finding, Severity, Skip
-from verify_env.target import Target
+from verify_env.target.model import Target
 
 __all__ = ["EXIT_ERRORS", "EXIT_OK", "EXIT_USAGE", "Report", "Summary"]
 

@@ -12,16 +12,16 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from verify_env.cache.statcache import StatCache, cache_path_for
 from verify_env.checks import CHECKS, CheckResult, Context
 from verify_env.checks.interface import Options, ProgressFn
 from verify_env.errors import UsageError
 from verify_env.finding import CODES, Finding
-from verify_env.hashing import default_jobs
 from verify_env.inventory import Inventory, build_inventory
+from verify_env.pool.hashing import default_jobs
 from verify_env.report import Report, Summary
-from verify_env.scope import Scope
-from verify_env.statcache import StatCache, cache_path_for
-from verify_env.target import Target
+from verify_env.target.model import Target
+from verify_env.transaction.scope import Scope
 
 if TYPE_CHECKING:
     from verify_env.checks.record import Prefetch

@@ -25,7 +25,7 @@ from tests.support.conda_plugin import (
 from tests.support.envs import pyenv_python
 from tests.support.linkwheels import python_include
 from verify_env.inventory import build_inventory
-from verify_env.target import resolve_target
+from verify_env.target.model import resolve_target
 from verify_env_conda import doctor, verify_cmd
 from verify_env_conda.action import TransactionCheck, TransactionRefused
 from verify_env_conda.mode import Mode, parse_mode

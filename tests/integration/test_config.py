@@ -273,5 +273,5 @@ def test_version_reads_no_configuration(layout: dict[str, Path]) -> None:
             for ln in proc.stderr.splitlines()
             if ln.startswith("import time:")
         }
-        assert "tomllib" not in imported and "verify_env.config" not in imported, module
+        assert "tomllib" not in imported and "verify_env.settings.config" not in imported, module
         assert "platformdirs" not in imported, module

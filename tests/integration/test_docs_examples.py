@@ -155,7 +155,7 @@ def test_codes_tables_are_generated_from_codes() -> None:
     assert spec is not None and spec.loader is not None
     codes_table: Any = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(codes_table)
-    from verify_env.explain import TABLE_START
+    from verify_env.commands.explain import TABLE_START
 
     documents = codes_table.documents()
     with_table = [d for d in documents if TABLE_START in d.read_text(encoding="utf-8")]

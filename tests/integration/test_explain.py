@@ -91,7 +91,7 @@ def test_explain_needs_no_environment() -> None:
 
 
 def test_explain_in_process(capsys: pytest.CaptureFixture[str]) -> None:
-    from verify_env.explain import explain
+    from verify_env.commands.explain import explain
 
     assert explain("missing-file") == 0
     assert capsys.readouterr().out.startswith("missing-file\n")
@@ -100,7 +100,7 @@ def test_explain_in_process(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_codes_table_has_a_row_per_code() -> None:
-    from verify_env.explain import codes_table
+    from verify_env.commands.explain import codes_table
 
     rows = codes_table().splitlines()[2:]
     assert [row.split(" | ")[1].strip("`") for row in rows] == list(CODES)

@@ -24,8 +24,8 @@ from tests.support.linkwheels import (
     python_include,
 )
 from verify_env.inventory import build_inventory
-from verify_env.linkage.consumers import consumers_of
-from verify_env.target import resolve_target
+from verify_env.loader.consumers import consumers_of
+from verify_env.target.model import resolve_target
 
 SITE = "lib/python3.11/site-packages"
 CORE = f"{SITE}/fakeblas_ext/_core.cpython-311-x86_64-linux-gnu.so"

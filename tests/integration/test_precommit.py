@@ -2,7 +2,7 @@
 project (a git clone at HEAD) as a hook repository and runs ``.pre-commit-hooks.yaml``'s
 ``verify-env`` in a user's repository, with the project's venv activated the way a shell does
 it (``VIRTUAL_ENV`` set, its ``bin`` first on PATH). A clean venv passes; a damaged one fails
-with the finding. The choice of environment (`verify_env.precommit.project_interpreter`) is
+with the finding. The choice of environment (`verify_env.commands.precommit.project_interpreter`) is
 tested on real venvs too."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.envs import break_link, make_venv, site_packages
-from verify_env.precommit import project_interpreter
+from verify_env.commands.precommit import project_interpreter
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 UMATH = "numpy/_core/_multiarray_umath.cpython-311-x86_64-linux-gnu.so"
@@ -151,7 +151,7 @@ def test_main_verifies_the_env_it_found(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from verify_env.precommit import main
+    from verify_env.commands.precommit import main
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PATH", str(bare_venv / "bin"))
@@ -165,7 +165,7 @@ def test_main_verifies_the_env_it_found(
 def test_main_passes_an_explicit_target_through(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from verify_env.precommit import main
+    from verify_env.commands.precommit import main
 
     monkeypatch.setenv("PATH", str(tmp_path))
     assert main(["--python=/nonexistent/python", "--explain", "numpy-abi"]) == 0
@@ -175,7 +175,7 @@ def test_main_passes_an_explicit_target_through(
 def test_main_without_any_python_is_a_usage_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from verify_env.precommit import main
+    from verify_env.commands.precommit import main
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PATH", str(tmp_path))

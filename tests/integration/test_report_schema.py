@@ -25,7 +25,7 @@ from verify_env.checks import by_name
 from verify_env.finding import CODES, Finding, Severity
 from verify_env.render import OutputFormat, render
 from verify_env.report import Report, Summary
-from verify_env.target import resolve_target
+from verify_env.target.model import resolve_target
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 SCHEMA = ROOT / "schema" / "report-1.json"

@@ -24,7 +24,7 @@ from tests.support.envs import run_cli, site_packages
 from verify_env.finding import CODES, Finding, Severity
 from verify_env.render import OutputFormat, render
 from verify_env.report import Report, Summary
-from verify_env.target import resolve_target
+from verify_env.target.model import resolve_target
 
 SCHEMA = Path(__file__).resolve().parent.parent / "data" / "sarif-schema-2.1.0.json"
 

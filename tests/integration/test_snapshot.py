@@ -8,8 +8,8 @@ from pathlib import Path
 from tests.support.envs import clone_env
 from tests.support.wheels import make_wheel
 from verify_env.inventory import build_inventory
-from verify_env.snapshot import Change, Snapshot, scope_for
-from verify_env.target import resolve_target
+from verify_env.target.model import resolve_target
+from verify_env.transaction.snapshot import Change, Snapshot, scope_for
 
 
 def _pip(env: Path, *args: str) -> None:

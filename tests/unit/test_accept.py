@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from verify_env.accept import Baseline, apply, file_sha256, parse_rule
-from verify_env.config import _line_of
 from verify_env.errors import UsageError
 from verify_env.finding import Finding, Severity
 from verify_env.report import Report, Summary
+from verify_env.settings.accept import Baseline, apply, file_sha256, parse_rule
+from verify_env.settings.config import _line_of
 
 FINDING = Finding(
     "record",
@@ -87,7 +87,7 @@ def test_baseline_matches_by_hash(tmp_path: Path) -> None:
 
 
 def _report(f: Finding) -> Report:
-    from verify_env.target import resolve_target
+    from verify_env.target.model import resolve_target
 
     return Report(resolve_target(), ("record",), (f,), (), Summary(1, 1, 0, 0.0))
 
@@ -123,7 +123,7 @@ def test_user_file_is_where_platformdirs_says(
 
     import platformdirs
 
-    from verify_env.config import user_file
+    from verify_env.settings.config import user_file
 
     if xdg is None:
         monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
@@ -136,7 +136,7 @@ def test_user_file_is_where_platformdirs_says(
 
 
 def test_paths_in_a_file_are_relative_to_it(tmp_path: Path) -> None:
-    from verify_env.config import load
+    from verify_env.settings.config import load
 
     (tmp_path / "pyproject.toml").write_text(
         '[tool.verify-env]\noutput = "-"\nbaseline = "~/b.json"\n'

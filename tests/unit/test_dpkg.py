@@ -10,13 +10,13 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from verify_env.cache.statcache import StatCache
 from verify_env.checks import CheckResult, Context, record
-from verify_env.hashing import default_jobs
 from verify_env.inventory import build_inventory
 from verify_env.inventory.dpkg import DpkgDatabase
-from verify_env.scope import Scope
-from verify_env.statcache import StatCache
-from verify_env.target import Target, resolve_target
+from verify_env.pool.hashing import default_jobs
+from verify_env.target.model import Target, resolve_target
+from verify_env.transaction.scope import Scope
 
 
 def _layout(tmp_path: Path) -> tuple[Path, DpkgDatabase]:

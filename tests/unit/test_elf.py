@@ -1,4 +1,4 @@
-"""verify_env.elf against real gcc-built files, hand-built 32-bit and big-endian files, and
+"""verify_env.binary.elf against real gcc-built files, hand-built 32-bit and big-endian files, and
 hostile inputs (each must raise ElfFormatError, nothing else, and quickly)."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from verify_env.elf import (
+from verify_env.binary.elf import (
     DynamicInfo,
     ElfFormatError,
     ElfHeader,
@@ -32,7 +32,7 @@ from verify_env.elf import (
     read_dynamic,
     read_header,
 )
-from verify_env.elfsym import Symbol, dynamic_symbols
+from verify_env.binary.elfsym import Symbol, dynamic_symbols
 
 PT_LOAD, PT_DYNAMIC, PT_INTERP = 1, 2, 3
 DT_NULL, DT_NEEDED, DT_HASH, DT_STRTAB, DT_SYMTAB, DT_STRSZ, DT_SYMENT = 0, 1, 4, 5, 6, 10, 11

@@ -1,4 +1,4 @@
-"""verify_env.extensions: the ABI tag in real-world extension-module names, and the lowest
+"""verify_env.binary.extensions: the ABI tag in real-world extension-module names, and the lowest
 CPython an abi3 wheel supports."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import importlib.machinery
 
 import pytest
 
-from verify_env.extensions import abi3_minimum, is_compiled_module_name, tagged_suffix
+from verify_env.binary.extensions import abi3_minimum, is_compiled_module_name, tagged_suffix
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""verify_env.hashing on real files: digests equal hashlib's, every job count agrees, and what
+"""verify_env.pool.hashing on real files: digests equal hashlib's, every job count agrees, and what
 is not a regular file is reported, never read (a FIFO must not hang the run)."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import cast
 
 import pytest
 
-from verify_env.hashing import (
+from verify_env.pool.hashing import (
     CHUNKS_PER_JOB,
     MIN_PARALLEL_BYTES,
     MIN_PARALLEL_FILES,
@@ -332,7 +332,7 @@ def test_work_is_forked_without_threads_and_kept_in_process_with_them() -> None:
     process can deadlock on a lock another thread holds."""
     import threading
 
-    from verify_env.hashing import ForkMap
+    from verify_env.pool.hashing import ForkMap
 
     items = list(range(400))
     weights = [1] * 400

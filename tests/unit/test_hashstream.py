@@ -1,4 +1,4 @@
-"""verify_env.hashstream: workers forked before the work is known get every chunk exactly once,
+"""verify_env.pool.stream: workers forked before the work is known get every chunk exactly once,
 heavy chunks first, and the caller never blocks or loses work (full pipes, a dying worker, an
 abort, threads in the host)."""
 
@@ -13,8 +13,8 @@ from typing import cast
 
 import pytest
 
-from verify_env.hashing import CHUNK, digest
-from verify_env.hashstream import ForkStream
+from verify_env.pool.hashing import CHUNK, digest
+from verify_env.pool.stream import ForkStream
 
 needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="the stream needs fork")
 
@@ -151,7 +151,7 @@ def test_a_file_bigger_than_one_mapping_window_is_hashed_window_by_window(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The mapping moves through a big file (the worker's resident set stays bounded)."""
-    from verify_env import hashing
+    from verify_env.pool import hashing
 
     monkeypatch.setattr(hashing, "MAP_WINDOW", 1 << 20)  # inherited by the forked workers
     p = tmp_path / "big"

@@ -8,7 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from verify_env.importrun import run_imports
+from verify_env.checks.imports.run import run_imports
 
 MODULES = {
     # poisons a later import in the same process: vet_victim is fine on its own

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from verify_env.importrun import ImportOutcome
-from verify_env.importverdict import Kind, diagnose
+from verify_env.checks.imports.run import ImportOutcome
+from verify_env.checks.imports.verdict import Kind, diagnose
 
 NUMPY_STDERR = """
 A module that was compiled using NumPy 1.x cannot be run in

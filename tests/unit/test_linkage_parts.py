@@ -14,16 +14,23 @@ import pytest
 
 from tests.support.envs import site_packages
 from tests.support.linkwheels import FAKEBLAS, build_library
-from verify_env.elfsym import symbol_names, symbols_matching
+from verify_env.binary.elfsym import symbol_names, symbols_matching
+from verify_env.checks.linkage import blas
+from verify_env.checks.linkage.blas_probe import naming
+from verify_env.checks.linkage.optional import is_optional, module_name
 from verify_env.inventory import build_inventory
-from verify_env.ldcache import parse_ld_cache, read_ld_cache
-from verify_env.linkage import blas
-from verify_env.linkage.consumers import consumers_of
-from verify_env.linkage.optional import is_optional, module_name
-from verify_env.linkage.probe import naming
-from verify_env.loader import ObjectFacts, SearchSetup, closure, expand, read_facts, search_setup
-from verify_env.scope import Scope
-from verify_env.target import resolve_target
+from verify_env.loader.consumers import consumers_of
+from verify_env.loader.ldcache import parse_ld_cache, read_ld_cache
+from verify_env.loader.search import (
+    ObjectFacts,
+    SearchSetup,
+    closure,
+    expand,
+    read_facts,
+    search_setup,
+)
+from verify_env.target.model import resolve_target
+from verify_env.transaction.scope import Scope
 
 
 def test_ld_cache_agrees_with_ldconfig() -> None:
@@ -265,7 +272,7 @@ def test_musl_order(tmp_path: Path) -> None:
 def test_realpaths_agree_with_os_realpath_on_a_tree_of_links(tmp_path: Path) -> None:
     """Library dirs are full of links (libfoo.so.1 -> libfoo.so.1.2, lib64 -> lib): the
     per-directory resolver must answer exactly what os.path.realpath answers."""
-    from verify_env.loader import RealPaths
+    from verify_env.loader.search import RealPaths
 
     real = tmp_path / "real" / "lib"
     real.mkdir(parents=True)

@@ -1,5 +1,5 @@
-"""verify_env.probe writes out packaging's marker formulas instead of importing them; they must
-stay equal, on every interpreter the probe describes."""
+"""verify_env.target.introspect writes out packaging's marker formulas instead of importing
+them; they must stay equal, on every interpreter the probe describes."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import packaging.markers
 import pytest
 
 from tests.support.envs import pyenv_python
-from verify_env import probe
+from verify_env.target import introspect as probe
 
 PROBE = Path(probe.__file__)
 PACKAGING_DIR = str(Path(packaging.__file__).parent.parent)

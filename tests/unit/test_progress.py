@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from verify_env.progress import ProgressBar
+from verify_env.render.progress import ProgressBar
 
 
 def test_silent_before_its_delay() -> None:

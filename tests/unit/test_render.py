@@ -14,7 +14,7 @@ from verify_env.finding import Finding, Severity, Skip
 from verify_env.inventory.dist_info import read_metadata_dir
 from verify_env.render import OutputFormat, render, safe_text
 from verify_env.report import EXIT_ERRORS, EXIT_OK, Report, Summary
-from verify_env.target import Target, resolve_target
+from verify_env.target.model import Target, resolve_target
 
 BAD_NAME = "numpy/_core/bad\udcff.so"  # a file name holding the undecodable byte 0xff
 CONTROL_MESSAGE = "file name holds a control character: evil\x1b[31mred\x07.so"

@@ -1,5 +1,5 @@
-"""verify_env.statcache on real files: what is saved comes back, only for the exact file state,
-and a damaged or unwritable cache costs one warning, never an exception."""
+"""verify_env.cache.statcache on real files: what is saved comes back, only for the exact file
+state, and a damaged or unwritable cache costs one warning, never an exception."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from verify_env.statcache import VERSION, StatCache, StatKey, cache_path_for, stat_key
+from verify_env.cache.statcache import VERSION, StatCache, StatKey, cache_path_for, stat_key
 
 STYLE = "sha256:b64"
 DIGEST = "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"
@@ -350,7 +350,7 @@ def test_user_cache_dir_is_platformdirs_own(
 ) -> None:
     import platformdirs
 
-    from verify_env.statcache import user_cache_dir
+    from verify_env.cache.statcache import user_cache_dir
 
     if xdg is None:
         monkeypatch.delenv("XDG_CACHE_HOME", raising=False)

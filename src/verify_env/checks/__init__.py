@@ -16,10 +16,10 @@ __all__ = ["CHECKS", "Check", "CheckResult", "Context", "by_name"]
 CHECKS: tuple[Check, ...] = (
     Check("record", "verify_env.checks.record"),
     Check("tags", "verify_env.checks.tags"),
-    Check("linkage", "verify_env.checks.linkage"),
+    Check("linkage", "verify_env.checks.linkage.check"),
     Check("requirements", "verify_env.checks.requirements"),
     Check("paths", "verify_env.checks.paths"),
-    Check("imports", "verify_env.checks.imports", default=False),
+    Check("imports", "verify_env.checks.imports.check", default=False),
 )
 
 

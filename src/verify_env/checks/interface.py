@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from verify_env.cache.statcache import StatCache
 from verify_env.finding import Finding, Skip
 from verify_env.inventory import Inventory
-from verify_env.scope import Scope
-from verify_env.statcache import StatCache
-from verify_env.target import Target
+from verify_env.target.model import Target
+from verify_env.transaction.scope import Scope
 
 __all__ = ["Check", "CheckResult", "Context", "Deferred", "Options"]
 

@@ -19,11 +19,11 @@ import os
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 
+from verify_env.binary.extensions import tagged_suffix
+from verify_env.cache.statcache import StatCache, stat_key
 from verify_env.checks.interface import Context
-from verify_env.extensions import tagged_suffix
 from verify_env.finding import Finding, Severity
 from verify_env.inventory import Distribution
-from verify_env.statcache import StatCache, stat_key
 
 __all__ = ["orphan_packages", "package_dirs", "stashed_leftovers", "unrecorded_extensions"]
 

@@ -25,14 +25,14 @@ from collections.abc import Iterator
 
 from packaging.requirements import InvalidRequirement, Requirement
 
+from verify_env.binary.elf_sections import read_only_data
+from verify_env.binary.extensions import is_shared_object, tagged_suffix
+from verify_env.cache.statcache import stat_key
 from verify_env.checks.interface import CheckResult, Context
-from verify_env.elf_sections import read_only_data
-from verify_env.extensions import is_shared_object, tagged_suffix
 from verify_env.files import open_regular
 from verify_env.finding import Finding, Severity, Skip
 from verify_env.inventory import Distribution, FileKind
 from verify_env.inventory.model import canonical_name
-from verify_env.statcache import stat_key
 
 __all__ = ["BUILT_FOR_1X", "BUILT_FOR_2X", "built_against", "findings"]
 

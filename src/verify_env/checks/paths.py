@@ -28,12 +28,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import unquote, urlparse
 
+from verify_env.binary.extensions import tagged_suffix
 from verify_env.checks.interface import CheckResult, Context
-from verify_env.extensions import tagged_suffix
 from verify_env.files import read_regular
 from verify_env.finding import Finding, Severity, Skip
 from verify_env.inventory import Distribution
-from verify_env.target import Target
+from verify_env.target.model import Target
 
 __all__ = ["CODES", "NAME", "run"]
 

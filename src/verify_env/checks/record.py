@@ -17,14 +17,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+from verify_env.cache.statcache import StatCache, StatKey, stat_key
 from verify_env.checks.interface import CheckResult, Context, Deferred
 from verify_env.files import read_regular
 from verify_env.finding import Finding, Severity, Skip
-from verify_env.hashing import CHUNK, PER_FILE_COST, ForkMap, digest
-from verify_env.hashstream import ForkStream
 from verify_env.inventory import Distribution, FileKind, RecordedFile
-from verify_env.scope import Scope
-from verify_env.statcache import StatCache, StatKey, stat_key
+from verify_env.pool.hashing import CHUNK, PER_FILE_COST, ForkMap, digest
+from verify_env.pool.stream import ForkStream
+from verify_env.transaction.scope import Scope
 
 __all__ = ["CODES", "run"]
 

@@ -15,14 +15,14 @@ from collections.abc import Iterator
 
 from packaging.tags import Tag, parse_tag
 
-from verify_env import elf
+from verify_env.binary import elf
+from verify_env.binary.extensions import abi3_minimum, is_shared_object, tagged_suffix
+from verify_env.cache.statcache import stat_key
 from verify_env.checks.interface import CheckResult, Context
-from verify_env.extensions import abi3_minimum, is_shared_object, tagged_suffix
 from verify_env.files import read_regular
 from verify_env.finding import Finding, Severity, Skip
 from verify_env.inventory import Distribution, FileKind, RecordedFile
-from verify_env.statcache import stat_key
-from verify_env.target import Target
+from verify_env.target.model import Target
 
 __all__ = ["CODES", "run"]
 

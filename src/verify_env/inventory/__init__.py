@@ -11,6 +11,7 @@ import dataclasses
 import os
 from collections.abc import Callable
 
+from verify_env.cache.statcache import StatCache
 from verify_env.inventory.conda_meta import scan_conda_meta
 from verify_env.inventory.dist_info import metadata_entries, read_metadata_dir
 from verify_env.inventory.dpkg import DpkgDatabase
@@ -21,8 +22,7 @@ from verify_env.inventory.model import (
     RecordedFile,
     RecordProblem,
 )
-from verify_env.statcache import StatCache
-from verify_env.target import Target
+from verify_env.target.model import Target
 
 __all__ = [
     "Distribution",

@@ -14,6 +14,7 @@ import os
 import re
 from collections.abc import Iterable
 
+from verify_env.cache.statcache import StatCache, stat_key
 from verify_env.files import read_regular
 from verify_env.inventory.model import (
     Distribution,
@@ -22,7 +23,6 @@ from verify_env.inventory.model import (
     RecordProblem,
     canonical_name,
 )
-from verify_env.statcache import StatCache, stat_key
 
 __all__ = ["egg_requires", "hint_for", "metadata_entries", "read_metadata_dir", "scan_site_dir"]
 

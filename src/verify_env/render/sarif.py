@@ -45,7 +45,7 @@ def _file_uri(path: str) -> str:
 
 def rule(code: Code) -> dict[str, Any]:
     """The SARIF reportingDescriptor of one finding code."""
-    from verify_env.explain import severity_text
+    from verify_env.commands.explain import severity_text
 
     why_fix = f"{code.why} Fix: {code.fix}"
     detail = f" Judged: {code.detail}." if code.detail else ""
