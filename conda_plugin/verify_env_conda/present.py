@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from verify_env.session import Outcome
     from verify_env_conda.cache_check import CacheProblem
-    from verify_env_conda.transaction import Outcome
 
 __all__ = ["ESCAPES", "cache_refusal", "outcome_lines", "rollback_message"]
 

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from verify_env.cache.statcache import StatCache, StatKey, stat_key
-from verify_env.checks.interface import CheckResult, Context, Deferred
+from verify_env.checks.interface import CheckResult, Context, Deferred, Start
 from verify_env.files import read_regular
 from verify_env.finding import Finding, Severity, Skip
 from verify_env.inventory import Distribution, FileKind, RecordedFile
@@ -440,8 +440,8 @@ _CHUNK_WEIGHT = 4 << 20
 class Prefetch:
     """The record check's hashing, started before the inventory is complete.
 
-    `verify` makes one when it builds the inventory itself and hands `feed` to
-    `build_inventory`; each distribution's files are queued as soon as its record is read, so
+    `prepare` makes one when the run builds the inventory itself, which hands each distribution
+    to `feed`; each distribution's files are queued as soon as its record is read, so
     the workers hash while the rest of the inventory is still being parsed. `run` then takes
     the results instead of starting its own workers. ``files``/``starts``/``judged`` are what
     `run` would have built, in the same order per distribution (heavy files first)."""
@@ -491,6 +491,15 @@ class Prefetch:
         self.stream.abort()
 
 
+def prepare(start: Start) -> Prefetch | None:
+    """The hashing, started while the inventory is read (`Prefetch`); None when no worker
+    could be forked (the check then hashes in `run`)."""
+    prefetch = Prefetch(
+        start.cache, start.target.prefix, start.scope, start.jobs, start.report_progress
+    )
+    return prefetch if prefetch.started else None
+
+
 def run(ctx: Context) -> CheckResult | Deferred:
     """Start the workers on every recorded file, do the rest while they work, finish later."""
     from verify_env.checks.leftovers import (
@@ -502,11 +511,8 @@ def run(ctx: Context) -> CheckResult | Deferred:
 
     result = CheckResult()
     dists = [d for d in ctx.inventory.distributions if ctx.scope.includes(d)]
-    pre = (
-        ctx.prefetched
-        if isinstance(ctx.prefetched, Prefetch) and ctx.prefetched.scope is ctx.scope
-        else None
-    )
+    early = ctx.prepared.get(NAME)
+    pre = early if isinstance(early, Prefetch) and early.scope is ctx.scope else None
     files: list[RecordedFile] = []  # what the workers get: the records' own tuples, no copies
     starts: list[int] = []  # files[starts[k]:starts[k+1]] belong to judged[k]
     judged: list[Distribution] = []

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple, Protocol
 
 from verify_env.names import canonical_name
-
-if TYPE_CHECKING:
-    from verify_env.inventory.dpkg import DpkgDatabase
 
 __all__ = [
     "Distribution",
@@ -128,6 +125,14 @@ class Distribution:
     """The repair command for damage to its files."""
 
 
+class OsDatabase(Protocol):
+    """The OS package database as the checks ask it (`verify_env.inventory.dpkg.DpkgDatabase`;
+    a Protocol so that the model imports no reader)."""
+
+    def owner(self, path: str) -> str | None:
+        """The OS package that installed ``path``, if one did."""
+
+
 @dataclass(frozen=True, slots=True)
 class Inventory:
     """Everything installed in the target, in discovery order."""
@@ -138,5 +143,5 @@ class Inventory:
     """The site dirs that were scanned."""
     conda_prefix: str | None = None
     """The conda prefix whose conda-meta was read, if any."""
-    os_database: DpkgDatabase | None = field(default=None, compare=False)
+    os_database: OsDatabase | None = field(default=None, compare=False)
     """The OS package database, to ask who owns a file no Python record lists."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from verify_env.errors import ProbeError, UsageError
 from verify_env.target import introspect
-from verify_env.target.interpreter import _interpreter_in, default_interpreter
+from verify_env.target.interpreter import activated_environment, default_interpreter, interpreter_in
 
 __all__ = ["Target", "default_interpreter", "resolve_target", "site_dirs_here", "start_target"]
 
@@ -262,25 +262,20 @@ def start_target(
     if prefix:
         if not os.path.isdir(prefix):
             raise UsageError(f"--prefix {prefix!r}: not a directory")
-        exe = _interpreter_in(prefix)
+        exe = interpreter_in(prefix)
         if exe is None:
             if not os.path.isdir(os.path.join(prefix, "conda-meta")):
                 raise UsageError(f"--prefix {prefix!r}: no bin/python and no conda-meta inside")
             target = _prefix_without_python(os.path.abspath(prefix), None)
             return lambda: target
         return _later(_probe(exe), None)
-    own = os.path.realpath(sys.prefix)
-    for var in ("VIRTUAL_ENV", "CONDA_PREFIX"):
-        other = environ.get(var)
-        if other and os.path.isdir(other) and os.path.realpath(other) != own:
-            note = f"verifying {other} (from {var}), not verify-env's own {sys.prefix}"
-            exe = _interpreter_in(other)
-            if exe is None:
-                if os.path.isdir(os.path.join(other, "conda-meta")):
-                    target = _prefix_without_python(other, note)
-                    return lambda: target
-                continue
-            return _later(_probe(exe), note)
+    other = activated_environment(environ)
+    if other is not None:
+        other_prefix, exe, note = other
+        if exe is None:
+            target = _prefix_without_python(other_prefix, note)
+            return lambda: target
+        return _later(_probe(exe), note)
     return _later(lambda: introspect.collect(None, script_mode=True), None)
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import platform
-import re
 import stat
 import time
 from collections.abc import Iterable, Sequence
@@ -27,6 +26,7 @@ from verify_env.checks.interface import CheckResult, Context
 from verify_env.finding import Finding, Severity, Skip
 from verify_env.inventory import Distribution
 from verify_env.inventory.model import canonical_name
+from verify_env.names import requirement_name
 from verify_env.target.model import Target
 
 __all__ = ["CODES", "NAME", "run"]
@@ -34,7 +34,6 @@ __all__ = ["CODES", "NAME", "run"]
 NAME = "imports"
 CODES = ("import-error",)
 
-_REQ_NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 _OK = ImportOutcome("", "ok")
 _SHOW_SAME = 24  # scipy has 20 public subpackages with compiled modules
 _NUMPY_LEAD = "A module that was compiled using NumPy 1.x"
@@ -44,14 +43,8 @@ _INSTALL = {"uv": "uv pip install", "conda": "conda install", "dpkg": "apt-get i
 
 
 def _requirement_names(dist: Distribution) -> set[str]:
-    """Canonical names of the base Requires-Dist (those under an ``extra`` marker left out;
-    other markers ignored: a scheduling hint only)."""
-    out = set()
-    for line in dist.requires:
-        match = _REQ_NAME.match(line)
-        if match and "extra" not in line.partition(";")[2]:
-            out.add(canonical_name(match.group(1)))
-    return out
+    """Canonical names of the base Requires-Dist (a scheduling hint only)."""
+    return {n for line in dist.requires if (n := requirement_name(line, extras=False))}
 
 
 def _needs(units: Sequence[ImportUnit], dists: Iterable[Distribution]) -> list[frozenset[str]]:
