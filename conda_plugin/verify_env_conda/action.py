@@ -41,6 +41,9 @@ class TransactionCheck:
     stream: TextIO | None = None
     #: conda's ``context.plugins`` (``verify_env_ignore``, ``verify_env_baseline``), if any.
     plugins: object = None
+    #: conda's ``context.rollback_enabled``: whether an exception from `execute` undoes the
+    #: transaction (the message must say what conda really does).
+    rollback_enabled: bool = True
 
     _verified = False
 
@@ -126,7 +129,7 @@ class TransactionCheck:
         finally:
             self.seconds = time.perf_counter() - started
         if self.mode is Mode.FAIL and outcome.status:
-            raise self.error(rollback_message(outcome))
+            raise self.error(rollback_message(outcome, self.rollback_enabled))
         self._print(outcome_lines(outcome))
 
     def reverse(self) -> None:

@@ -65,6 +65,7 @@ def _action_class() -> type[TransactionCheck]:
             self.pkgs_dirs = tuple(str(d) for d in context.pkgs_dirs)
             self.stream = _stream()
             self.plugins = context.plugins
+            self.rollback_enabled = bool(getattr(context, "rollback_enabled", True))
             return current_mode()
 
     return VerifyEnvAction

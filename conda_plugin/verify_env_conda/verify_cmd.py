@@ -75,7 +75,15 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--write-baseline", metavar="FILE", help="accept everything found now and write it to FILE"
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="list what was not judged")
+    # dest is not ``verbose``: conda reads its own ``verbose``/``verbosity`` from the parsed
+    # command line and refuses both at once (MultipleKeysError on `conda verify -v`).
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        dest="verify_env_verbose",
+        action="store_true",
+        help="list what was not judged (conda's own -v before the subcommand does too)",
+    )
 
 
 def target_prefix(
@@ -104,7 +112,14 @@ def execute(
 
     try:
         settings = load_settings(plugins, {k: getattr(args, k, None) for k in RUN_SETTINGS})
-        return _run(args, settings, target_prefix(args, locate_name, default_prefix))
+        try:
+            prefix = target_prefix(args, locate_name, default_prefix)
+        except VerifyEnvError:
+            raise
+        except Exception as exc:  # conda's EnvironmentNameNotFound: a usage error here
+            print(f"conda verify: {exc}".rstrip(), file=sys.stderr)
+            return 2
+        return _run(args, settings, prefix)
     except VerifyEnvError as exc:
         print(f"conda verify: {exc}", file=sys.stderr)
         return 2
@@ -116,4 +131,5 @@ def _run(args: argparse.Namespace, settings: Settings, prefix: str) -> int:
 
     session = Session(settings, write_baseline=getattr(args, "write_baseline", None))
     outcome = session.run(session.target(prefix=prefix))
-    return present(outcome, settings, "conda verify", verbose=args.verbose)
+    verbose = bool(getattr(args, "verify_env_verbose", False) or getattr(args, "verbosity", 0))
+    return present(outcome, settings, "conda verify", verbose=verbose)

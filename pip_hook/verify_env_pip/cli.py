@@ -28,7 +28,25 @@ TYPE_CHECKING = False  # typing itself: ~3 ms of every pip command
 if TYPE_CHECKING:
     from verify_env.settings.config import Settings
 
-__all__ = ["main", "run"]
+__all__ = ["HELP", "main", "run"]
+
+HELP = """pipv: pip, then verification of what the command changed (verify-env).
+
+pipv's own options (taken out before pip sees the line):
+  --python PATH            the interpreter whose pip runs [PIPV_PYTHON]
+  --no-verify              pip alone, for this command
+  --allow-conda-overwrite  let pip replace files conda manages (reported afterwards)
+
+pipv's own commands:
+  pipv verify [verify-env options]   verify-env on this environment (verify-env --help)
+  pipv repair [--dry-run]            repair what a reinstall mends, then verify again
+
+Every other command is pip's; install and uninstall are verified afterwards. Settings:
+[tool.verify-env] / [tool.verify-env.pipv] in pyproject.toml, VERIFY_ENV_*, PIPV_ON_ERROR.
+
+pip's own help follows.
+
+"""
 
 VERIFIED_CHECKS = ("record", "tags", "linkage", "requirements")
 
@@ -60,6 +78,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from verify_env.target.interpreter import default_interpreter
 
     python = cmd.python or os.environ.get("PIPV_PYTHON") or default_interpreter()[0]
+    if cmd.subcommand is None and any(a in ("--version", "-V") for a in cmd.args):
+        # pipv's own version line, then pip's (pip is exec'd below: flush first)
+        from verify_env import __version__
+
+        print(f"pipv (verify-env {__version__})", flush=True)
+    elif cmd.subcommand is None and any(a in ("--help", "-h") for a in cmd.args):
+        sys.stdout.write(HELP)
+        sys.stdout.flush()
     if cmd.subcommand == "verify":
         from verify_env import cli
 

@@ -46,7 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
         "'imports' runs only when asked) [VERIFY_ENV_CHECKS]",
     )
     parser.add_argument(
-        "--format", choices=FORMATS, help="report format (default: text) [VERIFY_ENV_FORMAT]"
+        "-f",
+        "--format",
+        choices=FORMATS,
+        help="report format (default: text) [VERIFY_ENV_FORMAT]",
     )
     parser.add_argument(
         "-o",
@@ -104,7 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--explain",
         metavar="CODE",
-        help="explain a finding code (what it means, why it matters, how to fix it) and exit",
+        nargs="?",
+        const="",
+        help="explain a finding code (CODE or CHECK/CODE: what it means, why it matters, how "
+        "to fix it) and exit; alone, list the codes",
     )
     parser.add_argument(
         "--fix",
@@ -116,7 +122,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--dry-run", action="store_true", help="with --fix: show the plan, change nothing"
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="list what was not judged")
+    loud = parser.add_mutually_exclusive_group()
+    loud.add_argument("-v", "--verbose", action="store_true", help="list what was not judged")
+    loud.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="text: print only what fails the run, and nothing when it passes",
+    )
+    parser.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="color the text report: auto (on a terminal, unless NO_COLOR is set; FORCE_COLOR "
+        "forces it), always, never",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks of our own failures")
     commands = parser.add_subparsers(
         dest="command", metavar="{config}", title="subcommands (default: verify the environment)"
@@ -140,9 +160,46 @@ def _baseline_write(argv: Sequence[str]) -> list[str]:
     return out
 
 
+def _unknown_option(parser: argparse.ArgumentParser, argv: Sequence[str]) -> str | None:
+    """The first option ``argv`` gives that the parser does not know, said with a close match
+    (argparse alone reports the value after it as an invalid subcommand: ``--fromat json`` ->
+    "invalid choice: 'json' (choose from 'config')")."""
+    known = set(parser._option_string_actions)  # argparse has no public accessor for this
+    takes_value = {
+        opt
+        for opt, action in parser._option_string_actions.items()
+        if action.nargs != 0 and action.option_strings
+    }
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg == "--" or not arg.startswith("-") or arg == "-":
+            if arg in ("config",):
+                return None  # the subcommand parses its own options
+            continue
+        name = arg.split("=", 1)[0]
+        if name in known:
+            skip = name in takes_value and "=" not in arg and name != "--explain"
+            continue
+        if not name.startswith("--") and len(name) > 2 and name[:2] in known:
+            continue  # -o/path, -fjson: a short option with its value attached
+        import difflib
+
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.75)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        return f"unrecognized option {name!r}{hint}"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(_baseline_write(sys.argv[1:] if argv is None else argv))
+    given = _baseline_write(sys.argv[1:] if argv is None else argv)
+    unknown = _unknown_option(parser, given)
+    if unknown is not None:
+        parser.error(unknown)
+    args = parser.parse_args(given)
     if args.explain is not None:
         from verify_env.commands.explain import explain
 
@@ -211,4 +268,6 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             lambda line: print(f"verify-env --fix: {line}", file=sys.stderr, flush=True),
             dry_run=args.dry_run,
         )
-    return present(outcome, settings, "verify-env", verbose=args.verbose)
+    return present(
+        outcome, settings, "verify-env", verbose=args.verbose, quiet=args.quiet, color=args.color
+    )

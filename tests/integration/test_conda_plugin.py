@@ -212,12 +212,14 @@ def test_action_refuses_damaged_package_cache_before_linking(
     assert isinstance(refused, TransactionRefused)
     text = str(refused)
     assert f"{conf}: sha256 " in text and "differs from paths.json's" in text
-    assert f"rm -rf {pkgs / refs[0].dist_name}" in text and "--no-plugins" in text
+    assert f"rm -rf {pkgs / refs[0].dist_name}" in text
+    assert "CONDA_PLUGINS_VERIFY_ENV_MODE=warn" in text and "--no-plugins" not in text
     warn = TransactionCheck(None, str(tmp_path / "new"), [], refs, mode=Mode.WARN)
     warn.pkgs_dirs = [str(pkgs)]
     assert warn.verify() is None
     warned = capsys.readouterr().out
     assert "1 file(s) in the package cache differ" in warned and "links them anyway" in warned
+    assert "verify_env_mode warn" not in warned  # warn mode is not told to switch to warn
     off = TransactionCheck(None, str(tmp_path / "new"), [], refs, mode=Mode.OFF)
     off.pkgs_dirs = [str(pkgs)]
     assert off.verify() is None and capsys.readouterr().out == ""
@@ -239,7 +241,8 @@ def test_action_after_linking_warn_and_fail(
     with pytest.raises(TransactionRefused) as refused:
         TransactionCheck(None, str(prefix), [], linked, mode=Mode.FAIL).execute()
     text = str(refused.value)
-    assert "rolled back" in text and "--no-plugins" in text and "verify_env_mode warn" in text
+    assert "conda rolls the transaction back" in text and "verify_env_mode warn" in text
+    assert "CONDA_PLUGINS_VERIFY_ENV_MODE=warn" in text and "--no-plugins" not in text
     assert "libfakeblas 1.0: [record/hash-mismatch]" in text
     assert "lib/libfakeblas.so.3 has 1 other hard link(s)" in text
     TransactionCheck(None, str(prefix), [], linked, mode=Mode.WARN).execute()
@@ -324,3 +327,36 @@ def test_post_command_fallback(channel: Channel, tmp_path: Path) -> None:
     assert outcome is not None and outcome.report.errors == 0
     assert outcome.changed == 1 and outcome.affected >= 1
     assert CORE  # the consumer is what widened the scope
+
+
+def test_conda_verify_verbose_and_an_unknown_name(
+    channel: Channel, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``-v`` is stored apart from conda's own ``verbose``/``verbosity`` keys (conda refused the
+    two at once), and an environment name conda does not know is a usage error: exit 2."""
+    prefix = _env(channel, tmp_path)
+    parser = argparse.ArgumentParser(prog="conda verify")
+    verify_cmd.configure_parser(parser)
+    args = parser.parse_args(["-p", str(prefix), "-v"])
+    assert args.verify_env_verbose and not hasattr(args, "verbose")
+
+    def unknown(name: str) -> str:
+        raise LookupError(f"Could not find conda environment: {name}")
+
+    status = verify_cmd.execute(
+        parser.parse_args(["-n", "nope"]), locate_name=unknown, default_prefix=lambda: "/"
+    )
+    assert status == 2
+    assert "conda verify: Could not find conda environment: nope" in capsys.readouterr().err
+
+
+def test_rollback_message_says_what_conda_does(channel: Channel, tmp_path: Path) -> None:
+    prefix = _env(channel, tmp_path)
+    (prefix / "lib/libfakeblas.so.3").unlink()
+    linked = [ref_from_meta(prefix, "libfakeblas")]
+    check = TransactionCheck(None, str(prefix), [], linked, mode=Mode.FAIL)
+    check.rollback_enabled = False
+    with pytest.raises(TransactionRefused) as refused:
+        check.execute()
+    assert "rollback_enabled is false, so what was linked stays linked" in str(refused.value)
+    assert "rolls the transaction back" not in str(refused.value)

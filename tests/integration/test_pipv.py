@@ -66,10 +66,14 @@ def test_pass_through_commands_are_pips_own(
     bare_venv: Path, cache_dir: Path, tmp_path: Path
 ) -> None:
     py = str(bare_venv / "bin/python")
-    for args in (("--version",), ("list",), ("show", "pip")):
+    for args in (("list",), ("show", "pip")):
         ours = pipv("--python", py, *args, cache_dir=cache_dir, cwd=tmp_path)
         theirs = pip(bare_venv, *args)
         assert (ours.returncode, ours.stdout) == (theirs.returncode, theirs.stdout), args
+    # --version names pipv first, then says pip's own line (test_cli_conventions)
+    ours = pipv("--python", py, "--version", cache_dir=cache_dir, cwd=tmp_path)
+    theirs = pip(bare_venv, "--version")
+    assert ours.stdout.splitlines()[1:] == theirs.stdout.splitlines()
     missing = pipv(
         "--python",
         py,
