@@ -172,7 +172,7 @@ MALFORMED = {
     "unknown-algorithm": "pkg/bad.py,whirlpool=" + "A" * 43 + ",1",
     "digest-too-short": "pkg/bad.py,sha256=abc,1",
     "digest-too-long": f"pkg/bad.py,{GOOD_HASH}AA,1",
-    "empty-digest": "pkg/bad.py,sha256=,1",
+    "empty-digest-of-unknown-algorithm": "pkg/bad.py,sha257=,1",
     "digest-not-base64": "pkg/bad.py,sha256=" + "!" * 43 + ",1",
     "digest-standard-base64": "pkg/bad.py,sha256=" + "+/" * 21 + "A,1",
     "negative-size": f"pkg/bad.py,{GOOD_HASH},-1",
@@ -189,7 +189,7 @@ QUOTED = {
     "unknown-algorithm": "whirlpool=",
     "digest-too-short": "sha256=abc",
     "digest-too-long": GOOD_HASH + "AA",
-    "empty-digest": "sha256=",
+    "empty-digest-of-unknown-algorithm": "sha257=",
     "digest-not-base64": "!" * 43,
     "digest-standard-base64": "+/+/",
     "negative-size": "-1",
@@ -217,6 +217,34 @@ def test_a_malformed_row_is_one_quoted_problem(tmp_path: Path, case: str) -> Non
     assert problem.message.startswith("RECORD line 2"), problem.message
     assert QUOTED[case] in problem.message, problem.message
     assert not problem.warning
+
+
+def test_installer_dialects_promise_what_they_record(tmp_path: Path) -> None:
+    """pdm's empty digest keeps its size; a row with neither hash nor size is kept (it promises
+    that the path exists: virtualenv's seeder); its bytecode-dir rows are left out like .pyc."""
+    text = "\n".join(
+        [
+            "pkg/linked.py,sha256=,13354",  # pdm, linked from its install cache
+            "pkg,,",  # virtualenv --symlink-app-data: a whole top-level directory
+            "pkg/__pycache__,,",  # virtualenv's seeder: a bytecode dir per package dir
+            "../../../bin/tool,,",  # virtualenv's seeder: a console script it generated
+            f"pkg/kept.py,{GOOD_HASH},1",
+            "",
+        ]
+    )
+    files, problems = parse_record(text, str(tmp_path), "pkg-1.0.dist-info/RECORD")
+    assert problems == []
+    by_path = {f.path: f for f in files}
+    assert sorted(by_path) == ["../../../bin/tool", "pkg", "pkg/kept.py", "pkg/linked.py"]
+    linked = by_path["pkg/linked.py"]
+    assert (linked.algorithm, linked.digest, linked.size, linked.kind) == (
+        None,
+        None,
+        13354,
+        FileKind.REGULAR,
+    )
+    for path in ("pkg", "../../../bin/tool"):
+        assert (by_path[path].algorithm, by_path[path].size) == (None, None)
 
 
 def test_line_numbers_count_from_one_and_skip_nothing(tmp_path: Path) -> None:

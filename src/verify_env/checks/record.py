@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import errno
+import hashlib
 import os
+import re
 import stat
 import time
 from bisect import bisect_right
@@ -138,6 +140,33 @@ def _not_regular(dist: Distribution, f: RecordedFile, mode: int) -> Finding:
     )
 
 
+# Interpreter options an installer may add to a script's ``#!`` line after recording it
+# (pipx appends " -E" to its apps' console scripts, pipx/commands/common.py
+# `_add_ignore_environment_to_python_shebang`): flags that only make Python ignore more of its
+# environment. Anything else on the line (``-c…``, ``-m…``, ``-X…``) could run other code.
+_SHEBANG_FLAGS = re.compile(rb"#![^\s]+((?: -[EsIBSu]+)+)")
+
+
+def _only_shebang_flags(f: RecordedFile) -> bool:
+    """True when the file is a script whose body below the ``#!`` line is exactly what was
+    recorded and whose ``#!`` line differs only by isolating interpreter flags appended to it:
+    the recorded digest and size hold for the file with those flags taken out."""
+    if f.digest is None or f.algorithm is None or f.size is None:
+        return False
+    data = read_regular(f.location, f.size + 64)
+    if data is None or not data.startswith(b"#!") or len(data) > f.size + 63:
+        return False
+    first, sep, rest = data.partition(b"\n")
+    match = _SHEBANG_FLAGS.fullmatch(first.rstrip(b"\r"))
+    if match is None:
+        return False
+    original = first[: match.start(1)] + first[match.end(1) :] + sep + rest
+    if len(original) != f.size:
+        return False
+    raw = hashlib.new(f.algorithm, original).digest()
+    return _spell(raw, f.hex) == f.digest
+
+
 def _size_changed(dist: Distribution, f: RecordedFile, actual: int) -> Finding:
     assert f.size is not None
     shrank = actual < f.size
@@ -224,6 +253,11 @@ class _FileJudge:
         if kind != _REGULAR:
             return None
         if not stat.S_ISREG(st.st_mode):
+            if size is None and algorithm is None and stat.S_ISDIR(st.st_mode):
+                # a row that records neither digest nor size promises only that the path
+                # exists: virtualenv's --symlink-app-data records each top-level directory it
+                # links from its image so
+                return None
             return ("type", stat.S_IFMT(st.st_mode))
         if size is not None and st.st_size != size:
             return ("size", st.st_size)
@@ -271,12 +305,14 @@ def _judge(
         result.bytes_hashed += max(nbytes, 0)
         if key is not None:
             ctx.cache.put(f.location, tuple(key), f.digest_style, text)
-        if text != f.digest:
+        if text != f.digest and not _only_shebang_flags(f):
             failed[f.location].append((dist, _content_changed(dist, f)))
     elif tag == "cached-bad":
-        failed[f.location].append((dist, _content_changed(dist, f)))
+        if not _only_shebang_flags(f):
+            failed[f.location].append((dist, _content_changed(dist, f)))
     elif tag == "size":
-        failed[f.location].append((dist, _size_changed(dist, f, outcome[1])))
+        if not _only_shebang_flags(f):
+            failed[f.location].append((dist, _size_changed(dist, f, outcome[1])))
     elif tag == "type":
         failed[f.location].append((dist, _not_regular(dist, f, outcome[1])))
     else:

@@ -113,10 +113,17 @@ def parse_record(
         if path.endswith(".pyc"):
             continue  # bytecode is optional: Python rewrites it and images strip it on purpose
         digest = algorithm = None
-        if hash_text:
+        if not hash_text:
+            if not size_text and path.endswith("__pycache__"):
+                continue  # virtualenv's seeder lists a bytecode dir for every package dir
+        else:
             algorithm, sep, digest = hash_text.partition("=")
             algorithm = algorithm.lower()
-            if not sep or lengths.get(algorithm) != len(digest) or not b64(digest):
+            if sep and not digest and algorithm in lengths:
+                # pdm names the algorithm but leaves the digest empty for the files it links
+                # from its install cache (every cache_method); the size it records still holds
+                algorithm = digest = None
+            elif not sep or lengths.get(algorithm) != len(digest) or not b64(digest):
                 problems.append(
                     RecordProblem(
                         "record-malformed",
@@ -166,6 +173,11 @@ def parse_record(
     return files, problems
 
 
+# The cache space of parsed RECORDs; its name changes when the parse changes (RECORD3: bytecode
+# dir rows left out, pdm's empty digests read), so an older cache is never read as this one.
+_RECORD_SPACE = "RECORD3"
+
+
 def _record(
     site_dir: str, record_path: str, record_rel: str, cache: StatCache | None
 ) -> tuple[list[RecordedFile], list[RecordProblem]] | None:
@@ -180,7 +192,7 @@ def _record(
             key = stat_key(os.stat(record_path))
         except OSError:
             return None
-        rows = cache.fact("RECORD", record_path, key)
+        rows = cache.fact(_RECORD_SPACE, record_path, key)
         if isinstance(rows, tuple) and all(len(row) == 5 for row in rows[:1]):
             # tuple.__new__ on the stored row plus the defaults: no Python frame per row
             # (23.5k rows: 12.8 ms through RecordedFile(...), 7.7 ms this way)
@@ -191,8 +203,31 @@ def _record(
         return None
     files, problems = parse_record(text, site_dir, record_rel)
     if key is not None and cache is not None and not problems:
-        cache.remember("RECORD", record_path, key, tuple(f[:5] for f in files))
+        cache.remember(_RECORD_SPACE, record_path, key, tuple(f[:5] for f in files))
     return files, problems
+
+
+def _target_layout(site_dir: str, files: list[RecordedFile]) -> list[RecordedFile]:
+    """Where the files of a ``pip install --target DIR`` install really are.
+
+    pip installs into a temporary home scheme (purelib ``HOME/lib/python``, scripts
+    ``HOME/bin``) and then moves the contents of purelib and of HOME into DIR (pip's
+    ``install._handle_target_dir``), so RECORD rows written relative to ``HOME/lib/python`` that
+    climb out of it (``../../bin/black``) name ``DIR/bin/black``. A site dir that is a scheme's
+    own (``…/site-packages``, ``…/dist-packages``, the home scheme's ``…/lib/python``) keeps
+    the literal reading.
+    """
+    parts = os.path.normpath(site_dir).split(os.sep)
+    if parts[-1] in ("site-packages", "dist-packages") or parts[-2:] == ["lib", "python"]:
+        return files
+    base = os.path.normpath(site_dir) + os.sep
+    moved = []
+    for f in files:
+        rest = f.path[6:] if f.path.startswith("../../") else ""
+        if rest and not rest.startswith(("../", "/")):
+            f = f._replace(location=os.path.normpath(base + rest))
+        moved.append(f)
+    return moved
 
 
 def egg_requires(text: str) -> list[str]:
@@ -269,7 +304,10 @@ def read_metadata_dir(site_dir: str, name: str, cache: StatCache | None = None) 
                     )
                 )
         else:
-            files, problems = parsed_record[0], problems + parsed_record[1]
+            files, problems = (
+                _target_layout(site_dir, parsed_record[0]),
+                problems + parsed_record[1],
+            )
     elif is_dir:
         if not requires:
             egg = _read_text(os.path.join(meta_dir, "requires.txt"))
