@@ -207,6 +207,39 @@ def _record(
     return files, problems
 
 
+_REFER_TO_CAP = 4096
+_CACHED_RECORD_CAP = 64 << 20
+
+
+def _linked_digests(meta_dir: str, name: str, files: list[RecordedFile]) -> list[RecordedFile]:
+    """Digests for the rows pdm left without one, from the wheel's own RECORD in its cache.
+
+    pdm links files from its install cache instead of copying them and then records
+    ``sha256=`` with an empty digest (pdm/installers/installers.py ``write_to_fs``); with
+    the symlink cache methods it names the cached wheel in ``REFER_TO``, whose ``*.dist-info/
+    RECORD`` is the wheel's, with digests. A row takes that digest only when both records
+    give it the same size; without ``REFER_TO`` (hardlinks) the size is all that is promised.
+    """
+    refer = read_regular(os.path.join(meta_dir, "REFER_TO"), _REFER_TO_CAP)
+    if not refer:
+        return files
+    cached = os.path.join(refer.decode("utf-8", "surrogateescape").strip(), name, "RECORD")
+    if not os.path.isabs(cached):
+        return files
+    data = read_regular(cached, _CACHED_RECORD_CAP)
+    if data is None:
+        return files
+    wheel_rows, _ = parse_record(data.decode("utf-8", "surrogateescape"), os.sep, "RECORD")
+    known = {f.path: f for f in wheel_rows if f.digest is not None}
+    out = []
+    for f in files:
+        row = known.get(f.path) if f.digest is None and f.size is not None else None
+        if row is not None and row.size == f.size:
+            f = f._replace(algorithm=row.algorithm, digest=row.digest)
+        out.append(f)
+    return out
+
+
 def _target_layout(site_dir: str, files: list[RecordedFile]) -> list[RecordedFile]:
     """Where the files of a ``pip install --target DIR`` install really are.
 
@@ -304,10 +337,10 @@ def read_metadata_dir(site_dir: str, name: str, cache: StatCache | None = None) 
                     )
                 )
         else:
-            files, problems = (
-                _target_layout(site_dir, parsed_record[0]),
-                problems + parsed_record[1],
-            )
+            files = _target_layout(site_dir, parsed_record[0])
+            problems = problems + parsed_record[1]
+            if any(f.digest is None and f.size is not None for f in files):
+                files = _linked_digests(meta_dir, name, files)
     elif is_dir:
         if not requires:
             egg = _read_text(os.path.join(meta_dir, "requires.txt"))
