@@ -20,9 +20,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.envs import CliRun, run_cli
+from tests.support.installers import run_checked
 
-# pdm 2.29 imports hishel.SyncSqliteStorage, which hishel 2 no longer has.
-TOOLS = ("virtualenv", "pdm", "hishel[httpx2]>=1.4,<2", "pipx", "uv")
 PACKAGES = ("six", "markupsafe", "click")  # pure, compiled, a package with many modules
 
 
@@ -51,26 +50,6 @@ class Built:
         return Built(root, move(self.python), move(self.site), env, self.flip)
 
 
-def _run(*args: str | Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
-    full = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
-    full.update(env or {})
-    proc = subprocess.run(
-        [str(a) for a in args], env=full, cwd=cwd, capture_output=True, text=True, check=False
-    )
-    assert proc.returncode == 0, f"{args}: {proc.stdout[-2000:]}{proc.stderr[-2000:]}"
-
-
-@pytest.fixture(scope="session")
-def tools(tmp_path_factory: pytest.TempPathFactory, py311: str) -> Path:
-    """A venv holding the installers, from the registry."""
-    venv = tmp_path_factory.mktemp("installers") / "tools"
-    _run(py311, "-m", "venv", venv)
-    _run(
-        venv / "bin" / "python", "-m", "pip", "install", "-q", "--disable-pip-version-check", *TOOLS
-    )
-    return venv / "bin"
-
-
 def _site(venv: Path) -> Path:
     return next(venv.glob("lib/python3.*/site-packages"))
 
@@ -78,15 +57,15 @@ def _site(venv: Path) -> Path:
 def _prove(python: Path, *modules: str, env: dict[str, str] | None = None) -> None:
     """The environment works: its modules import (the compiled one included) and run."""
     code = f"import {', '.join(modules)}; print(markupsafe.escape('<'))"
-    _run(python, "-c", code, env=env)
+    run_checked(python, "-c", code, env=env)
 
 
 def _virtualenv(tools: Path, base: Path, py: str, *flags: str) -> Built:
     env = {"VIRTUALENV_OVERRIDE_APP_DATA": str(base / "app-data")}
     venv = base / "venv"
-    _run(tools / "virtualenv", "-q", "-p", py, *flags, venv, env=env)
-    _run(venv / "bin" / "python", "-m", "pip", "--version")
-    _run(venv / "bin" / "python", "-c", "import setuptools")
+    run_checked(tools / "virtualenv", "-q", "-p", py, *flags, venv, env=env)
+    run_checked(venv / "bin" / "python", "-m", "pip", "--version")
+    run_checked(venv / "bin" / "python", "-c", "import setuptools")
     flip = None if "--symlink-app-data" in flags else "hash-mismatch"
     return Built(base, venv / "bin" / "python", _site(venv), flip=flip)
 
@@ -109,9 +88,9 @@ def _pdm(tools: Path, base: Path, py: str, method: str) -> Built:
         ("install.cache_method", method),
         ("python.use_venv", "true"),
     ):
-        _run(pdm, "config", "-l", key, value, env=env, cwd=project)
-    _run(pdm, "venv", "create", py, env=env, cwd=project)
-    _run(pdm, "install", env=env, cwd=project)
+        run_checked(pdm, "config", "-l", key, value, env=env, cwd=project)
+    run_checked(pdm, "venv", "create", py, env=env, cwd=project)
+    run_checked(pdm, "install", env=env, cwd=project)
     python = project / ".venv" / "bin" / "python"
     _prove(python, *PACKAGES)
     flip = "size-mismatch" if method == "hardlink" else "hash-mismatch"
@@ -124,8 +103,8 @@ def _pipx(tools: Path, base: Path, py: str) -> Built:
         "PIPX_BIN_DIR": str(base / "bin"),
         "PIPX_MAN_DIR": str(base / "man"),
     }
-    _run(tools / "pipx", "install", "--python", py, "pycowsay", env=env)
-    _run(base / "bin" / "pycowsay", "moo")
+    run_checked(tools / "pipx", "install", "--python", py, "pycowsay", env=env)
+    run_checked(base / "bin" / "pycowsay", "moo")
     venv = base / "pipx" / "venvs" / "pycowsay"
     return Built(base, venv / "bin" / "python", _site(venv))
 
@@ -133,8 +112,10 @@ def _pipx(tools: Path, base: Path, py: str) -> Built:
 def _uv(tools: Path, base: Path, py: str) -> Built:
     venv = base / "venv"
     env = {"UV_CACHE_DIR": str(base / "uv-cache")}
-    _run(tools / "uv", "venv", "-q", "-p", py, venv, env=env)
-    _run(tools / "uv", "pip", "install", "-q", *PACKAGES, env={**env, "VIRTUAL_ENV": str(venv)})
+    run_checked(tools / "uv", "venv", "-q", "-p", py, venv, env=env)
+    run_checked(
+        tools / "uv", "pip", "install", "-q", *PACKAGES, env={**env, "VIRTUAL_ENV": str(venv)}
+    )
     _prove(venv / "bin" / "python", *PACKAGES)
     return Built(base, venv / "bin" / "python", _site(venv))
 
@@ -142,9 +123,9 @@ def _uv(tools: Path, base: Path, py: str) -> Built:
 def _target(tools: Path, base: Path, py: str) -> Built:
     """``pip install --target DIR`` (an AWS Lambda layer), used through ``PYTHONPATH=DIR``."""
     venv = base / "venv"
-    _run(py, "-m", "venv", venv)
+    run_checked(py, "-m", "venv", venv)
     target = base / "layer"
-    _run(
+    run_checked(
         venv / "bin" / "python",
         "-m",
         "pip",

@@ -47,11 +47,15 @@ def _package_dirs(
     for dist in dists:
         ident = f"{dist.source}:{dist.name}:{dist.metadata_dir}"
         by_id[ident] = dist
+        for top in dist.editable:  # the working copy of an editable install is its own
+            counts[os.path.normpath(top)][ident] += 1 << 30
         tops: Counter[str] = Counter()
         if dist.source == "dist-info" and dist.site_dir is not None and dist.root == dist.site_dir:
             # RECORD paths are relative to the site dir: the first part is the top level
             base = os.path.normpath(dist.site_dir) + os.sep
-            tops.update(f.path.partition("/")[0] for f in dist.files if "/" in f.path)
+            tops.update(
+                f.path.partition("/")[0] for f in dist.files if "/" in f.path and f.path[0] != "/"
+            )
             # a row for a whole top-level directory (virtualenv --symlink-app-data) owns it
             tops.update(f.path for f in dist.files if "/" not in f.path and _promises_nothing(f))
             for top in tops:

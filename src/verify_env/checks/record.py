@@ -84,6 +84,7 @@ def _roots(dist: Distribution, prefix: str) -> tuple[str, ...]:
             if parts[i] in ("lib", "lib64", "Lib"):
                 roots.add(os.sep.join(parts[:i]) or os.sep)
                 break
+    roots.update(dist.editable)  # an editable install's working copy is its own
     return tuple(r.rstrip(os.sep) + os.sep for r in roots)
 
 

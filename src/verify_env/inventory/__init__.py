@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable
 
 from verify_env.cache.statcache import StatCache
+from verify_env.inventory import editable
 from verify_env.inventory.conda_meta import scan_conda_meta
 from verify_env.inventory.dist_info import metadata_entries, read_metadata_dir
 from verify_env.inventory.dpkg import DpkgDatabase
@@ -61,6 +62,31 @@ def _judge_by_os(dist: Distribution, dpkg: DpkgDatabase, claimed: set[str]) -> D
     )
 
 
+def _editable(dist: Distribution, links: set[str]) -> Distribution:
+    """An editable install with the package dirs of its working copy and the compiled modules
+    built in place there (`inventory.editable`); any other distribution unchanged."""
+    assert dist.metadata_dir is not None and dist.site_dir is not None
+    dirs: tuple[str, ...] = ()
+    project: str | None = None
+    if dist.source == "dist-info":
+        project = editable.project_dir(dist.metadata_dir)
+        if project is not None:
+            dirs = editable.editable_dirs(dist.site_dir, project, dist.files)
+    elif dist.source == "egg-info" and links and os.path.realpath(dist.site_dir) in links:
+        project = dist.site_dir
+        dirs = tuple(editable.packages_in(dist.site_dir))
+    if not dirs:
+        return dist
+    built = editable.extension_files(dirs)
+    return dataclasses.replace(
+        dist,
+        editable=dirs,
+        files=(*dist.files, *built),
+        # its compiled modules are the developer's builds: rebuild them, no index has them
+        hint=f"rebuild it in place: pip install --no-deps -e {project}",
+    )
+
+
 def build_inventory(
     target: Target,
     dpkg: DpkgDatabase | None = None,
@@ -83,9 +109,10 @@ def build_inventory(
     if on_distribution is not None:
         for dist in conda:
             on_distribution(dist)
+    links = editable.egg_links(target.site_dirs)
     for site_dir in target.site_dirs:
         for name in metadata_entries(site_dir):  # one at a time: see on_distribution
-            dist = read_metadata_dir(site_dir, name, cache)
+            dist = _editable(read_metadata_dir(site_dir, name, cache), links)
             assert dist.metadata_dir is not None
             marker = os.path.join(
                 dist.metadata_dir, "METADATA" if dist.source == "dist-info" else "PKG-INFO"
