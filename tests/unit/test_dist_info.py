@@ -14,7 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from verify_env.inventory.dist_info import parse_record, read_metadata_dir, scan_site_dir
+from verify_env.inventory.dist_info import (
+    parse_record,
+    read_metadata_dir,
+    scan_site_dir,
+    wheel_file_tags,
+)
 from verify_env.inventory.model import Distribution, FileKind, RecordedFile, RecordProblem
 
 GOOD_HASH = "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(b"x").digest()).decode().rstrip("=")
@@ -560,3 +565,15 @@ def test_scan_site_dir_is_sorted_and_ignores_other_entries(tmp_path: Path) -> No
         ("zeta", "1.0"),
     ]
     assert scan_site_dir(str(tmp_path / "missing")) == []
+
+
+def test_every_wheel_tag_line_counts_wherever_it_stands() -> None:
+    # Debian's python3-tables 3.7.0-5, byte for byte
+    debian = (
+        "Wheel-Version: 1.0\nGenerator: bdist_wheel (0.38.4)\nRoot-Is-Purelib: false\n"
+        "Tag: cp310-cp310-linux_x86_64\n\nTag: cp311-cp311-linux_x86_64\n"
+    )
+    assert wheel_file_tags(debian) == ("cp310-cp310-linux_x86_64", "cp311-cp311-linux_x86_64")
+    assert wheel_file_tags("tag:py3-none-any\r\n  Tag: folded\nTags: no\nTag:\n") == (
+        "py3-none-any",
+    )

@@ -24,7 +24,14 @@ from verify_env.inventory.model import (
     canonical_name,
 )
 
-__all__ = ["egg_requires", "hint_for", "metadata_entries", "read_metadata_dir", "scan_site_dir"]
+__all__ = [
+    "egg_requires",
+    "hint_for",
+    "metadata_entries",
+    "read_metadata_dir",
+    "scan_site_dir",
+    "wheel_file_tags",
+]
 
 # pip and uv write RECORD; a dist-info of theirs without one is damage, not a convention.
 RECORD_WRITERS = frozenset({"pip", "uv", "poetry", "pdm", "installer", "pipx", "hatch"})
@@ -68,6 +75,21 @@ def _headers(text: str) -> dict[str, list[str]]:
         last = out.setdefault(key.strip().lower(), [])
         last.append(value.strip())
     return out
+
+
+def wheel_file_tags(text: str) -> tuple[str, ...]:
+    """Every ``Tag:`` line of a WHEEL file, wherever it stands.
+
+    WHEEL has no body, so a blank line does not end its tags: Debian's python3-tables 3.7.0
+    ships ``Tag: cp310-…`` and, after a blank line, ``Tag: cp311-cp311-linux_x86_64`` (its
+    build appends the tag of each Python it builds for); stopping at the blank line read only
+    the cp310 tag and made a working package a tag-mismatch."""
+    tags = []
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip().lower() == "tag" and line[:1] not in (" ", "\t") and value.strip():
+            tags.append(value.strip())
+    return tuple(tags)
 
 
 # Length of the unpadded urlsafe-base64 digest for each algorithm RECORD may use.
@@ -317,7 +339,7 @@ def read_metadata_dir(site_dir: str, name: str, cache: StatCache | None = None) 
             installer = installer_text.strip().splitlines()[0].strip().lower()
         wheel = _read_text(os.path.join(meta_dir, "WHEEL"))
         if wheel is not None:
-            wheel_tags = tuple(_headers(wheel).get("tag", ()))
+            wheel_tags = wheel_file_tags(wheel)
         record_rel = f"{name}/RECORD"
         parsed_record = _record(site_dir, os.path.join(meta_dir, "RECORD"), record_rel, cache)
         if parsed_record is None:
