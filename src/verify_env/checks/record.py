@@ -89,30 +89,31 @@ def _roots(dist: Distribution, prefix: str) -> tuple[str, ...]:
 
 
 _PEM_MARK = b"-----BEGIN CERTIFICATE-----"
+# Trust stores by name: certifi's and pip's cacert.pem, conda's ssl/cacert.pem, ca-bundle.crt,
+# ssl/certs/*.pem. Nothing else is one, whatever it contains.
+_CERT_SUFFIXES = (".pem", ".crt", ".cer")
+_CERT_CAP = 64 << 20
 
 
-def _trust_bundle(location: str) -> bool:
-    """A PEM certificate bundle: configuration that admins extend with local CAs on purpose
-    (rpm and dpkg treat trust stores as config files for the same reason)."""
-    head = read_regular(location, 1 << 16)
-    if head is None:
+def _appended_certificates(f: RecordedFile, actual: int) -> bool:
+    """A certificate bundle that admins extended with local CAs on purpose (rpm and dpkg treat
+    trust stores as config files for the same reason): a file named as one, grown, whose first
+    recorded-size bytes still have the recorded digest and whose added tail is PEM text with a
+    certificate in it. Anything else that changed is damage (issue 18 §3: a ``six.py`` with a
+    certificate in a comment is not a trust store)."""
+    if not f.location.lower().endswith(_CERT_SUFFIXES):
         return False
-    return _PEM_MARK in head and b"\0" not in head
-
-
-def _changed(
-    dist: Distribution, f: RecordedFile, code: str, message: str, shrank: bool = False
-) -> Finding:
-    """A file whose bytes changed: an error, unless it is a trust store that was not cut."""
-    if not shrank and _trust_bundle(f.location):
-        return _finding(
-            dist,
-            code,
-            f.path,
-            message + "; it is a certificate bundle, which admins extend with local CAs on purpose",
-            Severity.WARNING,
-        )
-    return _finding(dist, code, f.path, message)
+    if f.size is None or f.digest is None or f.algorithm is None or actual <= f.size:
+        return False
+    if actual > _CERT_CAP:
+        return False
+    data = read_regular(f.location, actual)
+    if data is None or len(data) != actual:
+        return False
+    prefix, tail = data[: f.size], data[f.size :]
+    if _spell(hashlib.new(f.algorithm, prefix).digest(), f.hex) != f.digest:
+        return False
+    return _PEM_MARK in tail and b"\0" not in tail
 
 
 def _unreadable(
@@ -170,19 +171,27 @@ def _only_shebang_flags(f: RecordedFile) -> bool:
 
 def _size_changed(dist: Distribution, f: RecordedFile, actual: int) -> Finding:
     assert f.size is not None
-    shrank = actual < f.size
-    return _changed(
-        dist,
-        f,
-        "size-mismatch",
-        f"{f.path} has {actual} bytes, {f.size} recorded" + (" (truncated)" if shrank else ""),
-        shrank,
-    )
+    message = f"{f.path} has {actual} bytes, {f.size} recorded"
+    if actual < f.size:
+        return _finding(dist, "size-mismatch", f.path, message + " (truncated)")
+    if _appended_certificates(f, actual):
+        return _finding(
+            dist,
+            "size-mismatch",
+            f.path,
+            message + ": certificates were appended to the recorded bundle, which is otherwise "
+            "unchanged (admins extend trust stores with local CAs on purpose)",
+            Severity.WARNING,
+        )
+    return _finding(dist, "size-mismatch", f.path, message)
 
 
 def _content_changed(dist: Distribution, f: RecordedFile) -> Finding:
-    return _changed(
-        dist, f, "hash-mismatch", f"{f.path} content differs from its recorded {f.algorithm} digest"
+    return _finding(
+        dist,
+        "hash-mismatch",
+        f.path,
+        f"{f.path} content differs from its recorded {f.algorithm} digest",
     )
 
 
