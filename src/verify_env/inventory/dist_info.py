@@ -16,6 +16,7 @@ from collections.abc import Iterable
 
 from verify_env.cache.statcache import StatCache, stat_key
 from verify_env.files import read_regular
+from verify_env.inventory import bounded
 from verify_env.inventory.model import (
     Distribution,
     FileKind,
@@ -102,7 +103,7 @@ _B64 = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def parse_record(
-    text: str, root: str, record_rel: str
+    text: str | Iterable[str], root: str, record_rel: str
 ) -> tuple[list[RecordedFile], list[RecordProblem]]:
     """Rows of a RECORD as files relative to ``root``; malformed rows as problems.
 
@@ -111,6 +112,9 @@ def parse_record(
     43k rows of a 103-distribution site-packages here, this loop ~70 ms (csv alone: 28 ms);
     digests stay text, compared as text (decoding them all cost 137 ms).
     Bytecode (``.pyc``) rows are left out: Python rewrites it and images strip it on purpose.
+    ``text`` is the RECORD's text or its lines (`bounded.record_lines`); a line csv cannot
+    read (a field over its limit) is one problem and the rows after it are still read; a
+    RECORD of more than `bounded.RECORD_ROWS_CAP` rows is one problem and no rows.
     """
     files: list[RecordedFile] = []
     problems: list[RecordProblem] = []
@@ -119,7 +123,45 @@ def parse_record(
     base = os.path.normpath(root) + os.sep
     lengths, b64 = _B64_LENGTHS, _B64.fullmatch
     append = files.append
-    for lineno, row in enumerate(csv.reader(text.splitlines()), start=1):
+    reader = csv.reader(text.splitlines() if isinstance(text, str) else text)
+    listed = False
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            listed = True
+            problems.append(
+                RecordProblem(
+                    "record-malformed", record_rel, f"RECORD line {reader.line_num}: {exc}"
+                )
+            )
+            continue
+        lineno = reader.line_num
+        listed = listed or bool(row)
+        if len(files) >= bounded.RECORD_ROWS_CAP:
+            # more than any installer writes: checking its first rows one by one would report
+            # each missing file of a forged list (100k findings); the record is the finding
+            problems.append(
+                RecordProblem(
+                    "record-malformed",
+                    record_rel,
+                    f"{record_rel} lists more than {bounded.RECORD_ROWS_CAP} files, more than any "
+                    "installer writes; none of its rows is checked",
+                )
+            )
+            files.clear()
+            break
+        if row == [bounded.OVERLONG]:
+            problems.append(
+                RecordProblem(
+                    "record-malformed",
+                    record_rel,
+                    f"RECORD line {lineno} is longer than {bounded.LINE_CAP} characters; not read",
+                )
+            )
+            continue
         if len(row) != 3:
             if row:
                 problems.append(
@@ -184,7 +226,7 @@ def parse_record(
         else:  # the common case, already normal: 3x cheaper than normpath(join())
             location = base + path
         append(RecordedFile(path, location, algorithm, digest, size, regular))
-    if not text.strip():
+    if not listed:
         problems.append(
             RecordProblem(
                 "record-malformed",
@@ -220,10 +262,12 @@ def _record(
             # (23.5k rows: 12.8 ms through RecordedFile(...), 7.7 ms this way)
             tail, make = (FileKind.REGULAR, False), tuple.__new__
             return [make(RecordedFile, row + tail) for row in rows], []
-    text = _read_text(record_path)
-    if text is None:
+    cut: list[str] = []
+    lines = bounded.record_lines(record_path, cut)
+    if lines is None:
         return None
-    files, problems = parse_record(text, site_dir, record_rel)
+    files, problems = parse_record(lines, site_dir, record_rel)
+    problems.extend(RecordProblem("record-malformed", record_rel, why) for why in cut)
     if key is not None and cache is not None and not problems:
         cache.remember(_RECORD_SPACE, record_path, key, tuple(f[:5] for f in files))
     return files, problems
@@ -313,8 +357,18 @@ def read_metadata_dir(site_dir: str, name: str, cache: StatCache | None = None) 
     problems: list[RecordProblem] = []
     is_dir = os.path.isdir(meta_dir)
     metadata_name = "METADATA" if ext == "dist-info" else "PKG-INFO"
-    text = _read_text(os.path.join(meta_dir, metadata_name) if is_dir else meta_dir)
+    head = bounded.read_head(os.path.join(meta_dir, metadata_name) if is_dir else meta_dir)
+    text = head[0] if head is not None else None
     headers = _headers(text) if text is not None else {}
+    if head is not None and head[1]:
+        problems.append(
+            RecordProblem(
+                "record-malformed",
+                f"{name}/{metadata_name}" if is_dir else name,
+                f"{metadata_name}'s headers run past {bounded.HEADER_CAP >> 10} KiB without the "
+                "empty line that ends them; only that much was read",
+            )
+        )
     if ext == "dist-info" and not is_dir:
         problems.append(
             RecordProblem(
