@@ -103,17 +103,36 @@ def _appended_certificates(f: RecordedFile, actual: int) -> bool:
     certificate in a comment is not a trust store)."""
     if not f.location.lower().endswith(_CERT_SUFFIXES):
         return False
-    if f.size is None or f.digest is None or f.algorithm is None or actual <= f.size:
+    if f.digest is None or f.algorithm is None or actual > _CERT_CAP:
         return False
-    if actual > _CERT_CAP:
+    if f.size is not None and actual <= f.size:
         return False
     data = read_regular(f.location, actual)
     if data is None or len(data) != actual:
         return False
-    prefix, tail = data[: f.size], data[f.size :]
+    end = f.size if f.size is not None else _recorded_prefix(data, f)
+    if end is None or end >= len(data):
+        return False
+    prefix, tail = data[:end], data[end:]
     if _spell(hashlib.new(f.algorithm, prefix).digest(), f.hex) != f.digest:
         return False
     return _PEM_MARK in tail and b"\0" not in tail
+
+
+def _recorded_prefix(data: bytes, f: RecordedFile) -> int | None:
+    """Where the recorded content ends in ``data`` when the record has no size (dpkg's
+    md5sums): the first line end at which the running digest is the recorded one."""
+    assert f.algorithm is not None
+    running = hashlib.new(f.algorithm)
+    start = 0
+    while True:
+        end = data.find(b"\n", start)
+        if end < 0:
+            return None
+        running.update(data[start : end + 1])
+        start = end + 1
+        if _spell(running.copy().digest(), f.hex) == f.digest:
+            return start
 
 
 def _unreadable(
@@ -169,6 +188,13 @@ def _only_shebang_flags(f: RecordedFile) -> bool:
     return _spell(raw, f.hex) == f.digest
 
 
+def _size_of(location: str) -> int:
+    try:
+        return os.stat(location).st_size
+    except OSError:
+        return -1
+
+
 def _size_changed(dist: Distribution, f: RecordedFile, actual: int) -> Finding:
     assert f.size is not None
     message = f"{f.path} has {actual} bytes, {f.size} recorded"
@@ -186,7 +212,17 @@ def _size_changed(dist: Distribution, f: RecordedFile, actual: int) -> Finding:
     return _finding(dist, "size-mismatch", f.path, message)
 
 
-def _content_changed(dist: Distribution, f: RecordedFile) -> Finding:
+def _content_changed(dist: Distribution, f: RecordedFile, actual: int = -1) -> Finding:
+    if f.size is None and actual > 0 and _appended_certificates(f, actual):
+        return _finding(
+            dist,
+            "hash-mismatch",
+            f.path,
+            f"{f.path} content differs from its recorded {f.algorithm} digest: certificates "
+            "were appended to the recorded bundle, which is otherwise unchanged (admins extend "
+            "trust stores with local CAs on purpose)",
+            Severity.WARNING,
+        )
     return _finding(
         dist,
         "hash-mismatch",
@@ -316,10 +352,10 @@ def _judge(
         if key is not None:
             ctx.cache.put(f.location, tuple(key), f.digest_style, text)
         if text != f.digest and not _only_shebang_flags(f):
-            failed[f.location].append((dist, _content_changed(dist, f)))
+            failed[f.location].append((dist, _content_changed(dist, f, nbytes)))
     elif tag == "cached-bad":
         if not _only_shebang_flags(f):
-            failed[f.location].append((dist, _content_changed(dist, f)))
+            failed[f.location].append((dist, _content_changed(dist, f, _size_of(f.location))))
     elif tag == "size":
         if not _only_shebang_flags(f):
             failed[f.location].append((dist, _size_changed(dist, f, outcome[1])))
