@@ -148,7 +148,8 @@ def egg_links(site_dirs: tuple[str, ...]) -> set[str]:
 def extension_files(dirs: tuple[str, ...]) -> list[RecordedFile]:
     """The compiled modules in the working copy's package dirs, as rows that promise only
     that they exist (no installer recorded their bytes: they are the developer's builds), so
-    that the tags and linkage checks see them. Symlinked directories are not followed."""
+    that the tags and linkage checks see them. Only package directories (identifier names)
+    are descended into, symlinked ones not followed."""
     out: list[RecordedFile] = []
     budget = _WALK_CAP
     for top in dirs:
@@ -162,7 +163,8 @@ def extension_files(dirs: tuple[str, ...]) -> list[RecordedFile]:
                         name = entry.name
                         try:
                             if entry.is_dir(follow_symlinks=False):
-                                if name != "__pycache__" and not name.startswith("."):
+                                # only packages: build/lib.linux-…/ holds stale copies
+                                if name.isidentifier() and name != "__pycache__":
                                     stack.append(entry.path)
                             elif name.endswith((".so", ".pyd")) and tagged_suffix(name):
                                 location = os.path.normpath(entry.path)
