@@ -168,11 +168,16 @@ def _not_regular(dist: Distribution, f: RecordedFile, mode: int) -> Finding:
 _SHEBANG_FLAGS = re.compile(rb"#![^\s]+((?: -[EsIBSu]+)+)")
 
 
+_SCRIPT_CAP = 1 << 20  # console scripts are a few hundred bytes
+
+
 def _only_shebang_flags(f: RecordedFile) -> bool:
     """True when the file is a script whose body below the ``#!`` line is exactly what was
     recorded and whose ``#!`` line differs only by isolating interpreter flags appended to it:
     the recorded digest and size hold for the file with those flags taken out."""
-    if f.digest is None or f.algorithm is None or f.size is None:
+    if f.digest is None or f.algorithm is None or f.size is None or f.size > _SCRIPT_CAP:
+        return False
+    if read_regular(f.location, 2) != b"#!":  # a damaged 400 MB library is never read whole
         return False
     data = read_regular(f.location, f.size + 64)
     if data is None or not data.startswith(b"#!") or len(data) > f.size + 63:
