@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.envs import clone_env, download_wheel, make_venv, pyenv_python
+from tests.support.installers import install_tools
 
 # Versions from the local indexes; the CPU torch wheel lies on disk (pip finds it by name).
 NUMPY = "numpy==2.2.6"
@@ -43,6 +44,12 @@ def _fresh_process_facts() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def py311() -> str:
     return pyenv_python(11)
+
+
+@pytest.fixture(scope="session")
+def tools(tmp_path_factory: pytest.TempPathFactory, py311: str) -> Path:
+    """The bin dir of a venv holding virtualenv, pdm, pipx and uv, from the registry."""
+    return install_tools(tmp_path_factory.mktemp("installers") / "tools", py311)
 
 
 @pytest.fixture(scope="session")

@@ -45,7 +45,8 @@ def _graph() -> dict[str, set[str]]:
         name: {
             dep
             for dep in _module_level_imports(ast.parse(path.read_text()))
-            if dep in modules and dep != name
+            # a package's __init__ runs before its modules anyway: not an edge back to it
+            if dep in modules and dep != name and not name.startswith(f"{dep}.")
         }
         for name, path in modules.items()
     }

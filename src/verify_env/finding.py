@@ -114,8 +114,8 @@ CODES: dict[str, Code] = {
             "record",
             _E,
             "file bytes differ from what its installer recorded",
-            severity_note="warning for a certificate bundle that grew: admins add local CAs "
-            "on purpose",
+            severity_note="warning for certificates appended to a trust store (.pem, .crt, "
+            ".cer) whose recorded bytes are unchanged: admins add local CAs on purpose",
             why="A file that changed after install is corrupt (an interrupted download or "
             "copy, a bad disk, a layer merge gone wrong) or was edited by hand; a "
             "corrupt extension module crashes or fails to import.",
@@ -126,6 +126,8 @@ CODES: dict[str, Code] = {
             "record",
             _E,
             "file size differs from what its installer recorded",
+            severity_note="warning for certificates appended to a trust store (.pem, .crt, "
+            ".cer) whose recorded bytes are unchanged",
             why="A truncated file is the classic mark of an install killed midway (Ctrl-C, "
             "the OOM killer, a full disk); its import fails or crashes.",
             fix=_REINSTALL,
@@ -156,7 +158,10 @@ CODES: dict[str, Code] = {
             "the installer's record cannot be read as written",
             severity_note="warning for a path outside the environment, never opened",
             why="A RECORD or conda-meta file that does not parse means the metadata was "
-            "truncated or hand-edited; the files it lists cannot be checked.",
+            "truncated or hand-edited; the files it lists cannot be checked. One bad row is "
+            "one finding and the rest is still checked; a RECORD longer than any installer "
+            "writes (over 100,000 rows or 64 MiB) or METADATA headers over 1 MiB are cut "
+            "there and reported, never read whole.",
             fix=_REINSTALL,
         ),
         Code(
@@ -165,8 +170,9 @@ CODES: dict[str, Code] = {
             _E,
             "a compiled module inside a distribution's package that no installer owns",
             severity_note="warning when the target could not load it anyway",
-            why="A stale extension module left by an older version (or built in place) "
-            "can shadow the recorded one and import code that no longer matches.",
+            why="A stale extension module left by an older version can shadow the "
+            "recorded one and import code that no longer matches. (What an editable install "
+            "builds in place in its working copy is that distribution's, not unrecorded.)",
             fix="Delete the file (the message names it), then reinstall the distribution "
             "as the hint says.",
         ),

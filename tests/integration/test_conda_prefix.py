@@ -176,6 +176,28 @@ def test_garbage_conda_meta_is_malformed(channel: str, tmp_path: Path, cache_dir
     assert f["distribution"] == "broken" and "conda-meta/broken-1.0-0.json" in f["path"]
 
 
+def test_deeply_nested_conda_meta_is_one_finding(
+    channel: str, tmp_path: Path, cache_dir: Path
+) -> None:
+    """Issue 18 §12: conda-meta JSON nested ~1,000 deep ended the run (exit 2); now it is one
+    record-malformed finding and a real tamper elsewhere is still reported."""
+    prefix = tmp_path / "env"
+    create_prefix(prefix, channel, ["libfoo"])
+    (prefix / "conda-meta" / "deep-1.0-0.json").write_text(
+        '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    )
+    lib = prefix / "lib/libfoo.so.1"
+    data = bytearray(lib.read_bytes())
+    data[100] ^= 0xFF
+    lib.unlink()
+    lib.write_bytes(bytes(data))
+    run = _verify(prefix, cache_dir)
+    assert run.returncode == 1, run.stderr
+    f = run.find("record-malformed", "deep-1.0-0.json")
+    assert f["distribution"] == "deep" and "nested" in f["message"]
+    assert run.find("hash-mismatch", "lib/libfoo.so.1")["distribution"] == "libfoo"
+
+
 def test_environment_is_not_written(channel: str, tmp_path: Path, cache_dir: Path) -> None:
     from tests.conftest import env_snapshot
 

@@ -234,3 +234,42 @@ def test_requirements_runs_by_default(bare_venv: Path, cache_dir: Path) -> None:
         "--python", str(bare_venv / "bin/python"), "--format", "json", cache_dir=cache_dir
     )
     assert "requirements" in run.report["checks"] and "imports" not in run.report["checks"]
+
+
+@pytest.mark.parametrize(
+    ("lines", "quoted", "not_quoted"),
+    [
+        (  # a numpy line for another Python first: the one that applies is quoted
+            ['numpy>=1.19.5; python_version < "3.9"', "numpy<1.28.0,>=1.21.6"],
+            "'numpy<1.28.0,>=1.21.6'",
+            "1.19.5",
+        ),
+        (  # metadata that allows the installed numpy: the binaries are the fault
+            ["numpy>=1.21.6"],
+            "its metadata's 'numpy>=1.21.6' allows numpy 2.2.6, but its binaries do not",
+            "1.28.0",
+        ),
+    ],
+    ids=["marker-for-another-python", "metadata-allows-numpy-2"],
+)
+def test_numpy_abi_quotes_the_requirement_that_fails(
+    scipy_for_numpy1_env: Path,
+    tmp_path: Path,
+    cache_dir: Path,
+    lines: list[str],
+    quoted: str,
+    not_quoted: str,
+) -> None:
+    """Issue 16 §5: the message quoted the first numpy line, whatever its marker."""
+    env = clone_env(scipy_for_numpy1_env, tmp_path / "env")
+    metadata = next(env.glob("lib/python3.*/site-packages/scipy-1.11.1.dist-info/METADATA"))
+    text = metadata.read_text()
+    metadata.unlink()  # hard-linked to the session env: replace, never write through
+    kept = [line for line in text.split("\n") if not line.startswith("Requires-Dist: numpy")]
+    at = kept.index(next(line for line in kept if line.startswith("Requires-Dist:")))
+    kept[at:at] = [f"Requires-Dist: {line}" for line in lines]
+    metadata.write_text("\n".join(kept))
+    run = requirements(env, cache_dir)
+    abi = run.find("numpy-abi")
+    assert quoted in abi["message"], abi["message"]
+    assert not_quoted not in abi["message"], abi["message"]

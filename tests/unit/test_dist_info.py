@@ -14,7 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from verify_env.inventory.dist_info import parse_record, read_metadata_dir, scan_site_dir
+from verify_env.inventory.dist_info import (
+    parse_record,
+    read_metadata_dir,
+    scan_site_dir,
+    wheel_file_tags,
+)
 from verify_env.inventory.model import Distribution, FileKind, RecordedFile, RecordProblem
 
 GOOD_HASH = "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(b"x").digest()).decode().rstrip("=")
@@ -172,7 +177,7 @@ MALFORMED = {
     "unknown-algorithm": "pkg/bad.py,whirlpool=" + "A" * 43 + ",1",
     "digest-too-short": "pkg/bad.py,sha256=abc,1",
     "digest-too-long": f"pkg/bad.py,{GOOD_HASH}AA,1",
-    "empty-digest": "pkg/bad.py,sha256=,1",
+    "empty-digest-of-unknown-algorithm": "pkg/bad.py,sha257=,1",
     "digest-not-base64": "pkg/bad.py,sha256=" + "!" * 43 + ",1",
     "digest-standard-base64": "pkg/bad.py,sha256=" + "+/" * 21 + "A,1",
     "negative-size": f"pkg/bad.py,{GOOD_HASH},-1",
@@ -189,7 +194,7 @@ QUOTED = {
     "unknown-algorithm": "whirlpool=",
     "digest-too-short": "sha256=abc",
     "digest-too-long": GOOD_HASH + "AA",
-    "empty-digest": "sha256=",
+    "empty-digest-of-unknown-algorithm": "sha257=",
     "digest-not-base64": "!" * 43,
     "digest-standard-base64": "+/+/",
     "negative-size": "-1",
@@ -217,6 +222,34 @@ def test_a_malformed_row_is_one_quoted_problem(tmp_path: Path, case: str) -> Non
     assert problem.message.startswith("RECORD line 2"), problem.message
     assert QUOTED[case] in problem.message, problem.message
     assert not problem.warning
+
+
+def test_installer_dialects_promise_what_they_record(tmp_path: Path) -> None:
+    """pdm's empty digest keeps its size; a row with neither hash nor size is kept (it promises
+    that the path exists: virtualenv's seeder); its bytecode-dir rows are left out like .pyc."""
+    text = "\n".join(
+        [
+            "pkg/linked.py,sha256=,13354",  # pdm, linked from its install cache
+            "pkg,,",  # virtualenv --symlink-app-data: a whole top-level directory
+            "pkg/__pycache__,,",  # virtualenv's seeder: a bytecode dir per package dir
+            "../../../bin/tool,,",  # virtualenv's seeder: a console script it generated
+            f"pkg/kept.py,{GOOD_HASH},1",
+            "",
+        ]
+    )
+    files, problems = parse_record(text, str(tmp_path), "pkg-1.0.dist-info/RECORD")
+    assert problems == []
+    by_path = {f.path: f for f in files}
+    assert sorted(by_path) == ["../../../bin/tool", "pkg", "pkg/kept.py", "pkg/linked.py"]
+    linked = by_path["pkg/linked.py"]
+    assert (linked.algorithm, linked.digest, linked.size, linked.kind) == (
+        None,
+        None,
+        13354,
+        FileKind.REGULAR,
+    )
+    for path in ("pkg", "../../../bin/tool"):
+        assert (by_path[path].algorithm, by_path[path].size) == (None, None)
 
 
 def test_line_numbers_count_from_one_and_skip_nothing(tmp_path: Path) -> None:
@@ -532,3 +565,15 @@ def test_scan_site_dir_is_sorted_and_ignores_other_entries(tmp_path: Path) -> No
         ("zeta", "1.0"),
     ]
     assert scan_site_dir(str(tmp_path / "missing")) == []
+
+
+def test_every_wheel_tag_line_counts_wherever_it_stands() -> None:
+    # Debian's python3-tables 3.7.0-5, byte for byte
+    debian = (
+        "Wheel-Version: 1.0\nGenerator: bdist_wheel (0.38.4)\nRoot-Is-Purelib: false\n"
+        "Tag: cp310-cp310-linux_x86_64\n\nTag: cp311-cp311-linux_x86_64\n"
+    )
+    assert wheel_file_tags(debian) == ("cp310-cp310-linux_x86_64", "cp311-cp311-linux_x86_64")
+    assert wheel_file_tags("tag:py3-none-any\r\n  Tag: folded\nTags: no\nTag:\n") == (
+        "py3-none-any",
+    )

@@ -110,3 +110,58 @@ def test_an_extension_owned_by_another_os_package_is_not_unrecorded(tmp_path: Pa
     db2 = DpkgDatabase(db.admindir)  # a fresh view: the database is read once per run
     codes = [(f.code, f.path) for f in _run(site, db2).findings]
     assert codes == [("unrecorded-extension", "yamlish/_stale.cpython-311-x86_64-linux-gnu.so")]
+
+
+def _split_lib(tmp_path: Path, site: Path) -> Path:
+    """A compiled module Debian split into python3-yamlish-lib, with its own md5sums."""
+    so = site / "yamlish/_core.cpython-311-x86_64-linux-gnu.so"
+    so.write_bytes(b"\x7fELF built for python3-yamlish-lib\n" * 4)
+    info = tmp_path / "dpkg/info"
+    (info / "python3-yamlish-lib:amd64.list").write_text(f"{so}\n")
+    (info / "python3-yamlish-lib:amd64.md5sums").write_text(
+        f"{hashlib.md5(so.read_bytes()).hexdigest()}  {str(so).lstrip('/')}\n"
+    )
+    return so
+
+
+def test_a_split_lib_packages_module_is_checked_with_the_distribution(tmp_path: Path) -> None:
+    """Issue 16 §3: the -lib package's compiled modules are the distribution's (tags, linkage
+    and NumPy-ABI checks see them), each judged by its own package's md5sums."""
+    site, db = _layout(tmp_path)
+    so = _split_lib(tmp_path, site)
+    (dist,) = build_inventory(_target(site), dpkg=db).distributions
+    assert str(so) in {f.location for f in dist.files}
+    assert dist.hint == "apt-get install --reinstall python3-yamlish python3-yamlish-lib"
+    assert _run(site, DpkgDatabase(db.admindir)).findings == []
+    so.write_bytes(so.read_bytes()[:40])  # truncated, as dpkg -V would flag it
+    findings = _run(site, DpkgDatabase(db.admindir)).findings
+    assert [(f.code, f.distribution, f.path) for f in findings] == [
+        ("hash-mismatch", "yamlish", str(so).lstrip("/"))
+    ]
+    assert findings[0].hint == "apt-get install --reinstall python3-yamlish python3-yamlish-lib"
+
+
+PEM = b"-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----\n"
+
+
+def test_certificates_appended_to_a_distro_bundle_without_recorded_size(tmp_path: Path) -> None:
+    """dpkg's md5sums record no size: the recorded content is found as the prefix of the
+    bundle whose md5 is the recorded one; only certificates appended after it are a warning."""
+    site, _ = _layout(tmp_path)
+    bundle = site / "yamlish/cacert.pem"
+    bundle.write_bytes(b"# Bundle\n" + PEM * 3)
+    info = tmp_path / "dpkg/info"
+    with (info / "python3-yamlish:amd64.list").open("a") as out:
+        out.write(f"{bundle}\n")
+    with (info / "python3-yamlish:amd64.md5sums").open("a") as out:
+        out.write(f"{hashlib.md5(bundle.read_bytes()).hexdigest()}  {str(bundle).lstrip('/')}\n")
+    db = str(tmp_path / "dpkg")
+    assert _run(site, DpkgDatabase(db)).findings == []
+    original = bundle.read_bytes()
+    bundle.write_bytes(original + b"# Local CA\n" + PEM)
+    findings = _run(site, DpkgDatabase(db)).findings
+    assert [(f.code, f.severity.value) for f in findings] == [("hash-mismatch", "warning")]
+    assert "appended" in findings[0].message
+    bundle.write_bytes(original.replace(b"MIIB", b"MIIC", 1) + PEM)  # an edit before the tail
+    findings = _run(site, DpkgDatabase(db)).findings
+    assert [(f.code, f.severity.value) for f in findings] == [("hash-mismatch", "error")]

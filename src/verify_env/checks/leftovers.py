@@ -23,12 +23,18 @@ from verify_env.binary.extensions import tagged_suffix
 from verify_env.cache.statcache import StatCache, stat_key
 from verify_env.checks.interface import Context
 from verify_env.finding import Finding, Severity
-from verify_env.inventory import Distribution
+from verify_env.inventory import Distribution, FileKind, RecordedFile
 
 __all__ = ["orphan_packages", "package_dirs", "stashed_leftovers", "unrecorded_extensions"]
 
 _NOT_PACKAGES = (".dist-info", ".egg-info", ".data")
 _MODULE_ENDINGS = (".so", ".pyd")
+
+
+def _promises_nothing(f: RecordedFile) -> bool:
+    """A record row with neither digest nor size: it says only that the path exists, which
+    may be a whole directory (virtualenv's ``--symlink-app-data`` records its links so)."""
+    return f.kind is FileKind.REGULAR and f.algorithm is None and f.size is None
 
 
 def _package_dirs(
@@ -41,11 +47,17 @@ def _package_dirs(
     for dist in dists:
         ident = f"{dist.source}:{dist.name}:{dist.metadata_dir}"
         by_id[ident] = dist
+        for top in dist.editable:  # the working copy of an editable install is its own
+            counts[os.path.normpath(top)][ident] += 1 << 30
         tops: Counter[str] = Counter()
         if dist.source == "dist-info" and dist.site_dir is not None and dist.root == dist.site_dir:
             # RECORD paths are relative to the site dir: the first part is the top level
             base = os.path.normpath(dist.site_dir) + os.sep
-            tops.update(f.path.partition("/")[0] for f in dist.files if "/" in f.path)
+            tops.update(
+                f.path.partition("/")[0] for f in dist.files if "/" in f.path and f.path[0] != "/"
+            )
+            # a row for a whole top-level directory (virtualenv --symlink-app-data) owns it
+            tops.update(f.path for f in dist.files if "/" not in f.path and _promises_nothing(f))
             for top in tops:
                 if top not in ("..", "__pycache__") and not top.endswith(_NOT_PACKAGES):
                     counts[base + top][ident] += tops[top]
@@ -123,13 +135,21 @@ def unrecorded_extensions(ctx: Context, tops: dict[str, Distribution]) -> Iterat
         for f in d.files
         if f.location.endswith((".so", ".pyd"))
     }
+    # directories a record lists as a whole (virtualenv's --symlink-app-data links each
+    # top-level directory from its image and records only that): what is inside is theirs
+    owned_dirs = tuple(
+        f.location + os.sep
+        for d in ctx.inventory.distributions
+        for f in d.files
+        if _promises_nothing(f) and os.path.isdir(f.location)
+    )
     loadable = tuple(s for s in ctx.target.extension_suffixes if s != ".so")
     os_db = ctx.inventory.os_database
     for top, dist in sorted(tops.items()):
         for dirpath, modules in _walk(top, ctx.cache):
             for name in modules:
                 location = os.path.join(dirpath, name)
-                if location in owned:
+                if location in owned or (owned_dirs and location.startswith(owned_dirs)):
                     continue
                 if os_db is not None and os_db.owner(location) is not None:
                     continue

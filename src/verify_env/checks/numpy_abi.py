@@ -97,15 +97,41 @@ def _installed_numpy(dists: dict[str, Distribution]) -> tuple[Distribution, int]
         return None
 
 
-def _numpy_requirement(dist: Distribution) -> str:
-    """What the distribution itself says it needs of numpy, else what its binaries need."""
+def _numpy_requirement(dist: Distribution, installed: str, markers: dict[str, str]) -> str:
+    """What to quote as the numpy requirement at fault (issue 16 §5: the message quoted the
+    first numpy line whatever its marker, e.g. one for another Python).
+
+    The distribution's own numpy requirements whose markers hold for the target (no extra):
+    one the installed numpy does not satisfy is quoted as it stands; when all of them allow
+    it, the metadata is wrong about the binaries and is quoted as what it allows."""
+    from packaging.version import InvalidVersion, Version
+
+    applying: list[Requirement] = []
     for line in dist.requires:
         try:
             req = Requirement(line)
         except InvalidRequirement:
             continue
-        if canonical_name(req.name) == "numpy" and req.specifier:
-            return f"numpy{req.specifier}"
+        if canonical_name(req.name) != "numpy" or not req.specifier:
+            continue
+        try:
+            if req.marker is not None and not req.marker.evaluate({**markers, "extra": ""}):
+                continue
+        except Exception:  # an undefined marker variable: pip treats the line as not applying
+            continue
+        applying.append(req)
+    try:
+        version = Version(installed)
+    except InvalidVersion:
+        version = None
+    for req in applying:
+        if version is not None and not req.specifier.contains(version, prereleases=True):
+            return f"numpy{req.specifier} (its requirement {str(req)!r})"
+    if applying:
+        return (
+            f"numpy<2 (its metadata's {str(applying[0])!r} allows numpy {installed}, "
+            "but its binaries do not)"
+        )
     return "numpy<2"
 
 
@@ -169,7 +195,8 @@ def findings(
             old[0],
             f"{dist.name} {dist.version} was built against NumPy 1.x ({len(old)} compiled "
             f"file{'s' if len(old) != 1 else ''}: {shown}{more}) and needs "
-            f"{_numpy_requirement(dist)}, but numpy {numpy.version} is installed: importing "
+            f"{_numpy_requirement(dist, numpy.version, dict(ctx.target.markers))}, but numpy "
+            f"{numpy.version} is installed: importing "
             "them fails with 'A module that was compiled using NumPy 1.x cannot be run in "
             "NumPy 2' / '_ARRAY_API not found'",
             _hint(dist),

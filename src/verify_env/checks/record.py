@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import errno
+import hashlib
 import os
+import re
 import stat
 import time
 from bisect import bisect_right
@@ -82,34 +84,55 @@ def _roots(dist: Distribution, prefix: str) -> tuple[str, ...]:
             if parts[i] in ("lib", "lib64", "Lib"):
                 roots.add(os.sep.join(parts[:i]) or os.sep)
                 break
+    roots.update(dist.editable)  # an editable install's working copy is its own
     return tuple(r.rstrip(os.sep) + os.sep for r in roots)
 
 
 _PEM_MARK = b"-----BEGIN CERTIFICATE-----"
+# Trust stores by name: certifi's and pip's cacert.pem, conda's ssl/cacert.pem, ca-bundle.crt,
+# ssl/certs/*.pem. Nothing else is one, whatever it contains.
+_CERT_SUFFIXES = (".pem", ".crt", ".cer")
+_CERT_CAP = 64 << 20
 
 
-def _trust_bundle(location: str) -> bool:
-    """A PEM certificate bundle: configuration that admins extend with local CAs on purpose
-    (rpm and dpkg treat trust stores as config files for the same reason)."""
-    head = read_regular(location, 1 << 16)
-    if head is None:
+def _appended_certificates(f: RecordedFile, actual: int) -> bool:
+    """A certificate bundle that admins extended with local CAs on purpose (rpm and dpkg treat
+    trust stores as config files for the same reason): a file named as one, grown, whose first
+    recorded-size bytes still have the recorded digest and whose added tail is PEM text with a
+    certificate in it. Anything else that changed is damage (issue 18 §3: a ``six.py`` with a
+    certificate in a comment is not a trust store)."""
+    if not f.location.lower().endswith(_CERT_SUFFIXES):
         return False
-    return _PEM_MARK in head and b"\0" not in head
+    if f.digest is None or f.algorithm is None or actual > _CERT_CAP:
+        return False
+    if f.size is not None and actual <= f.size:
+        return False
+    data = read_regular(f.location, actual)
+    if data is None or len(data) != actual:
+        return False
+    end = f.size if f.size is not None else _recorded_prefix(data, f)
+    if end is None or end >= len(data):
+        return False
+    prefix, tail = data[:end], data[end:]
+    if _spell(hashlib.new(f.algorithm, prefix).digest(), f.hex) != f.digest:
+        return False
+    return _PEM_MARK in tail and b"\0" not in tail
 
 
-def _changed(
-    dist: Distribution, f: RecordedFile, code: str, message: str, shrank: bool = False
-) -> Finding:
-    """A file whose bytes changed: an error, unless it is a trust store that was not cut."""
-    if not shrank and _trust_bundle(f.location):
-        return _finding(
-            dist,
-            code,
-            f.path,
-            message + "; it is a certificate bundle, which admins extend with local CAs on purpose",
-            Severity.WARNING,
-        )
-    return _finding(dist, code, f.path, message)
+def _recorded_prefix(data: bytes, f: RecordedFile) -> int | None:
+    """Where the recorded content ends in ``data`` when the record has no size (dpkg's
+    md5sums): the first line end at which the running digest is the recorded one."""
+    assert f.algorithm is not None
+    running = hashlib.new(f.algorithm)
+    start = 0
+    while True:
+        end = data.find(b"\n", start)
+        if end < 0:
+            return None
+        running.update(data[start : end + 1])
+        start = end + 1
+        if _spell(running.copy().digest(), f.hex) == f.digest:
+            return start
 
 
 def _unreadable(
@@ -138,21 +161,78 @@ def _not_regular(dist: Distribution, f: RecordedFile, mode: int) -> Finding:
     )
 
 
+# Interpreter options an installer may add to a script's ``#!`` line after recording it
+# (pipx appends " -E" to its apps' console scripts, pipx/commands/common.py
+# `_add_ignore_environment_to_python_shebang`): flags that only make Python ignore more of its
+# environment. Anything else on the line (``-c…``, ``-m…``, ``-X…``) could run other code.
+_SHEBANG_FLAGS = re.compile(rb"#![^\s]+((?: -[EsIBSu]+)+)")
+
+
+_SCRIPT_CAP = 1 << 20  # console scripts are a few hundred bytes
+
+
+def _only_shebang_flags(f: RecordedFile) -> bool:
+    """True when the file is a script whose body below the ``#!`` line is exactly what was
+    recorded and whose ``#!`` line differs only by isolating interpreter flags appended to it:
+    the recorded digest and size hold for the file with those flags taken out."""
+    if f.digest is None or f.algorithm is None or f.size is None or f.size > _SCRIPT_CAP:
+        return False
+    if read_regular(f.location, 2) != b"#!":  # a damaged 400 MB library is never read whole
+        return False
+    data = read_regular(f.location, f.size + 64)
+    if data is None or not data.startswith(b"#!") or len(data) > f.size + 63:
+        return False
+    first, sep, rest = data.partition(b"\n")
+    match = _SHEBANG_FLAGS.fullmatch(first.rstrip(b"\r"))
+    if match is None:
+        return False
+    original = first[: match.start(1)] + first[match.end(1) :] + sep + rest
+    if len(original) != f.size:
+        return False
+    raw = hashlib.new(f.algorithm, original).digest()
+    return _spell(raw, f.hex) == f.digest
+
+
+def _size_of(location: str) -> int:
+    try:
+        return os.stat(location).st_size
+    except OSError:
+        return -1
+
+
 def _size_changed(dist: Distribution, f: RecordedFile, actual: int) -> Finding:
     assert f.size is not None
-    shrank = actual < f.size
-    return _changed(
+    message = f"{f.path} has {actual} bytes, {f.size} recorded"
+    if actual < f.size:
+        return _finding(dist, "size-mismatch", f.path, message + " (truncated)")
+    if _appended_certificates(f, actual):
+        return _finding(
+            dist,
+            "size-mismatch",
+            f.path,
+            message + ": certificates were appended to the recorded bundle, which is otherwise "
+            "unchanged (admins extend trust stores with local CAs on purpose)",
+            Severity.WARNING,
+        )
+    return _finding(dist, "size-mismatch", f.path, message)
+
+
+def _content_changed(dist: Distribution, f: RecordedFile, actual: int = -1) -> Finding:
+    if f.size is None and actual > 0 and _appended_certificates(f, actual):
+        return _finding(
+            dist,
+            "hash-mismatch",
+            f.path,
+            f"{f.path} content differs from its recorded {f.algorithm} digest: certificates "
+            "were appended to the recorded bundle, which is otherwise unchanged (admins extend "
+            "trust stores with local CAs on purpose)",
+            Severity.WARNING,
+        )
+    return _finding(
         dist,
-        f,
-        "size-mismatch",
-        f"{f.path} has {actual} bytes, {f.size} recorded" + (" (truncated)" if shrank else ""),
-        shrank,
-    )
-
-
-def _content_changed(dist: Distribution, f: RecordedFile) -> Finding:
-    return _changed(
-        dist, f, "hash-mismatch", f"{f.path} content differs from its recorded {f.algorithm} digest"
+        "hash-mismatch",
+        f.path,
+        f"{f.path} content differs from its recorded {f.algorithm} digest",
     )
 
 
@@ -224,6 +304,11 @@ class _FileJudge:
         if kind != _REGULAR:
             return None
         if not stat.S_ISREG(st.st_mode):
+            if size is None and algorithm is None and stat.S_ISDIR(st.st_mode):
+                # a row that records neither digest nor size promises only that the path
+                # exists: virtualenv's --symlink-app-data records each top-level directory it
+                # links from its image so
+                return None
             return ("type", stat.S_IFMT(st.st_mode))
         if size is not None and st.st_size != size:
             return ("size", st.st_size)
@@ -271,12 +356,14 @@ def _judge(
         result.bytes_hashed += max(nbytes, 0)
         if key is not None:
             ctx.cache.put(f.location, tuple(key), f.digest_style, text)
-        if text != f.digest:
-            failed[f.location].append((dist, _content_changed(dist, f)))
+        if text != f.digest and not _only_shebang_flags(f):
+            failed[f.location].append((dist, _content_changed(dist, f, nbytes)))
     elif tag == "cached-bad":
-        failed[f.location].append((dist, _content_changed(dist, f)))
+        if not _only_shebang_flags(f):
+            failed[f.location].append((dist, _content_changed(dist, f, _size_of(f.location))))
     elif tag == "size":
-        failed[f.location].append((dist, _size_changed(dist, f, outcome[1])))
+        if not _only_shebang_flags(f):
+            failed[f.location].append((dist, _size_changed(dist, f, outcome[1])))
     elif tag == "type":
         failed[f.location].append((dist, _not_regular(dist, f, outcome[1])))
     else:

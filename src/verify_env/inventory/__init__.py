@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable
 
 from verify_env.cache.statcache import StatCache
+from verify_env.inventory import editable
 from verify_env.inventory.conda_meta import scan_conda_meta
 from verify_env.inventory.dist_info import metadata_entries, read_metadata_dir
 from verify_env.inventory.dpkg import DpkgDatabase
@@ -41,6 +42,40 @@ def _conda_owner(conda: list[Distribution]) -> dict[str, Distribution]:
     return {f.location: d for d in conda for f in d.files}
 
 
+def _split_package_modules(
+    dist: Distribution, stem: str, files: tuple[RecordedFile, ...], dpkg: DpkgDatabase
+) -> tuple[RecordedFile, ...]:
+    """The compiled modules inside the distribution's packages that another OS package
+    installed: Debian splits them out (``python3-pandas-lib`` beside ``python3-pandas``), and
+    the distribution imports them, so they are checked with it (tags, linkage, NumPy ABI),
+    each judged by its own package's md5sums."""
+    if dist.site_dir is None:
+        return ()
+    base = os.path.normpath(dist.site_dir) + os.sep
+    tops = {
+        base + f.location[len(base) :].partition(os.sep)[0]
+        for f in files
+        if f.location.startswith(base) and os.sep in f.location[len(base) :]
+    }
+    own = {f.location for f in files}
+    sums: dict[str, dict[str, RecordedFile]] = {}
+    out: list[RecordedFile] = []
+    for top in sorted(tops):
+        for location in editable.extension_files((top,)):
+            where = location.location
+            if where in own:
+                continue
+            other = dpkg.owner(where)
+            if other is None or other == stem:
+                continue
+            if other not in sums:
+                sums[other] = {f.location: f for f in dpkg.files(other)}
+            recorded = sums[other].get(where)
+            if recorded is not None:
+                out.append(recorded)
+    return tuple(out)
+
+
 def _judge_by_os(dist: Distribution, dpkg: DpkgDatabase, claimed: set[str]) -> Distribution:
     """A distro package's dist: its files come from dpkg's md5sums, its RECORD is ignored."""
     assert dist.metadata_dir is not None
@@ -50,6 +85,14 @@ def _judge_by_os(dist: Distribution, dpkg: DpkgDatabase, claimed: set[str]) -> D
     package = dpkg.package_name(stem)
     files = () if stem in claimed else dpkg.files(stem)
     claimed.add(stem)
+    packages = [package]
+    if files:
+        split = _split_package_modules(dist, stem, files, dpkg)
+        files = (*files, *split)
+        for f in split:
+            other = dpkg.owner(f.location)
+            if other is not None and dpkg.package_name(other) not in packages:
+                packages.append(dpkg.package_name(other))
     return dataclasses.replace(
         dist,
         installer="dpkg",
@@ -57,7 +100,32 @@ def _judge_by_os(dist: Distribution, dpkg: DpkgDatabase, claimed: set[str]) -> D
         files=files,
         problems=(),
         root="/",
-        hint=f"apt-get install --reinstall {package}",
+        hint=f"apt-get install --reinstall {' '.join(packages)}",
+    )
+
+
+def _editable(dist: Distribution, links: set[str]) -> Distribution:
+    """An editable install with the package dirs of its working copy and the compiled modules
+    built in place there (`inventory.editable`); any other distribution unchanged."""
+    assert dist.metadata_dir is not None and dist.site_dir is not None
+    dirs: tuple[str, ...] = ()
+    project: str | None = None
+    if dist.source == "dist-info":
+        project = editable.project_dir(dist.metadata_dir)
+        if project is not None:
+            dirs = editable.editable_dirs(dist.site_dir, project, dist.files)
+    elif dist.source == "egg-info" and links and os.path.realpath(dist.site_dir) in links:
+        project = dist.site_dir
+        dirs = tuple(editable.packages_in(dist.site_dir))
+    if not dirs:
+        return dist
+    built = editable.extension_files(dirs)
+    return dataclasses.replace(
+        dist,
+        editable=dirs,
+        files=(*dist.files, *built),
+        # its compiled modules are the developer's builds: rebuild them, no index has them
+        hint=f"rebuild it in place: pip install --no-deps -e {project}",
     )
 
 
@@ -83,9 +151,10 @@ def build_inventory(
     if on_distribution is not None:
         for dist in conda:
             on_distribution(dist)
+    links = editable.egg_links(target.site_dirs)
     for site_dir in target.site_dirs:
         for name in metadata_entries(site_dir):  # one at a time: see on_distribution
-            dist = read_metadata_dir(site_dir, name, cache)
+            dist = _editable(read_metadata_dir(site_dir, name, cache), links)
             assert dist.metadata_dir is not None
             marker = os.path.join(
                 dist.metadata_dir, "METADATA" if dist.source == "dist-info" else "PKG-INFO"

@@ -122,6 +122,12 @@ def read_record(prefix: str, json_path: str) -> Distribution:
             problems.append(RecordProblem("record-malformed", rel, f"{rel} is not a JSON object"))
     except (OSError, ValueError) as exc:
         problems.append(RecordProblem("record-malformed", rel, f"{rel} cannot be read: {exc}"))
+    except RecursionError:  # issue 18 §12: JSON nested ~1,000 deep ended the whole run
+        problems.append(
+            RecordProblem(
+                "record-malformed", rel, f"{rel} cannot be read: JSON nested too deeply to parse"
+            )
+        )
     name = str(record.get("name") or guess[0])
     version = str(record.get("version") or (guess[1] if len(guess) == 3 else "unknown"))
     files: list[RecordedFile] = []

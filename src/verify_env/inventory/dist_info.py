@@ -16,6 +16,7 @@ from collections.abc import Iterable
 
 from verify_env.cache.statcache import StatCache, stat_key
 from verify_env.files import read_regular
+from verify_env.inventory import bounded
 from verify_env.inventory.model import (
     Distribution,
     FileKind,
@@ -24,7 +25,14 @@ from verify_env.inventory.model import (
     canonical_name,
 )
 
-__all__ = ["egg_requires", "hint_for", "metadata_entries", "read_metadata_dir", "scan_site_dir"]
+__all__ = [
+    "egg_requires",
+    "hint_for",
+    "metadata_entries",
+    "read_metadata_dir",
+    "scan_site_dir",
+    "wheel_file_tags",
+]
 
 # pip and uv write RECORD; a dist-info of theirs without one is damage, not a convention.
 RECORD_WRITERS = frozenset({"pip", "uv", "poetry", "pdm", "installer", "pipx", "hatch"})
@@ -70,6 +78,21 @@ def _headers(text: str) -> dict[str, list[str]]:
     return out
 
 
+def wheel_file_tags(text: str) -> tuple[str, ...]:
+    """Every ``Tag:`` line of a WHEEL file, wherever it stands.
+
+    WHEEL has no body, so a blank line does not end its tags: Debian's python3-tables 3.7.0
+    ships ``Tag: cp310-…`` and, after a blank line, ``Tag: cp311-cp311-linux_x86_64`` (its
+    build appends the tag of each Python it builds for); stopping at the blank line read only
+    the cp310 tag and made a working package a tag-mismatch."""
+    tags = []
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip().lower() == "tag" and line[:1] not in (" ", "\t") and value.strip():
+            tags.append(value.strip())
+    return tuple(tags)
+
+
 # Length of the unpadded urlsafe-base64 digest for each algorithm RECORD may use.
 _B64_LENGTHS = {
     name: (hashlib.new(name).digest_size * 4 + 2) // 3
@@ -80,7 +103,7 @@ _B64 = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def parse_record(
-    text: str, root: str, record_rel: str
+    text: str | Iterable[str], root: str, record_rel: str
 ) -> tuple[list[RecordedFile], list[RecordProblem]]:
     """Rows of a RECORD as files relative to ``root``; malformed rows as problems.
 
@@ -89,6 +112,9 @@ def parse_record(
     43k rows of a 103-distribution site-packages here, this loop ~70 ms (csv alone: 28 ms);
     digests stay text, compared as text (decoding them all cost 137 ms).
     Bytecode (``.pyc``) rows are left out: Python rewrites it and images strip it on purpose.
+    ``text`` is the RECORD's text or its lines (`bounded.record_lines`); a line csv cannot
+    read (a field over its limit) is one problem and the rows after it are still read; a
+    RECORD of more than `bounded.RECORD_ROWS_CAP` rows is one problem and no rows.
     """
     files: list[RecordedFile] = []
     problems: list[RecordProblem] = []
@@ -97,7 +123,45 @@ def parse_record(
     base = os.path.normpath(root) + os.sep
     lengths, b64 = _B64_LENGTHS, _B64.fullmatch
     append = files.append
-    for lineno, row in enumerate(csv.reader(text.splitlines()), start=1):
+    reader = csv.reader(text.splitlines() if isinstance(text, str) else text)
+    listed = False
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            listed = True
+            problems.append(
+                RecordProblem(
+                    "record-malformed", record_rel, f"RECORD line {reader.line_num}: {exc}"
+                )
+            )
+            continue
+        lineno = reader.line_num
+        listed = listed or bool(row)
+        if len(files) >= bounded.RECORD_ROWS_CAP:
+            # more than any installer writes: checking its first rows one by one would report
+            # each missing file of a forged list (100k findings); the record is the finding
+            problems.append(
+                RecordProblem(
+                    "record-malformed",
+                    record_rel,
+                    f"{record_rel} lists more than {bounded.RECORD_ROWS_CAP} files, more than any "
+                    "installer writes; none of its rows is checked",
+                )
+            )
+            files.clear()
+            break
+        if row == [bounded.OVERLONG]:
+            problems.append(
+                RecordProblem(
+                    "record-malformed",
+                    record_rel,
+                    f"RECORD line {lineno} is longer than {bounded.LINE_CAP} characters; not read",
+                )
+            )
+            continue
         if len(row) != 3:
             if row:
                 problems.append(
@@ -113,10 +177,17 @@ def parse_record(
         if path.endswith(".pyc"):
             continue  # bytecode is optional: Python rewrites it and images strip it on purpose
         digest = algorithm = None
-        if hash_text:
+        if not hash_text:
+            if not size_text and path.endswith("__pycache__"):
+                continue  # virtualenv's seeder lists a bytecode dir for every package dir
+        else:
             algorithm, sep, digest = hash_text.partition("=")
             algorithm = algorithm.lower()
-            if not sep or lengths.get(algorithm) != len(digest) or not b64(digest):
+            if sep and not digest and algorithm in lengths:
+                # pdm names the algorithm but leaves the digest empty for the files it links
+                # from its install cache (every cache_method); the size it records still holds
+                algorithm = digest = None
+            elif not sep or lengths.get(algorithm) != len(digest) or not b64(digest):
                 problems.append(
                     RecordProblem(
                         "record-malformed",
@@ -155,7 +226,7 @@ def parse_record(
         else:  # the common case, already normal: 3x cheaper than normpath(join())
             location = base + path
         append(RecordedFile(path, location, algorithm, digest, size, regular))
-    if not text.strip():
+    if not listed:
         problems.append(
             RecordProblem(
                 "record-malformed",
@@ -164,6 +235,11 @@ def parse_record(
             )
         )
     return files, problems
+
+
+# The cache space of parsed RECORDs; its name changes when the parse changes (RECORD3: bytecode
+# dir rows left out, pdm's empty digests read), so an older cache is never read as this one.
+_RECORD_SPACE = "RECORD3"
 
 
 def _record(
@@ -180,19 +256,77 @@ def _record(
             key = stat_key(os.stat(record_path))
         except OSError:
             return None
-        rows = cache.fact("RECORD", record_path, key)
+        rows = cache.fact(_RECORD_SPACE, record_path, key)
         if isinstance(rows, tuple) and all(len(row) == 5 for row in rows[:1]):
             # tuple.__new__ on the stored row plus the defaults: no Python frame per row
             # (23.5k rows: 12.8 ms through RecordedFile(...), 7.7 ms this way)
             tail, make = (FileKind.REGULAR, False), tuple.__new__
             return [make(RecordedFile, row + tail) for row in rows], []
-    text = _read_text(record_path)
-    if text is None:
+    cut: list[str] = []
+    lines = bounded.record_lines(record_path, cut)
+    if lines is None:
         return None
-    files, problems = parse_record(text, site_dir, record_rel)
+    files, problems = parse_record(lines, site_dir, record_rel)
+    problems.extend(RecordProblem("record-malformed", record_rel, why) for why in cut)
     if key is not None and cache is not None and not problems:
-        cache.remember("RECORD", record_path, key, tuple(f[:5] for f in files))
+        cache.remember(_RECORD_SPACE, record_path, key, tuple(f[:5] for f in files))
     return files, problems
+
+
+_REFER_TO_CAP = 4096
+_CACHED_RECORD_CAP = 64 << 20
+
+
+def _linked_digests(meta_dir: str, name: str, files: list[RecordedFile]) -> list[RecordedFile]:
+    """Digests for the rows pdm left without one, from the wheel's own RECORD in its cache.
+
+    pdm links files from its install cache instead of copying them and then records
+    ``sha256=`` with an empty digest (pdm/installers/installers.py ``write_to_fs``); with
+    the symlink cache methods it names the cached wheel in ``REFER_TO``, whose ``*.dist-info/
+    RECORD`` is the wheel's, with digests. A row takes that digest only when both records
+    give it the same size; without ``REFER_TO`` (hardlinks) the size is all that is promised.
+    """
+    refer = read_regular(os.path.join(meta_dir, "REFER_TO"), _REFER_TO_CAP)
+    if not refer:
+        return files
+    cached = os.path.join(refer.decode("utf-8", "surrogateescape").strip(), name, "RECORD")
+    if not os.path.isabs(cached):
+        return files
+    data = read_regular(cached, _CACHED_RECORD_CAP)
+    if data is None:
+        return files
+    wheel_rows, _ = parse_record(data.decode("utf-8", "surrogateescape"), os.sep, "RECORD")
+    known = {f.path: f for f in wheel_rows if f.digest is not None}
+    out = []
+    for f in files:
+        row = known.get(f.path) if f.digest is None and f.size is not None else None
+        if row is not None and row.size == f.size:
+            f = f._replace(algorithm=row.algorithm, digest=row.digest)
+        out.append(f)
+    return out
+
+
+def _target_layout(site_dir: str, files: list[RecordedFile]) -> list[RecordedFile]:
+    """Where the files of a ``pip install --target DIR`` install really are.
+
+    pip installs into a temporary home scheme (purelib ``HOME/lib/python``, scripts
+    ``HOME/bin``) and then moves the contents of purelib and of HOME into DIR (pip's
+    ``install._handle_target_dir``), so RECORD rows written relative to ``HOME/lib/python`` that
+    climb out of it (``../../bin/black``) name ``DIR/bin/black``. A site dir that is a scheme's
+    own (``…/site-packages``, ``…/dist-packages``, the home scheme's ``…/lib/python``) keeps
+    the literal reading.
+    """
+    parts = os.path.normpath(site_dir).split(os.sep)
+    if parts[-1] in ("site-packages", "dist-packages") or parts[-2:] == ["lib", "python"]:
+        return files
+    base = os.path.normpath(site_dir) + os.sep
+    moved = []
+    for f in files:
+        rest = f.path[6:] if f.path.startswith("../../") else ""
+        if rest and not rest.startswith(("../", "/")):
+            f = f._replace(location=os.path.normpath(base + rest))
+        moved.append(f)
+    return moved
 
 
 def egg_requires(text: str) -> list[str]:
@@ -223,8 +357,18 @@ def read_metadata_dir(site_dir: str, name: str, cache: StatCache | None = None) 
     problems: list[RecordProblem] = []
     is_dir = os.path.isdir(meta_dir)
     metadata_name = "METADATA" if ext == "dist-info" else "PKG-INFO"
-    text = _read_text(os.path.join(meta_dir, metadata_name) if is_dir else meta_dir)
+    head = bounded.read_head(os.path.join(meta_dir, metadata_name) if is_dir else meta_dir)
+    text = head[0] if head is not None else None
     headers = _headers(text) if text is not None else {}
+    if head is not None and head[1]:
+        problems.append(
+            RecordProblem(
+                "record-malformed",
+                f"{name}/{metadata_name}" if is_dir else name,
+                f"{metadata_name}'s headers run past {bounded.HEADER_CAP >> 10} KiB without the "
+                "empty line that ends them; only that much was read",
+            )
+        )
     if ext == "dist-info" and not is_dir:
         problems.append(
             RecordProblem(
@@ -249,7 +393,7 @@ def read_metadata_dir(site_dir: str, name: str, cache: StatCache | None = None) 
             installer = installer_text.strip().splitlines()[0].strip().lower()
         wheel = _read_text(os.path.join(meta_dir, "WHEEL"))
         if wheel is not None:
-            wheel_tags = tuple(_headers(wheel).get("tag", ()))
+            wheel_tags = wheel_file_tags(wheel)
         record_rel = f"{name}/RECORD"
         parsed_record = _record(site_dir, os.path.join(meta_dir, "RECORD"), record_rel, cache)
         if parsed_record is None:
@@ -269,7 +413,10 @@ def read_metadata_dir(site_dir: str, name: str, cache: StatCache | None = None) 
                     )
                 )
         else:
-            files, problems = parsed_record[0], problems + parsed_record[1]
+            files = _target_layout(site_dir, parsed_record[0])
+            problems = problems + parsed_record[1]
+            if any(f.digest is None and f.size is not None for f in files):
+                files = _linked_digests(meta_dir, name, files)
     elif is_dir:
         if not requires:
             egg = _read_text(os.path.join(meta_dir, "requires.txt"))
