@@ -356,6 +356,48 @@ CODES: dict[str, Code] = {
             "PYTHONPATH) instead of the installed package.",
             fix="Rename or remove the shadowing file or dir, or run from another directory.",
         ),
+        Code(
+            "pth-executable",
+            "paths",
+            _E,
+            "a .pth file no installer owns has lines Python executes at every start-up",
+            detail="`site` runs each `import …` line of every `.pth` file in a site dir when "
+            "any interpreter of the environment starts; verify-env parses them and runs none",
+            severity_note="warning for virtualenv's own `_virtualenv.pth` in an env whose "
+            "pyvenv.cfg names virtualenv",
+            why="Installers record the `.pth` files they write (setuptools' "
+            "`distutils-precedence.pth`, editable installs), so unowned start-up code is what "
+            "a tamper or a hand edit looks like, and it runs in every process that uses the "
+            "environment — pip, your tests, production. An error, not a warning: the "
+            "environment cannot be called whole while unknown code runs in it; a deliberate "
+            "local hook is accepted visibly with `--ignore paths:pth-executable::PATH`.",
+            fix="Remove the file, or reinstall the distribution that should own it.",
+        ),
+        Code(
+            "site-customize",
+            "paths",
+            _E,
+            "a sitecustomize or usercustomize module no installer owns runs at every start-up",
+            detail="the first `sitecustomize` (and `usercustomize` when the user site is on) "
+            "on the sys.path `site` builds; the distro's own (dpkg-owned) is not reported",
+            why="`site` imports it in every process of the environment; nothing installs one "
+            "without recording it, so an unowned one is a tamper or a hand edit. An error for "
+            "the reason `pth-executable` is; accept a deliberate one with `--ignore`.",
+            fix="Remove the module, or install it through a package that records it.",
+        ),
+        Code(
+            "distributions-unseen",
+            "paths",
+            _E,
+            "the site-packages dirs hold distributions but none was inventoried",
+            detail="`*.dist-info` / `*.egg-info` dirs found by listing the prefix's "
+            "`lib/python*/site-packages` while the inventory is empty",
+            why="An empty report for a populated environment means the target's facts were "
+            "wrong (a damaged or forged interpreter, a moved prefix), not that it is whole: "
+            "`OK` would be a false verdict.",
+            fix="Check that --python/--prefix names the environment's own interpreter; "
+            "recreate the environment if its interpreter is damaged.",
+        ),
     )
 }
 

@@ -1,0 +1,146 @@
+"""The environment is untrusted input (issue 18): a default run executes none of its code, and
+what it planted at start-up is reported, not obeyed.
+
+Every hostile file here is real: a ``.pth`` whose import line would write a marker file (and
+lie to ``site``) if it ever ran, a ``sitecustomize.py`` doing the same, an interpreter that
+forges its own facts. Each run must leave the environment byte- and ctime-identical.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from pathlib import Path
+
+from tests.support.envs import CliRun, clone_env, run_cli, site_packages
+
+TIMEOUT = 120.0
+
+
+def byte_snapshot(root: Path) -> dict[str, tuple[int, int, int, str]]:
+    """(mode, mtime_ns, ctime_ns, sha256 or link target) of every entry below ``root``."""
+    out: dict[str, tuple[int, int, int, str]] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            st = os.lstat(path)
+            if stat.S_ISREG(st.st_mode):
+                with open(path, "rb") as fh:
+                    content = hashlib.sha256(fh.read()).hexdigest()
+            elif stat.S_ISLNK(st.st_mode):
+                content = os.readlink(path)
+            else:
+                content = ""
+            out[path] = (st.st_mode, st.st_mtime_ns, st.st_ctime_ns, content)
+    return out
+
+
+def _verify(env: Path, cache_dir: Path, *extra: str) -> CliRun:
+    run = run_cli(
+        "--python",
+        str(env / "bin" / "python"),
+        "--format",
+        "json",
+        *extra,
+        cache_dir=cache_dir,
+        timeout=TIMEOUT,
+    )
+    assert run.returncode in (0, 1), (run.returncode, run.stderr)
+    return run
+
+
+def _planted(env: Path, marker: Path) -> tuple[Path, Path]:
+    """A .pth that would write ``marker`` and empty ``site.getsitepackages()`` (so that an
+    obeying probe sees no distribution), and a sitecustomize.py that would write it too."""
+    sp = site_packages(env)
+    pth = sp / "zz-evil.pth"
+    pth.write_text(
+        "# a comment line\n"
+        f"import site; open({str(marker)!r}, 'a').write('pth\\n'); "
+        "site.getsitepackages = lambda *a: []\n"
+    )
+    custom = sp / "sitecustomize.py"
+    custom.write_text(f"open({str(marker)!r}, 'a').write('sitecustomize\\n')\n")
+    return pth, custom
+
+
+def test_pth_and_sitecustomize_never_run_and_are_findings(
+    bare_venv: Path, tmp_path: Path, cache_dir: Path
+) -> None:
+    env = clone_env(bare_venv, tmp_path / "env")
+    marker = tmp_path / "MARKER"
+    pth, custom = _planted(env, marker)
+    before = byte_snapshot(env)
+    run = _verify(env, cache_dir, "--strict")
+    assert not marker.exists(), marker.read_text()
+    assert run.returncode == 1
+    found = run.find("pth-executable", pth.name)
+    assert found["severity"] == "error" and found["path"] == str(pth)
+    assert "line 2" in found["message"] and "import site" in found["message"]
+    assert run.find("site-customize", custom.name)["severity"] == "error"
+    # the lie was not believed: pip's own distribution is still inventoried
+    assert run.report["summary"]["distributions"] >= 1
+    assert byte_snapshot(env) == before
+
+
+def test_owned_pth_with_import_line_is_not_a_finding(
+    bare_venv: Path, tmp_path: Path, cache_dir: Path
+) -> None:
+    """An import line in a .pth that a RECORD owns is how editable installs work."""
+    env = clone_env(bare_venv, tmp_path / "env")
+    marker = tmp_path / "MARKER"
+    sp = site_packages(env)
+    pth = sp / "owned.pth"
+    pth.write_text(f"import os; open({str(marker)!r}, 'w')\n")
+    record = next(sp.glob("pip-*.dist-info")) / "RECORD"
+    data = record.read_bytes()
+    record.unlink()  # a hard link into the session env: replace, never write through
+    record.write_bytes(data + b"owned.pth,,\n")
+    run = _verify(env, cache_dir)
+    assert not marker.exists()
+    assert not [f for f in run.findings if f["code"] == "pth-executable"]
+
+
+def test_pth_path_lines_still_extend_the_search_path(
+    bare_venv: Path, tmp_path: Path, cache_dir: Path
+) -> None:
+    """Path lines are applied as site applies them: a dir added by a .pth that holds another
+    Python's packages is still seen (foreign-site-packages), without the .pth running."""
+    env = clone_env(bare_venv, tmp_path / "env")
+    other = tmp_path / "lib" / "python3.9" / "site-packages"
+    (other / "somemod").mkdir(parents=True)
+    (other / "somemod" / "__init__.py").write_text("")
+    (site_packages(env) / "extra.pth").write_text(f"{other}\n")
+    run = _verify(env, cache_dir)
+    assert run.find("foreign-site-packages")["path"] == str(other)
+
+
+def test_forged_facts_with_distributions_on_disk_are_an_error(
+    bare_venv: Path, tmp_path: Path, cache_dir: Path, py311: str
+) -> None:
+    """An interpreter that describes itself with no site dirs cannot make a populated env OK."""
+    env = clone_env(bare_venv, tmp_path / "env")
+    forger = tmp_path / "forge.py"
+    forger.write_text(
+        "import json, runpy, sys, io, contextlib\n"
+        "buf = io.StringIO()\n"
+        "sys.argv = [a for a in sys.argv[1:] if not a.startswith('-')]\n"
+        "with contextlib.redirect_stdout(buf):\n"
+        "    runpy.run_path(sys.argv[0], run_name='__main__')\n"
+        "facts = json.loads(buf.getvalue())\n"
+        "facts['site_packages'] = []\n"
+        "facts['sys_path'] = facts['sys_path'][:3]\n"
+        f"facts['prefix'] = {str(env)!r}\n"
+        "print(json.dumps(facts))\n"
+    )
+    python = env / "bin" / "python"
+    python.unlink()
+    python.write_text(f'#!/bin/sh\nexec {py311} -I -S -B {forger} "$@"\n')
+    python.chmod(0o755)
+    run = _verify(env, cache_dir, "--strict")
+    assert run.report["summary"]["distributions"] == 0
+    assert run.returncode == 1
+    found = run.find("distributions-unseen")
+    assert found["severity"] == "error"
+    assert found["path"] == str(site_packages(env))
