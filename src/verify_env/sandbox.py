@@ -8,6 +8,9 @@ killed, whether it finished or not (issue 18, §6, §7, §11). A child still hol
 after the process itself exited extends nothing: we stop reading a short grace after the exit.
 
 The group is killed before the leader is reaped, so its id cannot have been reused by then.
+A descendant that leaves the group with ``setsid()`` (a double fork) escapes ``killpg``; while
+a `Subreaper` is held (Linux), such orphans are re-parented to us instead of init, and
+`Subreaper.kill_escaped` kills them.
 """
 
 from __future__ import annotations
@@ -16,11 +19,12 @@ import os
 import selectors
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["Outcome", "finish", "kill_group", "run", "start"]
+__all__ = ["Outcome", "Subreaper", "finish", "kill_group", "run", "start"]
 
 GRACE = 0.25
 """Seconds we keep reading after the process exited (what it printed last may still be in the
@@ -149,3 +153,83 @@ def run(
 ) -> Outcome:
     """`start` then `finish`."""
     return finish(start(cmd, env=env, cwd=cwd), timeout, cap)
+
+
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def _set_subreaper(on: bool) -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(_PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False
+
+
+def _children() -> dict[int, int]:
+    """pid -> session id of this process's children (from /proc)."""
+    me = os.getpid()
+    out: dict[int, int] = {}
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return out
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as fh:
+                fields = fh.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 3 and int(fields[1]) == me:
+            out[int(name)] = int(fields[3])
+    return out
+
+
+class Subreaper:
+    """While held, orphaned descendants are re-parented to this process (Linux only), so
+    that those that left their process group (``setsid()``) can be found and killed."""
+
+    def __init__(self) -> None:
+        self.active = _set_subreaper(True)
+        self._before = set(_children()) if self.active else set()
+
+    def kill_escaped(self) -> int:
+        """SIGKILL and reap every child that is in another session than ours and was not
+        our child before (our own helpers share our session); stop being the subreaper.
+        Returns how many were killed."""
+        if not self.active:
+            return 0
+        ours = os.getsid(0)
+        killed = 0
+        try:
+            for _ in range(20):  # the children of a killed one come to us next
+                found = [
+                    p for p, sid in _children().items() if sid != ours and p not in self._before
+                ]
+                if not found:
+                    break
+                for pid in list(found):
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                    except PermissionError:  # setuid: not ours to kill, nor to wait for
+                        found.remove(pid)
+                if not found:
+                    break
+                for pid in found:
+                    try:
+                        os.waitpid(pid, 0)
+                    except ChildProcessError:
+                        pass
+                killed += len(found)
+        finally:
+            _set_subreaper(False)
+            self.active = False
+        return killed

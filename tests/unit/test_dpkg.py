@@ -8,6 +8,7 @@ without INSTALLER whose RECORD no longer matches the files (Debian strips and re
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 from verify_env.cache.statcache import StatCache
@@ -110,3 +111,19 @@ def test_an_extension_owned_by_another_os_package_is_not_unrecorded(tmp_path: Pa
     db2 = DpkgDatabase(db.admindir)  # a fresh view: the database is read once per run
     codes = [(f.code, f.path) for f in _run(site, db2).findings]
     assert codes == [("unrecorded-extension", "yamlish/_stale.cpython-311-x86_64-linux-gnu.so")]
+
+
+def test_a_fifo_among_the_list_files_does_not_hang(tmp_path: Path) -> None:
+    """Issue 18, §6: a FIFO in dpkg's info dir is skipped, not waited on."""
+    from tests.support.guard import deadline
+
+    info = tmp_path / "info"
+    info.mkdir()
+    (info / "good.list").write_text("/usr/lib/good.so\n")
+    os.mkfifo(info / "evil.list")
+    os.mkfifo(info / "good.md5sums")
+    db = DpkgDatabase(str(tmp_path))
+    with deadline(20):
+        assert db.owner("/usr/lib/good.so") == "good"
+        assert db.owner("/usr/lib/evil.so") is None
+        assert db.files("good") == ()
