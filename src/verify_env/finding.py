@@ -160,6 +160,20 @@ CODES: dict[str, Code] = {
             fix=_REINSTALL,
         ),
         Code(
+            "path-escape",
+            "record",
+            _E,
+            "a recorded path resolves through a symlink to a place outside the environment",
+            detail="a symlinked directory or file below the distribution's roots whose real "
+            "path lies outside them; the file is never opened",
+            why="Installers do not link recorded files out of the environment; a link "
+            "that does (`site-packages/pkg -> /etc`) makes the recorded name read another "
+            "file — a tamper, or a copy of an environment that kept links to its origin. "
+            "verify-env never reads through it, so those files are not verified.",
+            fix="Remove the symlink and reinstall the distribution, or recreate the "
+            "environment without links out of it.",
+        ),
+        Code(
             "unrecorded-extension",
             "record",
             _E,

@@ -11,11 +11,16 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import time
 from pathlib import Path
 
+import pytest
+
 from tests.support.envs import CliRun, clone_env, run_cli, site_packages
+from tests.support.guard import deadline
 
 TIMEOUT = 120.0
+FAKE = "sha256=" + "A" * 43  # well-formed, matches nothing
 
 
 def byte_snapshot(root: Path) -> dict[str, tuple[int, int, int, str]]:
@@ -144,3 +149,113 @@ def test_forged_facts_with_distributions_on_disk_are_an_error(
     found = run.find("distributions-unseen")
     assert found["severity"] == "error"
     assert found["path"] == str(site_packages(env))
+
+
+# --- reads stay inside the roots and bounded (issue 18, §8/§9) --------------------------------
+
+
+def _record_of(env: Path) -> Path:
+    return next(site_packages(env).glob("pip-*.dist-info")) / "RECORD"
+
+
+def _add_rows(env: Path, rows: str) -> None:
+    record = _record_of(env)
+    data = record.read_bytes()
+    record.unlink()  # a hard link into the session env: replace, never write through
+    record.write_bytes(data + rows.encode())
+
+
+def _row(rel: str, data: bytes) -> str:
+    import base64
+
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{rel},sha256={digest},{len(data)}\n"
+
+
+def test_a_symlinked_dir_out_of_the_env_is_never_read_through(
+    bare_venv: Path, tmp_path: Path, cache_dir: Path
+) -> None:
+    """``site-packages/escape -> /etc`` and a row ``escape/shadow``: never opened, an error."""
+    env = clone_env(bare_venv, tmp_path / "env")
+    (site_packages(env) / "escape").symlink_to("/etc")
+    _add_rows(env, f"escape/shadow,{FAKE},1234\nescape/passwd,{FAKE},1234\n")
+    clean = _verify(clone_env(bare_venv, tmp_path / "clean"), tmp_path / "c2")
+    before = byte_snapshot(env)
+    run = _verify(env, cache_dir)
+    assert run.returncode == 1
+    found = run.find("path-escape", "escape/shadow")
+    assert found["severity"] == "error" and found["distribution"] == "pip"
+    assert "/etc/shadow" in found["message"] and "not opened" in found["message"]
+    assert "1234" not in found["message"]
+    assert run.find("path-escape", "escape/passwd")
+    assert run.report["summary"]["bytes_hashed"] == clean.report["summary"]["bytes_hashed"]
+    assert byte_snapshot(env) == before
+
+
+def test_a_recorded_file_swapped_for_a_symlink_out_is_never_read(
+    bare_venv: Path, tmp_path: Path, cache_dir: Path
+) -> None:
+    env = clone_env(bare_venv, tmp_path / "env")
+    secret = tmp_path / "outside" / "secret"
+    secret.parent.mkdir()
+    secret.write_bytes(b"not yours\n")
+    victim = site_packages(env) / "pip" / "__main__.py"
+    victim.unlink()
+    victim.symlink_to(secret)
+    run = _verify(env, cache_dir)
+    assert run.returncode == 1
+    found = run.find("path-escape", "pip/__main__.py")
+    assert str(secret) in found["message"]
+    assert not [f for f in run.findings if f["code"] in ("size-mismatch", "hash-mismatch")]
+
+
+def test_a_symlink_inside_the_env_is_followed_and_judged(
+    bare_venv: Path, tmp_path: Path, cache_dir: Path
+) -> None:
+    env = clone_env(bare_venv, tmp_path / "env")
+    victim = site_packages(env) / "pip" / "__main__.py"
+    copy = site_packages(env) / "pip" / "real_main.txt"
+    copy.write_bytes(victim.read_bytes() + b"# more\n")
+    victim.unlink()
+    victim.symlink_to(copy.name)
+    run = _verify(env, cache_dir)
+    assert run.returncode == 1
+    assert run.find("size-mismatch", "pip/__main__.py")["severity"] == "error"
+    assert not [f for f in run.findings if f["code"] == "path-escape"]
+
+
+@pytest.mark.parametrize("recorded", ["matching-size", "no-size"])
+def test_a_huge_sparse_file_behind_a_recorded_name_is_not_hashed(
+    bare_venv: Path, tmp_path: Path, cache_dir: Path, recorded: str
+) -> None:
+    env = clone_env(bare_venv, tmp_path / "env")
+    sparse = site_packages(env) / "pip" / "huge.bin"
+    size = 100 << 30 if recorded == "matching-size" else 2 << 30
+    with open(sparse, "wb") as fh:
+        fh.truncate(size)  # sparse: no disk used
+    link = site_packages(env) / "pip" / "data.bin"
+    link.symlink_to(sparse.name)
+    _add_rows(env, f"pip/data.bin,{FAKE},{size if recorded == 'matching-size' else ''}\n")
+    with deadline(60):
+        start = time.monotonic()
+        run = _verify(env, cache_dir)
+    assert time.monotonic() - start < 30
+    assert run.returncode == 1
+    found = run.find("missing-file", "pip/data.bin")
+    assert "not hashed" in found["message"] and str(size) in found["message"]
+    assert run.report["summary"]["bytes_hashed"] < 1 << 30
+
+
+def test_one_file_listed_many_times_is_hashed_once(
+    bare_venv: Path, tmp_path: Path, cache_dir: Path
+) -> None:
+    env = clone_env(bare_venv, tmp_path / "env")
+    data = os.urandom(4 << 20)
+    (site_packages(env) / "pip" / "blob.bin").write_bytes(data)
+    clean = _verify(clone_env(bare_venv, tmp_path / "clean"), tmp_path / "c2", "--no-cache")
+    _add_rows(env, _row("pip/blob.bin", data) * 200)
+    run = _verify(env, cache_dir, "--no-cache")
+    assert run.returncode == 0, run.findings
+    assert run.report["summary"]["bytes_hashed"] == clean.report["summary"]["bytes_hashed"] + len(
+        data
+    )
