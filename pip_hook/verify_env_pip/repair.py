@@ -54,8 +54,12 @@ def repair(python: str, args: Sequence[str]) -> int:
         _say("nothing pip installed is damaged" if not others else "nothing for pip to repair")
         return 1 if others else 0
     specs = [f"{name}=={version}" for name, version in sorted(damaged.items())]
-    argv = [python, "-m", "pip", "install", "--force-reinstall", "--no-deps", *specs]
-    _say("plan: " + " ".join(argv[1:]))
+    from verify_env.target.interpreter import module_command
+
+    # not ``-m pip``: a pip/ or pip.py in the working directory must not run (issue 18, §10)
+    pip_args = ["install", "--force-reinstall", "--no-deps", *specs]
+    argv = module_command(python, "pip", pip_args)
+    _say("plan: " + " ".join(["-m", "pip", *pip_args]))
     status = subprocess.run(argv, check=False).returncode
     if status != 0:
         _say(f"pip exited with status {status}")
