@@ -373,30 +373,30 @@ CODES: dict[str, Code] = {
         Code(
             "pth-executable",
             "paths",
-            _E,
+            _W,
             "a .pth file no installer owns has lines Python executes at every start-up",
             detail="`site` runs each `import …` line of every `.pth` file in a site dir when "
             "any interpreter of the environment starts; verify-env parses them and runs none",
-            severity_note="warning for virtualenv's own `_virtualenv.pth` in an env whose "
-            "pyvenv.cfg names virtualenv",
             why="Installers record the `.pth` files they write (setuptools' "
             "`distutils-precedence.pth`, editable installs), so unowned start-up code is what "
             "a tamper or a hand edit looks like, and it runs in every process that uses the "
-            "environment — pip, your tests, production. An error, not a warning: the "
-            "environment cannot be called whole while unknown code runs in it; a deliberate "
-            "local hook is accepted visibly with `--ignore paths:pth-executable::PATH`.",
+            "environment. A warning, not an error: it breaks no import, and image builders "
+            "add such hooks on purpose (a CA bundle patched into certifi, virtualenv's "
+            "`_virtualenv.pth`, coverage's process start-up). It can no longer forge the "
+            "verdict: verify-env never runs it. `--strict` fails on it; accept a deliberate "
+            "one visibly with `--ignore paths:pth-executable::PATH`.",
             fix="Remove the file, or reinstall the distribution that should own it.",
         ),
         Code(
             "site-customize",
             "paths",
-            _E,
+            _W,
             "a sitecustomize or usercustomize module no installer owns runs at every start-up",
             detail="the first `sitecustomize` (and `usercustomize` when the user site is on) "
             "on the sys.path `site` builds; the distro's own (dpkg-owned) is not reported",
             why="`site` imports it in every process of the environment; nothing installs one "
-            "without recording it, so an unowned one is a tamper or a hand edit. An error for "
-            "the reason `pth-executable` is; accept a deliberate one with `--ignore`.",
+            "without recording it, so an unowned one is a tamper or a hand edit. A warning "
+            "for the reason `pth-executable` is one; `--strict` fails on it.",
             fix="Remove the module, or install it through a package that records it.",
         ),
         Code(

@@ -391,14 +391,6 @@ def _is_owned(location: str, owned: set[str], ctx: Context) -> bool:
     return False
 
 
-def _virtualenv_made(target: Target) -> bool:
-    """Whether virtualenv (not ``python -m venv``) made the env: its pyvenv.cfg says so."""
-    data = read_regular(os.path.join(target.prefix, "pyvenv.cfg"), 1 << 16) or b""
-    return any(
-        line.partition(b"=")[0].strip().lower() == b"virtualenv" for line in data.splitlines()
-    )
-
-
 def _startup_code(ctx: Context) -> Iterator[Finding]:
     """Unowned code ``site`` runs at every start-up: ``.pth`` import lines, sitecustomize."""
     target = ctx.target
@@ -410,12 +402,10 @@ def _startup_code(ctx: Context) -> Iterator[Finding]:
         if pth in reported or _is_owned(pth, owned, ctx):
             continue
         reported.add(pth)
-        ours = os.path.basename(pth) == "_virtualenv.pth" and line == "import _virtualenv"
-        severity = Severity.WARNING if ours and _virtualenv_made(target) else Severity.ERROR
         yield Finding(
             NAME,
             "pth-executable",
-            severity,
+            Severity.WARNING,
             None,
             None,
             None,
@@ -430,7 +420,7 @@ def _startup_code(ctx: Context) -> Iterator[Finding]:
         yield Finding(
             NAME,
             "site-customize",
-            Severity.ERROR,
+            Severity.WARNING,
             None,
             None,
             None,
