@@ -206,6 +206,16 @@ def _pyvenv_cfg() -> tuple[str, dict[str, str]] | None:
     return None
 
 
+def _site_packages_of(prefixes: list[str]) -> list[str]:
+    """``site.getsitepackages(prefixes)``, or its POSIX rule where an old virtualenv's
+    ``site.py`` lacks it."""
+    try:
+        return list(site.getsitepackages(prefixes))
+    except AttributeError:
+        version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+        return [os.path.join(p, "lib", version, "site-packages") for p in prefixes]
+
+
 def _site_from_files() -> tuple[_Site, list[str], str | None, str | None]:
     """``site.main()`` without running anything: the site state, the declared site-packages,
     the user site (None when disabled) and the user base. Sets ``sys.prefix`` for a venv,
@@ -226,7 +236,7 @@ def _site_from_files() -> tuple[_Site, list[str], str | None, str | None]:
     if venv is not None:
         site_prefix, keys = venv
         sys.prefix = sys.exec_prefix = site_prefix
-        for d in site.getsitepackages([site_prefix]):
+        for d in _site_packages_of([site_prefix]):
             declared.append(d)
             if os.path.isdir(d):
                 state.add_sitedir(d)
@@ -235,11 +245,11 @@ def _site_from_files() -> tuple[_Site, list[str], str | None, str | None]:
         else:
             prefixes = [site_prefix]
             user_allowed = False
-    user_base = site.getuserbase()
-    user_site = site.getusersitepackages() if user_allowed else None
+    user_base = getattr(site, "getuserbase", lambda: None)()
+    user_site = site.getusersitepackages() if user_allowed and user_base else None
     if user_site and os.path.isdir(user_site):
         state.add_sitedir(user_site)
-    for d in site.getsitepackages(prefixes):
+    for d in _site_packages_of(prefixes):
         if d not in declared:
             declared.append(d)
         if os.path.isdir(d):
