@@ -259,3 +259,40 @@ def test_one_file_listed_many_times_is_hashed_once(
     assert run.report["summary"]["bytes_hashed"] == clean.report["summary"]["bytes_hashed"] + len(
         data
     )
+
+
+def test_an_interpreter_that_prints_forever_is_cut_off(
+    bare_venv: Path, tmp_path: Path, cache_dir: Path
+) -> None:
+    """The probe's output is capped (issue 18, §7): a target whose python prints without end
+    costs a second and a few MB, one line on stderr, no traceback."""
+    env = clone_env(bare_venv, tmp_path / "env")
+    python = env / "bin" / "python"
+    python.unlink()
+    python.write_text("#!/bin/sh\nexec yes xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n")
+    python.chmod(0o755)
+    with deadline(60):
+        start = time.monotonic()
+        run = run_cli("--python", str(python), cache_dir=cache_dir, timeout=TIMEOUT)
+    assert time.monotonic() - start < 30
+    assert run.returncode == 2  # the interpreter cannot describe itself: nothing to judge
+    (line,) = run.stderr.splitlines()
+    assert "printed more than" in line and str(python) in line
+
+
+def test_pipv_verify_runs_no_code_of_the_environment_either(
+    bare_venv: Path, tmp_path: Path, cache_dir: Path
+) -> None:
+    """pipv uses the same target code: the planted .pth and sitecustomize never run."""
+    from tests.integration.test_pipv import pipv
+
+    env = clone_env(bare_venv, tmp_path / "env")
+    marker = tmp_path / "MARKER"
+    _planted(env, marker)
+    before = byte_snapshot(env)
+    proc = pipv(
+        "--python", str(env / "bin" / "python"), "verify", cache_dir=cache_dir, cwd=tmp_path
+    )
+    assert not marker.exists()
+    assert "pth-executable" in proc.stdout + proc.stderr
+    assert byte_snapshot(env) == before
