@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 __all__ = ["Outcome", "Subreaper", "finish", "kill_group", "run", "start"]
 
+_POSIX = hasattr(os, "killpg") and hasattr(os, "waitid")
 GRACE = 0.25
 """Seconds we keep reading after the process exited (what it printed last may still be in the
 pipe); a forked child holding the pipe gets no more."""
@@ -63,7 +64,7 @@ def start(
         stderr=subprocess.PIPE,
         env=None if env is None else dict(env),
         cwd=cwd,
-        start_new_session=True,
+        start_new_session=_POSIX,
         close_fds=True,
     )
 
@@ -90,6 +91,8 @@ def _exited(proc: subprocess.Popen[bytes]) -> bool:
 def finish(proc: subprocess.Popen[bytes], timeout: float, cap: int) -> Outcome:
     """Read ``proc``'s output until it exits (plus `GRACE`), ``timeout`` seconds pass or it
     printed more than ``cap`` bytes in all; then kill its whole group and reap it."""
+    if not _POSIX:  # pragma: no cover - no process groups, no select() on pipes (Windows)
+        return _finish_plain(proc, timeout, cap)
     deadline = time.monotonic() + timeout
     out: list[bytes] = []
     err: list[bytes] = []
@@ -141,6 +144,20 @@ def finish(proc: subprocess.Popen[bytes], timeout: float, cap: int) -> Outcome:
         proc.wait()
     code = None if timed_out or overflowed else proc.returncode
     return Outcome(code, b"".join(out)[:cap], b"".join(err)[:cap], timed_out, overflowed)
+
+
+def _finish_plain(  # pragma: no cover - Windows
+    proc: subprocess.Popen[bytes], timeout: float, cap: int
+) -> Outcome:
+    """Without process groups: the deadline for the process itself, the cap after the fact."""
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        return Outcome(None, b"", b"", True, False)
+    over = len(out) + len(err) > cap
+    return Outcome(None if over else proc.returncode, out[:cap], err[:cap], False, over)
 
 
 def run(
