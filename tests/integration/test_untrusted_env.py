@@ -296,3 +296,16 @@ def test_pipv_verify_runs_no_code_of_the_environment_either(
     assert not marker.exists()
     assert "pth-executable" in proc.stdout + proc.stderr
     assert byte_snapshot(env) == before
+
+
+def test_a_pth_with_endless_code_lines_stays_one_bounded_finding(
+    bare_venv: Path, tmp_path: Path, cache_dir: Path
+) -> None:
+    env = clone_env(bare_venv, tmp_path / "env")
+    marker = tmp_path / "MARKER"
+    pth = site_packages(env) / "many.pth"
+    pth.write_text(f"import os; open({str(marker)!r}, 'w')\n" * 200_000)  # ~9 MB
+    run = _verify(env, cache_dir)
+    assert not marker.exists()
+    assert run.returncode == 0
+    assert [f["path"] for f in run.findings if f["code"] == "pth-executable"] == [str(pth)]

@@ -106,6 +106,10 @@ def _stdlib_modules() -> list[str]:
 
 _PTH_CAP = 1 << 20
 """Bytes of one ``.pth`` file read; ``site`` reads all of it, but nothing real is this big."""
+_PTH_TOTAL = 64 << 20
+"""Bytes of ``.pth`` files read in all (a site dir holding 100k of them must not cost GBs)."""
+_CODE_LINES = 200
+"""Code lines reported at most: each is a finding; the probe's output stays small."""
 
 
 def _read_text(path: str, cap: int) -> str | None:
@@ -138,6 +142,7 @@ class _Site:
         """[.pth file, line number, line] for every line ``site`` would ``exec``."""
         self.processed: list[str] = []
         """The directories whose ``.pth`` files ``site`` processes."""
+        self.budget = _PTH_TOTAL
 
     def add_sitedir(self, sitedir: str) -> None:
         sitedir = os.path.abspath(sitedir)
@@ -159,16 +164,20 @@ class _Site:
 
     def _add_pth(self, sitedir: str, name: str) -> None:
         full = os.path.join(sitedir, name)
-        text = _read_text(full, _PTH_CAP)
+        if self.budget <= 0:
+            return
+        text = _read_text(full, min(_PTH_CAP, self.budget))
         if text is None:
             return
+        self.budget -= len(text)
         if text.startswith("\ufeff"):
             text = text[1:]
         for n, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), 1):
             if line.startswith("#") or not line.strip():
                 continue
             if line.startswith(("import ", "import\t")):
-                self.startup_code.append([full, n, line.strip()[:500]])
+                if len(self.startup_code) < _CODE_LINES:
+                    self.startup_code.append([full, n, line.strip()[:500]])
                 continue
             entry = os.path.abspath(os.path.join(sitedir, line.rstrip()))
             case = os.path.normcase(entry)
