@@ -204,20 +204,14 @@ def _fix(prefix: str, args: Namespace, confirm: Any) -> int:
         # parsed (conda 26.7), so the packages were "already installed" and nothing changed.
         import subprocess
 
-        command = [
-            sys.executable,
-            "-m",
-            "conda",
-            "install",
-            "--force-reinstall",
-            "--yes",
-            "--prefix",
-            prefix,
-            *(a for c in channels for a in ("-c", c)),
-            *specs,
-        ]
+        from verify_env.target.interpreter import module_command
+
+        # not ``-m conda``: a conda/ or conda.py in the working directory must not run
+        options = ["--force-reinstall", "--yes", "--prefix", prefix]
+        options += [a for c in channels for a in ("-c", c)]
         if context.offline:
-            command.insert(4, "--offline")
+            options.insert(0, "--offline")
+        command = module_command(sys.executable, "conda", ["install", *options, *specs])
         return subprocess.run(command, check=False).returncode
 
     return fix(

@@ -105,6 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--write-baseline", metavar="FILE", help=argparse.SUPPRESS)
     parser.add_argument(
+        "--isolated",
+        action="store_true",
+        default=None,
+        help="read no configuration file and no other VERIFY_ENV_* variable: only the "
+        "command line counts [VERIFY_ENV_ISOLATED]",
+    )
+    parser.add_argument(
         "--explain",
         metavar="CODE",
         nargs="?",
@@ -209,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from verify_env.settings.config import load
 
-        settings = load({k: getattr(args, k) for k in RUN_SETTINGS})
+        settings = load({k: getattr(args, k) for k in RUN_SETTINGS}, isolated=args.isolated)
         if args.command == "config":
             from verify_env.commands import config as config_cmd
 

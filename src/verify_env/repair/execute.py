@@ -30,6 +30,11 @@ def run_step(step: Step) -> int:
     to stderr."""
     argv = list(step.argv)
     match step.installer:
+        case "pip" if argv[1:3] == ["-m", "pip"]:
+            # no -P before 3.11: a launcher keeps the working directory off sys.path instead
+            from verify_env.target.interpreter import module_command
+
+            argv = module_command(argv[0], "pip", argv[3:])
         case "conda":
             exe = os.environ.get("CONDA_EXE") or shutil.which("conda")
             if not exe:

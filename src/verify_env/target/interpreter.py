@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
-__all__ = ["activated_environment", "default_interpreter", "interpreter_in"]
+__all__ = ["activated_environment", "default_interpreter", "interpreter_in", "module_command"]
 
 
 def interpreter_in(prefix: str) -> str | None:
@@ -50,3 +50,22 @@ def default_interpreter(environ: Mapping[str, str] | None = None) -> tuple[str, 
     if other is not None and other[1] is not None:
         return other[1], other[2]
     return sys.executable, None
+
+
+# ``python -m MODULE`` puts the working directory first on sys.path, so a ``pip/`` folder or
+# ``pip.py`` there would run instead of pip (issue 18, §10). ``-P`` (3.11+) would drop it, but
+# the target may be older and is not probed for this. This launcher does what ``-m`` does
+# (runpy with alter_sys: the same sys.argv and __main__) after dropping the working directory
+# that ``-c`` put first; under PYTHONSAFEPATH / -P nothing was put there and nothing is dropped.
+_LAUNCH = (
+    "import os, runpy, sys\n"
+    "if sys.path and sys.path[0] in ('', os.getcwd()):\n"
+    "    del sys.path[0]\n"
+    "runpy.run_module(sys.argv.pop(1), run_name='__main__', alter_sys=True)\n"
+)
+
+
+def module_command(python: str, module: str, args: Sequence[str] = ()) -> list[str]:
+    """The command that runs ``python -m module ARGS`` as plain ``pip`` would: without the
+    working directory on ``sys.path``."""
+    return [python, "-c", _LAUNCH, module, *args]
