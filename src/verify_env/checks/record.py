@@ -86,7 +86,41 @@ def _roots(dist: Distribution, prefix: str) -> tuple[str, ...]:
                 roots.add(os.sep.join(parts[:i]) or os.sep)
                 break
     roots.update(dist.editable)  # an editable install's working copy is its own
+    roots.update(_installer_images(dist))
     return tuple(r.rstrip(os.sep) + os.sep for r in roots)
+
+
+_PROJECT_FILES = ("pyproject.toml", "setup.py", "setup.cfg")
+
+
+def _installer_images(dist: Distribution) -> set[str]:
+    """Directories outside the environment that an installer links this distribution's files
+    from, each admitted only when it holds the distribution's own metadata (so a ``REFER_TO``
+    or a ``direct_url.json`` naming ``/etc`` admits nothing): virtualenv's app-data image (the
+    metadata dir itself a symlink into it, ``--symlink-app-data``), pdm's cached wheel
+    (``REFER_TO``, its symlink modes), and an editable install's project (``direct_url.json``
+    naming a directory with a pyproject.toml, setup.py or setup.cfg: strict mode links its
+    files from ``build/``). A resolved file must still lie inside one of them."""
+    meta = dist.metadata_dir
+    if not meta or dist.source == "conda-meta":
+        return set()
+    name = os.path.basename(meta)
+    out: set[str] = set()
+    if os.path.islink(meta):
+        real = os.path.realpath(meta)
+        if os.path.isfile(os.path.join(real, "RECORD")):
+            out.add(os.path.dirname(real))
+    refer = read_regular(os.path.join(meta, "REFER_TO"), 4096)
+    if refer:
+        cached = os.path.realpath(refer.decode("utf-8", "surrogateescape").strip())
+        if os.path.isabs(cached) and os.path.isfile(os.path.join(cached, name, "RECORD")):
+            out.add(cached)
+    from verify_env.inventory.editable import project_dir
+
+    project = project_dir(meta)
+    if project and any(os.path.isfile(os.path.join(project, f)) for f in _PROJECT_FILES):
+        out.add(os.path.realpath(project))
+    return out
 
 
 _PEM_MARK = b"-----BEGIN CERTIFICATE-----"
