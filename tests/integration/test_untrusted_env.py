@@ -309,3 +309,30 @@ def test_a_pth_with_endless_code_lines_stays_one_bounded_finding(
     assert not marker.exists()
     assert run.returncode == 0
     assert [f["path"] for f in run.findings if f["code"] == "pth-executable"] == [str(pth)]
+
+
+def test_a_forking_printing_pth_neither_runs_nor_delays_the_run(
+    bare_venv: Path, tmp_path: Path, cache_dir: Path
+) -> None:
+    """Issue 18 §6/§7: a .pth whose child holds the probe's stdout and one that prints
+    forever made the old probe wait 101 s and eat GBs; isolated, neither runs."""
+    env = clone_env(bare_venv, tmp_path / "env")
+    marker = tmp_path / "MARKER"
+    sp = site_packages(env)
+    (sp / "fork.pth").write_text(
+        f"import os, time; os.fork() or (open({str(marker)!r}, 'w'), time.sleep(300))\n"
+    )
+    (sp / "spew.pth").write_text(
+        "import sys; [sys.stdout.write('x' * 65536) for _ in iter(int, 1)]\n"
+    )
+    before = byte_snapshot(env)
+    with deadline(60):
+        start = time.monotonic()
+        run = _verify(env, cache_dir)
+    assert time.monotonic() - start < 30
+    assert not marker.exists()
+    assert {f["path"] for f in run.findings if f["code"] == "pth-executable"} == {
+        str(sp / "fork.pth"),
+        str(sp / "spew.pth"),
+    }
+    assert byte_snapshot(env) == before

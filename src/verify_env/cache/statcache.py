@@ -184,7 +184,12 @@ class StatCache:
             return self
         problem = _dir_problem(os.path.dirname(self.path))
         if problem:
-            self.warnings.append(f"not using stat cache {self.path}: {problem}")
+            fix = (
+                f" (chmod 700 {os.path.dirname(self.path)} if that is yours alone)"
+                if "writable by" in problem
+                else ""
+            )
+            self.warnings.append(f"not using stat cache {self.path}: {problem}{fix}")
             self.path = None  # neither read nor written this run
             return self
         try:
