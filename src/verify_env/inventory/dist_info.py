@@ -52,8 +52,10 @@ def hint_for(installer: str, name: str, version: str) -> str | None:
     return None
 
 
-def _read_text(path: str) -> str | None:
-    data = read_regular(path)
+def _read_text(path: str, limit: int) -> str | None:
+    """At most ``limit`` bytes of a small metadata file (issue 18 §7: whoever writes the
+    environment sizes its files; a 1 GB INSTALLER must not be read whole)."""
+    data = read_regular(path, limit)
     return None if data is None else data.decode("utf-8", "surrogateescape")
 
 
@@ -388,10 +390,10 @@ def read_metadata_dir(site_dir: str, name: str, cache: StatCache | None = None) 
     files: list[RecordedFile] = []
     requires = headers.get("requires-dist", [])
     if is_dir and ext == "dist-info":
-        installer_text = _read_text(os.path.join(meta_dir, "INSTALLER"))
+        installer_text = _read_text(os.path.join(meta_dir, "INSTALLER"), 1 << 10)
         if installer_text is not None and installer_text.strip():
             installer = installer_text.strip().splitlines()[0].strip().lower()
-        wheel = _read_text(os.path.join(meta_dir, "WHEEL"))
+        wheel = _read_text(os.path.join(meta_dir, "WHEEL"), 1 << 20)
         if wheel is not None:
             wheel_tags = wheel_file_tags(wheel)
         record_rel = f"{name}/RECORD"
@@ -419,9 +421,11 @@ def read_metadata_dir(site_dir: str, name: str, cache: StatCache | None = None) 
                 files = _linked_digests(meta_dir, name, files)
     elif is_dir:
         if not requires:
-            egg = _read_text(os.path.join(meta_dir, "requires.txt"))
+            egg = _read_text(os.path.join(meta_dir, "requires.txt"), 4 << 20)
             requires = egg_requires(egg) if egg else []
-        listing = _read_text(os.path.join(meta_dir, "installed-files.txt"))
+        listing = _read_text(
+            os.path.join(meta_dir, "installed-files.txt"), bounded.RECORD_CHARS_CAP
+        )
         if listing is not None:
             installer = "pip"  # only pip's setup.py install writes installed-files.txt
             for line in listing.splitlines():
