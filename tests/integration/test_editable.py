@@ -9,6 +9,7 @@ it is an ``elf-arch`` error of that distribution (it still gets the tags check),
 from __future__ import annotations
 
 import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -154,3 +155,46 @@ def test_the_working_copys_extension_is_still_checked(
     assert f["distribution"] == "cext-demo"
     assert f["path"].endswith("cext/_speed.cpython-311-x86_64-linux-gnu.so")
     assert "not an ELF file" in f["message"]
+
+
+def test_the_working_copys_extension_gets_the_linkage_check(
+    tools: Path,
+    py311: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path: Path,
+    cache_dir: Path,
+) -> None:
+    """Rebuilt in place against a library the loader cannot find (the finder layout, whose
+    package dir is on no sys.path entry): missing-library, of the editable distribution."""
+    name = "pip-flat-layout-finder"
+    if name not in _built:
+        _built[name] = BUILDERS[name](tmp_path_factory.mktemp(name), py311, tools)
+    venv = _built[name]
+    (so,) = (venv.parent / "project" / "cext").glob("_speed.cpython-*.so")
+    (tmp_path / "vetdep.c").write_text("int vetdep(void) { return 1; }\n")
+    run_checked("cc", "-shared", "-fPIC", "-o", tmp_path / "libvetdep.so", tmp_path / "vetdep.c")
+    includes = subprocess.run(
+        [f"{py311}-config", "--includes"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    saved = so.with_suffix(".saved")
+    shutil.copy2(so, saved)
+    try:
+        run_checked(
+            "cc",
+            "-shared",
+            "-fPIC",
+            *includes,
+            "-o",
+            so,
+            so.parent / "_speed.c",
+            "-Wl,--no-as-needed",
+            f"-L{tmp_path}",
+            "-lvetdep",
+        )
+        run = _verify(venv, cache_dir)
+        assert run.returncode == 1
+        f = run.find("missing-library", "cext/_speed.cpython-311-x86_64-linux-gnu.so")
+        assert (f["distribution"], f["severity"]) == ("cext-demo", "error")
+        assert "libvetdep.so" in f["message"]
+    finally:
+        saved.replace(so)

@@ -7,11 +7,8 @@ that escapes the environment or is not a regular file is reported and never open
 
 from __future__ import annotations
 
-import base64
 import errno
-import hashlib
 import os
-import re
 import stat
 import time
 from bisect import bisect_right
@@ -20,6 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from verify_env.cache.statcache import StatCache, StatKey, stat_key
+from verify_env.checks.deliberate import appended_certificates, only_shebang_flags, spell
 from verify_env.checks.interface import CheckResult, Context, Deferred, Start
 from verify_env.files import read_regular
 from verify_env.finding import Finding, Severity, Skip
@@ -123,53 +121,6 @@ def _installer_images(dist: Distribution) -> set[str]:
     return out
 
 
-_PEM_MARK = b"-----BEGIN CERTIFICATE-----"
-# Trust stores by name: certifi's and pip's cacert.pem, conda's ssl/cacert.pem, ca-bundle.crt,
-# ssl/certs/*.pem. Nothing else is one, whatever it contains.
-_CERT_SUFFIXES = (".pem", ".crt", ".cer")
-_CERT_CAP = 64 << 20
-
-
-def _appended_certificates(f: RecordedFile, actual: int) -> bool:
-    """A certificate bundle that admins extended with local CAs on purpose (rpm and dpkg treat
-    trust stores as config files for the same reason): a file named as one, grown, whose first
-    recorded-size bytes still have the recorded digest and whose added tail is PEM text with a
-    certificate in it. Anything else that changed is damage (issue 18 §3: a ``six.py`` with a
-    certificate in a comment is not a trust store)."""
-    if not f.location.lower().endswith(_CERT_SUFFIXES):
-        return False
-    if f.digest is None or f.algorithm is None or actual > _CERT_CAP:
-        return False
-    if f.size is not None and actual <= f.size:
-        return False
-    data = read_regular(f.location, actual)
-    if data is None or len(data) != actual:
-        return False
-    end = f.size if f.size is not None else _recorded_prefix(data, f)
-    if end is None or end >= len(data):
-        return False
-    prefix, tail = data[:end], data[end:]
-    if _spell(hashlib.new(f.algorithm, prefix).digest(), f.hex) != f.digest:
-        return False
-    return _PEM_MARK in tail and b"\0" not in tail
-
-
-def _recorded_prefix(data: bytes, f: RecordedFile) -> int | None:
-    """Where the recorded content ends in ``data`` when the record has no size (dpkg's
-    md5sums): the first line end at which the running digest is the recorded one."""
-    assert f.algorithm is not None
-    running = hashlib.new(f.algorithm)
-    start = 0
-    while True:
-        end = data.find(b"\n", start)
-        if end < 0:
-            return None
-        running.update(data[start : end + 1])
-        start = end + 1
-        if _spell(running.copy().digest(), f.hex) == f.digest:
-            return start
-
-
 def _unreadable(
     dist: Distribution, f: RecordedFile, err_no: int | None, text: str
 ) -> Finding | Skip:
@@ -196,38 +147,6 @@ def _not_regular(dist: Distribution, f: RecordedFile, mode: int) -> Finding:
     )
 
 
-# Interpreter options an installer may add to a script's ``#!`` line after recording it
-# (pipx appends " -E" to its apps' console scripts, pipx/commands/common.py
-# `_add_ignore_environment_to_python_shebang`): flags that only make Python ignore more of its
-# environment. Anything else on the line (``-c…``, ``-m…``, ``-X…``) could run other code.
-_SHEBANG_FLAGS = re.compile(rb"#![^\s]+((?: -[EsIBSu]+)+)")
-
-
-_SCRIPT_CAP = 1 << 20  # console scripts are a few hundred bytes
-
-
-def _only_shebang_flags(f: RecordedFile) -> bool:
-    """True when the file is a script whose body below the ``#!`` line is exactly what was
-    recorded and whose ``#!`` line differs only by isolating interpreter flags appended to it:
-    the recorded digest and size hold for the file with those flags taken out."""
-    if f.digest is None or f.algorithm is None or f.size is None or f.size > _SCRIPT_CAP:
-        return False
-    if read_regular(f.location, 2) != b"#!":  # a damaged 400 MB library is never read whole
-        return False
-    data = read_regular(f.location, f.size + 64)
-    if data is None or not data.startswith(b"#!") or len(data) > f.size + 63:
-        return False
-    first, sep, rest = data.partition(b"\n")
-    match = _SHEBANG_FLAGS.fullmatch(first.rstrip(b"\r"))
-    if match is None:
-        return False
-    original = first[: match.start(1)] + first[match.end(1) :] + sep + rest
-    if len(original) != f.size:
-        return False
-    raw = hashlib.new(f.algorithm, original).digest()
-    return _spell(raw, f.hex) == f.digest
-
-
 def _size_of(location: str) -> int:
     try:
         return os.stat(location).st_size
@@ -240,7 +159,7 @@ def _size_changed(dist: Distribution, f: RecordedFile, actual: int) -> Finding:
     message = f"{f.path} has {actual} bytes, {f.size} recorded"
     if actual < f.size:
         return _finding(dist, "size-mismatch", f.path, message + " (truncated)")
-    if _appended_certificates(f, actual):
+    if appended_certificates(f, actual):
         return _finding(
             dist,
             "size-mismatch",
@@ -253,7 +172,7 @@ def _size_changed(dist: Distribution, f: RecordedFile, actual: int) -> Finding:
 
 
 def _content_changed(dist: Distribution, f: RecordedFile, actual: int = -1) -> Finding:
-    if f.size is None and actual > 0 and _appended_certificates(f, actual):
+    if f.size is None and actual > 0 and appended_certificates(f, actual):
         return _finding(
             dist,
             "hash-mismatch",
@@ -272,13 +191,6 @@ def _content_changed(dist: Distribution, f: RecordedFile, actual: int = -1) -> F
 
 
 Failed = dict[str, list[tuple[Distribution, Finding]]]
-
-
-def _spell(raw: bytes, hex_: bool) -> str:
-    """A raw digest spelled as its record spells digests."""
-    if hex_:
-        return raw.hex()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
 def _racy(st: os.stat_result, now_ns: int) -> bool:
@@ -382,7 +294,7 @@ class _FileJudge:
                 key = None  # changed too recently to trust its timestamps
         outcome = digest(location, algorithm, -1 if size is None else size, self.buf, st.st_size)
         if isinstance(outcome, bytes):
-            text = _spell(outcome, hex_)
+            text = spell(outcome, hex_)
             if key is None and text == expected:
                 if not self.cache.enabled and size is not None:
                     return None  # the parent counts the recorded size: nothing travels
@@ -414,13 +326,13 @@ def _judge(
         result.bytes_hashed += max(nbytes, 0)
         if key is not None:
             ctx.cache.put(f.location, tuple(key), f.digest_style, text)
-        if text != f.digest and not _only_shebang_flags(f):
+        if text != f.digest and not only_shebang_flags(f):
             failed[f.location].append((dist, _content_changed(dist, f, nbytes)))
     elif tag == "cached-bad":
-        if not _only_shebang_flags(f):
+        if not only_shebang_flags(f):
             failed[f.location].append((dist, _content_changed(dist, f, _size_of(f.location))))
     elif tag == "size":
-        if not _only_shebang_flags(f):
+        if not only_shebang_flags(f):
             failed[f.location].append((dist, _size_changed(dist, f, outcome[1])))
     elif tag == "type":
         failed[f.location].append((dist, _not_regular(dist, f, outcome[1])))

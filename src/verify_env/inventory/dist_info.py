@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 from verify_env.cache.statcache import StatCache, stat_key
 from verify_env.files import read_regular
-from verify_env.inventory import bounded
+from verify_env.inventory import bounded, dialects
 from verify_env.inventory.model import (
     Distribution,
     FileKind,
@@ -52,8 +52,10 @@ def hint_for(installer: str, name: str, version: str) -> str | None:
     return None
 
 
-def _read_text(path: str) -> str | None:
-    data = read_regular(path)
+def _read_text(path: str, limit: int) -> str | None:
+    """At most ``limit`` bytes of a small metadata file (issue 18 §7: whoever writes the
+    environment sizes its files; a 1 GB INSTALLER must not be read whole)."""
+    data = read_regular(path, limit)
     return None if data is None else data.decode("utf-8", "surrogateescape")
 
 
@@ -273,62 +275,6 @@ def _record(
     return files, problems
 
 
-_REFER_TO_CAP = 4096
-_CACHED_RECORD_CAP = 64 << 20
-
-
-def _linked_digests(meta_dir: str, name: str, files: list[RecordedFile]) -> list[RecordedFile]:
-    """Digests for the rows pdm left without one, from the wheel's own RECORD in its cache.
-
-    pdm links files from its install cache instead of copying them and then records
-    ``sha256=`` with an empty digest (pdm/installers/installers.py ``write_to_fs``); with
-    the symlink cache methods it names the cached wheel in ``REFER_TO``, whose ``*.dist-info/
-    RECORD`` is the wheel's, with digests. A row takes that digest only when both records
-    give it the same size; without ``REFER_TO`` (hardlinks) the size is all that is promised.
-    """
-    refer = read_regular(os.path.join(meta_dir, "REFER_TO"), _REFER_TO_CAP)
-    if not refer:
-        return files
-    cached = os.path.join(refer.decode("utf-8", "surrogateescape").strip(), name, "RECORD")
-    if not os.path.isabs(cached):
-        return files
-    data = read_regular(cached, _CACHED_RECORD_CAP)
-    if data is None:
-        return files
-    wheel_rows, _ = parse_record(data.decode("utf-8", "surrogateescape"), os.sep, "RECORD")
-    known = {f.path: f for f in wheel_rows if f.digest is not None}
-    out = []
-    for f in files:
-        row = known.get(f.path) if f.digest is None and f.size is not None else None
-        if row is not None and row.size == f.size:
-            f = f._replace(algorithm=row.algorithm, digest=row.digest)
-        out.append(f)
-    return out
-
-
-def _target_layout(site_dir: str, files: list[RecordedFile]) -> list[RecordedFile]:
-    """Where the files of a ``pip install --target DIR`` install really are.
-
-    pip installs into a temporary home scheme (purelib ``HOME/lib/python``, scripts
-    ``HOME/bin``) and then moves the contents of purelib and of HOME into DIR (pip's
-    ``install._handle_target_dir``), so RECORD rows written relative to ``HOME/lib/python`` that
-    climb out of it (``../../bin/black``) name ``DIR/bin/black``. A site dir that is a scheme's
-    own (``…/site-packages``, ``…/dist-packages``, the home scheme's ``…/lib/python``) keeps
-    the literal reading.
-    """
-    parts = os.path.normpath(site_dir).split(os.sep)
-    if parts[-1] in ("site-packages", "dist-packages") or parts[-2:] == ["lib", "python"]:
-        return files
-    base = os.path.normpath(site_dir) + os.sep
-    moved = []
-    for f in files:
-        rest = f.path[6:] if f.path.startswith("../../") else ""
-        if rest and not rest.startswith(("../", "/")):
-            f = f._replace(location=os.path.normpath(base + rest))
-        moved.append(f)
-    return moved
-
-
 def egg_requires(text: str) -> list[str]:
     """``requires.txt`` of an egg-info as Requires-Dist lines: a ``[extra:marker]`` section
     header applies to the lines below it, as setuptools (and pip reading it) does."""
@@ -388,10 +334,10 @@ def read_metadata_dir(site_dir: str, name: str, cache: StatCache | None = None) 
     files: list[RecordedFile] = []
     requires = headers.get("requires-dist", [])
     if is_dir and ext == "dist-info":
-        installer_text = _read_text(os.path.join(meta_dir, "INSTALLER"))
+        installer_text = _read_text(os.path.join(meta_dir, "INSTALLER"), 1 << 10)
         if installer_text is not None and installer_text.strip():
             installer = installer_text.strip().splitlines()[0].strip().lower()
-        wheel = _read_text(os.path.join(meta_dir, "WHEEL"))
+        wheel = _read_text(os.path.join(meta_dir, "WHEEL"), 1 << 20)
         if wheel is not None:
             wheel_tags = wheel_file_tags(wheel)
         record_rel = f"{name}/RECORD"
@@ -413,15 +359,17 @@ def read_metadata_dir(site_dir: str, name: str, cache: StatCache | None = None) 
                     )
                 )
         else:
-            files = _target_layout(site_dir, parsed_record[0])
+            files = dialects.target_layout(site_dir, parsed_record[0])
             problems = problems + parsed_record[1]
             if any(f.digest is None and f.size is not None for f in files):
-                files = _linked_digests(meta_dir, name, files)
+                files = dialects.linked_digests(meta_dir, name, files)
     elif is_dir:
         if not requires:
-            egg = _read_text(os.path.join(meta_dir, "requires.txt"))
+            egg = _read_text(os.path.join(meta_dir, "requires.txt"), 4 << 20)
             requires = egg_requires(egg) if egg else []
-        listing = _read_text(os.path.join(meta_dir, "installed-files.txt"))
+        listing = _read_text(
+            os.path.join(meta_dir, "installed-files.txt"), bounded.RECORD_CHARS_CAP
+        )
         if listing is not None:
             installer = "pip"  # only pip's setup.py install writes installed-files.txt
             for line in listing.splitlines():

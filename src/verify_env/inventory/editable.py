@@ -102,10 +102,11 @@ def editable_dirs(
     path: the path lines of recorded ``.pth`` files, the values of a recorded finder's
     ``MAPPING``."""
     found: list[str] = []
+    site = os.path.normpath(site_dir)
     for f in files:
         name = os.path.basename(f.location)
-        if not name.startswith("__editable__"):
-            continue
+        if not name.startswith("__editable__") or os.path.dirname(f.location) != site:
+            continue  # hooks work only from the site dir itself
         data = read_regular(f.location, _SMALL)
         if data is None:
             continue

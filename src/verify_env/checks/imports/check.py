@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import stat
 import sys
 import time
@@ -112,6 +113,9 @@ def _unmet(dists: Sequence[Distribution], target: Target) -> dict[str, list[tupl
     return out
 
 
+_EXTRA = re.compile(r"""\bextra\s*==\s*['"]([^'"]+)['"]""")
+
+
 def _provides(requirement: str, module: str) -> bool:
     """Whether a requirement's name plausibly provides an import name (``python-dateutil``
     -> ``dateutil``, ``PyYAML`` -> ``yaml``): the name or one of its parts matches."""
@@ -184,12 +188,42 @@ class _Judge:
                 f"; {dist.name} has unmet requirements: {texts}",
                 f"{self._install(dist)} " + " ".join(f"'{t}'" for _, t in own),
             )
+        declared = self._declared_in_extra(dist, top)
+        if declared is not None:  # issue 16 §5: say which extra declares it
+            requirer, extra, text = declared
+            return (
+                Severity.WARNING,
+                f"; {requirer.name} declares {text!r} for its extra {extra!r}, which is not "
+                "installed (an optional dependency)",
+                f"{self._install(requirer)} '{requirer.name}[{extra}]' if you use {module}",
+            )
         return (
             Severity.WARNING,
             f"; no installed distribution declares a requirement providing {top!r} "
             f"(an optional dependency of {module}?)",
             f"install the distribution that provides {top!r} if you use {module}",
         )
+
+    def _declared_in_extra(
+        self, dist: Distribution, top: str
+    ) -> tuple[Distribution, str, str] | None:
+        """(distribution, extra, requirement) of a Requires-Dist behind an ``extra == …``
+        marker that provides ``top``, the importing distribution's own first."""
+        from packaging.requirements import InvalidRequirement, Requirement
+
+        for candidate in (dist, *(d for d in self.dists if d is not dist)):
+            for line in candidate.requires:
+                found = _EXTRA.search(line)
+                if found is None:
+                    continue
+                try:
+                    req = Requirement(line)
+                except InvalidRequirement:
+                    continue
+                if _provides(canonical_name(req.name), top):
+                    text = str(req).split(";")[0].strip()
+                    return candidate, found.group(1), text
+        return None
 
     def _hint(self, unit: ImportUnit, module: str, d: Diagnosis) -> str | None:
         dist = unit.dist

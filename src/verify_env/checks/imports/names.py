@@ -126,6 +126,13 @@ def _children(rels: Iterable[str], prefix: str, suffixes: Sequence[str]) -> list
     return out
 
 
+def _holds_python(rels: Iterable[str], prefix: str, suffixes: Sequence[str]) -> bool:
+    """Whether the record lists a Python module (source or compiled) below the dir
+    ``prefix``: a directory of headers is no package, whatever top_level.txt says."""
+    start, ends = prefix + "/", tuple(suffixes)
+    return any(rel.startswith(start) and rel.endswith(ends) for rel in rels)
+
+
 def _tops(dist: Distribution, site: str, rels: Sequence[str], suffixes: Sequence[str]) -> list[str]:
     """Top-level import names, namespace packages replaced by the dist's portions below."""
     declared = _top_level_txt(dist)
@@ -145,8 +152,16 @@ def _tops(dist: Distribution, site: str, rels: Sequence[str], suffixes: Sequence
         rel = name.replace(".", "/")
         if _module_file(site, name, suffixes) is None:
             continue  # a stale top_level.txt line: nothing to import
+        if _is_namespace(site, rel) and not _holds_python(rels, rel, suffixes):
+            continue  # C/C++ headers (pythran's top_level.txt lists pythran/pythonic)
         if _is_namespace(site, rel) and depth < _MAX_NAMESPACE_DEPTH:
-            below = _children(rels, rel, suffixes)
+            below = [
+                child
+                for child in _children(rels, rel, suffixes)
+                if _holds_python(rels, f"{rel}/{child}", suffixes)
+                or _module_name(child, suffixes) is not None
+                or not os.path.isdir(os.path.join(site, rel, child))
+            ]
             if below:
                 todo.extend((f"{name}.{child}", depth + 1) for child in below)
                 continue
