@@ -91,11 +91,11 @@ def in_process(clone: Path, baseline: Path, work: Path) -> None:
     import time
 
     os.environ["VERIFY_ENV_CACHE_DIR"] = str(work / "cache")
+    from verify_env.session import Session
     from verify_env.settings.accept import Baseline, apply
-    from verify_env.target.model import resolve_target
-    from verify_env.verify import verify
 
-    report = verify(resolve_target(str(clone / "bin" / "python")))
+    session = Session()
+    report = session.run(session.target(str(clone / "bin" / "python"))).report
     times = []
     for _ in range(30):
         started = time.perf_counter()

@@ -41,6 +41,9 @@ class TransactionCheck:
     stream: TextIO | None = None
     #: conda's ``context.plugins`` (``verify_env_ignore``, ``verify_env_baseline``), if any.
     plugins: object = None
+    #: conda's ``context.rollback_enabled``: whether an exception from `execute` undoes the
+    #: transaction (the message must say what conda really does).
+    rollback_enabled: bool = True
 
     _verified = False
 
@@ -113,22 +116,20 @@ class TransactionCheck:
             return
         from verify_env.errors import VerifyEnvError
         from verify_env_conda.present import outcome_lines, rollback_message
-        from verify_env_conda.settings import acceptance, accepted
+        from verify_env_conda.settings import transaction_session
         from verify_env_conda.transaction import verify_transaction
 
         started = time.perf_counter()
-        rules, strict = acceptance(self.plugins, self.stream)
+        session = transaction_session(self.plugins, self.stream)
         try:
-            outcome = accepted(
-                verify_transaction(self.target_prefix, self.linked, self.unlinked), rules
-            )
+            outcome = verify_transaction(session, self.target_prefix, self.linked, self.unlinked)
         except (VerifyEnvError, OSError) as exc:
             self._print([f"verify-env: could not verify {self.target_prefix}: {exc}"])
             return
         finally:
             self.seconds = time.perf_counter() - started
-        if self.mode is Mode.FAIL and outcome.report.exit_status(strict):
-            raise self.error(rollback_message(outcome))
+        if self.mode is Mode.FAIL and outcome.status:
+            raise self.error(rollback_message(outcome, self.rollback_enabled))
         self._print(outcome_lines(outcome))
 
     def reverse(self) -> None:

@@ -10,81 +10,29 @@ Damage to what pip owns is reported with pip's command; conda does not own those
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from verify_env_conda.records import PackageRef
 
 if TYPE_CHECKING:
-    from verify_env.report import Report
+    from verify_env.repair.plan import Step
+    from verify_env.session import Outcome
 
-__all__ = ["Damage", "damage_of", "fix", "health_check", "run_checks"]
+__all__ = ["drop_damaged_cache", "fix", "health_check", "run_checks"]
 
 OK_MARK, X_MARK = "\u2705", "\u274c"
-_DAMAGE = frozenset({"hash-mismatch", "size-mismatch", "missing-file"})
 NAME = "verify-env"
 
 
-@dataclass(frozen=True, slots=True)
-class Damage:
-    """What a repair needs to know from one report."""
+def run_checks(prefix: str, plugins: object = None) -> Outcome:
+    """A full run with the configured checks, what the configuration accepts marked."""
+    from verify_env_conda.settings import full_session
 
-    conda: tuple[PackageRef, ...]
-    """Conda packages with damaged or missing files (conda-meta records)."""
-    other_hints: tuple[str, ...]
-    """The repair commands for damage no conda record owns (pip's, the OS's)."""
-
-
-def run_checks(prefix: str, plugins: object = None) -> Report:
-    """The default checks, with what the configuration accepts marked accepted."""
-    from verify_env.target.model import resolve_target
-    from verify_env.verify import DEFAULT_CHECKS, verify
-    from verify_env_conda.settings import acceptance
-
-    rules, _ = acceptance(plugins, sys.stdout)
-    return rules.apply(verify(resolve_target(prefix=prefix), DEFAULT_CHECKS))
-
-
-def damage_of(report: Report, prefix: str) -> Damage:
-    """The conda packages to reinstall (read from their conda-meta records), and the other
-    repairs, from a report's file damage."""
-    import json
-
-    names = {
-        f.distribution
-        for f in report.findings
-        if f.code in _DAMAGE and f.installer == "conda" and f.distribution and f.accepted is None
-    }
-    refs: list[PackageRef] = []
-    meta = os.path.join(prefix, "conda-meta")
-    try:
-        records = sorted(n for n in os.listdir(meta) if n.endswith(".json"))
-    except OSError:
-        records = []
-    for entry in records:
-        try:
-            with open(os.path.join(meta, entry), "rb") as fh:
-                doc = json.loads(fh.read().decode("utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(doc, dict) and doc.get("name") in names:
-            refs.append(PackageRef.of(_Fields(doc)))
-    hints = []
-    for f in report.findings:
-        if f.installer != "conda" and f.hint and f.severity == "error" and f.hint not in hints:
-            hints.append(f.hint)
-    return Damage(tuple(refs), tuple(hints))
-
-
-class _Fields:
-    """Attribute access to a conda-meta JSON object, the way conda's records offer it."""
-
-    def __init__(self, doc: dict[str, object]) -> None:
-        self.__dict__.update({k: v for k, v in doc.items() if isinstance(k, str)})
+    session = full_session(plugins, sys.stdout)
+    return session.run(session.target(prefix=prefix))
 
 
 def health_check(prefix: str, verbose: bool, plugins: object = None) -> None:
@@ -92,10 +40,11 @@ def health_check(prefix: str, verbose: bool, plugins: object = None) -> None:
     from verify_env.errors import VerifyEnvError
 
     try:
-        report = run_checks(prefix, plugins)
+        outcome = run_checks(prefix, plugins)
     except VerifyEnvError as exc:
         print(f"{X_MARK} verify-env could not verify {prefix}: {exc}\n")
         return
+    report = outcome.report
     if len(report.findings) == report.accepted:
         accepted = f", {report.accepted} accepted finding(s)" if report.accepted else ""
         print(
@@ -117,9 +66,7 @@ def health_check(prefix: str, verbose: bool, plugins: object = None) -> None:
     hints = sorted({f.hint for f in report.findings if f.hint and f.accepted is None})
     for hint in hints:
         print(f"  fix: {hint}")
-    from verify_env_conda.transaction import hardlink_notes
-
-    for note in hardlink_notes(report):
+    for note in outcome.notes:
         print(f"  note: {note}")
     print(
         "`conda doctor --fix` reinstalls the damaged conda packages; "
@@ -144,27 +91,50 @@ def fix(
     confirm: Callable[[str], None],
     *,
     pkgs_dirs: Sequence[str],
-    reinstall: Callable[[list[str]], int],
+    reinstall: Callable[[list[str], list[str]], int],
     plugins: object = None,
 ) -> int:
-    """``conda doctor --fix``: drop damaged cache copies, then reinstall through conda the
-    conda packages whose files are damaged. Returns the reinstall's exit status."""
+    """``conda doctor --fix``: the core's repair plan, its conda step run through ``reinstall``
+    (specs ``name=version``, never a build pin; the channels their records name) after the
+    damaged package-cache copies are dropped; then verified again. Returns 0 when the
+    environment is whole afterwards, 1 while errors remain."""
     from verify_env.errors import VerifyEnvError
+    from verify_env.repair.execute import repair
+    from verify_env_conda.settings import full_session
 
+    def say(line: str) -> None:
+        print(f"verify-env: {line}", flush=True)
+
+    session = full_session(plugins, sys.stdout)
     try:
-        report = run_checks(prefix, plugins)
+        target = session.target(prefix=prefix)
+        first = session.run(target)
     except VerifyEnvError as exc:
-        print(f"verify-env could not verify {prefix}: {exc}")
+        say(f"could not verify {prefix}: {exc}")
         return 1
-    damage = damage_of(report, prefix)
-    for hint in damage.other_hints:
-        print(f"verify-env: not conda's to repair: {hint}")
-    if not damage.conda:
-        print("verify-env: no conda package has damaged files.")
+
+    confirmed: list[bool] = []
+
+    def before(step: Step) -> None:
+        if step.installer == "conda" and not confirmed:
+            confirm("Drop their damaged package-cache copies and reinstall them?")
+            confirmed.append(True)
+        if step.installer != "conda":
+            return
+        refs = [PackageRef(p.name, p.version, p.build or "") for p in step.packages]
+        for path in drop_damaged_cache(refs, pkgs_dirs):
+            say(f"removed the damaged cache copy {path}")
+
+    def run_conda(step: Step) -> int:
+        specs = [f"{p.name}={p.version}" for p in step.packages]
+        channels = sorted({p.channel for p in step.packages if p.channel})
+        return reinstall(specs, channels)
+
+    def not_condas(step: Step) -> int:
+        # conda does not own these files: the doctor names the repair, the user runs it.
+        say(f"not conda's to repair; run: {' '.join(step.argv)}")
         return 0
-    specs = [f"{r.name}={r.version}={r.build}" if r.build else r.spec for r in damage.conda]
-    print(f"verify-env: {len(specs)} conda package(s) with damaged files: {', '.join(specs)}")
-    confirm("Drop their damaged package-cache copies and reinstall them?")
-    for path in drop_damaged_cache(damage.conda, pkgs_dirs):
-        print(f"verify-env: removed the damaged cache copy {path}")
-    return reinstall(specs)
+
+    runners = {"conda": run_conda, "pip": not_condas, "dpkg": not_condas}
+    _, after = repair(session, target, first, say, runners=runners, before_step=before)
+    return after.status

@@ -65,6 +65,7 @@ def _action_class() -> type[TransactionCheck]:
             self.pkgs_dirs = tuple(str(d) for d in context.pkgs_dirs)
             self.stream = _stream()
             self.plugins = context.plugins
+            self.rollback_enabled = bool(getattr(context, "rollback_enabled", True))
             return current_mode()
 
     return VerifyEnvAction
@@ -125,21 +126,20 @@ def _post_command(command: str) -> None:
     from conda.base.context import context
 
     from verify_env_conda.present import outcome_lines
-    from verify_env_conda.settings import acceptance, accepted
+    from verify_env_conda.settings import transaction_session
 
-    rules, strict = acceptance(context.plugins, _stream())
+    session = transaction_session(context.plugins, _stream())
     try:
-        outcome = _WATCH.after(str(context.target_prefix))
+        outcome = _WATCH.after(session, str(context.target_prefix))
     except Exception as exc:
         print(f"verify-env: could not verify after {command}: {exc}", file=sys.stderr)
         return
     if outcome is None:
         return
-    outcome = accepted(outcome, rules)
     out = _stream()
     for line in outcome_lines(outcome):
         print(line, file=out)
-    if mode is Mode.FAIL and outcome.report.exit_status(strict):
+    if mode is Mode.FAIL and outcome.status:
         # Without transaction actions there is nothing to roll back: the exit status says it.
         raise SystemExit(1)
 
@@ -198,25 +198,20 @@ def _fix(prefix: str, args: Namespace, confirm: Any) -> int:
 
     from verify_env_conda.doctor import fix
 
-    def reinstall(specs: list[str]) -> int:
+    def reinstall(specs: list[str], channels: list[str]) -> int:
         # A fresh conda process: conda's own reinstall_packages() sets args.force_reinstall,
         # but install() reads context.force_reinstall, fixed when the doctor's args were
         # parsed (conda 26.7), so the packages were "already installed" and nothing changed.
         import subprocess
 
-        command = [
-            sys.executable,
-            "-m",
-            "conda",
-            "install",
-            "--force-reinstall",
-            "--yes",
-            "--prefix",
-            prefix,
-            *specs,
-        ]
+        from verify_env.target.interpreter import module_command
+
+        # not ``-m conda``: a conda/ or conda.py in the working directory must not run
+        options = ["--force-reinstall", "--yes", "--prefix", prefix]
+        options += [a for c in channels for a in ("-c", c)]
         if context.offline:
-            command.insert(4, "--offline")
+            options.insert(0, "--offline")
+        command = module_command(sys.executable, "conda", ["install", *options, *specs])
         return subprocess.run(command, check=False).returncode
 
     return fix(

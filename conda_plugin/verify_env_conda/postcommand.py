@@ -1,5 +1,5 @@
 """Fallback for conda without post-transaction actions (before 25.5): a snapshot of the prefix
-before the command and another after it, compared.
+before the command and another after it, compared, then verified by the core's one scope rule.
 
 A post-command hook fires only when the command succeeded, but also on ``--dry-run`` and on
 "All requested packages already installed": an empty change is therefore not verified at all.
@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from verify_env.session import Outcome, Session
     from verify_env.transaction.snapshot import Snapshot
-    from verify_env_conda.transaction import Outcome
 
 __all__ = ["COMMANDS", "CommandWatch"]
 
@@ -37,30 +37,17 @@ class CommandWatch:
             return
         self._before[prefix] = Snapshot.take(resolve_target(prefix=prefix))
 
-    def after(self, prefix: str) -> Outcome | None:
+    def after(self, session: Session, prefix: str) -> Outcome | None:
         """Verify what changed since `before`; None when nothing did (or no snapshot)."""
         import os
 
-        from verify_env.inventory import build_inventory
-        from verify_env.target.model import resolve_target
-        from verify_env.transaction.snapshot import Change, Snapshot, scope_for
-        from verify_env.verify import verify
-        from verify_env_conda.transaction import Outcome, hardlink_notes, transaction_checks
+        from verify_env.transaction.snapshot import Change, Snapshot
 
         old = self._before.pop(prefix, None)
         if old is None or not os.path.isdir(prefix):
             return None
-        target = resolve_target(prefix=prefix)
+        target = session.target(prefix=prefix)
         change = Change.between(old, Snapshot.take(target))
         if change.empty:
             return None
-        inventory = build_inventory(target)
-        scope = scope_for(change, inventory)
-        report = verify(target, transaction_checks(), scope=scope, inventory=inventory)
-        changed = len(change.touched & (scope.keys or frozenset()))
-        return Outcome(
-            report,
-            changed,
-            max(report.summary.distributions - changed, 0),
-            tuple(hardlink_notes(report)),
-        )
+        return session.run(target, change=change)

@@ -7,15 +7,17 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from verify_env.session import Outcome
     from verify_env_conda.cache_check import CacheProblem
-    from verify_env_conda.transaction import Outcome
 
 __all__ = ["ESCAPES", "cache_refusal", "outcome_lines", "rollback_message"]
 
 MAX_LINES = 20
+# Not --no-plugins: it also turns off conda's other plugins, the libmamba solver among them, so
+# on a stock conda every command becomes a solver error.
 ESCAPES = (
-    "to go ahead anyway, run conda with --no-plugins, or set "
-    "`conda config --set plugins.verify_env_mode warn`"
+    "to go ahead anyway for one command, prefix it with CONDA_PLUGINS_VERIFY_ENV_MODE=warn; "
+    "for good, `conda config --set plugins.verify_env_mode warn`"
 )
 
 
@@ -49,12 +51,18 @@ def outcome_lines(outcome: Outcome) -> list[str]:
     return lines
 
 
-def rollback_message(outcome: Outcome) -> str:
-    """The exception text conda prints when ``fail`` mode rolls the transaction back."""
+def rollback_message(outcome: Outcome, rollback_enabled: bool = True) -> str:
+    """The exception text conda prints when ``fail`` mode fails the transaction: conda rolls
+    it back, unless its ``rollback_enabled`` is off (then the files stay as linked)."""
     body = "\n".join(outcome_lines(outcome))
+    what = (
+        "so conda rolls the transaction back"
+        if rollback_enabled
+        else "and conda's rollback_enabled is false, so what was linked stays linked"
+    )
     return (
-        f"verify-env found {outcome.report.errors} error(s) after linking, so the "
-        f"transaction was rolled back (plugins.verify_env_mode is 'fail'):\n{body}\n"
+        f"verify-env found {outcome.report.errors} error(s) after linking, {what} "
+        f"(plugins.verify_env_mode is 'fail'):\n{body}\n"
         f"Repair what the findings name first; {ESCAPES}."
     )
 
@@ -72,8 +80,9 @@ def cache_refusal(problems: Sequence[CacheProblem], refused: bool = True) -> str
     if len(problems) > MAX_LINES:
         lines.append(f"  … and {len(problems) - MAX_LINES} more")
     dirs = " ".join(sorted({p.extracted for p in problems if p.extracted}))
-    lines.append(
+    fix = (
         f"Drop the damaged copies from the package cache (rm -rf {dirs}) and run the "
-        f"command again; conda extracts them afresh. Or, {ESCAPES}."
+        "command again; conda extracts them afresh."
     )
+    lines.append(f"{fix} Or, {ESCAPES}." if refused else fix)
     return "\n".join(lines)

@@ -14,17 +14,21 @@ plugins:
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
-    from verify_env.settings.accept import Acceptance
+    from verify_env.session import Session
     from verify_env.settings.config import Layer, Settings
-    from verify_env_conda.transaction import Outcome
 
-__all__ = ["CONDA_SETTINGS", "acceptance", "accepted", "load_settings", "plugin_layer"]
+__all__ = [
+    "CONDA_SETTINGS",
+    "full_session",
+    "load_settings",
+    "plugin_layer",
+    "transaction_session",
+]
 
 #: verify-env key -> conda ``plugins.`` setting.
 CONDA_SETTINGS = {"ignore": "verify_env_ignore", "baseline": "verify_env_baseline"}
@@ -54,23 +58,29 @@ def load_settings(
     return load(cli, front=plugin_layer(plugins))
 
 
-def acceptance(
-    plugins: object | None = None, stream: TextIO | None = None
-) -> tuple[Acceptance, bool]:
-    """What the configuration accepts, and whether it is strict. A malformed source is said in
-    one line (on ``stream``, where the plugin's other lines go: stdout unless conda prints
-    JSON there) and accepts nothing: a typo must not hide findings, nor stop conda."""
+def transaction_session(plugins: object | None = None, stream: TextIO | None = None) -> Session:
+    """The session of a transaction hook. A malformed source (or a baseline that cannot be
+    read) is said in one line (on ``stream``, where the plugin's other lines go: stdout unless
+    conda prints JSON there) and the defaults are used, accepting nothing: a typo must not hide
+    findings, nor stop conda."""
     from verify_env.errors import VerifyEnvError
-    from verify_env.settings.accept import Acceptance
+    from verify_env.session import Session
 
     try:
-        settings = load_settings(plugins)
-        return Acceptance.of(settings), settings.strict
+        return Session(load_settings(plugins), transaction=True)
     except VerifyEnvError as exc:
         print(f"verify-env: {exc}; accepting nothing", file=stream or sys.stdout)
-        return Acceptance(), False
+        return Session(transaction=True)
 
 
-def accepted(outcome: Outcome, rules: Acceptance) -> Outcome:
-    """The outcome with its report's accepted findings marked."""
-    return dataclasses.replace(outcome, report=rules.apply(outcome.report))
+def full_session(plugins: object | None = None, stream: TextIO | None = None) -> Session:
+    """The session of the doctor's check and fixer: the configured checks of a full run, with
+    the same fallback as `transaction_session`."""
+    from verify_env.errors import VerifyEnvError
+    from verify_env.session import Session
+
+    try:
+        return Session(load_settings(plugins))
+    except VerifyEnvError as exc:
+        print(f"verify-env: {exc}; accepting nothing", file=stream or sys.stdout)
+        return Session()

@@ -6,7 +6,6 @@ between the ``VERIFY_ENV_*`` variables and the project file), output formats and
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 from collections.abc import Callable
@@ -17,15 +16,11 @@ if TYPE_CHECKING:
 
 __all__ = ["configure_parser", "execute"]
 
-FORMATS = ("text", "json", "junit", "sarif")
-
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """The options of ``verify-env``, with conda's ``-n``/``-p`` instead of ``--prefix``."""
-    from verify_env.settings.argtypes import (  # lazily: conda builds parsers at start-up
-        jobs,
-        seconds,
-    )
+    # lazily: conda builds parsers at start-up
+    from verify_env.settings.argtypes import FORMATS, jobs, seconds
 
     where = parser.add_mutually_exclusive_group()
     where.add_argument("-n", "--name", metavar="ENV", help="verify the environment named ENV")
@@ -80,7 +75,15 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--write-baseline", metavar="FILE", help="accept everything found now and write it to FILE"
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="list what was not judged")
+    # dest is not ``verbose``: conda reads its own ``verbose``/``verbosity`` from the parsed
+    # command line and refuses both at once (MultipleKeysError on `conda verify -v`).
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        dest="verify_env_verbose",
+        action="store_true",
+        help="list what was not judged (conda's own -v before the subcommand does too)",
+    )
 
 
 def target_prefix(
@@ -94,20 +97,6 @@ def target_prefix(
     return default_prefix()
 
 
-_SETTINGS = (
-    "checks",
-    "format",
-    "output",
-    "strict",
-    "no_cache",
-    "jobs",
-    "blas_probe",
-    "import_timeout",
-    "ignore",
-    "baseline",
-)
-
-
 def execute(
     args: argparse.Namespace,
     *,
@@ -118,49 +107,29 @@ def execute(
     """Verify the chosen environment and print the report; the exit status is verify-env's.
     ``plugins``: conda's ``context.plugins``."""
     from verify_env.errors import VerifyEnvError
+    from verify_env.settings.argtypes import RUN_SETTINGS
     from verify_env_conda.settings import load_settings
 
     try:
-        settings = load_settings(plugins, {k: getattr(args, k, None) for k in _SETTINGS})
-        return _run(args, settings, target_prefix(args, locate_name, default_prefix))
+        settings = load_settings(plugins, {k: getattr(args, k, None) for k in RUN_SETTINGS})
+        try:
+            prefix = target_prefix(args, locate_name, default_prefix)
+        except VerifyEnvError:
+            raise
+        except Exception as exc:  # conda's EnvironmentNameNotFound: a usage error here
+            print(f"conda verify: {exc}".rstrip(), file=sys.stderr)
+            return 2
+        return _run(args, settings, prefix)
     except VerifyEnvError as exc:
         print(f"conda verify: {exc}", file=sys.stderr)
         return 2
 
 
 def _run(args: argparse.Namespace, settings: Settings, prefix: str) -> int:
-    from verify_env.checks.interface import Options
-    from verify_env.render import OutputFormat, render
-    from verify_env.render.output import write_report
-    from verify_env.settings import accept
-    from verify_env.target.model import resolve_target
-    from verify_env.verify import DEFAULT_CHECKS, parse_checks, verify
+    from verify_env.render.output import present
+    from verify_env.session import Session
 
-    checks = parse_checks(settings.checks) if settings.checks else DEFAULT_CHECKS
-    write_to = getattr(args, "write_baseline", None)
-    rules = accept.Acceptance(settings.ignore) if write_to else accept.Acceptance.of(settings)
-    target = resolve_target(prefix=prefix)
-    options = Options(strict=settings.strict, blas_probe=settings.blas_probe)
-    if settings.import_timeout is not None:
-        options = dataclasses.replace(options, import_timeout=settings.import_timeout)
-    report = verify(
-        target, checks, jobs=settings.jobs, use_cache=not settings.no_cache, options=options
-    )
-    if write_to:
-        count = accept.write_baseline(report, write_to)
-        print(f"conda verify: {write_to}: accepted {count} finding(s)", file=sys.stderr)
-        report = accept.accept_all(rules.apply(report), f"baseline {write_to} (written now)")
-    else:
-        report = rules.apply(report)
-    for note in report.notes:
-        print(f"verify-env: {note}", file=sys.stderr)
-    to_terminal = settings.output in (None, "-") and sys.stdout.isatty()
-    text = render(
-        report,
-        OutputFormat(settings.format),
-        strict=settings.strict,
-        verbose=args.verbose,
-        color=to_terminal and "NO_COLOR" not in os.environ,
-    )
-    write_report(text, settings.output)
-    return report.exit_status(settings.strict)
+    session = Session(settings, write_baseline=getattr(args, "write_baseline", None))
+    outcome = session.run(session.target(prefix=prefix))
+    verbose = bool(getattr(args, "verify_env_verbose", False) or getattr(args, "verbosity", 0))
+    return present(outcome, settings, "conda verify", verbose=verbose)

@@ -26,10 +26,27 @@ from collections.abc import Sequence
 TYPE_CHECKING = False  # typing itself: ~3 ms of every pip command
 
 if TYPE_CHECKING:
-    from verify_env.settings.accept import Acceptance
     from verify_env.settings.config import Settings
 
-__all__ = ["main", "run"]
+__all__ = ["HELP", "main", "run"]
+
+HELP = """pipv: pip, then verification of what the command changed (verify-env).
+
+pipv's own options (taken out before pip sees the line):
+  --python PATH            the interpreter whose pip runs [PIPV_PYTHON]
+  --no-verify              pip alone, for this command
+  --allow-conda-overwrite  let pip replace files conda manages (reported afterwards)
+
+pipv's own commands:
+  pipv verify [verify-env options]   verify-env on this environment (verify-env --help)
+  pipv repair [--dry-run]            repair what a reinstall mends, then verify again
+
+Every other command is pip's; install and uninstall are verified afterwards. Settings:
+[tool.verify-env] / [tool.verify-env.pipv] in pyproject.toml, VERIFY_ENV_*, PIPV_ON_ERROR.
+
+pip's own help follows.
+
+"""
 
 VERIFIED_CHECKS = ("record", "tags", "linkage", "requirements")
 
@@ -38,19 +55,17 @@ def _say(message: str) -> None:
     print(f"pipv: {message}", file=sys.stderr, flush=True)
 
 
-def _settings() -> tuple[Settings, Acceptance | None] | None:
-    """The configuration and what it accepts (None when nothing: accept.py then stays
-    unimported, ~50 ms before pip starts); None (said on stderr) when it is malformed."""
+def _settings() -> Settings | None:
+    """The configuration, its baseline read now so that a bad one fails before pip runs (the
+    baseline reader is imported only when one is configured: ~50 ms before pip starts); None
+    (said on stderr) when it is malformed."""
     from verify_env.errors import VerifyEnvError
     from verify_env.settings.config import load
 
     try:
         settings = load()
-        if not settings.ignore and settings.baseline is None:
-            return settings, None
-        from verify_env.settings.accept import Acceptance
-
-        return settings, Acceptance.of(settings)
+        settings.read_baseline()
+        return settings
     except VerifyEnvError as exc:
         _say(str(exc))
         return None
@@ -63,6 +78,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from verify_env.target.interpreter import default_interpreter
 
     python = cmd.python or os.environ.get("PIPV_PYTHON") or default_interpreter()[0]
+    if cmd.subcommand is None and any(a in ("--version", "-V") for a in cmd.args):
+        # pipv's own version line, then pip's (pip is exec'd below: flush first)
+        from verify_env import __version__
+
+        print(f"pipv (verify-env {__version__})", flush=True)
+    elif cmd.subcommand is None and any(a in ("--help", "-h") for a in cmd.args):
+        sys.stdout.write(HELP)
+        sys.stdout.flush()
     if cmd.subcommand == "verify":
         from verify_env import cli
 
@@ -80,16 +103,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     held = HeldPip(python, cmd.args, cmd.subcommand)  # importing while pipv sets up
     try:
-        configured = _settings()
-        if configured is None:
+        settings = _settings()
+        if settings is None:
             return 2
-        settings, acceptance = configured
         if not settings.pipv_verify:
             held.cancel()
             return _pass_through(python, cmd)
         from verify_env_pip.transaction import run_transaction
 
-        return run_transaction(python, cmd, settings, acceptance, held)
+        return run_transaction(python, cmd, settings, held)
     finally:
         held.cancel()  # pip never ran unless told to
         held.reap()  # told to: it may still be tearing down after saying its status
@@ -107,12 +129,12 @@ def _pass_through(python: str, cmd: object) -> int:
     if cmd.subcommand is None or cmd.no_verify or Journal.for_python(python).unfinished() is None:
         return exec_pip(python, cmd.args)
     status = run_pip(python, cmd.args)
-    configured = _settings()
-    if configured is None:
+    settings = _settings()
+    if settings is None:
         return status or 2
     from verify_env_pip.transaction import settle_unfinished
 
-    owed = settle_unfinished(python, *configured)
+    owed = settle_unfinished(python, settings)
     return status or owed
 
 

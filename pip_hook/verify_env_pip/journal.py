@@ -40,7 +40,8 @@ class Journal:
         import time
 
         try:
-            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            # the stat cache's dir: 0700, or verify-env will not trust the cache in it
+            os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
             replace_atomically(
                 self.path,
                 json.dumps(

@@ -1,16 +1,27 @@
-"""``pipv repair``: reinstall, through pip and at the same versions, what verification found
-damaged — only distributions pip itself installed; others are named with their own repair.
-What the configuration accepts (an admin's CA bundle) is left alone."""
+"""``pipv repair [--dry-run]``: the core's repair plan (`verify_env.repair`) for this environment.
+
+What pip (or uv) installed and a reinstall of the same version mends is reinstalled through the
+environment's own pip; what conda or the OS owns is named with its own repair command, not run;
+what a reinstall cannot mend is named with its finding's hint. Then the environment is verified
+again with the same checks as ``verify-env``, and the exit status is that run's: 1 while errors
+remain. What the configuration accepts (an admin's CA bundle) is left alone.
+"""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from collections.abc import Sequence
 
 __all__ = ["repair"]
 
-_DAMAGE = frozenset({"hash-mismatch", "size-mismatch", "missing-file"})
+USAGE = """usage: pipv repair [--dry-run]
+
+Reinstall, at the same versions and through this environment's pip, the distributions pip
+installed whose files are damaged; name the repairs of everything else; verify again.
+
+  --dry-run   show the plan, change nothing
+exit status: 0 whole afterwards, 1 errors remain, 2 usage or configuration error
+"""
 
 
 def _say(message: str) -> None:
@@ -18,55 +29,39 @@ def _say(message: str) -> None:
 
 
 def repair(python: str, args: Sequence[str]) -> int:
-    if args:
-        _say(f"takes no arguments (got {' '.join(args)})")
+    if "-h" in args or "--help" in args:
+        sys.stdout.write(USAGE)
+        return 0
+    unknown = [a for a in args if a != "--dry-run"]
+    if unknown:
+        _say(f"unknown argument(s): {' '.join(unknown)} (see pipv repair --help)")
         return 2
     from verify_env.errors import VerifyEnvError
-    from verify_env.settings.accept import Acceptance
+    from verify_env.render import OutputFormat, render
+    from verify_env.repair import execute
+    from verify_env.repair.plan import Step
+    from verify_env.session import Session
     from verify_env.settings.config import load
-    from verify_env.target.model import resolve_target
-    from verify_env.verify import verify
+
+    def not_pips(step: Step) -> int:
+        _say(f"not pip's to repair ({step.installer} owns it); run: {' '.join(step.argv)}")
+        return 0
 
     try:
-        acceptance = Acceptance.of(load())
+        session = Session(load())
+        target = session.target(python)
+        first = session.run(target)
+        _, after = execute.repair(
+            session,
+            target,
+            first,
+            _say,
+            dry_run="--dry-run" in args,
+            runners={"conda": not_pips, "dpkg": not_pips},
+        )
     except VerifyEnvError as exc:
         _say(str(exc))
         return 2
-    target = resolve_target(python)
-    report = acceptance.apply(verify(target, ("record",)))
-    damaged: dict[str, str] = {}
-    others: dict[str, str] = {}
-    for f in report.findings:
-        if (
-            f.code not in _DAMAGE
-            or f.distribution is None
-            or f.version is None
-            or f.accepted is not None
-        ):
-            continue
-        if f.installer == "pip":
-            damaged[f.distribution] = f.version
-        else:
-            others[f"{f.distribution} {f.version} ({f.installer})"] = f.hint or "its installer"
-    for what, hint in sorted(others.items()):
-        _say(f"not touching {what}: another installer owns it; run: {hint}")
-    if not damaged:
-        _say("nothing pip installed is damaged" if not others else "nothing for pip to repair")
-        return 1 if others else 0
-    specs = [f"{name}=={version}" for name, version in sorted(damaged.items())]
-    argv = [python, "-m", "pip", "install", "--force-reinstall", "--no-deps", *specs]
-    _say("plan: " + " ".join(argv[1:]))
-    status = subprocess.run(argv, check=False).returncode
-    if status != 0:
-        _say(f"pip exited with status {status}")
-        return status
-    after = acceptance.apply(verify(target, ("record", "tags")))
-    left = [f for f in after.findings if f.severity.value == "error"]
-    if left or others:
-        _say(
-            f"{len(left)} error finding(s) remain"
-            + (" (other installers' damage above)" if others else "")
-        )
-        return 1
-    _say(f"repaired {', '.join(specs)}: the environment is whole")
-    return 0
+    if after.report.findings and after.status:
+        sys.stderr.write(render(after.report, OutputFormat.TEXT, strict=session.strict))
+    return after.status

@@ -22,6 +22,8 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
+from verify_env.target.interpreter import module_command
+
 __all__ = ["HeldPip", "exec_pip", "run_pip"]
 
 # Runs in the target interpreter (3.8+), as `python -c`; argv: the fd to wait on, the fd to say
@@ -76,7 +78,7 @@ def _status(status: int) -> int:
 def run_pip(python: str, args: Sequence[str]) -> int:
     """pip's exit status."""
     try:
-        status = subprocess.run([python, "-m", "pip", *args], check=False).returncode
+        status = subprocess.run(module_command(python, "pip", args), check=False).returncode
     except KeyboardInterrupt:
         return 130
     except OSError as exc:
@@ -89,7 +91,7 @@ def exec_pip(python: str, args: Sequence[str]) -> int:
     """Become ``<python> -m pip ARGS`` (pip's status is then the process's own); 2 if it
     cannot be run. Saves ``pipv --version`` the wait, and pipv's teardown, of a child."""
     try:
-        os.execvp(python, [python, "-m", "pip", *args])
+        os.execvp(python, module_command(python, "pip", args))
     except OSError as exc:
         print(f"pipv: cannot run {python}: {exc.strerror or exc}", file=sys.stderr)
     return 2

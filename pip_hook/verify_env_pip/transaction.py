@@ -15,17 +15,12 @@ from verify_env_pip.runner import run_pip
 # the target probe, the checks: ~70 ms of imports) is imported by a thread while pip runs.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from verify_env.inventory import Inventory
-    from verify_env.report import Report
-    from verify_env.settings.accept import Acceptance
+    from verify_env.session import Outcome, Session
     from verify_env.settings.config import Settings
     from verify_env.target.model import Target
-    from verify_env.transaction.scope import Scope
     from verify_env_pip.runner import HeldPip
 
 __all__ = ["run_transaction", "settle_unfinished"]
-
-CHECKS = ("record", "tags", "linkage", "requirements")
 
 
 def _say(message: str) -> None:
@@ -40,40 +35,26 @@ def _target(python: str, explicit: bool) -> Target:
     return resolve_target(python)
 
 
-def _inventory(target: Target, settings: Settings) -> Inventory:
-    """The inventory, its parsed RECORDs from the stat cache: built once, for the scope and
-    for the verification."""
-    from verify_env.cache.statcache import StatCache, cache_path_for
-    from verify_env.inventory import build_inventory
+def _session(settings: Settings) -> Session:
+    """The session of a transaction: imported after pip started (the core's imports overlap
+    pip's run)."""
+    from verify_env.session import Session
 
-    cache = StatCache(cache_path_for(target.prefix) if not settings.no_cache else None).load()
-    return build_inventory(target, cache=cache)
+    return Session(settings, transaction=True)
 
 
-def _verify(target: Target, scope: Scope | None, settings: Settings) -> Report:
-    """``scope`` None: everything."""
-    from verify_env.verify import verify
+def _everything(outcome: Outcome) -> Outcome:
+    """A full run after an interrupted transaction: every distribution counts as affected."""
+    import dataclasses
 
-    return verify(
-        target,
-        CHECKS,
-        scope=scope,
-        jobs=settings.jobs,
-        use_cache=not settings.no_cache,
-        inventory=_inventory(target, settings),
-    )
+    return dataclasses.replace(outcome, affected=outcome.report.summary.distributions)
 
 
-def _show(report: Report, changed: int, settings: Settings, acceptance: Acceptance | None) -> int:
+def _show(outcome: Outcome, settings: Settings) -> int:
     from verify_env.render import OutputFormat, render
 
-    if acceptance is not None:
-        report = acceptance.apply(report)
-    warn_only = settings.on_error == "warn"
-
-    keys = report.summary.distributions
-    affected = max(keys - changed, 0)
-    failed = report.exit_status(settings.strict) != 0
+    report = outcome.report
+    failed = outcome.status != 0
     verdict = (
         "OK"
         if not report.errors
@@ -92,8 +73,12 @@ def _show(report: Report, changed: int, settings: Settings, acceptance: Acceptan
                 color=sys.stderr.isatty() and "NO_COLOR" not in os.environ,
             )
         )
-    _say(f"verified {changed} changed + {affected} affected distributions: {verdict}")
-    if failed and warn_only:
+    for note in (*report.notes, *outcome.notes):
+        _say(note)
+    _say(
+        f"verified {outcome.changed} changed + {outcome.affected} affected distributions: {verdict}"
+    )
+    if failed and settings.on_error == "warn":
         _say(f"on-error = warn ({settings.origins.get('on_error')}): keeping pip's exit status")
         return 0
     return 1 if failed else 0
@@ -105,10 +90,12 @@ def _import_checks() -> None:
     import importlib
 
     for name in (
+        "verify_env.session",
         "verify_env.verify",
         "verify_env.inventory",
         "verify_env.render.text",
-        *(f"verify_env.checks.{c}" for c in CHECKS),
+        *(f"verify_env.checks.{c}" for c in ("record", "tags", "requirements")),
+        "verify_env.checks.linkage.check",
     ):
         try:
             importlib.import_module(name)
@@ -162,11 +149,7 @@ class _Prepared:
 
 
 def run_transaction(
-    python: str,
-    cmd: PipCommand,
-    settings: Settings,
-    acceptance: Acceptance | None,
-    held: HeldPip | None = None,
+    python: str, cmd: PipCommand, settings: Settings, held: HeldPip | None = None
 ) -> int:
     """``held``: pip already started and waiting (it runs only when told to, after the
     snapshot and the journal entry)."""
@@ -206,30 +189,20 @@ def run_transaction(
                 "verifying now — the next pipv run (or `pipv verify`) will"
             )
         return status
+    session = _session(settings)
     if unfinished:
         _say(f"an earlier transaction ({unfinished}) never finished: verifying everything")
-        report = _verify(target, None, settings)
+        outcome = _everything(session.run(target))
     elif change.empty:
         journal.end()
         return 0
     else:
-        from verify_env.transaction.snapshot import scope_for
-        from verify_env.verify import verify
-
-        inventory = _inventory(target, settings)
-        report = verify(
-            target,
-            CHECKS,
-            scope=scope_for(change, inventory),
-            jobs=settings.jobs,
-            use_cache=not settings.no_cache,
-            inventory=inventory,
-        )
+        outcome = session.run(target, change=change)
     journal.end()
-    return _show(report, len(change.touched), settings, acceptance)
+    return _show(outcome, settings)
 
 
-def settle_unfinished(python: str, settings: Settings, acceptance: Acceptance | None) -> int:
+def settle_unfinished(python: str, settings: Settings) -> int:
     """After a command that changes nothing: the full verification an interrupted
     transaction left owing, if any (0 when none is owed)."""
     journal = Journal.for_python(python)
@@ -237,6 +210,7 @@ def settle_unfinished(python: str, settings: Settings, acceptance: Acceptance | 
     if unfinished is None:
         return 0
     _say(f"an earlier transaction ({unfinished}) never finished: verifying everything")
-    report = _verify(_target(python, True), None, settings)
+    session = _session(settings)
+    outcome = session.run(_target(python, True))
     journal.end()
-    return _show(report, 0, settings, acceptance)
+    return _show(_everything(outcome), settings)

@@ -10,40 +10,23 @@ the one precedence, read only after the arguments are parsed (``--version`` read
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 
 from verify_env import __version__
-from verify_env.settings.argtypes import jobs, seconds
+from verify_env.settings.argtypes import FORMATS, RUN_SETTINGS, jobs, seconds
 
 # typing itself costs ~3 ms of every start (`verify-env --version` <= 40 ms, issue 3); mypy
 # treats any TYPE_CHECKING constant as true
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from verify_env.report import Report
-    from verify_env.settings.accept import Baseline
     from verify_env.settings.config import Settings
 
 __all__ = ["build_parser", "main"]
 
-FORMATS = ("text", "json", "junit", "sarif")
 # The registry's default checks, spelled here so that --help and --version import no check
 # (tests/unit/test_registry.py holds it equal to verify.DEFAULT_CHECKS).
 DEFAULT_CHECKS = "record,tags,linkage,requirements,paths"
-# Options whose value comes from verify_env.settings.config when not given: Settings field names.
-_SETTINGS = (
-    "checks",
-    "format",
-    "output",
-    "strict",
-    "no_cache",
-    "jobs",
-    "blas_probe",
-    "import_timeout",
-    "ignore",
-    "baseline",
-)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,7 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
         "'imports' runs only when asked) [VERIFY_ENV_CHECKS]",
     )
     parser.add_argument(
-        "--format", choices=FORMATS, help="report format (default: text) [VERIFY_ENV_FORMAT]"
+        "-f",
+        "--format",
+        choices=FORMATS,
+        help="report format (default: text) [VERIFY_ENV_FORMAT]",
     )
     parser.add_argument(
         "-o",
@@ -119,11 +105,45 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--write-baseline", metavar="FILE", help=argparse.SUPPRESS)
     parser.add_argument(
+        "--isolated",
+        action="store_true",
+        default=None,
+        help="read no configuration file and no other VERIFY_ENV_* variable: only the "
+        "command line counts [VERIFY_ENV_ISOLATED]",
+    )
+    parser.add_argument(
         "--explain",
         metavar="CODE",
-        help="explain a finding code (what it means, why it matters, how to fix it) and exit",
+        nargs="?",
+        const="",
+        help="explain a finding code (CODE or CHECK/CODE: what it means, why it matters, how "
+        "to fix it) and exit; alone, list the codes",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="list what was not judged")
+    parser.add_argument(
+        "--fix",
+        action="store_true",
+        help="repair what a reinstall of the same version mends, through the installer that "
+        "owns each package (pip, conda, apt); show the plan first, verify again after, "
+        "exit 1 while errors remain",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="with --fix: show the plan, change nothing"
+    )
+    loud = parser.add_mutually_exclusive_group()
+    loud.add_argument("-v", "--verbose", action="store_true", help="list what was not judged")
+    loud.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="text: print only what fails the run, and nothing when it passes",
+    )
+    parser.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="color the text report: auto (on a terminal, unless NO_COLOR is set; FORCE_COLOR "
+        "forces it), always, never",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks of our own failures")
     commands = parser.add_subparsers(
         dest="command", metavar="{config}", title="subcommands (default: verify the environment)"
@@ -147,9 +167,46 @@ def _baseline_write(argv: Sequence[str]) -> list[str]:
     return out
 
 
+def _unknown_option(parser: argparse.ArgumentParser, argv: Sequence[str]) -> str | None:
+    """The first option ``argv`` gives that the parser does not know, said with a close match
+    (argparse alone reports the value after it as an invalid subcommand: ``--fromat json`` ->
+    "invalid choice: 'json' (choose from 'config')")."""
+    known = set(parser._option_string_actions)  # argparse has no public accessor for this
+    takes_value = {
+        opt
+        for opt, action in parser._option_string_actions.items()
+        if action.nargs != 0 and action.option_strings
+    }
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg == "--" or not arg.startswith("-") or arg == "-":
+            if arg in ("config",):
+                return None  # the subcommand parses its own options
+            continue
+        name = arg.split("=", 1)[0]
+        if name in known:
+            skip = name in takes_value and "=" not in arg and name != "--explain"
+            continue
+        if not name.startswith("--") and len(name) > 2 and name[:2] in known:
+            continue  # -o/path, -fjson: a short option with its value attached
+        import difflib
+
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.75)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        return f"unrecognized option {name!r}{hint}"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(_baseline_write(sys.argv[1:] if argv is None else argv))
+    given = _baseline_write(sys.argv[1:] if argv is None else argv)
+    unknown = _unknown_option(parser, given)
+    if unknown is not None:
+        parser.error(unknown)
+    args = parser.parse_args(given)
     if args.explain is not None:
         from verify_env.commands.explain import explain
 
@@ -159,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from verify_env.settings.config import load
 
-        settings = load({k: getattr(args, k) for k in _SETTINGS})
+        settings = load({k: getattr(args, k) for k in RUN_SETTINGS}, isolated=args.isolated)
         if args.command == "config":
             from verify_env.commands import config as config_cmd
 
@@ -185,63 +242,39 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    from verify_env.target.model import start_target
+    import sys
 
-    baseline = None if args.write_baseline else settings.read_baseline()  # bad: exit 2 now
-    pending = start_target(args.python, args.prefix)  # the probe runs during the imports below
-    from verify_env.checks.interface import Options
-    from verify_env.render import OutputFormat, render
-    from verify_env.render.output import write_report
-    from verify_env.render.progress import ProgressBar
-    from verify_env.verify import DEFAULT_CHECKS, parse_checks, verify
+    from verify_env.session import Session
 
-    checks = parse_checks(settings.checks) if settings.checks else DEFAULT_CHECKS
+    if args.dry_run and not args.fix:
+        from verify_env.errors import UsageError
+
+        raise UsageError("--dry-run goes with --fix")
+    bar = None
+    if sys.stderr.isatty():
+        from verify_env.render.progress import ProgressBar
+
+        bar = ProgressBar()
+    session = Session(settings, progress=bar, write_baseline=args.write_baseline)
+    pending = session.start(args.python, args.prefix)
+    from verify_env.render.output import present
+
     target = pending()
-    bar = ProgressBar() if sys.stderr.isatty() else None
     try:
-        options = Options(strict=settings.strict, blas_probe=settings.blas_probe)
-        if settings.import_timeout is not None:
-            import dataclasses
-
-            options = dataclasses.replace(options, import_timeout=settings.import_timeout)
-        report = verify(
-            target,
-            checks,
-            jobs=settings.jobs,
-            use_cache=not settings.no_cache,
-            progress=bar,
-            options=options,
-        )
+        outcome = session.run(target)
     finally:
         if bar is not None:
             bar.close()
-    if args.write_baseline or settings.ignore or baseline is not None:
-        report = _accepted(report, args.write_baseline, settings, baseline)
-    for note in report.notes:
-        print(f"verify-env: {note}", file=sys.stderr)
-    to_terminal = settings.output in (None, "-") and sys.stdout.isatty()
-    text = render(
-        report,
-        OutputFormat(settings.format),
-        strict=settings.strict,
-        verbose=args.verbose,
-        color=to_terminal and "NO_COLOR" not in os.environ,
-    )
-    write_report(text, settings.output)
-    return report.exit_status(settings.strict)
+    if args.fix:
+        from verify_env.repair.execute import repair
 
-
-def _accepted(
-    report: Report, write_baseline: str | None, settings: Settings, baseline: Baseline | None
-) -> Report:
-    """The report with what ``--ignore`` / ``--baseline`` accept (imported only when asked:
-    ~6 ms of every other run)."""
-    from verify_env.settings import accept
-
-    if write_baseline:
-        count = accept.write_baseline(report, write_baseline)
-        print(f"verify-env: {write_baseline}: accepted {count} finding(s)", file=sys.stderr)
-        return accept.accept_all(
-            accept.apply(report, settings.ignore), f"baseline {write_baseline} (written now)"
+        _, outcome = repair(
+            session,
+            target,
+            outcome,
+            lambda line: print(f"verify-env --fix: {line}", file=sys.stderr, flush=True),
+            dry_run=args.dry_run,
         )
-    return accept.apply(report, settings.ignore, baseline)
+    return present(
+        outcome, settings, "verify-env", verbose=args.verbose, quiet=args.quiet, color=args.color
+    )

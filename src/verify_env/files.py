@@ -62,8 +62,11 @@ def replace_atomically(path: str, data: bytes, mode: int | None = None) -> None:
     """Write ``data`` to a temporary file beside ``path`` and rename it over ``path``; on any
     failure the temporary file is removed and the OSError raised.
 
-    The file gets ``mode``, or the mode of the file it replaces, or what the umask gives a new
-    file (mkstemp's 0600 would hide a CI report from the uploader that reads it).
+    The file gets ``mode``, or the mode of the regular file it replaces, or what the umask
+    gives a new file (mkstemp's 0600 would hide a CI report from the uploader that reads it).
+    A symlink at ``path`` is replaced by the new file, never written through, and its
+    target's mode is not taken (a link to /dev/null made a world-writable report: issue 18,
+    §13): the target is left as it was.
     """
     import tempfile  # here: pipv reads (never writes) before pip starts, tempfile is ~1.5 ms
 
@@ -73,8 +76,12 @@ def replace_atomically(path: str, data: bytes, mode: int | None = None) -> None:
     try:
         if mode is None:
             try:
-                mode = stat.S_IMODE(os.stat(path).st_mode)
+                st = os.lstat(path)
             except OSError:
+                st = None
+            if st is not None and stat.S_ISREG(st.st_mode):
+                mode = stat.S_IMODE(st.st_mode)
+            else:
                 umask = os.umask(0)
                 os.umask(umask)
                 mode = 0o666 & ~umask

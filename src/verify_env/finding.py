@@ -165,6 +165,20 @@ CODES: dict[str, Code] = {
             fix=_REINSTALL,
         ),
         Code(
+            "path-escape",
+            "record",
+            _E,
+            "a recorded path resolves through a symlink to a place outside the environment",
+            detail="a symlinked directory or file below the distribution's roots whose real "
+            "path lies outside them; the file is never opened",
+            why="Installers do not link recorded files out of the environment; a link "
+            "that does (`site-packages/pkg -> /etc`) makes the recorded name read another "
+            "file — a tamper, or a copy of an environment that kept links to its origin. "
+            "verify-env never reads through it, so those files are not verified.",
+            fix="Remove the symlink and reinstall the distribution, or recreate the "
+            "environment without links out of it.",
+        ),
+        Code(
             "unrecorded-extension",
             "record",
             _E,
@@ -361,6 +375,48 @@ CODES: dict[str, Code] = {
             why="`import numpy` finds a local `numpy/` or `numpy.py` (or a stray copy on "
             "PYTHONPATH) instead of the installed package.",
             fix="Rename or remove the shadowing file or dir, or run from another directory.",
+        ),
+        Code(
+            "pth-executable",
+            "paths",
+            _W,
+            "a .pth file no installer owns has lines Python executes at every start-up",
+            detail="`site` runs each `import …` line of every `.pth` file in a site dir when "
+            "any interpreter of the environment starts; verify-env parses them and runs none",
+            why="Installers record the `.pth` files they write (setuptools' "
+            "`distutils-precedence.pth`, editable installs), so unowned start-up code is what "
+            "a tamper or a hand edit looks like, and it runs in every process that uses the "
+            "environment. A warning, not an error: it breaks no import, and image builders "
+            "add such hooks on purpose (a CA bundle patched into certifi, virtualenv's "
+            "`_virtualenv.pth`, coverage's process start-up). It can no longer forge the "
+            "verdict: verify-env never runs it. `--strict` fails on it; accept a deliberate "
+            "one visibly with `--ignore paths:pth-executable::PATH`.",
+            fix="Remove the file, or reinstall the distribution that should own it.",
+        ),
+        Code(
+            "site-customize",
+            "paths",
+            _W,
+            "a sitecustomize or usercustomize module no installer owns runs at every start-up",
+            detail="the first `sitecustomize` (and `usercustomize` when the user site is on) "
+            "on the sys.path `site` builds; the distro's own (dpkg-owned) is not reported",
+            why="`site` imports it in every process of the environment; nothing installs one "
+            "without recording it, so an unowned one is a tamper or a hand edit. A warning "
+            "for the reason `pth-executable` is one; `--strict` fails on it.",
+            fix="Remove the module, or install it through a package that records it.",
+        ),
+        Code(
+            "distributions-unseen",
+            "paths",
+            _E,
+            "the site-packages dirs hold distributions but none was inventoried",
+            detail="`*.dist-info` / `*.egg-info` dirs found by listing the prefix's "
+            "`lib/python*/site-packages` while the inventory is empty",
+            why="An empty report for a populated environment means the target's facts were "
+            "wrong (a damaged or forged interpreter, a moved prefix), not that it is whole: "
+            "`OK` would be a false verdict.",
+            fix="Check that --python/--prefix names the environment's own interpreter; "
+            "recreate the environment if its interpreter is damaged.",
         ),
     )
 }

@@ -1,7 +1,9 @@
-"""The core API every front door calls: verify a target, get a report.
+"""The engine under every run: build the inventory, run the selected checks, return a `Report`.
 
-``verify(target, checks=…, scope=…)`` builds the inventory, runs the selected checks and returns
-a `Report`; it prints nothing and exits nothing.
+Front doors never call it: they go through `verify_env.session.Session`, which maps their
+settings to these arguments, so every door runs the same way. It prints nothing and exits
+nothing; what a check starts early (the record check's hashing) is started through that check's
+own ``prepare``, so this module knows no check's machinery.
 """
 
 from __future__ import annotations
@@ -9,22 +11,18 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Sequence
 
 from verify_env.cache.statcache import StatCache, cache_path_for
 from verify_env.checks import CHECKS, CheckResult, Context
-from verify_env.checks.interface import Options, ProgressFn
+from verify_env.checks.interface import Options, Preparation, ProgressFn, Start
 from verify_env.errors import UsageError
 from verify_env.finding import CODES, Finding
-from verify_env.inventory import Inventory, build_inventory
+from verify_env.inventory import Distribution, Inventory, build_inventory
 from verify_env.pool.hashing import default_jobs
 from verify_env.report import Report, Summary
 from verify_env.target.model import Target
 from verify_env.transaction.scope import Scope
-
-if TYPE_CHECKING:
-    from verify_env.checks.record import Prefetch
 
 __all__ = ["DEFAULT_CHECKS", "parse_checks", "verify"]
 
@@ -58,59 +56,49 @@ def verify(
 ) -> Report:
     """Verify ``target`` with the named checks within ``scope``; nothing is printed.
 
-    ``inventory``: one the caller already built for this target (a front door that needed it
-    to compute the scope), so it is not read twice."""
+    ``inventory``: one the caller already built for this target (to compute the scope), so it
+    is not read twice; the checks' early work starts only when the inventory is read here."""
     started = time.perf_counter()
     scope = scope or Scope.full()
     cache = StatCache(cache_path_for(target.prefix) if use_cache else None).load()
     jobs = jobs or default_jobs()
-    prefetch = None
-    if inventory is None and "record" in checks:
-        from verify_env.checks.record import Prefetch
-
-        prefetch = Prefetch(cache, target.prefix, scope, jobs, progress is not None)
-        if not prefetch.started:
-            prefetch = None
+    selected = [check for check in CHECKS if check.name in checks]
+    prepared: dict[str, Preparation] = {}
     try:
-        return _verify(
-            target, checks, scope, jobs, cache, progress, options, inventory, prefetch, started
+        if inventory is None:
+            start = Start(target, scope, cache, jobs, progress is not None)
+            for check in selected:
+                early = check.prepare(start)
+                if early is not None:
+                    prepared[check.name] = early
+            inventory = build_inventory(
+                target, cache=cache, on_distribution=_feeder(prepared) if prepared else None
+            )
+        ctx = Context(
+            target, inventory, scope, jobs, cache, progress, options or Options(), prepared
         )
+        total = CheckResult()
+        outcomes = [check.run(ctx) for check in selected]
+        for outcome in outcomes:
+            result = outcome if isinstance(outcome, CheckResult) else outcome()
+            total.findings += result.findings
+            total.skips += result.skips
+            total.files = max(total.files, result.files)
+            total.bytes_hashed += result.bytes_hashed
+            total.facts.update(result.facts)
+            total.details += result.details
     finally:
-        if prefetch is not None:
-            prefetch.abort()  # a no-op once the record check has its results
-
-
-def _verify(
-    target: Target,
-    checks: Sequence[str],
-    scope: Scope,
-    jobs: int,
-    cache: StatCache,
-    progress: ProgressFn | None,
-    options: Options | None,
-    inventory: Inventory | None,
-    prefetch: Prefetch | None,
-    started: float,
-) -> Report:
-    if inventory is None:
-        inventory = build_inventory(
-            target, cache=cache, on_distribution=prefetch.feed if prefetch else None
-        )
-    ctx = Context(target, inventory, scope, jobs, cache, progress, options or Options(), prefetch)
-    total = CheckResult()
-    outcomes = [check.run(ctx) for check in CHECKS if check.name in checks]
-    for outcome in outcomes:
-        result = outcome if isinstance(outcome, CheckResult) else outcome()
-        total.findings += result.findings
-        total.skips += result.skips
-        total.files = max(total.files, result.files)
-        total.bytes_hashed += result.bytes_hashed
-        total.facts.update(result.facts)
-        total.details += result.details
+        for early in prepared.values():
+            early.abort()  # a no-op once its check has taken the results
     cache.save()
     findings = sorted(
         _located(total.findings, inventory),
-        key=lambda f: ((f.distribution or "").lower(), f.path or "", CODES[f.code].check, f.code),
+        key=lambda f: (
+            (f.distribution or "").lower(),
+            f.path or "",
+            CODES[f.code].check,
+            f.code,
+        ),
     )
     in_scope = sum(1 for d in inventory.distributions if scope.includes(d))
     summary = Summary(
@@ -118,7 +106,7 @@ def _verify(
     )
     return Report(
         target,
-        tuple(c.name for c in CHECKS if c.name in checks),
+        tuple(c.name for c in selected),
         tuple(findings),
         tuple(total.skips),
         summary,
@@ -126,6 +114,14 @@ def _verify(
         total.facts,
         tuple(total.details),
     )
+
+
+def _feeder(prepared: dict[str, Preparation]) -> Callable[[Distribution], None]:
+    def feed(dist: Distribution) -> None:
+        for early in prepared.values():
+            early.feed(dist)
+
+    return feed
 
 
 def _located(findings: Iterable[Finding], inventory: Inventory) -> list[Finding]:

@@ -152,7 +152,7 @@ def test_doctor_reports_accepted_findings_and_does_not_fix_them(
     assert out.startswith(f"{doctor.OK_MARK} verify-env:") and "1 accepted finding(s)" in out
     reinstalled: list[list[str]] = []
 
-    def reinstall(specs: list[str]) -> int:
+    def reinstall(specs: list[str], channels: list[str]) -> int:
         reinstalled.append(specs)
         return 0
 
@@ -161,4 +161,4 @@ def test_doctor_reports_accepted_findings_and_does_not_fix_them(
         == 0
     )
     assert reinstalled == []
-    assert "no conda package has damaged files" in capsys.readouterr().out
+    assert "nothing to repair" in capsys.readouterr().out

@@ -25,12 +25,14 @@ from tests.support.conda_plugin import (
 from tests.support.envs import pyenv_python
 from tests.support.linkwheels import python_include
 from verify_env.inventory import build_inventory
+from verify_env.session import Session
 from verify_env.target.model import resolve_target
+from verify_env.transaction.scope import scope_of
 from verify_env_conda import doctor, verify_cmd
 from verify_env_conda.action import TransactionCheck, TransactionRefused
 from verify_env_conda.mode import Mode, parse_mode
 from verify_env_conda.postcommand import CommandWatch
-from verify_env_conda.transaction import scope_of, verify_transaction
+from verify_env_conda.transaction import change_of, verify_transaction
 
 PY_EXT = f"{SITE}/pipext/_c.cpython-311-x86_64-linux-gnu.so"
 
@@ -163,16 +165,20 @@ def test_health_check_and_fixer(
     doctor.health_check(str(prefix), False)
     assert "note: lib/libfakeblas.so.3 has 1 other hard link(s)" in capsys.readouterr().out
     asked: list[str] = []
-    reinstalled: list[list[str]] = []
+    reinstalled: list[tuple[list[str], list[str]]] = []
 
-    def reinstall(specs: list[str]) -> int:
-        reinstalled.append(specs)
-        return 0
+    def reinstall(specs: list[str], channels: list[str]) -> int:
+        reinstalled.append((specs, channels))
+        return 0  # says it worked, changes nothing: the fixer must not believe it
 
-    assert doctor.fix(str(prefix), asked.append, pkgs_dirs=[str(pkgs)], reinstall=reinstall) == 0
-    assert reinstalled == [["libfakeblas=1.0=0"]] and len(asked) == 1
+    assert doctor.fix(str(prefix), asked.append, pkgs_dirs=[str(pkgs)], reinstall=reinstall) == 1
+    # the version, never the build, goes into conda's requested specs; the record's channel
+    record = json.loads(next((prefix / "conda-meta").glob("libfakeblas-1.0-*.json")).read_text())
+    assert reinstalled == [(["libfakeblas=1.0"], [record["channel"]])] and len(asked) == 1
     assert not (pkgs / cached.dist_name).exists()  # dropped, so conda extracts it afresh
-    assert f"removed the damaged cache copy {pkgs / cached.dist_name}" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"removed the damaged cache copy {pkgs / cached.dist_name}" in out
+    assert "verified again: 1 error finding(s) remain" in out
 
 
 def test_fixer_leaves_pip_damage_to_pip(
@@ -182,12 +188,14 @@ def test_fixer_leaves_pip_damage_to_pip(
     _pip_dist(prefix, channel)
     _replace(prefix / PY_EXT, _flip(channel.extension))
 
-    def reinstall(specs: list[str]) -> int:
+    def reinstall(specs: list[str], channels: list[str]) -> int:
         raise AssertionError(specs)
 
-    assert doctor.fix(str(prefix), lambda _: None, pkgs_dirs=[], reinstall=reinstall) == 0
+    assert doctor.fix(str(prefix), lambda _: None, pkgs_dirs=[], reinstall=reinstall) == 1
     out = capsys.readouterr().out
-    assert "not conda's to repair: pip install --force-reinstall --no-deps pipext==0.1" in out
+    assert "not conda's to repair; run: " in out
+    assert "-m pip install --force-reinstall --no-deps pipext==0.1" in out
+    assert "verified again: 1 error finding(s) remain" in out
 
 
 def test_action_refuses_damaged_package_cache_before_linking(
@@ -204,12 +212,14 @@ def test_action_refuses_damaged_package_cache_before_linking(
     assert isinstance(refused, TransactionRefused)
     text = str(refused)
     assert f"{conf}: sha256 " in text and "differs from paths.json's" in text
-    assert f"rm -rf {pkgs / refs[0].dist_name}" in text and "--no-plugins" in text
+    assert f"rm -rf {pkgs / refs[0].dist_name}" in text
+    assert "CONDA_PLUGINS_VERIFY_ENV_MODE=warn" in text and "--no-plugins" not in text
     warn = TransactionCheck(None, str(tmp_path / "new"), [], refs, mode=Mode.WARN)
     warn.pkgs_dirs = [str(pkgs)]
     assert warn.verify() is None
     warned = capsys.readouterr().out
     assert "1 file(s) in the package cache differ" in warned and "links them anyway" in warned
+    assert "verify_env_mode warn" not in warned  # warn mode is not told to switch to warn
     off = TransactionCheck(None, str(tmp_path / "new"), [], refs, mode=Mode.OFF)
     off.pkgs_dirs = [str(pkgs)]
     assert off.verify() is None and capsys.readouterr().out == ""
@@ -231,7 +241,8 @@ def test_action_after_linking_warn_and_fail(
     with pytest.raises(TransactionRefused) as refused:
         TransactionCheck(None, str(prefix), [], linked, mode=Mode.FAIL).execute()
     text = str(refused.value)
-    assert "rolled back" in text and "--no-plugins" in text and "verify_env_mode warn" in text
+    assert "conda rolls the transaction back" in text and "verify_env_mode warn" in text
+    assert "CONDA_PLUGINS_VERIFY_ENV_MODE=warn" in text and "--no-plugins" not in text
     assert "libfakeblas 1.0: [record/hash-mismatch]" in text
     assert "lib/libfakeblas.so.3 has 1 other hard link(s)" in text
     TransactionCheck(None, str(prefix), [], linked, mode=Mode.WARN).execute()
@@ -249,10 +260,10 @@ def test_replaced_library_puts_its_consumers_in_scope(channel: Channel, tmp_path
     new = ref_from_meta(prefix, "libfakeblas")
     assert (old.version, new.version) == ("1.0", "2.0")
     inventory = build_inventory(resolve_target(prefix=str(prefix)))
-    scope = scope_of(inventory, [new], [old])
+    scope = scope_of(change_of([new], [old]), inventory)
     assert scope.keys == frozenset({"libfakeblas", "fakeblas-ext"})
     assert "consumers of the changed libraries: fakeblas-ext" in scope.reason
-    outcome = verify_transaction(str(prefix), [new], [old])
+    outcome = verify_transaction(Session(transaction=True), str(prefix), [new], [old])
     assert (outcome.changed, outcome.affected, outcome.report.errors) == (1, 1, 0)
 
 
@@ -285,7 +296,9 @@ def test_python_version_change_reports_dead_pip_extensions(
 ) -> None:
     prefix = _env(channel, tmp_path, "python=3.11", "pyfoo")
     _pip_dist(prefix, channel)
-    before = verify_transaction(str(prefix), [ref_from_meta(prefix, "pyfoo")], [])
+    before = verify_transaction(
+        Session(transaction=True), str(prefix), [ref_from_meta(prefix, "pyfoo")], []
+    )
     assert before.report.errors == 0, before.report.findings
     old = [ref_from_meta(prefix, n) for n in ("python", "pyfoo")]
     create_prefix(
@@ -293,7 +306,7 @@ def test_python_version_change_reports_dead_pip_extensions(
     )
     new = [ref_from_meta(prefix, n) for n in ("python", "pyfoo")]
     assert new[0].version == "3.12.1"
-    outcome = verify_transaction(str(prefix), new, old)
+    outcome = verify_transaction(Session(transaction=True), str(prefix), new, old)
     dead = [f for f in outcome.report.findings if f.distribution == "pipext"]
     assert {f.code for f in dead} >= {"extension-suffix"}, outcome.report.findings
     assert any(f.path and f.path.endswith("_c.cpython-311-x86_64-linux-gnu.so") for f in dead)
@@ -305,10 +318,45 @@ def test_post_command_fallback(channel: Channel, tmp_path: Path) -> None:
     prefix = _env(channel, tmp_path)
     watch = CommandWatch()
     watch.before(str(prefix))
-    assert watch.after(str(prefix)) is None  # "All requested packages already installed"
+    assert (
+        watch.after(Session(transaction=True), str(prefix)) is None
+    )  # "All requested packages already installed"
     watch.before(str(prefix))
     create_prefix(prefix, channel.url, ["fakeblas-ext", "libfakeblas=2.0"], python_site=SITE)
-    outcome = watch.after(str(prefix))
+    outcome = watch.after(Session(transaction=True), str(prefix))
     assert outcome is not None and outcome.report.errors == 0
     assert outcome.changed == 1 and outcome.affected >= 1
     assert CORE  # the consumer is what widened the scope
+
+
+def test_conda_verify_verbose_and_an_unknown_name(
+    channel: Channel, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``-v`` is stored apart from conda's own ``verbose``/``verbosity`` keys (conda refused the
+    two at once), and an environment name conda does not know is a usage error: exit 2."""
+    prefix = _env(channel, tmp_path)
+    parser = argparse.ArgumentParser(prog="conda verify")
+    verify_cmd.configure_parser(parser)
+    args = parser.parse_args(["-p", str(prefix), "-v"])
+    assert args.verify_env_verbose and not hasattr(args, "verbose")
+
+    def unknown(name: str) -> str:
+        raise LookupError(f"Could not find conda environment: {name}")
+
+    status = verify_cmd.execute(
+        parser.parse_args(["-n", "nope"]), locate_name=unknown, default_prefix=lambda: "/"
+    )
+    assert status == 2
+    assert "conda verify: Could not find conda environment: nope" in capsys.readouterr().err
+
+
+def test_rollback_message_says_what_conda_does(channel: Channel, tmp_path: Path) -> None:
+    prefix = _env(channel, tmp_path)
+    (prefix / "lib/libfakeblas.so.3").unlink()
+    linked = [ref_from_meta(prefix, "libfakeblas")]
+    check = TransactionCheck(None, str(prefix), [], linked, mode=Mode.FAIL)
+    check.rollback_enabled = False
+    with pytest.raises(TransactionRefused) as refused:
+        check.execute()
+    assert "rollback_enabled is false, so what was linked stays linked" in str(refused.value)
+    assert "rolls the transaction back" not in str(refused.value)

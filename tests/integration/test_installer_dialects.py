@@ -290,3 +290,41 @@ def test_target_dir_scripts_are_found_where_pip_moved_them(
     assert run.returncode == 1
     f = run.find("missing-file", "../../bin/pycowsay")
     assert (f["distribution"], f["severity"]) == ("pycowsay", "error")
+
+
+def test_pdm_refer_to_opens_no_way_out(
+    tools: Path,
+    py311: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path: Path,
+    cache_dir: Path,
+) -> None:
+    """pdm's links may lead into the cache its REFER_TO names, and nowhere else (issue 18 §9):
+    a REFER_TO naming a directory others can write declares nothing, so a link from the
+    environment to a file in it is path-escape, never opened."""
+    built = _built_by("pdm-symlink", tools, py311, tmp_path_factory)
+    subprocess.run(["cp", "-al", str(built.root), str(tmp_path / "copy")], check=True)
+    damaged = built.moved(tmp_path / "copy")
+    site = damaged.site
+    meta = next(
+        p
+        for p in site.iterdir()
+        if p.name.lower().startswith("markupsafe-") and p.name.endswith(".dist-info")
+    )
+    shared = tmp_path / "shared"
+    (shared / meta.name).mkdir(parents=True)
+    shared.chmod(0o777)
+    cached = Path((meta / "REFER_TO").read_text().strip())
+    (shared / meta.name / "RECORD").write_bytes((cached / meta.name / "RECORD").read_bytes())
+    refer = meta / "REFER_TO"
+    refer.unlink()
+    refer.write_text(str(shared))
+    secret = shared / "someone-elses.txt"  # in the directory REFER_TO names: still not ours
+    secret.write_text("not the environment's\n")
+    link = site / "markupsafe" / "_native.py"
+    link.unlink()
+    link.symlink_to(secret)
+    run = _verify(damaged, cache_dir)
+    assert run.returncode == 1
+    f = run.find("path-escape", "markupsafe/_native.py")
+    assert f["distribution"] == "MarkupSafe" and "not opened" in f["message"]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.conda_env import PackageFile, PackageSpec, build_channel, create_prefix
-from tests.support.envs import clone_env, make_venv, site_packages
+from tests.support.envs import clone_env, make_venv, run_cli, site_packages
 from tests.support.wheels import make_wheel, tampered_wheel
 
 PIPV = str(Path(sys.executable).parent / "pipv")
@@ -66,10 +66,14 @@ def test_pass_through_commands_are_pips_own(
     bare_venv: Path, cache_dir: Path, tmp_path: Path
 ) -> None:
     py = str(bare_venv / "bin/python")
-    for args in (("--version",), ("list",), ("show", "pip")):
+    for args in (("list",), ("show", "pip")):
         ours = pipv("--python", py, *args, cache_dir=cache_dir, cwd=tmp_path)
         theirs = pip(bare_venv, *args)
         assert (ours.returncode, ours.stdout) == (theirs.returncode, theirs.stdout), args
+    # --version names pipv first, then says pip's own line (test_cli_conventions)
+    ours = pipv("--python", py, "--version", cache_dir=cache_dir, cwd=tmp_path)
+    theirs = pip(bare_venv, "--version")
+    assert ours.stdout.splitlines()[1:] == theirs.stdout.splitlines()
     missing = pipv(
         "--python",
         py,
@@ -317,12 +321,45 @@ def test_repair_reinstalls_what_pip_installed(
     py = str(numpy_env / "bin/python")
     broken = pipv("--python", py, "verify", "--checks", "record", cache_dir=cache_dir, cwd=tmp_path)
     assert broken.returncode == 1
+    planned = pipv("--python", py, "repair", "--dry-run", cache_dir=cache_dir, cwd=tmp_path)
+    assert planned.returncode == 1, planned.stderr  # nothing changed: still damaged
+    assert "-m pip install --force-reinstall --no-deps numpy==2.2.6" in planned.stderr
+    assert "dry run: nothing was changed" in planned.stderr
     fixed = pipv("--python", py, "repair", cache_dir=cache_dir, cwd=tmp_path)
     assert fixed.returncode == 0, fixed.stderr
-    assert "plan: -m pip install --force-reinstall --no-deps numpy==2.2.6" in fixed.stderr
-    assert "the environment is whole" in fixed.stderr
+    assert f"run: {py} -P -m pip install --force-reinstall --no-deps numpy==2.2.6" in fixed.stderr
+    assert "verified again: whole" in fixed.stderr
     again = pipv("--python", py, "verify", "--checks", "record", cache_dir=cache_dir, cwd=tmp_path)
     assert again.returncode == 0, again.stdout
+
+
+def test_repair_is_verified_not_assumed(
+    numpy1_scipy_venv: Path, tmp_path: Path, cache_dir: Path
+) -> None:
+    """numpy 2 forced under a scipy built for numpy 1, and a damaged numpy file: the reinstall
+    mends the file, not scipy, and the exit status says so (every check runs again)."""
+    env = clone_env(numpy1_scipy_venv, tmp_path / "env")
+    py = str(env / "bin/python")
+    pip(env, "install", "-q", "--no-deps", "numpy==2.2.6")
+    init = site_packages(env) / "numpy" / "__init__.py"
+    init.write_text(init.read_text() + "# edited\n")
+    run = pipv("--python", py, "repair", cache_dir=cache_dir, cwd=tmp_path)
+    assert run.returncode == 1, run.stderr
+    assert "--force-reinstall --no-deps numpy==2.2.6" in run.stderr
+    assert "not repaired: scipy 1.11.1 [requirements/numpy-abi]" in run.stderr
+    assert "verified again: " in run.stderr and "error finding(s) remain" in run.stderr
+    assert "[record/size-mismatch]" not in run.stderr.split("verified again:")[1]
+    later = run_cli("--python", py, "--format", "json", cache_dir=cache_dir)
+    assert later.returncode == 1
+    assert {f["distribution"] for f in later.findings if f["severity"] == "error"} == {"scipy"}
+
+
+def test_repair_help_and_bad_arguments(bare_venv: Path, tmp_path: Path, cache_dir: Path) -> None:
+    py = str(bare_venv / "bin/python")
+    shown = pipv("--python", py, "repair", "--help", cache_dir=cache_dir, cwd=tmp_path)
+    assert shown.returncode == 0 and shown.stdout.startswith("usage: pipv repair [--dry-run]")
+    bad = pipv("--python", py, "repair", "--now", cache_dir=cache_dir, cwd=tmp_path)
+    assert bad.returncode == 2 and "unknown argument(s): --now" in bad.stderr
 
 
 def test_held_pip_runs_only_when_told_to(bare_venv: Path, tmp_path: Path) -> None:

@@ -138,5 +138,5 @@ def test_repair_leaves_what_is_accepted_alone(
         env=isolated,
     )
     assert run.returncode == 0, run.stderr
-    assert "nothing pip installed is damaged" in run.stderr
+    assert "pipv repair: nothing to repair" in run.stderr
     assert init.read_bytes().endswith(b"# patched on purpose\n")  # not reinstalled

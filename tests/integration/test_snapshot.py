@@ -9,7 +9,8 @@ from tests.support.envs import clone_env
 from tests.support.wheels import make_wheel
 from verify_env.inventory import build_inventory
 from verify_env.target.model import resolve_target
-from verify_env.transaction.snapshot import Change, Snapshot, scope_for
+from verify_env.transaction.scope import scope_of
+from verify_env.transaction.snapshot import Change, Snapshot
 
 
 def _pip(env: Path, *args: str) -> None:
@@ -39,11 +40,11 @@ def test_install_upgrade_uninstall_and_the_widened_scope(bare_venv: Path, tmp_pa
         frozenset(),
         frozenset({"base-lib"}),
     )
-    scope = scope_for(change, build_inventory(target))
+    scope = scope_of(change, build_inventory(target))
     assert scope.keys == frozenset({"base-lib", "uses-base"})  # not "unrelated"
     assert "dependents: uses-base" in scope.reason
 
     _pip(env, "uninstall", "-y", "base-lib")
     gone = Change.between(after, Snapshot.take(target))
     assert gone.removed == {"base-lib"} and not gone.added
-    assert scope_for(gone, build_inventory(target)).keys == frozenset({"base-lib", "uses-base"})
+    assert scope_of(gone, build_inventory(target)).keys == frozenset({"base-lib", "uses-base"})

@@ -296,3 +296,20 @@ def test_warm_run_on_a_damaged_env_reports_what_the_cold_run_did(
         ("elf-arch", "numpy/linalg/_umath_linalg.cpython-311-x86_64-linux-gnu.so"),
         ("unrecorded-extension", "numpy/_core/_stale.cpython-311-x86_64-linux-gnu.so"),
     }
+
+
+def test_a_cache_dir_others_may_write_is_skipped_with_one_warning(
+    numpy_env: Path, cache_dir: Path
+) -> None:
+    """Issue 18, §2: a shared or restored cache dir anyone may write is not believed."""
+    first = _verify(numpy_env, cache_dir)
+    assert first.returncode == 0
+    (cache_dir / "stat-cache").chmod(0o777)
+    target = break_link(site_packages(numpy_env) / UMATH)
+    _flip_in_place(target)
+    run = _verify(numpy_env, cache_dir)
+    assert run.returncode == 1
+    assert run.codes() == {("record", "hash-mismatch", "numpy")}
+    lines = run.stderr.splitlines()
+    assert len(lines) == 1 and "not using stat cache" in lines[0] and "writable" in lines[0]
+    assert _bytes_hashed(run) == _bytes_hashed(first)  # nothing taken from it

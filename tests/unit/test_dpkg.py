@@ -8,6 +8,7 @@ without INSTALLER whose RECORD no longer matches the files (Debian strips and re
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 from verify_env.cache.statcache import StatCache
@@ -165,3 +166,19 @@ def test_certificates_appended_to_a_distro_bundle_without_recorded_size(tmp_path
     bundle.write_bytes(original.replace(b"MIIB", b"MIIC", 1) + PEM)  # an edit before the tail
     findings = _run(site, DpkgDatabase(db)).findings
     assert [(f.code, f.severity.value) for f in findings] == [("hash-mismatch", "error")]
+
+
+def test_a_fifo_among_the_list_files_does_not_hang(tmp_path: Path) -> None:
+    """Issue 18, §6: a FIFO in dpkg's info dir is skipped, not waited on."""
+    from tests.support.guard import deadline
+
+    info = tmp_path / "info"
+    info.mkdir()
+    (info / "good.list").write_text("/usr/lib/good.so\n")
+    os.mkfifo(info / "evil.list")
+    os.mkfifo(info / "good.md5sums")
+    db = DpkgDatabase(str(tmp_path))
+    with deadline(20):
+        assert db.owner("/usr/lib/good.so") == "good"
+        assert db.owner("/usr/lib/evil.so") is None
+        assert db.files("good") == ()

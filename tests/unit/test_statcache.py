@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.guard import deadline
 from verify_env.cache.statcache import VERSION, StatCache, StatKey, cache_path_for, stat_key
 
 STYLE = "sha256:b64"
@@ -95,7 +96,7 @@ def test_save_replaces_the_previous_contents(saved: Path, data_file: Path) -> No
     cache.put(str(data_file), key_of(data_file), STYLE, "other")
     cache.save()
     assert StatCache(str(saved)).load().get(str(data_file), key_of(data_file), STYLE) == "other"
-    assert [p.name for p in saved.parent.iterdir()] == [saved.name]  # no temp files left
+    assert sorted(p.name for p in saved.parent.iterdir()) == ["key", saved.name]  # no temp files
 
 
 def test_nothing_written_when_nothing_changed(tmp_path: Path) -> None:
@@ -250,7 +251,7 @@ def test_a_directory_where_the_cache_file_should_be(tmp_path: Path, data_file: P
     cache.save()  # os.replace onto a directory fails
     assert len(cache.warnings) == 2
     assert "could not write" in cache.warnings[1]
-    assert [p.name for p in path.parent.iterdir()] == ["x.bin"]  # the temp file was removed
+    assert sorted(p.name for p in path.parent.iterdir()) == ["key", "x.bin"]  # temp file removed
 
 
 def test_an_unwritable_location_is_one_warning_on_save(tmp_path: Path, data_file: Path) -> None:
@@ -357,3 +358,113 @@ def test_user_cache_dir_is_platformdirs_own(
     else:
         monkeypatch.setenv("XDG_CACHE_HOME", xdg)
     assert user_cache_dir() == platformdirs.user_cache_dir("verify-env", appauthor=False)
+
+
+# --- a cache someone else can write, or that is not a file (issue 18, §2) ----------------------
+
+
+def _one_entry(path: Path, data_file: Path) -> StatCache:
+    cache = StatCache(str(path))
+    cache.put(str(data_file), key_of(data_file), STYLE, DIGEST)
+    cache.save()
+    assert cache.warnings == []
+    return cache
+
+
+@pytest.mark.parametrize("mode", [0o775, 0o757])
+def test_a_cache_dir_others_may_write_is_not_used(
+    tmp_path: Path, data_file: Path, mode: int
+) -> None:
+    path = tmp_path / "cache" / "x.bin"
+    _one_entry(path, data_file)
+    path.parent.chmod(mode)
+    before = path.read_bytes()
+    cache = StatCache(str(path)).load()
+    assert cache.get(str(data_file), key_of(data_file), STYLE) is None
+    assert len(cache.warnings) == 1 and "not using stat cache" in cache.warnings[0]
+    assert "writable by" in cache.warnings[0]
+    cache.put(str(data_file), key_of(data_file), STYLE, DIGEST)
+    cache.save()  # nor written
+    assert path.read_bytes() == before and len(cache.warnings) == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="chown needs root")
+@pytest.mark.parametrize("what", ["file", "dir"])
+def test_a_cache_another_user_owns_is_not_used(tmp_path: Path, data_file: Path, what: str) -> None:
+    """A real other owner (uid 4242, as root can give any file): a cache planted by another
+    user is never believed, however valid its contents."""
+    path = tmp_path / "cache" / "x.bin"
+    _one_entry(path, data_file)
+    os.chown(path if what == "file" else path.parent, 4242, 4242)
+    cache = StatCache(str(path)).load()
+    assert cache.get(str(data_file), key_of(data_file), STYLE) is None
+    assert len(cache.warnings) == 1 and "uid 4242" in cache.warnings[0]
+
+
+def test_a_crafted_cache_is_discarded_before_marshal_sees_it(
+    tmp_path: Path, data_file: Path
+) -> None:
+    """A right header, a checksum-shaped field and a marshal list that claims 2**31 items:
+    marshal would allocate 16 GB before noticing; it never gets the bytes."""
+    path = tmp_path / "cache" / "x.bin"
+    _one_entry(path, data_file)
+    path.write_bytes(magic() + b"\0" * 32 + b"[\xff\xff\xff\x7f")
+    with deadline(20):
+        cache = StatCache(str(path)).load()
+    assert len(cache.warnings) == 1 and "not written by this user" in cache.warnings[0]
+    assert cache.get(str(data_file), key_of(data_file), STYLE) is None
+
+
+def test_a_fifo_at_the_cache_path_does_not_hang(tmp_path: Path, data_file: Path) -> None:
+    path = tmp_path / "cache" / "x.bin"
+    path.parent.mkdir()
+    os.mkfifo(path)
+    with deadline(20):
+        cache = StatCache(str(path)).load()
+        cache.put(str(data_file), key_of(data_file), STYLE, DIGEST)
+        cache.save()  # replaces the FIFO with a real cache
+    assert len(cache.warnings) == 1 and "not a regular file" in cache.warnings[0]
+    assert StatCache(str(path)).load().get(str(data_file), key_of(data_file), STYLE) == DIGEST
+
+
+def test_dev_zero_linked_as_the_cache_is_not_read(tmp_path: Path, data_file: Path) -> None:
+    path = tmp_path / "cache" / "x.bin"
+    path.parent.mkdir()
+    path.symlink_to("/dev/zero")
+    with deadline(20):
+        cache = StatCache(str(path)).load()
+    assert len(cache.warnings) == 1
+    assert cache.get(str(data_file), key_of(data_file), STYLE) is None
+
+
+def test_a_huge_cache_file_is_not_read(tmp_path: Path, data_file: Path) -> None:
+    from verify_env.cache.statcache import MAX_BYTES
+
+    path = tmp_path / "cache" / "x.bin"
+    _one_entry(path, data_file)
+    with open(path, "r+b") as fh:
+        fh.truncate(MAX_BYTES + 1)  # sparse: costs no disk
+    with deadline(20):
+        cache = StatCache(str(path)).load()
+    assert len(cache.warnings) == 1 and "MiB" in cache.warnings[0]
+
+
+def test_a_temp_file_of_a_killed_save_is_removed_by_the_next(
+    tmp_path: Path, data_file: Path
+) -> None:
+    """What SIGKILL in the middle of a save leaves: ``x.bin.PID.tmp`` of a process now gone."""
+    import subprocess
+
+    path = tmp_path / "cache" / "x.bin"
+    _one_entry(path, data_file)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = path.parent / f"x.bin.{dead.pid}.tmp"
+    stale.write_bytes(b"\0" * (1 << 20))
+    live = path.parent / f"x.bin.{os.getppid()}.tmp"  # a running save of another process
+    live.write_bytes(b"")
+    cache = StatCache(str(path)).load()
+    cache.put(str(data_file), (1, 2, 3, 4, 5), STYLE, DIGEST)
+    cache.save()
+    assert not stale.exists() and live.exists()
+    assert sorted(p.name for p in path.parent.iterdir()) == sorted(["key", live.name, "x.bin"])

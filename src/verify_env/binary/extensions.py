@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["abi3_minimum", "is_compiled_module_name", "is_shared_object", "tagged_suffix"]
+__all__ = [
+    "abi3_minimum",
+    "is_compiled_module_name",
+    "is_elf_shared_object",
+    "is_library",
+    "is_shared_object",
+    "tagged_suffix",
+]
 
 # .cpython-311-x86_64-linux-gnu.so, .cpython-313t-…, .cpython-39-darwin.so, .abi3.so,
 # .pypy39-pp73-x86_64-linux-gnu.so, .cp311-win_amd64.pyd, .graalpy…
@@ -49,3 +56,17 @@ def is_shared_object(location: str) -> bool:
     if location.endswith((".so", ".pyd", ".dylib")):
         return True
     return ".so." in location and ".so." in location[location.rfind("/") :]
+
+
+def is_elf_shared_object(location: str) -> bool:
+    """``*.so`` or ``*.so.N…`` by name: what ld.so maps. `is_shared_object` also takes ``.pyd``
+    and ``.dylib``, which the ELF loader model never reads."""
+    return location.endswith(".so") or ".so." in location[location.rfind("/") :]
+
+
+def is_library(location: str) -> bool:
+    """A shared library (``libfoo.so.3``, ``numpy.libs/libscipy_openblas….so``), not an
+    extension module: only libraries have consumers in other distributions, so only they
+    widen a transaction's scope."""
+    base = location[location.rfind("/") + 1 :]
+    return base.startswith("lib") and (base.endswith(".so") or ".so." in base)

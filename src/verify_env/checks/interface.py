@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from verify_env.cache.statcache import StatCache
 from verify_env.finding import Finding, Skip
-from verify_env.inventory import Inventory
+from verify_env.inventory import Distribution, Inventory
 from verify_env.target.model import Target
 from verify_env.transaction.scope import Scope
 
-__all__ = ["Check", "CheckResult", "Context", "Deferred", "Options"]
+__all__ = ["Check", "CheckResult", "Context", "Deferred", "Options", "Preparation", "Start"]
 
 ProgressFn = Callable[[str, int, int, int, int], None]
 """(phase, files done, files total, bytes done, bytes total)."""
@@ -27,6 +28,28 @@ class Options:
     """``--blas-probe``: run a numeric probe of each BLAS/LAPACK provider in a subprocess."""
     import_timeout: float = 30.0
     """``--import-timeout``: seconds one module's import may take before it is a finding."""
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """What a check may start work on before the inventory is complete."""
+
+    target: Target
+    scope: Scope
+    cache: StatCache
+    jobs: int
+    report_progress: bool
+    """Whether a progress callback will be asked for."""
+
+
+class Preparation(Protocol):
+    """Work a check started early (the record check's hashing): it sees each distribution as
+    soon as the inventory has read it; the check takes the results from `Context.prepared`."""
+
+    def feed(self, dist: Distribution) -> None: ...
+
+    def abort(self) -> None:
+        """Stop whatever is left (a no-op once the check has taken the results)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +70,9 @@ class Context:
     """Progress callback for long phases, or None."""
     options: Options = field(default_factory=Options)
     """Options of the run."""
-    prefetched: object | None = None
-    """Work a check started before the inventory was complete (the record check's hashing,
-    `checks.record.Prefetch`), or None; the check that owns it knows its type."""
+    prepared: Mapping[str, Preparation] = field(default_factory=dict)
+    """Check name -> the work it started through its ``prepare`` before the inventory was
+    complete; the check that owns it knows its type."""
 
 
 @dataclass(slots=True)
@@ -88,6 +111,18 @@ class Check:
         from verify_env.finding import CODES
 
         return tuple(c.name for c in CODES.values() if c.check == self.name)
+
+    def prepare(self, start: Start) -> Preparation | None:
+        """Start the check's early work, if its module has a ``prepare(start)``; None when it
+        has none or nothing could be started."""
+        import importlib
+
+        module = importlib.import_module(self.module)
+        prepare = getattr(module, "prepare", None)
+        if prepare is None:
+            return None
+        prepared: Preparation | None = prepare(start)
+        return prepared
 
     def run(self, ctx: Context) -> CheckResult | Deferred:
         """The check itself."""

@@ -55,6 +55,10 @@ def _contains(fd: int, spans: list[tuple[int, int]], needle: bytes) -> bool:
     return False
 
 
+_UNSECTIONED = 64 << 20
+"""Bytes scanned of a file whose read-only data cannot be located."""
+
+
 def built_against(location: str) -> int | None:
     """1 or 2: the NumPy major whose C-API headers the file was built with; 0 when it does not
     use the C API; None when it cannot be read."""
@@ -63,7 +67,9 @@ def built_against(location: str) -> int | None:
         return None
     fd, st = opened
     try:
-        spans = read_only_data(fd, st.st_size) or [(0, st.st_size)]
+        # no .rodata to go by (not ELF, or no section table): the head only, never a
+        # whole file the environment may have made huge (issue 18, §8)
+        spans = read_only_data(fd, st.st_size) or [(0, min(st.st_size, _UNSECTIONED))]
         if not _contains(fd, spans, BUILT_FOR_1X):
             return 0
         return 2 if _contains(fd, spans, BUILT_FOR_2X) else 1

@@ -6,6 +6,11 @@ Two ways it does not, both about directories rather than files:
   interpreter's own path) holding another Python's packages — ``python3.12/site-packages`` in a
   3.11 process, or compiled modules whose ABI tag the target cannot load, with no loadable
   build beside them.
+- ``pth-executable`` / ``site-customize``: code ``site`` runs at every start-up (an ``import``
+  line of a ``.pth`` file, a ``sitecustomize`` module) that no installer owns. The target's
+  facts say where (`introspect` parses the files; nothing of the environment is run).
+- ``distributions-unseen``: the prefix's site-packages hold ``*.dist-info`` dirs while the
+  inventory is empty: the facts the verdict rests on are wrong, so "OK" would be false.
 - ``shadowed-module``: a module or regular package that Python finds *before* the installed one
   — a local ``numpy/`` in the working directory (sys.path[0] of ``python``, ``python -c`` and
   ``python -m`` started there), a stray ``six.py`` in a PYTHONPATH dir — or before the standard
@@ -38,7 +43,13 @@ from verify_env.target.model import Target
 __all__ = ["CODES", "NAME", "run"]
 
 NAME = "paths"
-CODES = ("foreign-site-packages", "shadowed-module")
+CODES = (
+    "foreign-site-packages",
+    "shadowed-module",
+    "pth-executable",
+    "site-customize",
+    "distributions-unseen",
+)
 
 _VERSIONED = re.compile(r"(?:^|/)(?:lib/)?python(\d+)\.(\d+)t?(?:/|$)")
 # The stdlib's own test suite and demo entry points: no program imports them, so a project's
@@ -372,6 +383,94 @@ def _shadow_finding(entry: _Entry, found: str, dist: Distribution) -> Finding:
     )
 
 
+def _is_owned(location: str, owned: set[str], ctx: Context) -> bool:
+    os_db = ctx.inventory.os_database
+    for candidate in {os.path.normpath(location), _real(location)}:
+        if candidate in owned or (os_db is not None and os_db.owner(candidate) is not None):
+            return True
+    return False
+
+
+def _startup_code(ctx: Context) -> Iterator[Finding]:
+    """Unowned code ``site`` runs at every start-up: ``.pth`` import lines, sitecustomize."""
+    target = ctx.target
+    if not target.startup_code and not target.customize:
+        return
+    owned = _owned_locations(ctx.inventory.distributions)
+    reported: set[str] = set()
+    for pth, line_no, line in target.startup_code:
+        if pth in reported or _is_owned(pth, owned, ctx):
+            continue
+        reported.add(pth)
+        yield Finding(
+            NAME,
+            "pth-executable",
+            Severity.WARNING,
+            None,
+            None,
+            None,
+            pth,
+            f"{pth} line {line_no}: {line[:200]!r} runs at every start-up of this "
+            "environment's Python, and no installer owns the file",
+            f"remove {pth}, or reinstall the distribution that should own it",
+        )
+    for module in target.customize:
+        if _is_owned(module, owned, ctx):
+            continue
+        yield Finding(
+            NAME,
+            "site-customize",
+            Severity.WARNING,
+            None,
+            None,
+            None,
+            module,
+            f"{module} is imported by site at every start-up of this environment's Python, "
+            "and no installer owns it",
+            f"remove {module}, or install it through a package that records it",
+        )
+
+
+_METADATA_GLOBS = (
+    "lib/python*/site-packages/*.dist-info",
+    "lib/python*/site-packages/*.egg-info",
+    "lib64/python*/site-packages/*.dist-info",
+    "Lib/site-packages/*.dist-info",
+)
+
+
+def _unseen(ctx: Context) -> Finding | None:
+    """Distributions on disk while the inventory holds none: the facts are wrong."""
+    if ctx.inventory.distributions:
+        return None
+    import glob
+
+    target = ctx.target
+    prefixes = [target.prefix]
+    if target.executable:
+        prefixes.append(os.path.dirname(os.path.dirname(os.path.abspath(target.executable))))
+    for prefix in dict.fromkeys(prefixes):
+        for pattern in _METADATA_GLOBS:
+            found = sorted(glob.glob(os.path.join(glob.escape(prefix), pattern)))
+            if found:
+                where = os.path.dirname(found[0])
+                return Finding(
+                    NAME,
+                    "distributions-unseen",
+                    Severity.ERROR,
+                    None,
+                    None,
+                    None,
+                    where,
+                    f"{where} holds {len(found)} distribution metadata dir(s) "
+                    f"({os.path.basename(found[0])} …) but no distribution was found: the "
+                    "interpreter's account of its own site dirs cannot be right",
+                    "check that --python/--prefix names this environment's own interpreter; "
+                    "recreate the environment if its interpreter is damaged",
+                )
+    return None
+
+
 def run(ctx: Context) -> CheckResult:
     result = CheckResult()
     target = ctx.target
@@ -392,4 +491,8 @@ def run(ctx: Context) -> CheckResult:
         if finding is not None:
             result.findings.append(finding)
     result.findings.extend(_shadowing(entries, ctx, suffixes))
+    result.findings.extend(_startup_code(ctx))
+    unseen = _unseen(ctx)
+    if unseen is not None:
+        result.findings.append(unseen)
     return result

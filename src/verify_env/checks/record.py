@@ -18,7 +18,7 @@ from typing import Any
 
 from verify_env.cache.statcache import StatCache, StatKey, stat_key
 from verify_env.checks.deliberate import appended_certificates, only_shebang_flags, spell
-from verify_env.checks.interface import CheckResult, Context, Deferred
+from verify_env.checks.interface import CheckResult, Context, Deferred, Start
 from verify_env.finding import Finding, Severity, Skip
 from verify_env.inventory import Distribution, FileKind, RecordedFile
 from verify_env.pool.hashing import CHUNK, PER_FILE_COST, ForkMap, digest
@@ -38,6 +38,7 @@ CODES = (
     "duplicate-distribution",
     "clobbered-file",
     "leftover-directory",
+    "path-escape",
 )
 
 _TYPE_NAMES = {
@@ -93,7 +94,7 @@ def _unreadable(
         return _finding(dist, "hash-mismatch", f.path, f"{f.path} is a symlink loop")
     if err_no in (errno.EACCES, errno.EPERM):
         return Skip(NAME, dist.name, f.path, f"{f.path} cannot be read: {text}")
-    if os.path.islink(f.location):
+    if os.path.islink(f.location) and not os.path.exists(f.location):
         target = os.readlink(f.location)
         what = "softlink" if f.kind is FileKind.SOFTLINK else "dangling symlink"
         return _finding(
@@ -172,6 +173,23 @@ _OPTIONAL, _REGULAR = FileKind.OPTIONAL.value, FileKind.REGULAR.value
 _KIND_TEXT = {kind: kind.value for kind in FileKind}  # FileKind.value is a slow property
 
 
+MAX_UNSIZED = 1 << 30
+"""Bytes hashed at most of a file whose row records a digest but no size (dpkg's md5sums,
+a RECORD row without one): more is a finding, not a read without bound (issue 18, §8)."""
+MAX_HASHED = 16 << 30
+"""Bytes hashed at most of any file: no installed file is this big, a sparse one planted
+behind a recorded name (and a row claiming its size) is."""
+
+
+def _too_big(size: int, unsized: bool) -> str:
+    if unsized:
+        return (
+            f"{size} bytes and no recorded size: not hashed (verify-env reads at most "
+            f"{MAX_UNSIZED >> 20} MiB of a file whose size was not recorded)"
+        )
+    return f"{size} bytes: not hashed (no installed file is over {MAX_HASHED >> 30} GiB)"
+
+
 def _columns(files: Sequence[RecordedFile]) -> tuple[list[object], ...]:
     """What a worker forked before the files were read needs of them, as marshal-able columns
     in `RecordedFile`'s field order (the path itself is not needed: an empty column)."""
@@ -201,19 +219,23 @@ class _FileJudge:
         self.buf = bytearray(CHUNK)
         self.started = time.time_ns()
 
-    def __call__(self, f: Sequence[Any]) -> object:
-        """``f``: a `RecordedFile`, or the same fields as a plain tuple (`_columns`)."""
+    def __call__(self, f: Sequence[Any], follow: bool = False) -> object:
+        """``f``: a `RecordedFile`, or the same fields as a plain tuple (`_columns`).
+        A recorded file that is a symlink comes back as ``("link",)`` unless ``follow``: the
+        parent checks where it leads before anything opens it (issue 18, §9)."""
         location, algorithm, expected, size, kind, hex_ = f[1], f[2], f[3], f[4], f[5], f[6]
         if kind == _OPTIONAL:
             return None
         # stat before any open, even without a cache: opening a FIFO, even non-blocking,
         # would wake a writer blocked on it; "not opened" must be true.
         try:
-            st = os.stat(location)
+            st = os.lstat(location) if kind == _REGULAR and not follow else os.stat(location)
         except OSError as err:
             return ("errno", err.errno, err.strerror or str(err))
         if kind != _REGULAR:
             return None
+        if stat.S_ISLNK(st.st_mode):
+            return ("link",)
         if not stat.S_ISREG(st.st_mode):
             if size is None and algorithm is None and stat.S_ISDIR(st.st_mode):
                 # a row that records neither digest nor size promises only that the path
@@ -225,6 +247,8 @@ class _FileJudge:
             return ("size", st.st_size)
         if algorithm is None or expected is None:
             return None
+        if st.st_size > (MAX_HASHED if size is not None else MAX_UNSIZED):
+            return ("errno", None, _too_big(st.st_size, size is None))
         key: StatKey | None = None
         if self.cache.enabled:
             key = stat_key(st)
@@ -424,8 +448,66 @@ def _duplicate_finding(group: list[Distribution], notes: dict[int, tuple[int, in
 
 
 def _inside(dist: Distribution, prefix: str) -> list[RecordedFile]:
+    """The recorded files that may be opened: below one of the distribution's roots, through
+    no symlinked directory that leads out of them (``site-packages/escape -> /etc`` with a row
+    ``escape/shadow``: issue 18, §9), each location once (a RECORD listing one big file a
+    thousand times is hashed once)."""
     roots = _roots(dist, prefix)
-    return [f for f in dist.files if f.location.startswith(roots)]
+    real_roots = None if roots == (os.sep,) else _real_roots(roots + dist.link_roots)
+    seen: set[str] = set()
+    dirs: dict[str, bool] = {}
+    out = []
+    for f in dist.files:
+        location = f.location
+        if location in seen or not location.startswith(roots):
+            continue
+        if real_roots is not None and not _dir_stays(
+            os.path.dirname(location), roots, real_roots, dirs
+        ):
+            continue
+        seen.add(location)
+        out.append(f)
+    return out
+
+
+def _real_roots(roots: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple({os.path.realpath(r).rstrip(os.sep) + os.sep for r in roots})
+
+
+def _dir_stays(
+    directory: str, roots: tuple[str, ...], real_roots: tuple[str, ...], memo: dict[str, bool]
+) -> bool:
+    """Whether ``directory`` (below a root) resolves inside the real roots: one ``lstat`` per
+    directory, a ``realpath`` only for a symlinked one."""
+    known = memo.get(directory)
+    if known is not None:
+        return known
+    if directory + os.sep in roots or not (directory + os.sep).startswith(roots):
+        ok = True  # a root itself (what lies above it is the user's business)
+    else:
+        ok = _dir_stays(os.path.dirname(directory), roots, real_roots, memo)
+        if ok and os.path.islink(directory):
+            ok = (os.path.realpath(directory) + os.sep).startswith(real_roots)
+    memo[directory] = ok
+    return ok
+
+
+def _escape(dist: Distribution, f: RecordedFile, prefix: str) -> Finding | None:
+    """The finding for a recorded path that resolves out of the distribution's roots."""
+    roots = _roots(dist, prefix)
+    if roots == (os.sep,):
+        return None
+    if f.algorithm is None and f.size is None:
+        return None  # it promises only that it exists: stat'ed, never opened
+    real = os.path.realpath(f.location)
+    if real.startswith(_real_roots(roots + dist.link_roots)):
+        return None
+    return _finding(
+        dist,
+        "path-escape",
+        f.path,
+        f"{f.path} resolves through a symlink to {real}, outside the environment; not opened",
+    )
 
 
 # A file this big is a chunk of its own that workers take before any other (issue 3: a 434 MB
@@ -438,8 +520,8 @@ _CHUNK_WEIGHT = 4 << 20
 class Prefetch:
     """The record check's hashing, started before the inventory is complete.
 
-    `verify` makes one when it builds the inventory itself and hands `feed` to
-    `build_inventory`; each distribution's files are queued as soon as its record is read, so
+    `prepare` makes one when the run builds the inventory itself, which hands each distribution
+    to `feed`; each distribution's files are queued as soon as its record is read, so
     the workers hash while the rest of the inventory is still being parsed. `run` then takes
     the results instead of starting its own workers. ``files``/``starts``/``judged`` are what
     `run` would have built, in the same order per distribution (heavy files first)."""
@@ -489,6 +571,15 @@ class Prefetch:
         self.stream.abort()
 
 
+def prepare(start: Start) -> Prefetch | None:
+    """The hashing, started while the inventory is read (`Prefetch`); None when no worker
+    could be forked (the check then hashes in `run`)."""
+    prefetch = Prefetch(
+        start.cache, start.target.prefix, start.scope, start.jobs, start.report_progress
+    )
+    return prefetch if prefetch.started else None
+
+
 def run(ctx: Context) -> CheckResult | Deferred:
     """Start the workers on every recorded file, do the rest while they work, finish later."""
     from verify_env.checks.leftovers import (
@@ -500,11 +591,8 @@ def run(ctx: Context) -> CheckResult | Deferred:
 
     result = CheckResult()
     dists = [d for d in ctx.inventory.distributions if ctx.scope.includes(d)]
-    pre = (
-        ctx.prefetched
-        if isinstance(ctx.prefetched, Prefetch) and ctx.prefetched.scope is ctx.scope
-        else None
-    )
+    early = ctx.prepared.get(NAME)
+    pre = early if isinstance(early, Prefetch) and early.scope is ctx.scope else None
     files: list[RecordedFile] = []  # what the workers get: the records' own tuples, no copies
     starts: list[int] = []  # files[starts[k]:starts[k+1]] belong to judged[k]
     judged: list[Distribution] = []
@@ -531,17 +619,23 @@ def run(ctx: Context) -> CheckResult | Deferred:
             judged.append(dist)
             files.extend(inside)
         if len(inside) != len(dist.files):
-            kept = set(inside)
-            for f in (f for f in dist.files if f not in kept):
-                result.findings.append(
-                    _finding(
-                        dist,
-                        "record-malformed",
-                        f.path,
-                        f"recorded path {f.path!r} lies outside the environment; not opened",
-                        Severity.WARNING,
+            kept = {f.location for f in inside}
+            roots = _roots(dist, ctx.target.prefix)
+            for f in (f for f in dist.files if f.location not in kept):
+                kept.add(f.location)  # once, however often the record lists it
+                escape = _escape(dist, f, ctx.target.prefix)
+                if f.location.startswith(roots) and escape is not None:
+                    result.findings.append(escape)
+                elif not f.location.startswith(roots):
+                    result.findings.append(
+                        _finding(
+                            dist,
+                            "record-malformed",
+                            f.path,
+                            f"recorded path {f.path!r} lies outside the environment; not opened",
+                            Severity.WARNING,
+                        )
                     )
-                )
     if pre is not None:  # the same files, queued while the inventory was read
         files, starts, judged = pre.files, pre.starts, pre.judged
     weights = [f.size or 0 for f in files]
@@ -570,6 +664,15 @@ def run(ctx: Context) -> CheckResult | Deferred:
         answered: set[int] = set()
         for index, outcome in work.results():
             dist, f = judged[bisect_right(starts, index) - 1], files[index]
+            if isinstance(outcome, tuple) and outcome[0] == "link":
+                escape = _escape(dist, f, ctx.target.prefix)
+                if escape is not None:  # never opened
+                    failed[f.location].append((dist, escape))
+                    answered.add(index)
+                    continue
+                outcome = _FileJudge(ctx.cache)(f, follow=True)
+                if outcome is None:
+                    continue
             _judge(dist, f, outcome, ctx, result, failed)
             problems += isinstance(outcome, tuple) and outcome[0] in ("errno", "type")
             answered.add(index)

@@ -66,9 +66,16 @@ def codes_table() -> str:
 
 
 def explain(name: str) -> int:
-    """Print the explanation of ``name`` (exit 0), or the known codes on stderr (exit 2)."""
-    code = CODES.get(name.strip().lower())
-    if code is None:
+    """Print the explanation of ``name`` — ``hash-mismatch`` or, as reports print it,
+    ``record/hash-mismatch`` — (exit 0); an empty name lists the codes (exit 0); an unknown one
+    lists them on stderr (exit 2)."""
+    wanted = name.strip().lower()
+    if not wanted:
+        sys.stdout.write(_listing())
+        return 0
+    check, _, bare = wanted.rpartition("/")
+    code = CODES.get(bare)
+    if code is None or (check and check != code.check):
         print(
             f"verify-env: --explain {name!r}: not a finding code; known codes: "
             f"{', '.join(sorted(CODES))}",
@@ -77,3 +84,12 @@ def explain(name: str) -> int:
         return 2
     sys.stdout.write(explanation(code))
     return 0
+
+
+def _listing() -> str:
+    """Every code as ``check/code  severity  meaning``, one a line."""
+    width = max(len(f"{c.check}/{c.name}") for c in CODES.values())
+    lines = [
+        f"{f'{c.check}/{c.name}':<{width}}  {c.severity:<7}  {c.meaning}" for c in CODES.values()
+    ]
+    return "\n".join([*lines, "", "verify-env --explain CODE tells more."]) + "\n"

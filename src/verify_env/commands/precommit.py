@@ -22,7 +22,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
-from verify_env.target.interpreter import _interpreter_in
+from verify_env.target.interpreter import interpreter_in
 
 __all__ = ["main", "project_interpreter"]
 
@@ -62,12 +62,12 @@ def project_interpreter(
             return exe, f"the virtual environment on PATH ({prefix})"
     for name in (".venv", "venv"):
         prefix = os.path.join(cwd, name)
-        found = _interpreter_in(prefix) if _is_venv(prefix) else None
+        found = interpreter_in(prefix) if _is_venv(prefix) else None
         if found is not None:
             return found, f"the project's {name} ({prefix})"
     conda = environ.get("CONDA_PREFIX")
     if conda and os.path.realpath(conda) != own:
-        found = _interpreter_in(conda)
+        found = interpreter_in(conda)
         if found is not None:
             return found, f"the active conda environment ({conda})"
     if on_path:

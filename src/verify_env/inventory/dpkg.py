@@ -11,11 +11,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from verify_env.files import read_regular
 from verify_env.inventory.model import RecordedFile
 
 __all__ = ["DpkgDatabase"]
 
 DEFAULT_ADMINDIR = "/var/lib/dpkg"
+_MAX_INFO = 64 << 20
+"""Bytes read of one info file (the largest real .list is a few MB)."""
 
 
 @dataclass(slots=True)
@@ -44,11 +47,11 @@ class DpkgDatabase:
                 if not name.endswith(".list"):
                     continue
                 stem = name[:-5]
-                try:
-                    with open(os.path.join(info, name), "rb") as fh:
-                        data = fh.read().decode("utf-8", "surrogateescape")
-                except OSError:
+                # non-blocking, regular files only, capped: a FIFO here must not hang us
+                raw = read_regular(os.path.join(info, name), _MAX_INFO)
+                if raw is None:
                     continue
+                data = raw.decode("utf-8", "surrogateescape")
                 for line in data.splitlines():
                     owner.setdefault(line, stem)
             self._owner = owner
@@ -67,11 +70,10 @@ class DpkgDatabase:
     def files(self, stem: str) -> tuple[RecordedFile, ...]:
         """The package's files with their recorded md5 digests."""
         sums = os.path.join(self.admindir, "info", stem + ".md5sums")
-        try:
-            with open(sums, "rb") as fh:
-                data = fh.read().decode("utf-8", "surrogateescape")
-        except OSError:
+        raw = read_regular(sums, _MAX_INFO)
+        if raw is None:
             return ()
+        data = raw.decode("utf-8", "surrogateescape")
         out: list[RecordedFile] = []
         for line in data.splitlines():
             digest_hex, _, rel = line.partition("  ")

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple, Protocol
 
 from verify_env.names import canonical_name
-
-if TYPE_CHECKING:
-    from verify_env.inventory.dpkg import DpkgDatabase
 
 __all__ = [
     "Distribution",
@@ -122,6 +119,9 @@ class Distribution:
     judged_by: str | None = None
     """When another installer's record is authoritative for these files (a conda package's
     dist-info), its name, e.g. ``conda:numpy``; the record check then leaves this one alone."""
+    link_roots: tuple[str, ...] = ()
+    """Directories outside the environment that its installer declares it links files from
+    (pdm's install cache, named in ``REFER_TO``): a recorded symlink may lead there."""
     editable: tuple[str, ...] = ()
     """For an editable install, the package directories of the working copy it exposes: the
     distribution owns them and what is built in place there (`inventory.editable`)."""
@@ -129,6 +129,14 @@ class Distribution:
     """The OS package that owns it (dpkg), for the reinstall hint."""
     hint: str | None = None
     """The repair command for damage to its files."""
+
+
+class OsDatabase(Protocol):
+    """The OS package database as the checks ask it (`verify_env.inventory.dpkg.DpkgDatabase`;
+    a Protocol so that the model imports no reader)."""
+
+    def owner(self, path: str) -> str | None:
+        """The OS package that installed ``path``, if one did."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,5 +149,5 @@ class Inventory:
     """The site dirs that were scanned."""
     conda_prefix: str | None = None
     """The conda prefix whose conda-meta was read, if any."""
-    os_database: DpkgDatabase | None = field(default=None, compare=False)
+    os_database: OsDatabase | None = field(default=None, compare=False)
     """The OS package database, to ask who owns a file no Python record lists."""

@@ -13,15 +13,11 @@ import os
 from collections.abc import Iterable
 
 from verify_env.binary import elf
+from verify_env.binary.extensions import is_elf_shared_object
 from verify_env.cache.statcache import StatCache
 from verify_env.inventory import Distribution, FileKind, Inventory
 
-__all__ = ["consumers_of", "is_shared_object"]
-
-
-def is_shared_object(location: str) -> bool:
-    """``*.so`` or ``*.so.N…`` by name (what the loader can map)."""
-    return location.endswith(".so") or ".so." in location[location.rfind("/") :]
+__all__ = ["consumers_of"]
 
 
 def _dynamic(location: str) -> elf.DynamicInfo | None:
@@ -66,7 +62,7 @@ def consumers_of(
 
 def _has_consumer(dist: Distribution, names: set[str]) -> bool:
     for f in dist.files:
-        if f.kind is not FileKind.REGULAR or not is_shared_object(f.location):
+        if f.kind is not FileKind.REGULAR or not is_elf_shared_object(f.location):
             continue
         got = _dynamic(f.location)
         if got is not None and names.intersection(got.needed):

@@ -103,10 +103,24 @@ def _mapped_digest(fd: int, size: int, new: Callable[..., hashlib._Hash]) -> byt
     return h.digest()
 
 
+def _grew(fd: int, expected: int) -> HashResult:
+    """The outcome for a file that grew while it was read: its size now when one was
+    recorded (a size-mismatch), else an error text."""
+    try:
+        now = os.fstat(fd).st_size
+    except OSError:
+        now = -1
+    if expected >= 0:
+        return max(now, expected + 1)
+    return "errno::it grew while it was being read"
+
+
 def digest(
     path: str, algorithm: str, expected: int, buf: bytearray, size: int | None = None
 ) -> HashResult:
     """The file's raw digest, unless it is not a regular file or not ``expected`` bytes.
+
+    At most the size found (``size``, or fstat's) plus one byte is ever read (issue 18, §8).
 
     ``size``: the caller has just stat'ed the path and found a regular file of that size, so
     the ``fstat`` after opening is left out (a file swapped for a FIFO in between reads as
@@ -129,20 +143,25 @@ def digest(
                 return _mapped_digest(fd, size, new)
             except (OSError, ValueError):
                 pass  # not mappable after all: read it
+        # Never more than ``size`` (+1 to notice growth) is read: a file that grows while
+        # read (a log, something appending forever) is a size change, not a longer hash.
         if size < len(buf):  # most files: one read, no file object (~2 us less a file)
             data = os.read(fd, size + 1)
             if len(data) <= size:
                 return new(data).digest()
-            h = new(data)  # it grew meanwhile: read the rest below
-        else:
-            h = new()
+            return _grew(fd, expected)
+        h = new()
         view = memoryview(buf)
+        left = size + 1
         with open(fd, "rb", buffering=0, closefd=False) as fh:
-            while True:
-                n = fh.readinto(buf)
+            while left > 0:
+                n = fh.readinto(view[: min(len(buf), left)])
                 if not n:
                     break
                 h.update(view[:n])
+                left -= n
+        if left <= 0:
+            return _grew(fd, expected)
         return h.digest()
     except OSError as exc:
         return f"errno:{exc.errno}:{exc.strerror}"

@@ -50,12 +50,15 @@ def render(
     strict: bool = False,
     verbose: bool = False,
     color: bool = False,
+    quiet: bool = False,
 ) -> str:
+    """``quiet`` shapes the text report only: the machine formats are whole whatever the
+    terminal wants."""
     match fmt:
         case OutputFormat.TEXT:
             from verify_env.render import text
 
-            return text.render(report, strict=strict, verbose=verbose, color=color)
+            return text.render(report, strict=strict, verbose=verbose, color=color, quiet=quiet)
         case OutputFormat.JSON:
             from verify_env.render import json
 

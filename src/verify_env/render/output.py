@@ -1,15 +1,81 @@
 """Writing the report: stdout for ``-``, or a file replaced atomically so a reader (or a failed
-run) never sees half a report."""
+run) never sees half a report; and `present`, how the full-run front doors (``verify-env``,
+``conda verify``) show an outcome."""
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
+from typing import TextIO
 
 from verify_env.errors import VerifyEnvError
 from verify_env.files import replace_atomically
 
-__all__ = ["write_report"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from verify_env.session import Outcome
+    from verify_env.settings.config import Settings
+
+__all__ = ["present", "use_color", "write_report"]
+
+
+def use_color(choice: str, stream: TextIO, environ: Mapping[str, str] | None = None) -> bool:
+    """``--color auto|always|never``, as the ecosystem spells it: ``never`` or ``NO_COLOR`` (any
+    value, https://no-color.org) mean none; ``always`` or ``FORCE_COLOR`` (a non-empty value)
+    mean color even into a pipe; ``auto``: only on a terminal."""
+    environ = os.environ if environ is None else environ
+    if choice == "never":
+        return False
+    if choice == "always":
+        return True
+    if "NO_COLOR" in environ:
+        return False
+    if environ.get("FORCE_COLOR"):
+        return True
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def present(
+    outcome: Outcome,
+    settings: Settings,
+    tool: str,
+    *,
+    verbose: bool = False,
+    quiet: bool = False,
+    color: str = "auto",
+) -> int:
+    """The outcome's notes on stderr (``TOOL: note``), the report rendered in the configured
+    format to the configured output, and — when that output is a file — the one-line verdict on
+    stderr too, so that a CI log is never empty. Returns the exit status."""
+    from verify_env.render import OutputFormat, render
+    from verify_env.render.text import summary_counts
+
+    for note in (*outcome.report.notes, *outcome.notes):
+        print(f"{tool}: {note}", file=sys.stderr)
+    to_file = settings.output not in (None, "-")
+    text = render(
+        outcome.report,
+        OutputFormat(settings.format),
+        strict=settings.strict,
+        verbose=verbose,
+        color=not to_file and use_color(color, sys.stdout),
+        quiet=quiet,
+    )
+    write_report(text, settings.output)
+    if to_file and not (quiet and outcome.status == 0):
+        report = outcome.report
+        verdict = "FAILED" if outcome.status else "OK"
+        print(
+            f"{tool}: {verdict}: {report.errors} error(s), {report.warnings} warning(s)"
+            + (f", {report.accepted} accepted" if report.accepted else "")
+            + f" — {summary_counts(report)}; report written to {settings.output}",
+            file=sys.stderr,
+        )
+    return outcome.status
 
 
 def write_report(text: str, destination: str | None) -> None:

@@ -4,6 +4,7 @@ them all."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 
 from verify_env import __version__
@@ -90,9 +91,28 @@ def _blas(report: Report, verbose: bool) -> list[str]:
 
 
 def render(
-    report: Report, *, strict: bool = False, verbose: bool = False, color: bool = False
+    report: Report,
+    *,
+    strict: bool = False,
+    verbose: bool = False,
+    color: bool = False,
+    quiet: bool = False,
 ) -> str:
-    lines = _header(report)
+    """The text report. ``quiet`` (``-q``): nothing at all for a run that passes, else only the
+    findings that fail it and the summary line."""
+    failed = report.errors or (strict and report.warnings)
+    whole = report
+    if quiet:
+        if not failed:
+            return ""
+        fails = {Severity.ERROR, Severity.WARNING} if strict else {Severity.ERROR}
+        report = dataclasses.replace(
+            report,
+            findings=tuple(f for f in report.findings if f.severity in fails),
+            skips=(),
+            facts={},
+        )
+    lines = [] if quiet else _header(report)
     groups: dict[tuple[str, str, str], list[Finding]] = defaultdict(list)
     for f in report.findings:
         groups[(f.distribution or "(environment)", f.version or "", f.installer or "")].append(f)
@@ -112,20 +132,31 @@ def render(
             safe_text(f"  [{s.check}] {s.distribution or ''} {s.reason}") for s in report.skips
         )
     s = report.summary
-    failed = report.errors or (strict and report.warnings)
     verdict = "FAILED" if failed else "OK"
-    parts = [
-        f"{report.errors} error{'s' if report.errors != 1 else ''}",
-        f"{report.warnings} warning{'s' if report.warnings != 1 else ''}",
-    ]
-    if report.accepted:
-        parts.append(f"{report.accepted} accepted")
-    if report.skips:
-        parts.append(f"{len(report.skips)} not judged" + ("" if verbose else " (--verbose)"))
+    parts = [_count(whole.errors, "error"), _count(whole.warnings, "warning")]
+    if whole.accepted:
+        parts.append(f"{whole.accepted} accepted")
+    if whole.skips:
+        parts.append(f"{len(whole.skips)} not judged" + ("" if verbose else " (--verbose)"))
     lines.append("")
     lines.append(
-        f"{verdict}: {', '.join(parts)} — {s.distributions} distributions, "
-        f"{s.files} files, {_size(s.bytes_hashed)} hashed in {s.seconds:.2f} s "
+        f"{verdict}: {', '.join(parts)} — {summary_counts(report)} in {s.seconds:.2f} s "
         f"[{','.join(report.checks)}]"
     )
     return "\n".join(lines) + "\n"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def summary_counts(report: Report) -> str:
+    """``3 distributions, 1761 files, 68.5 MB hashed``; a run that hashed nothing (every digest
+    known from the stat cache, a size that already told) says so instead of ``0 B hashed``."""
+    s = report.summary
+    out = _count(s.distributions, "distribution")
+    if not s.files:
+        return out
+    if s.bytes_hashed:
+        return f"{out}, {_count(s.files, 'file')}, {_size(s.bytes_hashed)} hashed"
+    return f"{out}, {_count(s.files, 'file')} (none needed rehashing)"

@@ -28,7 +28,6 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from verify_env import __version__
 from verify_env.errors import UsageError
@@ -36,9 +35,6 @@ from verify_env.files import open_regular, replace_atomically
 from verify_env.finding import CODES, Finding, Severity
 from verify_env.inventory.model import canonical_name
 from verify_env.report import Report
-
-if TYPE_CHECKING:
-    from verify_env.settings.config import Settings
 
 __all__ = [
     "BASELINE_SCHEMA",
@@ -278,17 +274,11 @@ def apply(
 
 @dataclass(frozen=True, slots=True)
 class Acceptance:
-    """What a front door accepts: the rules and the baseline of its settings, read before it
-    verifies (a bad baseline fails fast), applied after."""
+    """What a run accepts: the rules and the baseline of its settings, read before it
+    verifies (a bad baseline fails fast: `verify_env.session.Session`), applied after."""
 
     rules: tuple[IgnoreRule, ...] = ()
     baseline: Baseline | None = None
-
-    @classmethod
-    def of(cls, settings: Settings) -> Acceptance:
-        """From `verify_env.settings.config.Settings`; `UsageError` for a baseline that cannot be
-        read."""
-        return cls(tuple(settings.ignore), settings.read_baseline())
 
     def apply(self, report: Report) -> Report:
         return apply(report, self.rules, self.baseline)

@@ -7,7 +7,24 @@ from __future__ import annotations
 import argparse
 import os
 
-__all__ = ["env_flag", "flag", "jobs", "seconds"]
+__all__ = ["FORMATS", "RUN_SETTINGS", "env_flag", "flag", "jobs", "seconds"]
+
+#: ``--format`` choices (`verify_env.render.OutputFormat`'s values; spelled here so that
+#: parsing imports no renderer: tests/unit/test_registry.py holds the two equal).
+FORMATS = ("text", "json", "junit", "sarif")
+#: The `verify_env.settings.config.Settings` fields a front door's options may set.
+RUN_SETTINGS = (
+    "checks",
+    "format",
+    "output",
+    "strict",
+    "no_cache",
+    "jobs",
+    "blas_probe",
+    "import_timeout",
+    "ignore",
+    "baseline",
+)
 
 
 def jobs(text: str) -> int:

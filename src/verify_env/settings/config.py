@@ -17,6 +17,13 @@ pipv's keys live in a ``pipv`` table (``[tool.verify-env.pipv]``, or ``[pipv]`` 
 file): ``on-error`` (``fail``/``warn``) and ``verify`` (false: pip alone). ``[tool.pipv]`` in the
 same pyproject.toml still works; ``[tool.verify-env.pipv]`` wins over it.
 
+**Configuration from the working directory is never a way in** (issue 18, §5): ``--isolated``
+(``VERIFY_ENV_ISOLATED``) reads no file and no other ``VERIFY_ENV_*`` variable; findings a file
+accepts stay in the report, marked accepted with the file that accepted them; ``output`` in a
+file may only name a path inside that file's directory tree; and a file is read non-blocking,
+regular files only, at most `MAX_FILE` bytes (a FIFO named ``pyproject.toml`` must not hang
+``pipv install``).
+
 Nothing is read until a front door calls `load` after parsing its arguments: ``--version``
 reads no file and imports no TOML parser. A malformed file, an unknown key or a wrong type is a
 `ConfigError`, ``FILE:LINE: what is wrong``, never silently ignored.
@@ -39,6 +46,9 @@ if TYPE_CHECKING:
 __all__ = ["KEYS", "ConfigError", "Key", "Settings", "load", "shown"]
 
 DEFAULT, COMMAND_LINE = "default", "command line"
+MAX_FILE = 4 << 20
+"""Bytes of a configuration file read at most (a real pyproject.toml is a few KB)."""
+ISOLATED_ENV = "VERIFY_ENV_ISOLATED"
 
 
 class ConfigError(UsageError):
@@ -397,15 +407,55 @@ def _from_table(
             raise ConfigError(f"{where}: {raw_key}: {exc}") from None
         if key.kind == "path" and parsed != "-":  # "-": stdout, not a file named -
             parsed = os.path.normpath(os.path.join(os.path.dirname(path), parsed))
+            if key.name == "output" and not _inside(parsed, os.path.dirname(path)):
+                raise ConfigError(
+                    f"{where}: output: {value!r} lies outside {shown(os.path.dirname(path))}; "
+                    "a configuration file may only write inside its own directory tree "
+                    "(give -o on the command line to write elsewhere)"
+                )
         layer[key.attr] = (parsed, where)
 
 
-def _read_file(path: str) -> tuple[bytes, str]:
+def _inside(path: str, root: str) -> bool:
+    """Whether ``path`` (its directory resolved, symlinks followed) lies below ``root``."""
+    real_root = os.path.realpath(root)
+    real = os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
+    return os.path.commonpath([real_root, real]) == real_root and real != real_root
+
+
+def _bounded(path: str) -> bytes | None:
+    """A configuration file's bytes: None when absent or not a regular file (a FIFO, a
+    device, a link to /dev/zero); `ConfigError` when larger than `MAX_FILE`."""
+    from verify_env.files import open_regular
+
+    opened = open_regular(path)
+    if opened is None:
+        return None
+    fd, st = opened
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
+        if st.st_size > MAX_FILE:
+            raise ConfigError(
+                f"{shown(path)}: {st.st_size} bytes; a configuration file may have "
+                f"{MAX_FILE >> 20} MiB at most"
+            )
+        chunks, left = [], st.st_size
+        while left > 0:
+            chunk = os.read(fd, left)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
     except OSError as exc:
         raise ConfigError(f"{shown(path)}: cannot read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
+def _read_file(path: str) -> tuple[bytes, str]:
+    data = _bounded(path)
+    if data is None:
+        raise ConfigError(f"{shown(path)}: cannot read: not a readable regular file")
     return data, data.decode("utf-8", "replace")
 
 
@@ -418,10 +468,9 @@ def find_project(cwd: str) -> tuple[str, bytes, dict[str, Any]] | None:
     while True:
         candidate = os.path.join(here, "pyproject.toml")
         try:
-            with open(candidate, "rb") as fh:
-                data = fh.read()
-        except OSError:
-            data = b""
+            data = _bounded(candidate) or b""
+        except ConfigError:
+            data = b""  # too big to be a project file of ours; not ours to judge either
         if b"verify-env" in data or b"pipv" in data:
             try:
                 doc = _parse_toml(candidate, data)
@@ -480,7 +529,7 @@ def user_file(environ: Mapping[str, str]) -> tuple[str, bool]:
 
 
 def _from_user(path: str, explicit: bool) -> Layer:
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         if explicit:
             raise ConfigError(f"VERIFY_ENV_CONFIG={path!r}: no such file")
         return {}
@@ -490,17 +539,40 @@ def _from_user(path: str, explicit: bool) -> Layer:
     return layer
 
 
+def _isolated_from(environ: Mapping[str, str]) -> bool:
+    text = environ.get(ISOLATED_ENV)
+    if not text:
+        return False
+    try:
+        return _flag(text, True)
+    except ValueError as exc:
+        raise ConfigError(f"{ISOLATED_ENV}: {exc}") from None
+
+
 def load(
     cli: Mapping[str, object] | None = None,
     *,
     front: Layer | None = None,
     environ: Mapping[str, str] | None = None,
     cwd: str | None = None,
+    isolated: bool | None = None,
 ) -> Settings:
     """The effective settings: ``cli`` (field -> value given on the command line), the
     environment, ``front`` (a front door's own settings, see `from_mapping`), the project
-    file, the user file, the defaults. Raises `ConfigError`."""
+    file, the user file, the defaults. ``isolated`` (``--isolated``; None: from
+    ``VERIFY_ENV_ISOLATED``) keeps the command line and the defaults only. Raises
+    `ConfigError`."""
     environ = os.environ if environ is None else environ
+    if isolated is None:
+        isolated = _isolated_from(environ)
+    if isolated:
+        return Settings(
+            **{attr: value for attr, (value, _) in _from_cli(cli or {}).items()},
+            origins={
+                k.attr: COMMAND_LINE if (cli or {}).get(k.attr) is not None else DEFAULT
+                for k in KEYS
+            },
+        )
     found = find_project(cwd or os.getcwd())
     user, explicit = user_file(environ)
     layers = [

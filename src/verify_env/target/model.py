@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from verify_env.errors import ProbeError, UsageError
 from verify_env.target import introspect
-from verify_env.target.interpreter import _interpreter_in, default_interpreter
+from verify_env.target.interpreter import activated_environment, default_interpreter, interpreter_in
 
 __all__ = ["Target", "default_interpreter", "resolve_target", "site_dirs_here", "start_target"]
 
@@ -63,6 +63,11 @@ class Target:
     """Top-level names of the target's standard library."""
     note: str | None = None
     """Why this environment was chosen, when it is not the obvious one (shown in the header)."""
+    startup_code: tuple[tuple[str, int, str], ...] = ()
+    """(``.pth`` file, line number, line) for each line ``site`` executes at start-up: parsed
+    from the files, never run."""
+    customize: tuple[str, ...] = ()
+    """The ``sitecustomize`` / ``usercustomize`` modules ``site`` would import at start-up."""
 
     @property
     def tag_set(self) -> frozenset[str]:
@@ -156,6 +161,11 @@ def _from_facts(facts: Mapping[str, object], note: str | None) -> Target:
         markers={str(k): str(v) for k, v in dict(facts.get("markers") or {}).items()},  # type: ignore[call-overload]
         stdlib_modules=frozenset(str(n) for n in facts.get("stdlib_modules") or ()),  # type: ignore[attr-defined]
         note=note,
+        startup_code=tuple(
+            (str(f), int(n), str(line))
+            for f, n, line in facts.get("startup_code") or ()  # type: ignore[attr-defined]
+        ),
+        customize=tuple(str(p) for p in facts.get("customize") or ()),  # type: ignore[attr-defined]
     )
 
 
@@ -181,21 +191,32 @@ def _tags_for_other(facts: Mapping[str, object]) -> list[str]:
 PendingFacts = Callable[[], dict[str, object]]
 
 
-def _probe(python: str) -> PendingFacts:
-    """Start the probe in ``python`` now; the returned callable waits for its facts.
+PROBE_OUTPUT_CAP = 8 << 20
+"""Bytes the probe may print (its JSON is ~40 KB): a target that prints forever is cut off."""
 
-    Started before verify-env's own heavier imports, so the two overlap (~40 ms).
-    """
-    import subprocess
 
+def probe_command(python: str) -> list[str]:
+    """How the probe runs ``python``: isolated (``-I``: no PYTHON* variables, no user site, no
+    working directory on sys.path), without ``site`` (``-S``: no ``.pth`` line and no
+    ``sitecustomize`` runs), writing no bytecode into the environment (``-B``). `introspect`
+    works out what ``site`` would have added from the files."""
     import packaging
 
     packaging_dir = os.path.dirname(os.path.dirname(os.path.realpath(packaging.__file__)))
-    cmd = [python, "-B", os.path.realpath(introspect.__file__), packaging_dir]
+    return [python, "-I", "-S", "-B", os.path.realpath(introspect.__file__), packaging_dir]
+
+
+def _probe(python: str) -> PendingFacts:
+    """Start the probe in ``python`` now; the returned callable waits for its facts.
+
+    Started before verify-env's own heavier imports, so the two overlap (~40 ms). It runs in
+    its own session with a deadline and an output cap (`verify_env.sandbox`): the target's
+    interpreter is the environment's code.
+    """
+    from verify_env import sandbox
+
     try:
-        proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True
-        )
+        proc = sandbox.start(probe_command(python))
     except FileNotFoundError:
         raise ProbeError(f"{python!r}: no such interpreter") from None
     except PermissionError:
@@ -204,19 +225,22 @@ def _probe(python: str) -> PendingFacts:
         raise ProbeError(f"{python!r} could not be run: {exc.strerror or exc}") from None
 
     def facts() -> dict[str, object]:
-        try:
-            out, err = proc.communicate(timeout=PROBE_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
-            raise ProbeError(f"{python!r} did not answer within {PROBE_TIMEOUT:.0f} s") from None
-        if proc.returncode != 0:
+        done = sandbox.finish(proc, PROBE_TIMEOUT, PROBE_OUTPUT_CAP)
+        if done.timed_out:
+            raise ProbeError(f"{python!r} did not answer within {PROBE_TIMEOUT:.0f} s")
+        if done.overflowed:
+            raise ProbeError(
+                f"{python!r} printed more than {PROBE_OUTPUT_CAP >> 20} MiB instead of the "
+                "probe's JSON"
+            )
+        if done.returncode != 0:
+            err = done.stderr.decode("utf-8", "replace")
             last = (err.strip().splitlines() or ["no output"])[-1]
             raise ProbeError(
-                f"{python!r} failed to describe itself (exit {proc.returncode}): {last}"
+                f"{python!r} failed to describe itself (exit {done.returncode}): {last}"
             )
         try:
-            loaded = json.loads(out)
+            loaded = json.loads(done.stdout)
         except ValueError:
             loaded = None
         if not isinstance(loaded, dict):
@@ -262,25 +286,20 @@ def start_target(
     if prefix:
         if not os.path.isdir(prefix):
             raise UsageError(f"--prefix {prefix!r}: not a directory")
-        exe = _interpreter_in(prefix)
+        exe = interpreter_in(prefix)
         if exe is None:
             if not os.path.isdir(os.path.join(prefix, "conda-meta")):
                 raise UsageError(f"--prefix {prefix!r}: no bin/python and no conda-meta inside")
             target = _prefix_without_python(os.path.abspath(prefix), None)
             return lambda: target
         return _later(_probe(exe), None)
-    own = os.path.realpath(sys.prefix)
-    for var in ("VIRTUAL_ENV", "CONDA_PREFIX"):
-        other = environ.get(var)
-        if other and os.path.isdir(other) and os.path.realpath(other) != own:
-            note = f"verifying {other} (from {var}), not verify-env's own {sys.prefix}"
-            exe = _interpreter_in(other)
-            if exe is None:
-                if os.path.isdir(os.path.join(other, "conda-meta")):
-                    target = _prefix_without_python(other, note)
-                    return lambda: target
-                continue
-            return _later(_probe(exe), note)
+    other = activated_environment(environ)
+    if other is not None:
+        other_prefix, exe, note = other
+        if exe is None:
+            target = _prefix_without_python(other_prefix, note)
+            return lambda: target
+        return _later(_probe(exe), note)
     return _later(lambda: introspect.collect(None, script_mode=True), None)
 
 

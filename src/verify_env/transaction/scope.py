@@ -1,17 +1,23 @@
 """Which distributions a run looks at, and why.
 
-A full run looks at everything. The front doors (pipv, the conda plugin) pass the result of a
-transaction: what changed, widened to what the change could break.
+A full run looks at everything. After a transaction (pipv's, conda's) `scope_of` is the one
+rule for every front door: what changed, widened to what the change could break.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from verify_env.binary.extensions import is_library
 from verify_env.inventory import Distribution, Inventory
+from verify_env.names import requirement_name
 
-__all__ = ["Scope"]
+if TYPE_CHECKING:
+    from verify_env.transaction.snapshot import Change
+
+__all__ = ["Scope", "scope_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,14 +43,11 @@ class Scope:
         too narrow misses breakage."""
         if self.keys is None:
             return self
-        from verify_env.inventory.model import canonical_name
-
         wanted = set(keys)
         extra = set()
         for dist in inventory.distributions:
             for line in dist.requires:
-                name = _requirement_name(line)
-                if name and canonical_name(name) in wanted:
+                if requirement_name(line) in wanted:
                     extra.add(dist.key)
                     break
         extra -= self.keys
@@ -88,9 +91,25 @@ class Scope:
         )
 
 
-def _requirement_name(line: str) -> str:
-    """The project name a Requires-Dist / conda ``depends`` line starts with."""
-    end = 0
-    while end < len(line) and (line[end].isalnum() or line[end] in "-_."):
-        end += 1
-    return line[:end]
+def scope_of(change: Change, inventory: Inventory, also: Iterable[str] = ()) -> Scope:
+    """What to verify after ``change``: the touched distributions (and ``also``: keys a front
+    door knows are affected, such as pip packages stranded in a site dir the new interpreter
+    no longer reads), their dependents through Requires-Dist / ``depends``, the consumers of
+    the shared libraries they ship or took away, and every distribution with compiled files
+    when the interpreter itself changed."""
+    touched = change.touched | frozenset(also)
+    scope = Scope(touched, change.describe())
+    if change.interpreter_changed:
+        scope = scope.with_binaries(inventory)
+    scope = scope.with_dependents(inventory, touched)
+    libraries = [
+        f.location
+        for d in inventory.distributions
+        if d.key in touched
+        for f in d.files
+        if is_library(f.location)
+    ]
+    libraries += sorted(change.removed_libraries)
+    if libraries:
+        scope = scope.with_consumers(inventory, libraries)
+    return scope

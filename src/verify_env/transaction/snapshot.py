@@ -3,13 +3,16 @@
 A `Snapshot` lists each metadata directory of the target's site dirs (and each conda-meta
 record) with its version and the stat key of its RECORD (or record JSON): no file is hashed, so
 taking one costs a directory listing and a few stats per distribution. Two of them, before and
-after pip or conda ran, give a `Change`; `scope_for` turns it into the `Scope` the core
-verifies — what changed, widened to what the change could break.
+after pip or conda ran, give a `Change`; `verify_env.transaction.scope.scope_of` turns it into the
+`Scope` the core verifies — what changed, widened to what the change could break. conda's
+linked and unlinked package records give a `Change` too (`Change.of_packages`), so every front
+door's transaction is scoped by the one rule.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from verify_env.cache.statcache import StatKey, stat_key
@@ -19,11 +22,9 @@ from verify_env.names import canonical_name
 # in the inventory readers or the target probe (~50 ms of imports) to do it.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from verify_env.inventory import Inventory
     from verify_env.target.model import Target
-    from verify_env.transaction.scope import Scope
 
-__all__ = ["Change", "Snapshot", "scope_for"]
+__all__ = ["Change", "Snapshot"]
 
 _META = (".dist-info", ".egg-info")
 
@@ -88,7 +89,7 @@ class Snapshot:
         for name in records:
             project, version = _conda_name(name[:-5])
             path = os.path.join(meta, name)
-            entries[path] = Entry(f"conda:{project}", version, _stat(path))
+            entries[path] = Entry(f"conda:{canonical_name(project)}", version, _stat(path))
         exe = None
         if executable:
             try:
@@ -126,6 +127,36 @@ class Change:
     interpreter_changed: bool = False
     layout_changed: bool = False
     """Top-level entries of a site dir appeared or vanished (also without any metadata)."""
+    removed_libraries: frozenset[str] = frozenset()
+    """File names of shared libraries the transaction took away (known when the front door
+    saw the removed packages' file lists, as conda's unlink records give them): their
+    consumers lose them, though nothing on disk names them any more."""
+
+    @classmethod
+    def of_packages(
+        cls,
+        linked: Iterable[tuple[str, Iterable[str]]],
+        unlinked: Iterable[tuple[str, Iterable[str]]],
+        interpreter: str = "python",
+    ) -> Change:
+        """The change a package manager reports: (name, files) of the packages it linked and
+        unlinked (a package in both was replaced: changed). The interpreter changed when the
+        package named ``interpreter`` was linked."""
+        from verify_env.binary.extensions import is_library
+
+        new = {f"conda:{canonical_name(name)}" for name, _ in linked}
+        gone: set[str] = set()
+        libraries: set[str] = set()
+        for name, files in unlinked:
+            gone.add(f"conda:{canonical_name(name)}")
+            libraries.update(os.path.basename(f) for f in files if is_library(f))
+        return cls(
+            frozenset(new - gone),
+            frozenset(gone - new),
+            frozenset(new & gone),
+            interpreter_changed=f"conda:{canonical_name(interpreter)}" in new,
+            removed_libraries=frozenset(libraries),
+        )
 
     @classmethod
     def between(cls, before: Snapshot, after: Snapshot) -> Change:
@@ -157,51 +188,22 @@ class Change:
             or self.layout_changed
         )
 
+    def describe(self) -> str:
+        """What changed, in words: the scope's reason."""
+        parts = [
+            f"{len(keys)} {label}"
+            for label, keys in (
+                ("added", self.added),
+                ("changed", self.changed),
+                ("removed", self.removed),
+            )
+            if keys
+        ]
+        if self.interpreter_changed:
+            parts.append("the interpreter changed")
+        return "transaction: " + (", ".join(parts) or "nothing changed")
+
     @property
     def touched(self) -> frozenset[str]:
         """Keys added, removed or changed, with conda's ``conda:`` prefix taken off."""
         return frozenset(k.removeprefix("conda:") for k in self.added | self.removed | self.changed)
-
-
-def scope_for(change: Change, inventory: Inventory) -> Scope:
-    """What to verify after ``change``: the touched distributions, their dependents through
-    Requires-Dist, consumers of the shared libraries they ship, and every distribution with
-    compiled files when the interpreter itself changed."""
-    touched = change.touched
-    from verify_env.transaction.scope import Scope
-
-    scope = Scope(touched, _describe(change))
-    if change.interpreter_changed:
-        scope = scope.with_binaries(inventory)
-    scope = scope.with_dependents(inventory, touched)
-    libraries = [
-        f.location
-        for d in inventory.distributions
-        if d.key in touched
-        for f in d.files
-        if _is_library(f.location)
-    ]
-    if libraries:
-        scope = scope.with_consumers(inventory, libraries)
-    return scope
-
-
-def _is_library(location: str) -> bool:
-    """A shared library (``libfoo.so.3``, ``numpy.libs/libscipy_openblas….so``), not an
-    extension module: only libraries have consumers elsewhere."""
-    base = os.path.basename(location)
-    return base.startswith("lib") and (base.endswith(".so") or ".so." in base)
-
-
-def _describe(change: Change) -> str:
-    parts = []
-    for label, keys in (
-        ("added", change.added),
-        ("changed", change.changed),
-        ("removed", change.removed),
-    ):
-        if keys:
-            parts.append(f"{len(keys)} {label}")
-    if change.interpreter_changed:
-        parts.append("the interpreter changed")
-    return "transaction: " + (", ".join(parts) or "nothing changed")

@@ -17,16 +17,18 @@ import os
 import platform
 import re
 import stat
+import sys
 import time
 from collections.abc import Iterable, Sequence
 
 from verify_env.checks.imports.names import ImportUnit, import_units
-from verify_env.checks.imports.run import ImportOutcome, ImportRun, run_imports
+from verify_env.checks.imports.run import PASS_ENV, ImportOutcome, ImportRun, run_imports
 from verify_env.checks.imports.verdict import Diagnosis, Kind, diagnose, raised_line
 from verify_env.checks.interface import CheckResult, Context
 from verify_env.finding import Finding, Severity, Skip
 from verify_env.inventory import Distribution
 from verify_env.inventory.model import canonical_name
+from verify_env.names import requirement_name
 from verify_env.target.model import Target
 
 __all__ = ["CODES", "NAME", "run"]
@@ -34,7 +36,6 @@ __all__ = ["CODES", "NAME", "run"]
 NAME = "imports"
 CODES = ("import-error",)
 
-_REQ_NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 _OK = ImportOutcome("", "ok")
 _SHOW_SAME = 24  # scipy has 20 public subpackages with compiled modules
 _NUMPY_LEAD = "A module that was compiled using NumPy 1.x"
@@ -44,14 +45,8 @@ _INSTALL = {"uv": "uv pip install", "conda": "conda install", "dpkg": "apt-get i
 
 
 def _requirement_names(dist: Distribution) -> set[str]:
-    """Canonical names of the base Requires-Dist (those under an ``extra`` marker left out;
-    other markers ignored: a scheduling hint only)."""
-    out = set()
-    for line in dist.requires:
-        match = _REQ_NAME.match(line)
-        if match and "extra" not in line.partition(";")[2]:
-            out.add(canonical_name(match.group(1)))
-    return out
+    """Canonical names of the base Requires-Dist (a scheduling hint only)."""
+    return {n for line in dist.requires if (n := requirement_name(line, extras=False))}
 
 
 def _needs(units: Sequence[ImportUnit], dists: Iterable[Distribution]) -> list[frozenset[str]]:
@@ -390,6 +385,15 @@ def run(ctx: Context) -> CheckResult:
             result.skips.append(
                 Skip(NAME, unit.dist.name, unit.paths[0], f"import {top}: not tried, {why}")
             )
+    if units:
+        # the one line a check prints: package code is about to run (issue 18, §11)
+        sys.stderr.write(
+            f"verify-env: --checks imports runs the environment's own code: importing "
+            f"{sum(len(u.modules) for u in units)} modules in a separate session with a "
+            f"scrubbed environment ({PASS_ENV} passes named variables), killed whole at "
+            "the end\n"
+        )
+        sys.stderr.flush()
     outcome = run_imports(
         target.executable, [u.modules for u in units], ctx.jobs, ctx.options.import_timeout, needs
     )

@@ -18,6 +18,12 @@ What a crash, a hang or an error means depends on what else the process had impo
   after something imported the stdlib's distutils). After an error the worker goes on; after
   a crash it is gone and the rest of its unit goes to a fresh one.
 Timeouts are not re-run: the run must end promptly.
+
+Package code is untrusted (issue 18, §11): workers get a scrubbed environment (`scrubbed_env`:
+what locating and loading code needs, plus the names ``VERIFY_ENV_IMPORT_ENV`` lists), a cap
+on what they may say on the protocol pipe and write to their capture file, and at the end
+their process groups are killed and, on Linux, any descendant that left its group with
+``setsid()`` too (verify-env is the subreaper of what the imports spawn: `verify_env.sandbox`).
 """
 
 from __future__ import annotations
@@ -41,6 +47,33 @@ __all__ = ["ImportOutcome", "ImportRun", "run_imports"]
 
 _POLL = 0.25  # seconds between checks of workers that neither speak nor exit
 _STARTUP = 60.0  # seconds a worker may take to start before the interpreter is judged unusable
+_MAX_PENDING = 4 << 20  # bytes of protocol a worker may send without a newline
+PASS_ENV = "VERIFY_ENV_IMPORT_ENV"
+"""Comma-separated names of further environment variables the imported code may see."""
+_KEPT = (
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "LANG",
+    "LANGUAGE",
+    "TERM",
+    "TMPDIR",
+    "TZ",
+    "LD_LIBRARY_PATH",
+    "LD_PRELOAD",
+    "VIRTUAL_ENV",
+    "CONDA_PREFIX",
+    "SYSTEMROOT",
+)
+
+
+def scrubbed_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """What imported package code sees of our environment: what decides where code is found
+    and how it loads (PATH, PYTHON*, LD_LIBRARY_PATH, the locale …), not tokens and
+    secrets; plus whatever ``VERIFY_ENV_IMPORT_ENV`` names (``CUDA_HOME,MY_PLUGIN_DIR``)."""
+    extra = {n.strip() for n in environ.get(PASS_ENV, "").split(",") if n.strip()}
+    return {k: v for k, v in environ.items() if k in _KEPT or k.startswith("LC_") or k in extra}
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,6 +419,10 @@ class _Runner:
                 self._exited(worker)
                 return
             worker.buffer += data
+            if len(worker.buffer) > _MAX_PENDING:  # imported code writing to our pipe
+                _kill_group(worker.proc)
+                self._exited(worker)
+                return
             while b"\n" in worker.buffer and worker in self.workers:
                 line, _, worker.buffer = worker.buffer.partition(b"\n")
                 try:
@@ -438,10 +475,18 @@ def run_imports(
     first; an idle worker prefers the unit whose ``needs`` (top-level names it will import on
     the way) it has imported most of, so shared dependencies load in as few processes as can
     be."""
+    from verify_env import sandbox
+
     workdir = tempfile.mkdtemp(prefix="verify-env-imports-")
+    escaped = sandbox.Subreaper()
     try:
         return _Runner(
-            executable, jobs, timeout, os.environ if environ is None else environ, workdir
+            executable,
+            jobs,
+            timeout,
+            scrubbed_env(os.environ) if environ is None else environ,
+            workdir,
         ).loop(units, needs or [frozenset()] * len(units))
     finally:
+        escaped.kill_escaped()
         shutil.rmtree(workdir, ignore_errors=True)

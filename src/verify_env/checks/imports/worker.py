@@ -29,6 +29,7 @@ from types import TracebackType
 from typing import Any
 
 _KEEP = 8192  # bytes of captured output kept from each end
+_FILE_CAP = 64 << 20  # bytes the imported code may write to the capture file (RLIMIT_FSIZE)
 
 
 def _chain(exc: BaseException | None) -> list[list[str]]:
@@ -85,7 +86,20 @@ def _output() -> str:
     return data.decode("utf-8", "replace")
 
 
+def _cap_output() -> None:
+    """What the imported code prints goes to a file: a module printing forever must not fill
+    the disk. Soft and hard limit both, so it cannot raise them back; past it SIGXFSZ ends
+    the worker, and the import is reported as a crash (issue 18, §7)."""
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_FSIZE, (_FILE_CAP, _FILE_CAP))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
 def main() -> None:
+    _cap_output()
     channel = os.fdopen(os.dup(1), "w", encoding="utf-8", errors="backslashreplace")
     orders = os.fdopen(os.dup(0), "r", encoding="utf-8", errors="replace")
     null = os.open(os.devnull, os.O_RDWR)

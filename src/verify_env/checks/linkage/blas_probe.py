@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -96,6 +95,9 @@ def _close(got: object, want: object) -> bool:
     return got == want
 
 
+_OUTPUT_CAP = 1 << 20
+
+
 def run_probe(python: str, probe: Probe, env: Mapping[str, str], timeout: float) -> str | None:
     """None when the provider computes right; else what went wrong, as a sentence."""
     args = json.dumps(
@@ -104,29 +106,30 @@ def run_probe(python: str, probe: Probe, env: Mapping[str, str], timeout: float)
     child_env = {"PATH": os.defpath, "LC_ALL": "C"}
     if env.get("LD_LIBRARY_PATH"):
         child_env["LD_LIBRARY_PATH"] = env["LD_LIBRARY_PATH"]
+    from verify_env import sandbox
+
     try:
-        proc = subprocess.run(
-            [python, "-I", "-S", "-B", "-c", _SCRIPT, args],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=child_env,
-            stdin=subprocess.DEVNULL,
-            check=False,
-            errors="replace",
+        # own session, deadline for it and its children, capped output (issue 18, §6/§7)
+        done = sandbox.run(
+            [python, "-I", "-S", "-B", "-c", _SCRIPT, args], timeout, _OUTPUT_CAP, env=child_env
         )
-    except subprocess.TimeoutExpired:
-        return f"did not finish within {timeout:.0f} s"
     except OSError as exc:
         return f"the interpreter could not run: {exc}"
-    if proc.returncode < 0:
-        return f"crashed (signal {-proc.returncode})"
-    if proc.returncode != 0:
-        return f"failed: {(proc.stderr.strip().splitlines() or ['no output'])[-1]}"
+    if done.timed_out:
+        return f"did not finish within {timeout:.0f} s"
+    if done.overflowed:
+        return f"printed more than {_OUTPUT_CAP} bytes"
+    stdout = done.stdout.decode("utf-8", "replace")
+    stderr = done.stderr.decode("utf-8", "replace")
+    assert done.returncode is not None
+    if done.returncode < 0:
+        return f"crashed (signal {-done.returncode})"
+    if done.returncode != 0:
+        return f"failed: {(stderr.strip().splitlines() or ['no output'])[-1]}"
     try:
-        got = json.loads(proc.stdout)
+        got = json.loads(stdout)
     except ValueError:
-        return f"printed something unexpected: {proc.stdout[:80]!r}"
+        return f"printed something unexpected: {stdout[:80]!r}"
     if not got:
         return "exports none of ddot, dgemm, dgesv under the consumer's names"
     wrong = [

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from verify_env.binary import elf
 from verify_env.binary.elfsym import SymbolNames, symbol_names
-from verify_env.binary.extensions import tagged_suffix
+from verify_env.binary.extensions import is_elf_shared_object, tagged_suffix
 from verify_env.checks.interface import CheckResult, Context
 from verify_env.checks.linkage import blas, optional
 from verify_env.checks.linkage.facts import FileFacts
@@ -33,7 +33,6 @@ from verify_env.checks.linkage.process import Process, required_keys
 from verify_env.finding import Finding, Severity, Skip
 from verify_env.inventory import Distribution, FileKind, RecordedFile
 from verify_env.loader.confirm import Job, confirm, reconcile, search_context
-from verify_env.loader.consumers import is_shared_object
 from verify_env.loader.search import (
     Closure,
     ObjectFacts,
@@ -83,7 +82,7 @@ def _units(ctx: Context) -> Iterator[_Unit]:
         if dist.judged_by is not None:
             continue  # its files are those of the record that owns them
         for f in dist.files:
-            if f.kind is FileKind.REGULAR and is_shared_object(f.location):
+            if f.kind is FileKind.REGULAR and is_elf_shared_object(f.location):
                 yield _Unit(dist, f, _is_extension(f.location, sites))
 
 

@@ -11,17 +11,14 @@ modules loaded are in the process too, matched by SONAME exactly as at run time.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable, Mapping
 
 from verify_env.checks.linkage.facts import FileFacts
 from verify_env.inventory import Distribution
-from verify_env.inventory.model import canonical_name
 from verify_env.loader.search import Closure, ObjectFacts, SearchSetup, closure, own_rpath
+from verify_env.names import requirement_name
 
 __all__ = ["Process", "required_keys"]
-
-_NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
 class Process:
@@ -82,18 +79,11 @@ class Process:
         return out
 
 
-def _requirement_name(line: str) -> str | None:
-    if ";" in line and "extra" in line.split(";", 1)[1]:
-        return None  # an extra: not installed by default, not imported first
-    m = _NAME.match(line)
-    return canonical_name(m.group(1)) if m else None
-
-
 def required_keys(dists: Iterable[Distribution]) -> Mapping[str, frozenset[str]]:
     """key -> the keys it requires, transitively (itself excluded), among installed ones."""
     direct: dict[str, set[str]] = {}
     for d in dists:
-        names = {n for line in d.requires if (n := _requirement_name(line))}
+        names = {n for line in d.requires if (n := requirement_name(line, extras=False))}
         direct.setdefault(d.key, set()).update(names)
     out: dict[str, frozenset[str]] = {}
     for key in direct:

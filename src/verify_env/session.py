@@ -1,0 +1,176 @@
+"""One run, the same for every front door.
+
+settings -> target -> inventory -> scope -> checks -> accepted findings -> report -> exit status.
+``verify-env``, ``conda verify``, the conda transaction hooks and doctor check, pipv after an
+install and ``pipv verify`` / ``pipv repair`` all run through a `Session`; a front door only says
+where its settings come from (command line, ``.condarc``, pyproject.toml …) and how to print the
+`Outcome`. So an option reaches every door at once, and the doors cannot disagree on a verdict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from verify_env.checks.interface import Options, ProgressFn
+from verify_env.report import Report
+from verify_env.settings.config import Settings
+from verify_env.target.model import Target, start_target
+from verify_env.verify import DEFAULT_CHECKS, parse_checks, verify
+
+# Imported by the front doors only when they are about to verify: these stay out of pipv's
+# first milliseconds.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from verify_env.inventory import Inventory
+    from verify_env.settings.accept import Acceptance
+    from verify_env.transaction.snapshot import Change
+
+__all__ = ["TRANSACTION_CHECKS", "Outcome", "Session"]
+
+# After a transaction: the default checks but ``paths``. What shadows a module depends on the
+# working directory and PYTHONPATH of whoever runs Python later, not on what was installed, and
+# judging it from the installer's own working directory costs a third of the time for nothing.
+# ``imports`` runs package code: never after an install unless configured checks name it
+# outright (then it is still left out here: see `Session.checks`).
+TRANSACTION_CHECKS: tuple[str, ...] = tuple(c for c in DEFAULT_CHECKS if c != "paths")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one run found, with what the settings accept already marked."""
+
+    report: Report
+    """The report, accepted findings marked (``summary.accepted``)."""
+    status: int
+    """The exit status it implies: 0 whole, 1 error findings (warnings too under strict)."""
+    changed: int = 0
+    """Distributions in scope because the transaction changed them (0 for a full run)."""
+    affected: int = 0
+    """Distributions in scope because the change could break them."""
+    notes: tuple[str, ...] = ()
+    """Facts about the run beside the findings, one line each (a baseline written, damage
+    shared through hard links, a stat cache that could not be used …)."""
+
+
+class Session:
+    """The settings of one front-door invocation, and the runs made with them.
+
+    Raises `verify_env.errors.UsageError` at once for settings that cannot work (an unknown
+    check, a baseline that cannot be read), before any interpreter is probed."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        transaction: bool = False,
+        progress: ProgressFn | None = None,
+        write_baseline: str | None = None,
+    ) -> None:
+        self.settings = settings if settings is not None else Settings()
+        self.transaction = transaction
+        self.progress = progress
+        self.write_baseline = write_baseline
+        s = self.settings
+        self.checks = self._checks(transaction)
+        self.options = Options(
+            strict=s.strict,
+            blas_probe=s.blas_probe,
+            import_timeout=s.import_timeout if s.import_timeout is not None else 30.0,
+        )
+        self.acceptance: Acceptance | None = None
+        if s.ignore or s.baseline is not None or write_baseline:
+            from verify_env.settings.accept import Acceptance
+
+            baseline = None if write_baseline else s.read_baseline()  # bad: UsageError now
+            self.acceptance = Acceptance(tuple(s.ignore), baseline)
+
+    def _checks(self, transaction: bool) -> tuple[str, ...]:
+        """The configured checks (``--checks``, ``checks =``), else the default ones; after a
+        transaction only those of them in `TRANSACTION_CHECKS`."""
+        configured = parse_checks(self.settings.checks) if self.settings.checks else None
+        if not transaction:
+            return configured or DEFAULT_CHECKS
+        return tuple(c for c in configured or TRANSACTION_CHECKS if c in TRANSACTION_CHECKS)
+
+    @property
+    def strict(self) -> bool:
+        return self.settings.strict
+
+    def start(self, python: str | None = None, prefix: str | None = None) -> Callable[[], Target]:
+        """Start describing the target (another interpreter is probed in a subprocess while
+        the caller goes on); the result waits for it."""
+        return start_target(python, prefix)
+
+    def target(self, python: str | None = None, prefix: str | None = None) -> Target:
+        return self.start(python, prefix)()
+
+    def run(
+        self,
+        target: Target,
+        *,
+        change: Change | None = None,
+        also: Iterable[str] = (),
+        inventory: Inventory | None = None,
+    ) -> Outcome:
+        """Verify ``target``: everything, or — given the ``change`` a transaction made (and
+        ``also``, keys the front door knows are affected) — what changed and what that could
+        break, by the one rule `verify_env.transaction.scope.scope_of`."""
+        also = frozenset(also)
+        if change is None and not also:
+            report = verify(
+                target,
+                self.checks,
+                jobs=self.settings.jobs,
+                use_cache=not self.settings.no_cache,
+                progress=self.progress,
+                options=self.options,
+                inventory=inventory,
+            )
+            return self._outcome(report)
+        from verify_env.transaction.scope import scope_of
+        from verify_env.transaction.snapshot import Change
+
+        inventory = inventory if inventory is not None else self.inventory(target)
+        change = change if change is not None else Change(frozenset(), frozenset(), frozenset())
+        scope = scope_of(change, inventory, also)
+        report = verify(
+            target,
+            self.checks,
+            scope=scope,
+            jobs=self.settings.jobs,
+            use_cache=not self.settings.no_cache,
+            progress=self.progress,
+            options=self.options,
+            inventory=inventory,
+        )
+        in_scope = {d.key for d in inventory.distributions if scope.includes(d)}
+        changed = len((change.touched | also) & in_scope)
+        return self._outcome(report, changed, len(in_scope) - changed)
+
+    def inventory(self, target: Target) -> Inventory:
+        """The target's inventory, its parsed records taken from the stat cache (unless
+        ``no-cache``): what a front door builds once, for the scope and the verification."""
+        from verify_env.cache.statcache import StatCache, cache_path_for
+        from verify_env.inventory import build_inventory
+
+        path = None if self.settings.no_cache else cache_path_for(target.prefix)
+        return build_inventory(target, cache=StatCache(path).load())
+
+    def _outcome(self, report: Report, changed: int = 0, affected: int = 0) -> Outcome:
+        notes: list[str] = []
+        if self.write_baseline:
+            from verify_env.settings import accept
+
+            rules = accept.apply(report, self.acceptance.rules if self.acceptance else ())
+            count = accept.write_baseline(report, self.write_baseline)
+            notes.append(f"{self.write_baseline}: accepted {count} finding(s)")
+            report = accept.accept_all(rules, f"baseline {self.write_baseline} (written now)")
+        elif self.acceptance is not None:
+            report = self.acceptance.apply(report)
+        from verify_env.repair.plan import shared_damage
+
+        notes += shared_damage(report)
+        return Outcome(
+            report, report.exit_status(self.settings.strict), changed, affected, tuple(notes)
+        )
