@@ -109,12 +109,19 @@ def _pipx(tools: Path, base: Path, py: str) -> Built:
     return Built(base, venv / "bin" / "python", _site(venv))
 
 
-def _uv(tools: Path, base: Path, py: str) -> Built:
+def _uv(tools: Path, base: Path, py: str, link_mode: str = "copy") -> Built:
+    """uv; with ``--link-mode=symlink`` every file is a link into uv's cache."""
     venv = base / "venv"
     env = {"UV_CACHE_DIR": str(base / "uv-cache")}
     run_checked(tools / "uv", "venv", "-q", "-p", py, venv, env=env)
     run_checked(
-        tools / "uv", "pip", "install", "-q", *PACKAGES, env={**env, "VIRTUAL_ENV": str(venv)}
+        tools / "uv",
+        "pip",
+        "install",
+        "-q",
+        f"--link-mode={link_mode}",
+        *PACKAGES,
+        env={**env, "VIRTUAL_ENV": str(venv)},
     )
     _prove(venv / "bin" / "python", *PACKAGES)
     return Built(base, venv / "bin" / "python", _site(venv))
@@ -149,6 +156,7 @@ BUILDERS: dict[str, Callable[[Path, Path, str], Built]] = {
     "pdm-hardlink": lambda t, b, p: _pdm(t, b, p, "hardlink"),
     "pipx": _pipx,
     "uv": _uv,
+    "uv-symlink": lambda t, b, p: _uv(t, b, p, "symlink"),
     "pip-target": _target,
 }
 
@@ -328,3 +336,37 @@ def test_pdm_refer_to_opens_no_way_out(
     assert run.returncode == 1
     f = run.find("path-escape", "markupsafe/_native.py")
     assert f["distribution"] == "MarkupSafe" and "not opened" in f["message"]
+
+
+@pytest.mark.parametrize("image", ["no-dist-info", "shared-dir"])
+def test_a_link_out_is_followed_only_into_a_copy_of_the_wheel(
+    tools: Path,
+    py311: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path: Path,
+    cache_dir: Path,
+    image: str,
+) -> None:
+    """uv's symlink mode links each file to IMAGE/<its recorded path> in uv's cache; a link
+    to the same path under a directory that holds no copy of the dist-info, or that others
+    can write, is path-escape and never opened (issue 18 §9)."""
+    built = _built_by("uv-symlink", tools, py311, tmp_path_factory)
+    subprocess.run(["cp", "-al", str(built.root), str(tmp_path / "copy")], check=True)
+    damaged = built.moved(tmp_path / "copy")
+    site = damaged.site
+    link = site / "six.py"
+    assert link.is_symlink()
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / "six.py").write_text("someone else's file\n")
+    if image == "shared-dir":
+        meta = next(site.glob("six-*.dist-info"))
+        (fake / meta.name).mkdir()
+        (fake / meta.name / "RECORD").write_bytes((meta / "RECORD").read_bytes())
+        fake.chmod(0o777)
+    link.unlink()
+    link.symlink_to(fake / "six.py")
+    run = _verify(damaged, cache_dir)
+    assert run.returncode == 1
+    f = run.find("path-escape", "six.py")
+    assert f["distribution"] == "six" and "not opened" in f["message"]

@@ -21,6 +21,7 @@ from verify_env.checks.deliberate import appended_certificates, only_shebang_fla
 from verify_env.checks.interface import CheckResult, Context, Deferred, Start
 from verify_env.finding import Finding, Severity, Skip
 from verify_env.inventory import Distribution, FileKind, RecordedFile
+from verify_env.inventory.dialects import owned_alike
 from verify_env.pool.hashing import CHUNK, PER_FILE_COST, ForkMap, digest
 from verify_env.pool.stream import ForkStream
 from verify_env.transaction.scope import Scope
@@ -492,6 +493,23 @@ def _dir_stays(
     return ok
 
 
+def _into_wheel_image(dist: Distribution, f: RecordedFile, real: str) -> bool:
+    """Whether a recorded file is a link into an unpacked copy of the same wheel, as uv
+    (``--link-mode=symlink``) and pdm (its symlink cache methods) make them: the link resolves
+    to ``IMAGE/<recorded path>``, ``IMAGE`` holds this distribution's dist-info with its
+    RECORD, and ``IMAGE`` belongs to the owner of the metadata dir and is writable by no one
+    else. ``escape/shadow -> /etc/shadow`` is none (issue 18 §9): the path does not match, and
+    ``/`` holds no dist-info."""
+    rel = f.path
+    if dist.metadata_dir is None or rel.startswith("/") or ".." in rel.split("/"):
+        return False
+    if not real.endswith(os.sep + rel):
+        return False
+    image = real[: -len(rel) - 1] or os.sep
+    record = os.path.join(image, os.path.basename(dist.metadata_dir), "RECORD")
+    return os.path.isfile(record) and owned_alike(image, dist.metadata_dir)
+
+
 def _escape(dist: Distribution, f: RecordedFile, prefix: str) -> Finding | None:
     """The finding for a recorded path that resolves out of the distribution's roots."""
     roots = _roots(dist, prefix)
@@ -500,7 +518,7 @@ def _escape(dist: Distribution, f: RecordedFile, prefix: str) -> Finding | None:
     if f.algorithm is None and f.size is None:
         return None  # it promises only that it exists: stat'ed, never opened
     real = os.path.realpath(f.location)
-    if real.startswith(_real_roots(roots + dist.link_roots)):
+    if real.startswith(_real_roots(roots + dist.link_roots)) or _into_wheel_image(dist, f, real):
         return None
     return _finding(
         dist,

@@ -12,7 +12,7 @@ import stat
 from verify_env.files import read_regular
 from verify_env.inventory.model import RecordedFile
 
-__all__ = ["linked_digests", "target_layout"]
+__all__ = ["linked_digests", "owned_alike", "target_layout"]
 
 _REFER_TO_CAP = 4096
 _CACHED_RECORD_CAP = 64 << 20
@@ -39,7 +39,7 @@ def linked_digests(
         return files, None
     root = os.path.normpath(refer.decode("utf-8", "surrogateescape").strip())
     cached = os.path.join(root, name, "RECORD")
-    if not os.path.isabs(root) or not _owned_alike(root, meta_dir):
+    if not os.path.isabs(root) or not owned_alike(root, meta_dir):
         return files, None
     data = read_regular(cached, _CACHED_RECORD_CAP)
     if data is None:
@@ -57,7 +57,8 @@ def linked_digests(
     return out, root
 
 
-def _owned_alike(directory: str, meta_dir: str) -> bool:
+def owned_alike(directory: str, meta_dir: str) -> bool:
+    """A directory owned by whoever owns the metadata dir and writable by no one else."""
     try:
         mine, theirs = os.stat(directory), os.stat(meta_dir)
     except OSError:
