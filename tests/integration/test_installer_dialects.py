@@ -109,12 +109,19 @@ def _pipx(tools: Path, base: Path, py: str) -> Built:
     return Built(base, venv / "bin" / "python", _site(venv))
 
 
-def _uv(tools: Path, base: Path, py: str) -> Built:
+def _uv(tools: Path, base: Path, py: str, link_mode: str = "copy") -> Built:
+    """uv; with ``--link-mode=symlink`` every file is a link into uv's cache."""
     venv = base / "venv"
     env = {"UV_CACHE_DIR": str(base / "uv-cache")}
     run_checked(tools / "uv", "venv", "-q", "-p", py, venv, env=env)
     run_checked(
-        tools / "uv", "pip", "install", "-q", *PACKAGES, env={**env, "VIRTUAL_ENV": str(venv)}
+        tools / "uv",
+        "pip",
+        "install",
+        "-q",
+        f"--link-mode={link_mode}",
+        *PACKAGES,
+        env={**env, "VIRTUAL_ENV": str(venv)},
     )
     _prove(venv / "bin" / "python", *PACKAGES)
     return Built(base, venv / "bin" / "python", _site(venv))
@@ -149,6 +156,7 @@ BUILDERS: dict[str, Callable[[Path, Path, str], Built]] = {
     "pdm-hardlink": lambda t, b, p: _pdm(t, b, p, "hardlink"),
     "pipx": _pipx,
     "uv": _uv,
+    "uv-symlink": lambda t, b, p: _uv(t, b, p, "symlink"),
     "pip-target": _target,
 }
 
@@ -290,3 +298,75 @@ def test_target_dir_scripts_are_found_where_pip_moved_them(
     assert run.returncode == 1
     f = run.find("missing-file", "../../bin/pycowsay")
     assert (f["distribution"], f["severity"]) == ("pycowsay", "error")
+
+
+def test_pdm_refer_to_opens_no_way_out(
+    tools: Path,
+    py311: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path: Path,
+    cache_dir: Path,
+) -> None:
+    """pdm's links may lead into the cache its REFER_TO names, and nowhere else (issue 18 §9):
+    a REFER_TO naming a directory others can write declares nothing, so a link from the
+    environment to a file in it is path-escape, never opened."""
+    built = _built_by("pdm-symlink", tools, py311, tmp_path_factory)
+    subprocess.run(["cp", "-al", str(built.root), str(tmp_path / "copy")], check=True)
+    damaged = built.moved(tmp_path / "copy")
+    site = damaged.site
+    meta = next(
+        p
+        for p in site.iterdir()
+        if p.name.lower().startswith("markupsafe-") and p.name.endswith(".dist-info")
+    )
+    shared = tmp_path / "shared"
+    (shared / meta.name).mkdir(parents=True)
+    shared.chmod(0o777)
+    cached = Path((meta / "REFER_TO").read_text().strip())
+    (shared / meta.name / "RECORD").write_bytes((cached / meta.name / "RECORD").read_bytes())
+    refer = meta / "REFER_TO"
+    refer.unlink()
+    refer.write_text(str(shared))
+    secret = shared / "someone-elses.txt"  # in the directory REFER_TO names: still not ours
+    secret.write_text("not the environment's\n")
+    link = site / "markupsafe" / "_native.py"
+    link.unlink()
+    link.symlink_to(secret)
+    run = _verify(damaged, cache_dir)
+    assert run.returncode == 1
+    f = run.find("path-escape", "markupsafe/_native.py")
+    assert f["distribution"] == "MarkupSafe" and "not opened" in f["message"]
+
+
+@pytest.mark.parametrize("image", ["no-dist-info", "shared-dir"])
+def test_a_link_out_is_followed_only_into_a_copy_of_the_wheel(
+    tools: Path,
+    py311: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path: Path,
+    cache_dir: Path,
+    image: str,
+) -> None:
+    """uv's symlink mode links each file to IMAGE/<its recorded path> in uv's cache; a link
+    to the same path under a directory that holds no copy of the dist-info, or that others
+    can write, is path-escape and never opened (issue 18 §9)."""
+    built = _built_by("uv-symlink", tools, py311, tmp_path_factory)
+    subprocess.run(["cp", "-al", str(built.root), str(tmp_path / "copy")], check=True)
+    damaged = built.moved(tmp_path / "copy")
+    site = damaged.site
+    link = site / "six.py"
+    assert link.is_symlink()
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / "six.py").write_text("someone else's file\n")
+    if image == "shared-dir":
+        meta = next(site.glob("six-*.dist-info"))
+        (fake / meta.name).mkdir()
+        (fake / meta.name / "RECORD").write_bytes((meta / "RECORD").read_bytes())
+        fake.chmod(0o777)
+    link.unlink()
+    link.symlink_to(fake / "six.py")
+    run = _verify(damaged, cache_dir)
+    assert run.returncode == 1
+    f = run.find("path-escape", "six.py")
+    assert f["distribution"] == "six" and "not opened" in f["message"]

@@ -3,8 +3,10 @@ that leads out of them (issue 18, §9: ``site-packages/escape -> /etc`` with a R
 ``escape/shadow`` must not make a root run open /etc/shadow).
 
 Its roots are the environment's (the prefix, the distribution's site dir and scheme base), an
-editable install's working copy, and the directories an installer links it from, each admitted
-only when it holds the distribution's own metadata (`installer_images`). Split out of the record
+editable install's working copy and project, and the directories an installer links it from
+(``Distribution.link_roots``: pdm's cache as ``REFER_TO`` names it), each admitted only when it
+is owned like the metadata dir and holds what it should; a link into an unpacked copy of the
+same wheel (uv's and pdm's symlink modes) is followed too (`escapes`). Split out of the record
 check, which asks `readable_files` which files to open and `roots_of` whether a path that
 was left out escaped.
 """
@@ -13,10 +15,10 @@ from __future__ import annotations
 
 import os
 
-from verify_env.files import read_regular
 from verify_env.inventory import Distribution, RecordedFile
+from verify_env.inventory.dialects import owned_alike
 
-__all__ = ["installer_images", "readable_files", "resolved_roots", "roots_of"]
+__all__ = ["escapes", "readable_files", "resolved_roots", "roots_of"]
 
 
 def roots_of(dist: Distribution, prefix: str) -> tuple[str, ...]:
@@ -31,41 +33,29 @@ def roots_of(dist: Distribution, prefix: str) -> tuple[str, ...]:
                 roots.add(os.sep.join(parts[:i]) or os.sep)
                 break
     roots.update(dist.editable)  # an editable install's working copy is its own
-    roots.update(installer_images(dist))
+    project = _editable_project(dist)
+    if project is not None:
+        roots.add(project)
     return tuple(r.rstrip(os.sep) + os.sep for r in roots)
 
 
 _PROJECT_FILES = ("pyproject.toml", "setup.py", "setup.cfg")
 
 
-def installer_images(dist: Distribution) -> set[str]:
-    """Directories outside the environment that an installer links this distribution's files
-    from, each admitted only when it holds the distribution's own metadata (so a ``REFER_TO``
-    or a ``direct_url.json`` naming ``/etc`` admits nothing): virtualenv's app-data image (the
-    metadata dir itself a symlink into it, ``--symlink-app-data``), pdm's cached wheel
-    (``REFER_TO``, its symlink modes), and an editable install's project (``direct_url.json``
-    naming a directory with a pyproject.toml, setup.py or setup.cfg: strict mode links its
-    files from ``build/``). A resolved file must still lie inside one of them."""
+def _editable_project(dist: Distribution) -> str | None:
+    """An editable install's project directory (``direct_url.json``), admitted only when it is
+    a project (a pyproject.toml, setup.py or setup.cfg in it) owned like the metadata dir: a
+    ``direct_url.json`` naming ``/etc`` admits nothing. setuptools' strict mode links the
+    working copy's files from its ``build/`` tree."""
     meta = dist.metadata_dir
-    if not meta or dist.source == "conda-meta":
-        return set()
-    name = os.path.basename(meta)
-    out: set[str] = set()
-    if os.path.islink(meta):
-        real = os.path.realpath(meta)
-        if os.path.isfile(os.path.join(real, "RECORD")):
-            out.add(os.path.dirname(real))
-    refer = read_regular(os.path.join(meta, "REFER_TO"), 4096)
-    if refer:
-        cached = os.path.realpath(refer.decode("utf-8", "surrogateescape").strip())
-        if os.path.isabs(cached) and os.path.isfile(os.path.join(cached, name, "RECORD")):
-            out.add(cached)
+    if not meta or dist.source == "conda-meta" or not dist.editable:
+        return None
     from verify_env.inventory.editable import project_dir
 
     project = project_dir(meta)
-    if project and any(os.path.isfile(os.path.join(project, f)) for f in _PROJECT_FILES):
-        out.add(os.path.realpath(project))
-    return out
+    if not project or not any(os.path.isfile(os.path.join(project, f)) for f in _PROJECT_FILES):
+        return None
+    return os.path.realpath(project) if owned_alike(project, meta) else None
 
 
 def readable_files(dist: Distribution, prefix: str) -> list[RecordedFile]:
@@ -74,7 +64,7 @@ def readable_files(dist: Distribution, prefix: str) -> list[RecordedFile]:
     ``escape/shadow``: issue 18, §9), each location once (a RECORD listing one big file a
     thousand times is hashed once)."""
     roots = roots_of(dist, prefix)
-    real_roots = None if roots == (os.sep,) else resolved_roots(roots)
+    real_roots = None if roots == (os.sep,) else resolved_roots(roots + dist.link_roots)
     seen: set[str] = set()
     dirs: dict[str, bool] = {}
     out = []
@@ -111,3 +101,28 @@ def _dir_stays(
             ok = (os.path.realpath(directory) + os.sep).startswith(real_roots)
     memo[directory] = ok
     return ok
+
+
+def escapes(dist: Distribution, f: RecordedFile, roots: tuple[str, ...], real: str) -> bool:
+    """Whether recorded file ``f``, which resolves to ``real``, lies outside everything the
+    distribution may be read from."""
+    if real.startswith(resolved_roots(roots + dist.link_roots)):
+        return False
+    return not _into_wheel_image(dist, f, real)
+
+
+def _into_wheel_image(dist: Distribution, f: RecordedFile, real: str) -> bool:
+    """Whether a recorded file is a link into an unpacked copy of the same wheel, as uv
+    (``--link-mode=symlink``) and pdm (its symlink cache methods) make them: the link resolves
+    to ``IMAGE/<recorded path>``, ``IMAGE`` holds this distribution's dist-info with its
+    RECORD, and ``IMAGE`` belongs to the owner of the metadata dir and is writable by no one
+    else. ``escape/shadow -> /etc/shadow`` is none (issue 18 §9): the path does not match, and
+    ``/`` holds no dist-info."""
+    rel = f.path
+    if dist.metadata_dir is None or rel.startswith("/") or ".." in rel.split("/"):
+        return False
+    if not real.endswith(os.sep + rel):
+        return False
+    image = real[: -len(rel) - 1] or os.sep
+    record = os.path.join(image, os.path.basename(dist.metadata_dir), "RECORD")
+    return os.path.isfile(record) and owned_alike(image, dist.metadata_dir)

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from verify_env.cache.statcache import StatCache, StatKey, stat_key
-from verify_env.checks.containment import readable_files, resolved_roots, roots_of
+from verify_env.checks.containment import escapes, readable_files, roots_of
 from verify_env.checks.deliberate import appended_certificates, only_shebang_flags, spell
 from verify_env.checks.interface import CheckResult, Context, Deferred, Start
 from verify_env.finding import Finding, Severity, Skip
@@ -438,8 +438,10 @@ def _escape(dist: Distribution, f: RecordedFile, prefix: str) -> Finding | None:
     roots = roots_of(dist, prefix)
     if roots == (os.sep,):
         return None
+    if f.algorithm is None and f.size is None:
+        return None  # it promises only that it exists: stat'ed, never opened
     real = os.path.realpath(f.location)
-    if real.startswith(resolved_roots(roots)):
+    if not escapes(dist, f, roots, real):
         return None
     return _finding(
         dist,

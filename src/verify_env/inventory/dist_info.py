@@ -331,6 +331,7 @@ def read_metadata_dir(site_dir: str, name: str, cache: StatCache | None = None) 
     version = (headers.get("version") or [guess_version.split("-")[0] or "unknown"])[0]
     installer = "unknown"
     wheel_tags: tuple[str, ...] = ()
+    link_roots: tuple[str, ...] = ()
     files: list[RecordedFile] = []
     requires = headers.get("requires-dist", [])
     if is_dir and ext == "dist-info":
@@ -362,7 +363,8 @@ def read_metadata_dir(site_dir: str, name: str, cache: StatCache | None = None) 
             files = dialects.target_layout(site_dir, parsed_record[0])
             problems = problems + parsed_record[1]
             if any(f.digest is None and f.size is not None for f in files):
-                files = dialects.linked_digests(meta_dir, name, files)
+                files, link_root = dialects.linked_digests(meta_dir, name, files)
+                link_roots = (link_root,) if link_root else ()
     elif is_dir:
         if not requires:
             egg = _read_text(os.path.join(meta_dir, "requires.txt"), 4 << 20)
@@ -389,6 +391,7 @@ def read_metadata_dir(site_dir: str, name: str, cache: StatCache | None = None) 
         site_dir=site_dir,
         files=tuple(files),
         wheel_tags=wheel_tags,
+        link_roots=link_roots,
         requires=tuple(requires),
         requires_python=next(iter(headers.get("requires-python", ())), None),
         problems=tuple(problems),

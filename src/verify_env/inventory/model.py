@@ -119,6 +119,9 @@ class Distribution:
     judged_by: str | None = None
     """When another installer's record is authoritative for these files (a conda package's
     dist-info), its name, e.g. ``conda:numpy``; the record check then leaves this one alone."""
+    link_roots: tuple[str, ...] = ()
+    """Directories outside the environment that its installer declares it links files from
+    (pdm's install cache, named in ``REFER_TO``): a recorded symlink may lead there."""
     editable: tuple[str, ...] = ()
     """For an editable install, the package directories of the working copy it exposes: the
     distribution owns them and what is built in place there (`inventory.editable`)."""
