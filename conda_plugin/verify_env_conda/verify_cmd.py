@@ -20,58 +20,12 @@ __all__ = ["configure_parser", "execute"]
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """The options of ``verify-env``, with conda's ``-n``/``-p`` instead of ``--prefix``."""
     # lazily: conda builds parsers at start-up
-    from verify_env.settings.argtypes import FORMATS, jobs, seconds
+    from verify_env.settings.argtypes import add_run_options
 
     where = parser.add_mutually_exclusive_group()
     where.add_argument("-n", "--name", metavar="ENV", help="verify the environment named ENV")
     where.add_argument("-p", "--prefix", metavar="PATH", help="verify the environment at PATH")
-    parser.add_argument(
-        "--checks",
-        help="comma-separated checks (record, tags, linkage, requirements, "
-        "paths, imports) or 'all' [VERIFY_ENV_CHECKS]",
-    )
-    parser.add_argument(
-        "--format", choices=FORMATS, help="report format (default: text) [VERIFY_ENV_FORMAT]"
-    )
-    parser.add_argument(
-        "-o", "--output", metavar="FILE", help="write the report to FILE [VERIFY_ENV_OUTPUT]"
-    )
-    parser.add_argument(
-        "--strict", action="store_true", default=None, help="warnings fail too [VERIFY_ENV_STRICT]"
-    )
-    parser.add_argument(
-        "--no-cache",
-        action="store_true",
-        default=None,
-        help="rehash every file [VERIFY_ENV_NO_CACHE]",
-    )
-    parser.add_argument(
-        "--jobs", type=jobs, metavar="N", help="hashing processes [VERIFY_ENV_JOBS]"
-    )
-    parser.add_argument(
-        "--blas-probe",
-        action="store_true",
-        default=None,
-        help="run a numeric probe of each BLAS/LAPACK provider [VERIFY_ENV_BLAS_PROBE]",
-    )
-    parser.add_argument(
-        "--import-timeout",
-        type=seconds,
-        metavar="SECONDS",
-        help="per-module timeout under --checks imports [VERIFY_ENV_IMPORT_TIMEOUT]",
-    )
-    parser.add_argument(
-        "--ignore",
-        action="append",
-        metavar="RULE",
-        help="accept the findings a check:code:distribution:path rule matches "
-        "(globs; repeatable) [VERIFY_ENV_IGNORE]",
-    )
-    parser.add_argument(
-        "--baseline",
-        metavar="FILE",
-        help="accept what the baseline FILE records [VERIFY_ENV_BASELINE]",
-    )
+    add_run_options(parser)
     parser.add_argument(
         "--write-baseline", metavar="FILE", help="accept everything found now and write it to FILE"
     )

@@ -10,12 +10,11 @@ the one precedence, read only after the arguments are parsed (``--version`` read
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 
 from verify_env import __version__
-from verify_env.settings.argtypes import FORMATS, RUN_SETTINGS, jobs, seconds
+from verify_env.settings.argtypes import RUN_SETTINGS, add_run_options
 
 # typing itself costs ~3 ms of every start (`verify-env --version` <= 40 ms, issue 3); mypy
 # treats any TYPE_CHECKING constant as true
@@ -24,10 +23,6 @@ if TYPE_CHECKING:
     from verify_env.settings.config import Settings
 
 __all__ = ["build_parser", "main", "run"]
-
-# The registry's default checks, spelled here so that --help and --version import no check
-# (tests/unit/test_registry.py holds it equal to verify.DEFAULT_CHECKS).
-DEFAULT_CHECKS = "record,tags,linkage,requirements,paths"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,69 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--python", metavar="PATH", help="verify the environment of this interpreter"
     )
     where.add_argument("--prefix", metavar="DIR", help="verify this prefix (venv or conda env)")
-    parser.add_argument(
-        "--checks",
-        help=f"comma-separated checks, or 'all' (default: {DEFAULT_CHECKS}; "
-        "'imports' runs only when asked) [VERIFY_ENV_CHECKS]",
-    )
-    parser.add_argument(
-        "-f",
-        "--format",
-        choices=FORMATS,
-        help="report format (default: text) [VERIFY_ENV_FORMAT]",
-    )
-    parser.add_argument(
-        "-o",
-        "--output",
-        metavar="FILE",
-        help="write the report to FILE ('-' for stdout) [VERIFY_ENV_OUTPUT]",
-    )
-    parser.add_argument(
-        "--strict", action="store_true", default=None, help="warnings fail too [VERIFY_ENV_STRICT]"
-    )
-    parser.add_argument(
-        "--no-cache",
-        action="store_true",
-        default=None,
-        help="rehash every file; ignore the stat cache [VERIFY_ENV_NO_CACHE]",
-    )
-    parser.add_argument(
-        "--jobs",
-        type=jobs,
-        default=None,
-        metavar="N",
-        help="hashing processes (default: usable cores) [VERIFY_ENV_JOBS]",
-    )
-    parser.add_argument(
-        "--blas-probe",
-        action="store_true",
-        default=None,
-        help="also run a numeric probe of each BLAS/LAPACK provider, in a "
-        "subprocess [VERIFY_ENV_BLAS_PROBE]",
-    )
-    parser.add_argument(
-        "--import-timeout",
-        type=seconds,
-        default=None,
-        metavar="SECONDS",
-        help="how long one module's import may take under --checks imports "
-        "(default: 30) [VERIFY_ENV_IMPORT_TIMEOUT]",
-    )
-    parser.add_argument(
-        "--ignore",
-        action="append",
-        metavar="RULE",
-        help="accept the findings a check:code:distribution:path rule matches "
-        "(fnmatch globs; fewer parts mean '*'; repeatable): reported as "
-        "info, never failing [VERIFY_ENV_IGNORE, comma-separated]",
-    )
-    parser.add_argument(
-        "--baseline",
-        metavar="FILE",
-        help="accept what FILE records, unless its file changed since; "
-        "'--baseline write FILE' accepts everything found now and writes "
-        "FILE [VERIFY_ENV_BASELINE]",
-    )
+    add_run_options(parser)
     parser.add_argument("--write-baseline", metavar="FILE", help=argparse.SUPPRESS)
     parser.add_argument(
         "--isolated",
@@ -282,13 +215,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run() -> None:
-    """The ``verify-env`` command: `main`, then out without tearing the interpreter down (what a
-    big run built — inventory, facts, the cache — took tens of ms to free, for nothing). The
-    report is flushed first; nothing of ours runs at exit."""
+    """The ``verify-env`` command: `main`, then out without tearing the interpreter down
+    (`verify_env.render.output.leave`)."""
     status = main()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):  # a closed pipe: nothing more can be said anyway
-            pass
-    os._exit(status)
+    from verify_env.render.output import leave
+
+    leave(status)

@@ -33,7 +33,8 @@ def test_imports_is_never_default_and_all_selects_every_check() -> None:
 
 def test_the_default_checks_named_in_cli_help_are_the_registrys() -> None:
     from verify_env import cli
+    from verify_env.settings import argtypes
     from verify_env.verify import DEFAULT_CHECKS
 
-    assert ",".join(DEFAULT_CHECKS) == cli.DEFAULT_CHECKS
-    assert cli.DEFAULT_CHECKS in cli.build_parser().format_help().replace("\n", " ")
+    assert ",".join(DEFAULT_CHECKS) == argtypes.DEFAULT_CHECKS
+    assert argtypes.DEFAULT_CHECKS in cli.build_parser().format_help().replace("\n", " ")

