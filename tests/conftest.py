@@ -13,6 +13,7 @@ import pytest
 
 from tests.support.envs import clone_env, download_wheel, make_venv, pyenv_python
 from tests.support.installers import install_tools
+from tests.support.shared import built_once
 
 # Versions from the local indexes; the CPU torch wheel lies on disk (pip finds it by name).
 NUMPY = "numpy==2.2.6"
@@ -49,7 +50,7 @@ def py311() -> str:
 @pytest.fixture(scope="session")
 def tools(tmp_path_factory: pytest.TempPathFactory, py311: str) -> Path:
     """The bin dir of a venv holding virtualenv, pdm, pipx and uv, from the registry."""
-    return install_tools(tmp_path_factory.mktemp("installers") / "tools", py311)
+    return built_once(tmp_path_factory, "tools", lambda d: install_tools(d / "tools", py311))
 
 
 @pytest.fixture(scope="session")
@@ -63,6 +64,8 @@ def wheel_dir(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Con
 
 @pytest.fixture(scope="session")
 def bare_venv(tmp_path_factory: pytest.TempPathFactory, py311: str) -> Path:
+    # Built per worker, like numpy_venv: a clone's files are hard links to these, so a clone
+    # made by another worker would change their ctime under a test that expects a warm cache.
     return make_venv(tmp_path_factory.mktemp("bare") / "venv", py311)
 
 
@@ -86,7 +89,10 @@ def cache_dir(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def old_numpy_wheel(tmp_path_factory: pytest.TempPathFactory, py311: str) -> Path:
     """numpy 1.26.4 for 3.11 from the local index: the source of leftovers."""
-    dest = tmp_path_factory.mktemp("old-numpy")
+    return built_once(tmp_path_factory, "old-numpy", lambda d: _download_old_numpy(d, py311))
+
+
+def _download_old_numpy(dest: Path, py311: str) -> Path:
     subprocess.run(
         [
             py311,
@@ -106,31 +112,47 @@ def old_numpy_wheel(tmp_path_factory: pytest.TempPathFactory, py311: str) -> Pat
 
 
 @pytest.fixture(scope="session")
-def cp312_numpy_wheel(wheel_dir: Path) -> Path:
-    return download_wheel(wheel_dir, NUMPY, python_version="3.12", platform="manylinux_2_17_x86_64")
-
-
-@pytest.fixture(scope="session")
-def aarch64_wheel(wheel_dir: Path) -> Path:
-    return download_wheel(
-        wheel_dir, "markupsafe==3.0.2", python_version="3.11", platform="manylinux_2_17_aarch64"
+def cp312_numpy_wheel(tmp_path_factory: pytest.TempPathFactory, wheel_dir: Path) -> Path:
+    return built_once(
+        tmp_path_factory,
+        "cp312-numpy",
+        lambda _: download_wheel(
+            wheel_dir, NUMPY, python_version="3.12", platform="manylinux_2_17_x86_64"
+        ),
     )
 
 
 @pytest.fixture(scope="session")
-def musl_wheel(wheel_dir: Path) -> Path:
-    return download_wheel(
-        wheel_dir, "markupsafe==3.0.2", python_version="3.11", platform="musllinux_1_2_x86_64"
+def aarch64_wheel(tmp_path_factory: pytest.TempPathFactory, wheel_dir: Path) -> Path:
+    return built_once(
+        tmp_path_factory,
+        "aarch64-wheel",
+        lambda _: download_wheel(
+            wheel_dir, "markupsafe==3.0.2", python_version="3.11", platform="manylinux_2_17_aarch64"
+        ),
+    )
+
+
+@pytest.fixture(scope="session")
+def musl_wheel(tmp_path_factory: pytest.TempPathFactory, wheel_dir: Path) -> Path:
+    return built_once(
+        tmp_path_factory,
+        "musl-wheel",
+        lambda _: download_wheel(
+            wheel_dir, "markupsafe==3.0.2", python_version="3.11", platform="musllinux_1_2_x86_64"
+        ),
     )
 
 
 @pytest.fixture(scope="session")
 def big_venv(tmp_path_factory: pytest.TempPathFactory, py311: str) -> Path:
     """The clean control: numpy, scipy, pandas, scikit-learn and the CPU torch wheel."""
-    return make_venv(
-        tmp_path_factory.mktemp("big") / "venv",
-        py311,
-        ["torch==2.13.0", NUMPY, "scipy", "pandas", "scikit-learn"],
+    return built_once(
+        tmp_path_factory,
+        "big",
+        lambda d: make_venv(
+            d / "venv", py311, ["torch==2.13.0", NUMPY, "scipy", "pandas", "scikit-learn"]
+        ),
     )
 
 
