@@ -216,8 +216,7 @@ def test_a_killed_install_is_found_by_the_next_run(
     later = pipv("--python", py, "list", cache_dir=cache_dir, cwd=tmp_path)
     assert later.returncode == 0, later.stderr  # pip's, as its stdout
     assert later.stdout == pip(env, "list").stdout
-    assert "was interrupted before it finished (it was installing torch 2.13.0+cpu)"
-        in later.stderr
+    assert "was interrupted before it finished (it was installing torch 2.13.0+cpu)" in later.stderr
     verify = pipv(
         "--python",
         py,
