@@ -394,8 +394,20 @@ def run(ctx: Context) -> CheckResult:
             "the end\n"
         )
         sys.stderr.flush()
+    tick = None
+    if ctx.progress is not None:  # a terminal: `import` of a big stack takes seconds
+        report, total = ctx.progress, sum(len(u.modules) for u in units)
+
+        def tick(done: int) -> None:
+            report("imports", done, total, 0, 0)
+
     outcome = run_imports(
-        target.executable, [u.modules for u in units], ctx.jobs, ctx.options.import_timeout, needs
+        target.executable,
+        [u.modules for u in units],
+        ctx.jobs,
+        ctx.options.import_timeout,
+        needs,
+        progress=tick,
     )
     result.facts["imports"] = _facts(outcome, units, time.perf_counter() - started)
     if outcome.startup_error is not None:  # what was judged before still counts
