@@ -54,8 +54,14 @@ class Interrupted:
         return "pip " + " ".join(self.args) if self.args else "an unreadable earlier transaction"
 
     @property
+    def is_install(self) -> bool:
+        return "install" in self.args
+
+    @property
     def what(self) -> str:
         """What was being installed, in words."""
+        if not self.is_install:
+            return "an uninstall"
         if self.installs is None:
             return "the versions it was installing are not known (pip wrote no report)"
         if not self.installs:

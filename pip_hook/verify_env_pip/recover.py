@@ -71,6 +71,10 @@ def finish(
 ) -> bool:
     """Finish ``interrupted`` in the environment of ``python``; True when it is finished."""
     say(f"an earlier `{interrupted.command}` was interrupted before it finished")
+    if not interrupted.is_install:
+        again = " ".join(shlex.quote(a) for a in (python, "-m", "pip", *interrupted.args))
+        say(f"cannot finish it: pipv repair finishes installs only. Run it again: {again}")
+        return False
     if interrupted.installs is None:
         again = " ".join(shlex.quote(a) for a in (python, "-m", "pip", *interrupted.args))
         say(

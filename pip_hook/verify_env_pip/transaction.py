@@ -37,10 +37,22 @@ def _target(python: str, explicit: bool) -> Target:
 
 def _session(settings: Settings) -> Session:
     """The session of a transaction: imported after pip started (the core's imports overlap
-    pip's run)."""
+    pip's run); on a terminal, with the progress bar of every phase longer than a second."""
     from verify_env.session import Session
 
-    return Session(settings, transaction=True)
+    progress = None
+    if sys.stderr.isatty():
+        from verify_env.render.progress import ProgressBar
+
+        progress = ProgressBar()
+    return Session(settings, transaction=True, progress=progress)
+
+
+def _done(session: Session) -> None:
+    """The progress line erased before the report is printed."""
+    close = getattr(session.progress, "close", None)
+    if close is not None:
+        close()
 
 
 def _everything(outcome: Outcome) -> Outcome:
@@ -205,6 +217,7 @@ def run_transaction(
         return 0
     else:
         outcome = session.run(target, change=change)
+    _done(session)
     journal.end()
     return _show(outcome, settings)
 
