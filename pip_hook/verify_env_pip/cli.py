@@ -39,7 +39,8 @@ pipv's own options (taken out before pip sees the line):
 
 pipv's own commands:
   pipv verify [verify-env options]   verify-env on this environment (verify-env --help)
-  pipv repair [--dry-run]            repair what a reinstall mends, then verify again
+  pipv repair [--dry-run]            finish an interrupted install, repair what a
+                                     reinstall mends, then verify again
 
 Every other command is pip's; install and uninstall are verified afterwards. Settings:
 [tool.verify-env] / [tool.verify-env.pipv] in pyproject.toml, VERIFY_ENV_*, PIPV_ON_ERROR.
@@ -89,6 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if cmd.subcommand == "verify":
         from verify_env import cli
 
+        _note_interrupted(python)
         rest = list(cmd.args[cmd.args.index("verify") + 1 :])
         if not any(a.startswith(("--python", "--prefix")) for a in rest):
             rest = ["--python", python, *rest]
@@ -101,7 +103,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _pass_through(python, cmd)
     from verify_env_pip.runner import HeldPip
 
-    held = HeldPip(python, cmd.args, cmd.subcommand)  # importing while pipv sets up
+    report = ""
+    if cmd.subcommand == "install":
+        from verify_env_pip.journal import Journal
+
+        report = f"{cmd.at}:{Journal.for_python(python).report_path}"
+    held = HeldPip(python, cmd.args, cmd.subcommand, report)  # importing while pipv sets up
     try:
         settings = _settings()
         if settings is None:
@@ -118,24 +125,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _pass_through(python: str, cmd: object) -> int:
-    """Anything that changes nothing: pip alone — and the verification an earlier, killed
-    transaction still owes. Nothing owed: pipv becomes pip (exec), no process in between."""
+    """Anything that changes nothing: pip alone (exec: no process in between). A transaction
+    killed earlier is named on stderr first, and nothing else changes: pip's stdout and exit
+    status are the command's (`pipv repair` finishes the transaction)."""
     from verify_env_pip.pip_args import PipCommand
 
     assert isinstance(cmd, PipCommand)
+    from verify_env_pip.runner import exec_pip
+
+    if cmd.subcommand is not None and not cmd.no_verify:
+        _note_interrupted(python)
+    return exec_pip(python, cmd.args)
+
+
+def _note_interrupted(python: str) -> None:
     from verify_env_pip.journal import Journal
-    from verify_env_pip.runner import exec_pip, run_pip
 
-    if cmd.subcommand is None or cmd.no_verify or Journal.for_python(python).unfinished() is None:
-        return exec_pip(python, cmd.args)
-    status = run_pip(python, cmd.args)
-    settings = _settings()
-    if settings is None:
-        return status or 2
-    from verify_env_pip.transaction import settle_unfinished
-
-    owed = settle_unfinished(python, settings)
-    return status or owed
+    interrupted = Journal.for_python(python).interrupted()
+    if interrupted is not None:
+        _say(interrupted.note())
 
 
 def run() -> None:

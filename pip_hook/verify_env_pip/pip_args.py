@@ -42,7 +42,7 @@ class PipCommand:
     Written out rather than a dataclass: this is read before pip is started, on every pip
     command, and importing dataclasses (inspect, ast, dis) cost 9.4 ms of that here."""
 
-    __slots__ = ("allow_conda_overwrite", "args", "no_verify", "python", "subcommand")
+    __slots__ = ("allow_conda_overwrite", "args", "at", "no_verify", "python", "subcommand")
 
     def __init__(
         self,
@@ -51,11 +51,14 @@ class PipCommand:
         python: str | None = None,
         no_verify: bool = False,
         allow_conda_overwrite: bool = False,
+        at: int = -1,
     ) -> None:
         self.args = args
         """What pip receives."""
         self.subcommand = subcommand
         """``install``, ``list`` … or None (``pip``, ``pip --version``)."""
+        self.at = at
+        """Index of the subcommand in ``args`` (-1 without one)."""
         self.python = python
         """``--python PATH`` given to pipv: the interpreter whose pip runs and whose env is
         verified (pip's own ``--python`` means the same)."""
@@ -86,6 +89,7 @@ def parse(argv: Sequence[str]) -> PipCommand:
     python = None
     no_verify = allow = False
     subcommand = None
+    at = -1
     i = 0
     while i < len(argv):
         arg = argv[i]
@@ -108,6 +112,71 @@ def parse(argv: Sequence[str]) -> PipCommand:
                     args.append(argv[i + 1])
                     i += 1
                 elif not arg.startswith("-"):
-                    subcommand = arg
+                    subcommand, at = arg, len(args) - 1
         i += 1
-    return PipCommand(tuple(args), subcommand, python, no_verify, allow)
+    return PipCommand(tuple(args), subcommand, python, no_verify, allow, at)
+
+
+# Options of `pip install` that say where packages come from and where they go: a repair that
+# finishes an interrupted install passes them on, so that the same index (or wheel dir, or
+# --user site) serves the same versions. Requirement strings, files and -r are not among them:
+# the repair names the exact versions instead.
+_CARRIED_WITH_VALUE = frozenset(
+    {
+        "-i",
+        "--index-url",
+        "--extra-index-url",
+        "-f",
+        "--find-links",
+        "--trusted-host",
+        "--cert",
+        "--client-cert",
+        "--proxy",
+        "--only-binary",
+        "--no-binary",
+        "--target",
+        "-t",
+        "--prefix",
+        "--root",
+        "--platform",
+        "--python-version",
+        "--implementation",
+        "--abi",
+        "--keyring-provider",
+        "--config-settings",
+        "-C",
+    }
+)
+_CARRIED_FLAGS = frozenset(
+    {
+        "--no-index",
+        "--pre",
+        "--prefer-binary",
+        "--user",
+        "--isolated",
+        "--no-build-isolation",
+        "--use-pep517",
+        "--no-use-pep517",
+        "--break-system-packages",
+    }
+)
+
+
+def carried_options(args: Sequence[str]) -> list[str]:
+    """The options of ``args`` that a repair of the same install must pass on."""
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        name = arg.split("=", 1)[0]
+        if arg in _CARRIED_FLAGS:
+            out.append(arg)
+        elif arg in _CARRIED_WITH_VALUE and i + 1 < len(args):
+            out += [arg, args[i + 1]]
+            i += 1
+        elif "=" in arg and name in _CARRIED_WITH_VALUE and name.startswith("--"):
+            out.append(arg)
+        elif arg == "--":
+            break
+        i += 1
+    return out

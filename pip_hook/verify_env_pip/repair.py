@@ -5,6 +5,9 @@ environment's own pip; what conda or the OS owns is named with its own repair co
 what a reinstall cannot mend is named with its finding's hint. Then the environment is verified
 again with the same checks as ``verify-env``, and the exit status is that run's: 1 while errors
 remain. What the configuration accepts (an admin's CA bundle) is left alone.
+
+A pip transaction that was killed is finished first (`verify_env_pip.recover`): the versions pip
+was installing, then its ``~`` stashes removed; the verification that follows sees the result.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ __all__ = ["repair"]
 
 USAGE = """usage: pipv repair [--dry-run]
 
-Reinstall, at the same versions and through this environment's pip, the distributions pip
-installed whose files are damaged; name the repairs of everything else; verify again.
+Finish a pip install that was interrupted (to the versions it was installing, removing
+pip's ~ leftovers of it); reinstall, at the same versions and through this environment's
+pip, the distributions pip installed whose files are damaged; name the repairs of
+everything else; verify again.
 
   --dry-run   show the plan, change nothing
 exit status: 0 whole afterwards, 1 errors remain, 2 usage or configuration error
@@ -47,21 +52,42 @@ def repair(python: str, args: Sequence[str]) -> int:
         _say(f"not pip's to repair ({step.installer} owns it); run: {' '.join(step.argv)}")
         return 0
 
+    from verify_env_pip.journal import Journal
+    from verify_env_pip.recover import finish
+
+    dry_run = "--dry-run" in args
     try:
         session = Session(load())
         target = session.target(python)
+        journal = Journal.for_python(python)
+        interrupted = journal.interrupted()
+        finished = False
+        if interrupted is not None:
+            finished = finish(python, interrupted, target.site_dirs, _say, dry_run=dry_run)
+            if finished:
+                journal.finished()
         first = session.run(target)
-        _, after = execute.repair(
+        plan, after = execute.repair(
             session,
             target,
             first,
             _say,
-            dry_run="--dry-run" in args,
+            dry_run=dry_run,
             runners={"conda": not_pips, "dpkg": not_pips},
         )
+        if finished and not plan.steps:
+            # execute.repair ran nothing: ``first``, taken after finishing, is the new verdict
+            _say(
+                "verified again: whole"
+                if after.status == 0
+                else f"verified again: {after.report.errors} error finding(s) remain"
+            )
     except VerifyEnvError as exc:
         _say(str(exc))
         return 2
     if after.report.findings and after.status:
         sys.stderr.write(render(after.report, OutputFormat.TEXT, strict=session.strict))
+    if interrupted is not None and not finished:
+        _say("the interrupted install is not finished")
+        return 1
     return after.status

@@ -27,12 +27,14 @@ from verify_env.target.interpreter import module_command
 __all__ = ["HeldPip", "exec_pip", "run_pip"]
 
 # Runs in the target interpreter (3.8+), as `python -c`; argv: the fd to wait on, the fd to say
-# the status on, a module to import early, pip's args. runpy with alter_sys is what `python -m
-# pip` does, so pip sees the argv and __main__ it would. Neither fd reaches pip's children.
+# the status on, a module to import early, "INDEX:PATH" (pip's installation report goes to PATH,
+# given after the subcommand at INDEX of pip's args, if pip is 23+ and the user asked for no
+# report of their own) or "", pip's args. runpy with alter_sys is what `python -m pip` does, so
+# pip sees the argv and __main__ it would. Neither fd reaches pip's children.
 _LAUNCHER = """\
 import os, sys
 fd, said = int(sys.argv.pop(1)), int(sys.argv.pop(1))
-early = sys.argv.pop(1)
+early, report = sys.argv.pop(1), sys.argv.pop(1)
 os.set_inheritable(fd, False)
 os.set_inheritable(said, False)
 if sys.path and sys.path[0] in ("", os.getcwd()):
@@ -41,6 +43,14 @@ try:
     import pip._internal.cli.main
     if early:
         __import__(early)
+except Exception:
+    pass
+try:
+    import pip
+    at, path = report.split(":", 1)
+    mine = any(a == "--report" or a.startswith("--report=") for a in sys.argv[1:])
+    if report and not mine and int(pip.__version__.split(".")[0]) >= 23:
+        sys.argv[int(at) + 2 : int(at) + 2] = ["--report", path]
 except Exception:
     pass
 go = os.read(fd, 1)
@@ -100,7 +110,11 @@ def exec_pip(python: str, args: Sequence[str]) -> int:
 class HeldPip:
     """pip started and importing, held before it reads its arguments until `go`."""
 
-    def __init__(self, python: str, args: Sequence[str], subcommand: str | None) -> None:
+    def __init__(
+        self, python: str, args: Sequence[str], subcommand: str | None, report: str = ""
+    ) -> None:
+        """``report``: ``INDEX:PATH``, where pip (23+) writes its installation report (see
+        `verify_env_pip.journal`), or ""."""
         self.python, self.args = python, list(args)
         self._proc: subprocess.Popen[bytes] | None = None
         self._feed: int | None = None
@@ -112,7 +126,7 @@ class HeldPip:
         status_read, status_write = os.pipe()
         try:
             self._proc = subprocess.Popen(
-                [python, "-c", _LAUNCHER, str(read), str(status_write), early, *self.args],
+                [python, "-c", _LAUNCHER, str(read), str(status_write), early, report, *self.args],
                 pass_fds=(read, status_write),
             )
             self._feed, self._said = write, status_read

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from verify_env.target.model import Target
     from verify_env_pip.runner import HeldPip
 
-__all__ = ["run_transaction", "settle_unfinished"]
+__all__ = ["run_transaction"]
 
 
 def _say(message: str) -> None:
@@ -37,10 +37,22 @@ def _target(python: str, explicit: bool) -> Target:
 
 def _session(settings: Settings) -> Session:
     """The session of a transaction: imported after pip started (the core's imports overlap
-    pip's run)."""
+    pip's run); on a terminal, with the progress bar of every phase longer than a second."""
     from verify_env.session import Session
 
-    return Session(settings, transaction=True)
+    progress = None
+    if sys.stderr.isatty():
+        from verify_env.render.progress import ProgressBar
+
+        progress = ProgressBar()
+    return Session(settings, transaction=True, progress=progress)
+
+
+def _done(session: Session) -> None:
+    """The progress line erased before the report is printed."""
+    close = getattr(session.progress, "close", None)
+    if close is not None:
+        close()
 
 
 def _everything(outcome: Outcome) -> Outcome:
@@ -155,7 +167,7 @@ def run_transaction(
     snapshot and the journal entry)."""
     prepared = _Prepared(python, cmd.python is not None)
     journal = Journal.for_python(python)
-    unfinished = journal.unfinished()
+    interrupted = journal.interrupted()
     before = prepared.snapshot()
     if os.path.isdir(os.path.join(prepared.prefix, "conda-meta")) and not cmd.allow_conda_overwrite:
         from verify_env.inventory import build_inventory
@@ -173,44 +185,43 @@ def run_transaction(
             if held is not None:
                 held.cancel()
             return 1
-    journal.begin(cmd.args)
+    journal.begin(cmd.args, frozenset(p for p in before.layout if _stashed(p)))
     prepared.start()
     status = held.go() if held is not None else run_pip(python, cmd.args)
     target = prepared.finish()
     after = prepared.snapshot()
     change = Change.between(before, after)
     if status != 0:
-        if change.empty and not unfinished:
+        if change.empty:
             journal.end()
             _say(f"pip exited with status {status}; nothing changed, nothing to verify")
         else:
+            cut = journal.interrupt()
+            what = f" ({cut.what})" if cut is not None else ""
             _say(
-                f"pip exited with status {status} after changing the environment; not "
-                "verifying now — the next pipv run (or `pipv verify`) will"
+                f"pip exited with status {status} after changing the environment: the "
+                f"transaction was cut short{what}. `pipv repair` finishes it and verifies "
+                "again; `pipv verify` shows what is there now."
             )
+        if interrupted is not None:
+            _say(interrupted.note())
         return status
     session = _session(settings)
-    if unfinished:
-        _say(f"an earlier transaction ({unfinished}) never finished: verifying everything")
+    if interrupted is not None:
+        _say(interrupted.note() + ": verifying everything")
         outcome = _everything(session.run(target))
+        if outcome.status == 0:
+            journal.finished()
     elif change.empty:
         journal.end()
         return 0
     else:
         outcome = session.run(target, change=change)
+    _done(session)
     journal.end()
     return _show(outcome, settings)
 
 
-def settle_unfinished(python: str, settings: Settings) -> int:
-    """After a command that changes nothing: the full verification an interrupted
-    transaction left owing, if any (0 when none is owed)."""
-    journal = Journal.for_python(python)
-    unfinished = journal.unfinished()
-    if unfinished is None:
-        return 0
-    _say(f"an earlier transaction ({unfinished}) never finished: verifying everything")
-    session = _session(settings)
-    outcome = session.run(_target(python, True))
-    journal.end()
-    return _show(_everything(outcome), settings)
+def _stashed(path: str) -> bool:
+    """A site-dir entry named as pip names what it stashes while it uninstalls."""
+    return os.path.basename(path).startswith("~")

@@ -211,7 +211,7 @@ def test_missing_required_dependency_names_the_requirement(
     assert (f["distribution"], f["severity"]) == ("pandas", "error")
     assert "dateutil" in str(f["message"])
     assert "pandas requires 'python-dateutil" in str(f["message"])
-    assert str(f["hint"]).startswith("pip install 'python-dateutil")
+    assert str(f["hint"]).startswith(f"{pandas_env / 'bin/python'} -m pip install 'python-dateutil")
 
 
 def test_truncated_extension_is_a_finding_not_a_failure(numpy_env: Path, cache_dir: Path) -> None:
@@ -226,7 +226,8 @@ def test_truncated_extension_is_a_finding_not_a_failure(numpy_env: Path, cache_d
     assert numpy[0]["path"] == "numpy"
     assert "import numpy" in str(numpy[0]["message"])
     assert (
-        numpy[0]["hint"] == "pip install --force-reinstall --no-deps numpy==2.2.6"
+        numpy[0]["hint"]
+        == f"{numpy_env / 'bin/python'} -m pip install --force-reinstall --no-deps numpy==2.2.6"
         or "verify-env --checks record,tags" in str(numpy[0]["hint"])
     )
     assert env_snapshot(numpy_env) == before

@@ -383,7 +383,8 @@ def test_deleted_provider(link_venv: Path, tmp_path: Path, cache_dir: Path) -> N
     assert codes == {("missing-library", CORE), ("blas-missing", CORE)}
     missing = run.find("missing-library", CORE)
     assert "'libfakeblas.so.3'" in missing["message"] and "ships it" in missing["message"]
-    assert missing["hint"] == "pip install --force-reinstall --no-deps fakeblas-ext==1.0"
+    py = env / "bin/python"
+    assert missing["hint"] == f"{py} -m pip install --force-reinstall --no-deps fakeblas-ext==1.0"
 
 
 def _replace_provider(env: Path, source: Path) -> None:

@@ -185,7 +185,8 @@ def test_a_killed_install_is_found_by_the_next_run(
     bare_venv: Path, tmp_path: Path, cache_dir: Path
 ) -> None:
     """SIGKILL to pip while it unpacks torch: the dist-info is written last, so only files
-    without metadata remain; the next pipv run verifies everything and says what is there."""
+    without metadata remain; the next pass-through command stays pip's and names the
+    interrupted install on stderr; `pipv verify` says what is there."""
     env = clone_env(bare_venv, tmp_path / "env")
     py = str(env / "bin/python")
     full_env = {
@@ -210,14 +211,12 @@ def test_a_killed_install_is_found_by_the_next_run(
         os.kill(pid, signal.SIGKILL)
     _out, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + signal.SIGKILL, err
-    assert "not verifying now" in err
+    assert "the transaction was cut short (it was installing torch 2.13.0+cpu)" in err
     assert not list(site_packages(env).glob("torch-*.dist-info/RECORD"))
     later = pipv("--python", py, "list", cache_dir=cache_dir, cwd=tmp_path)
-    assert later.returncode == 1, later.stderr
-    assert "never finished: verifying everything" in later.stderr
-    assert "[record/unrecorded-extension] torch/" in later.stderr
-    settled = pipv("--python", py, "list", cache_dir=cache_dir, cwd=tmp_path)
-    assert settled.returncode == 0 and "verifying everything" not in settled.stderr
+    assert later.returncode == 0, later.stderr  # pip's, as its stdout
+    assert later.stdout == pip(env, "list").stdout
+    assert "was interrupted before it finished (it was installing torch 2.13.0+cpu)" in later.stderr
     verify = pipv(
         "--python",
         py,

@@ -39,7 +39,8 @@ def test_flipped_byte_is_hash_mismatch(numpy_env: Path, cache_dir: Path) -> None
         "pip",
     )
     assert f["path"] == UMATH
-    assert f["hint"] == f"pip install --force-reinstall --no-deps numpy=={f['version']}"
+    py = numpy_env / "bin/python"  # the target's interpreter: not whichever pip is on PATH
+    assert f["hint"] == f"{py} -m pip install --force-reinstall --no-deps numpy=={f['version']}"
     assert run.codes() == {("record", "hash-mismatch", "numpy")}
 
 

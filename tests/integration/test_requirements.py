@@ -137,7 +137,7 @@ def test_pandas_without_dateutil_same_verdict_as_pip(
     f = run.find("requirement-missing")
     assert (f["distribution"], f["installer"]) == ("pandas", "pip"), f
     assert "python-dateutil" in f["message"] and "not installed" in f["message"]
-    assert f["hint"].startswith('pip install "python-dateutil')
+    assert f["hint"].startswith(f'{env / "bin/python"} -m pip install "python-dateutil')
     assert verdicts(run) == pip_check(env) == {("pandas", "requirement-missing", "python-dateutil")}
 
 

@@ -116,14 +116,15 @@ def test_damaged_env_results_point_at_the_files(
     flipped = one("hash-mismatch", FLIPPED)
     assert flipped["level"] == "error"
     assert flipped["message"]["text"].startswith("numpy 2.2.6: ")
-    assert "Fix: pip install --force-reinstall --no-deps numpy==2.2.6" in flipped["message"]["text"]
+    fix = f"{numpy_env / 'bin/python'} -m pip install --force-reinstall --no-deps numpy==2.2.6"
+    assert f"Fix: {fix}" in flipped["message"]["text"]
     assert flipped["properties"] == {
         "check": "record",
         "distribution": "numpy",
         "version": "2.2.6",
         "installer": "pip",
         "path": FLIPPED,
-        "hint": "pip install --force-reinstall --no-deps numpy==2.2.6",
+        "hint": fix,
     }
     assert one("size-mismatch", TRUNCATED)["level"] == "error"
     assert one("missing-file", DELETED)["level"] == "error"

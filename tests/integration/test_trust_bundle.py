@@ -42,6 +42,17 @@ def test_appended_certificates_are_a_warning(env: Path, cache_dir: Path) -> None
     f = run.find("size-mismatch", BUNDLE)
     assert (f["severity"], f["distribution"]) == ("warning", "certifi")
     assert "appended" in f["message"]
+    # the hint accepts an admin's CA rather than reinstalling it away, and the rule works
+    rule = "record:size-mismatch:certifi:certifi/cacert.pem"
+    assert str(f["hint"]).startswith(f"if these are your CAs, accept them: --ignore {rule}; ")
+    assert str(f["hint"]).endswith(
+        f"if not: {env / 'bin/python'} -m pip install "
+        f"--force-reinstall --no-deps certifi=={f['version']}"
+    )
+    accepted = run_cli(
+        "--python", str(env / "bin/python"), "--ignore", rule, "-f", "json", cache_dir=cache_dir
+    )
+    assert accepted.find("size-mismatch", BUNDLE)["severity"] == "info"
 
 
 def test_a_bundle_edited_before_the_appended_certificates_is_an_error(

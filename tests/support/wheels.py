@@ -25,8 +25,10 @@ def make_wheel(
     requires: Sequence[str] = (),
     requires_python: str | None = None,
     extras: Sequence[str] = (),
+    compression: int = zipfile.ZIP_STORED,
 ) -> Path:
-    """A pure-Python ``py3-none-any`` wheel of ``files`` (paths relative to the site dir)."""
+    """A pure-Python ``py3-none-any`` wheel of ``files`` (paths relative to the site dir), in
+    their order."""
     dist_info = f"{name.replace('-', '_')}-{version}.dist-info"
     metadata = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
     if requires_python:
@@ -45,7 +47,7 @@ def make_wheel(
     record += f"{dist_info}/RECORD,,\n"
     wheel = dest / f"{name.replace('-', '_')}-{version}-py3-none-any.whl"
     dest.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(wheel, "w") as zf:
+    with zipfile.ZipFile(wheel, "w", compression) as zf:
         for path, data in contents.items():
             zf.writestr(path, data)
         zf.writestr(f"{dist_info}/RECORD", record)

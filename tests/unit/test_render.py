@@ -3,6 +3,7 @@ JUnit is well-formed XML, text ends with the verdict, and hostile file names com
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -295,10 +296,15 @@ def test_text_color_only_when_asked(mixed: Report) -> None:
 
 
 def test_text_shows_skips_only_when_verbose(mixed: Report) -> None:
-    assert "not judged:" not in render(mixed, OutputFormat.TEXT)
-    verbose = render(mixed, OutputFormat.TEXT, verbose=True)
-    assert "not judged:" in verbose
-    assert "not an ELF file: \\udcff" in verbose
+    # mixed's only skip is a file a finding already reports: one problem, not also unjudged
+    assert "not judged" not in render(mixed, OutputFormat.TEXT, verbose=True)
+    other = Skip("linkage", "numpy", "numpy/other.so", "not an ELF file: \udcff")
+    more = dataclasses.replace(mixed, skips=(*mixed.skips, other))
+    out = render(more, OutputFormat.TEXT)
+    assert "not judged:" not in out and "1 not judged (--verbose)" in out
+    verbose = render(more, OutputFormat.TEXT, verbose=True)
+    assert "not judged:" in verbose and "1 not judged —" in verbose
+    assert verbose.count("not an ELF file: \\udcff") == 1
 
 
 def test_text_cuts_long_runs_of_one_code(target: Target) -> None:

@@ -24,6 +24,7 @@ from verify_env.cache.statcache import StatCache, stat_key
 from verify_env.checks.interface import Context
 from verify_env.finding import Finding, Severity
 from verify_env.inventory import Distribution, FileKind, RecordedFile
+from verify_env.repair.hints import install_command
 
 __all__ = ["orphan_packages", "package_dirs", "stashed_leftovers", "unrecorded_extensions"]
 
@@ -199,7 +200,7 @@ def stashed_leftovers(ctx: Context, dists: Iterable[Distribution]) -> Iterator[F
         for name in names:
             owner = _stash_owner(name, candidates)
             location = os.path.join(site_dir, name)
-            what = f"{owner.name} {owner.version}'s" if owner is not None else "a"
+            what = f"{owner.name} {owner.version}'s" if owner is not None else "a distribution's"
             yield Finding(
                 "record",
                 "leftover-directory",
@@ -269,6 +270,7 @@ def orphan_packages(ctx: Context, tops: dict[str, Distribution]) -> Iterator[Fin
                 f"({', '.join(modules[:3])}{' …' if len(modules) > 3 else ''}) but no "
                 "installer's record owns it: an install interrupted before its metadata was "
                 "written, or files copied in by hand",
-                f"reinstall the package that should own {name}/ (pip install --force-reinstall"
-                f" …), or remove {top}",
+                f"reinstall the package that should own {name}/ "
+                f"({install_command('pip', ctx.target.executable)} --force-reinstall …), "
+                f"or remove {top}",
             )

@@ -33,6 +33,7 @@ from verify_env.files import open_regular
 from verify_env.finding import Finding, Severity, Skip
 from verify_env.inventory import Distribution, FileKind
 from verify_env.inventory.model import canonical_name
+from verify_env.repair.hints import install_command
 
 __all__ = ["BUILT_FOR_1X", "BUILT_FOR_2X", "built_against", "findings"]
 
@@ -141,13 +142,13 @@ def _numpy_requirement(dist: Distribution, installed: str, markers: dict[str, st
     return "numpy<2"
 
 
-def _hint(dist: Distribution) -> str:
+def _hint(dist: Distribution, python: str | None) -> str:
     if dist.installer == "conda":
         return (
             f'conda install "{dist.name}" "numpy>=2" (a build for NumPy 2), or conda install '
             f'"numpy<2"'
         )
-    tool = "uv pip install" if dist.installer == "uv" else "pip install"
+    tool = install_command("uv" if dist.installer == "uv" else "pip", python)
     return f'{tool} --upgrade "{dist.name}" (a release built for NumPy 2), or {tool} "numpy<2"'
 
 
@@ -205,5 +206,5 @@ def findings(
             f"{numpy.version} is installed: importing "
             "them fails with 'A module that was compiled using NumPy 1.x cannot be run in "
             "NumPy 2' / '_ARRAY_API not found'",
-            _hint(dist),
+            _hint(dist, ctx.target.executable),
         )

@@ -24,6 +24,7 @@ from verify_env.finding import Finding, Severity, Skip
 from verify_env.inventory import Distribution, FileKind, RecordedFile
 from verify_env.pool.hashing import CHUNK, PER_FILE_COST, ForkMap, digest
 from verify_env.pool.stream import ForkStream
+from verify_env.repair.hints import accept_rule
 from verify_env.transaction.scope import Scope
 
 __all__ = ["CODES", "run"]
@@ -72,6 +73,15 @@ def _finding(
     )
 
 
+def _grown_bundle_hint(dist: Distribution, code: str, path: str) -> str:
+    """A trust store grown on purpose is accepted, not reinstalled (that would drop the
+    admin's CA); the reinstall only for certificates nobody meant to add."""
+    accept = accept_rule(NAME, code, dist.name, path)
+    if dist.hint is None:
+        return f"if these are your CAs, accept them: {accept}"
+    return f"if these are your CAs, accept them: {accept}; if not: {dist.hint}"
+
+
 def _unreadable(
     dist: Distribution, f: RecordedFile, err_no: int | None, text: str
 ) -> Finding | Skip:
@@ -118,6 +128,7 @@ def _size_changed(dist: Distribution, f: RecordedFile, actual: int) -> Finding:
             message + ": certificates were appended to the recorded bundle, which is otherwise "
             "unchanged (admins extend trust stores with local CAs on purpose)",
             Severity.WARNING,
+            _grown_bundle_hint(dist, "size-mismatch", f.path),
         )
     return _finding(dist, "size-mismatch", f.path, message)
 
@@ -132,6 +143,7 @@ def _content_changed(dist: Distribution, f: RecordedFile, actual: int = -1) -> F
             "were appended to the recorded bundle, which is otherwise unchanged (admins extend "
             "trust stores with local CAs on purpose)",
             Severity.WARNING,
+            _grown_bundle_hint(dist, "hash-mismatch", f.path),
         )
     return _finding(
         dist,

@@ -29,6 +29,7 @@ from verify_env.checks.interface import CheckResult, Context
 from verify_env.finding import Finding, Severity, Skip
 from verify_env.inventory import Distribution
 from verify_env.inventory.model import canonical_name
+from verify_env.repair.hints import install_command
 
 __all__ = ["CODES", "NAME", "run"]
 
@@ -140,14 +141,10 @@ def _metadata_path(dist: Distribution) -> str | None:
     return f"{name}/METADATA" if dist.source == "dist-info" else f"{name}/requires.txt"
 
 
-def _install_command(installer: str) -> str:
-    match installer:
-        case "uv":
-            return "uv pip install"
-        case "conda":
-            return "conda install"
-        case _:
-            return "pip install"
+def _spec_installer(installer: str) -> str:
+    """The installer that takes a requirement string for what ``installer`` installed: apt
+    takes no PEP 508 specifier, so pip stands in for it."""
+    return installer if installer in ("uv", "conda") else "pip"
 
 
 def _finding(need: _Need, code: str, message: str, severity: Severity, hint: str | None) -> Finding:
@@ -167,7 +164,7 @@ def _owner_note(dist: Distribution) -> str:
     return " — declared in its Python metadata; conda's own dependencies decide what it gets"
 
 
-def _judge(need: _Need, dists: dict[str, Distribution]) -> Finding | None:
+def _judge(need: _Need, dists: dict[str, Distribution], python: str | None) -> Finding | None:
     d, req = need.dependent, need.requirement
     spec = str(req.specifier)
     wanted = f"{req.name}{spec}" if spec else req.name
@@ -185,7 +182,7 @@ def _judge(need: _Need, dists: dict[str, Distribution]) -> Finding | None:
             "requirement-missing",
             message,
             Severity.ERROR,
-            f'{_install_command(d.installer)} "{wanted}"',
+            f'{install_command(_spec_installer(d.installer), python)} "{wanted}"',
         )
     if not spec:
         return None
@@ -203,9 +200,9 @@ def _judge(need: _Need, dists: dict[str, Distribution]) -> Finding | None:
         return _finding(
             need, "requirement-conflict", message + _owner_note(d), Severity.WARNING, None
         )
+    tool = install_command(_spec_installer(provider.installer), python)
     hint = (
-        f'{_install_command(provider.installer)} "{wanted}", or a {d.name} release that '
-        f"accepts {provider.name} {provider.version}"
+        f'{tool} "{wanted}", or a {d.name} release that accepts {provider.name} {provider.version}'
     )
     return _finding(need, "requirement-conflict", message, Severity.ERROR, hint)
 
@@ -246,7 +243,7 @@ def run(ctx: Context) -> CheckResult:
         if key in seen:
             continue
         seen.add(key)
-        finding = _judge(need, dists)
+        finding = _judge(need, dists, ctx.target.executable)
         if finding is not None:
             result.findings.append(finding)
     full = ctx.target.markers.get("python_full_version", "")

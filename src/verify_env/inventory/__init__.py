@@ -23,6 +23,7 @@ from verify_env.inventory.model import (
     RecordedFile,
     RecordProblem,
 )
+from verify_env.repair.hints import install_command
 from verify_env.target.model import Target
 
 __all__ = [
@@ -104,7 +105,7 @@ def _judge_by_os(dist: Distribution, dpkg: DpkgDatabase, claimed: set[str]) -> D
     )
 
 
-def _editable(dist: Distribution, links: set[str]) -> Distribution:
+def _editable(dist: Distribution, links: set[str], python: str | None) -> Distribution:
     """An editable install with the package dirs of its working copy and the compiled modules
     built in place there (`inventory.editable`); any other distribution unchanged."""
     assert dist.metadata_dir is not None and dist.site_dir is not None
@@ -125,7 +126,7 @@ def _editable(dist: Distribution, links: set[str]) -> Distribution:
         editable=dirs,
         files=(*dist.files, *built),
         # its compiled modules are the developer's builds: rebuild them, no index has them
-        hint=f"rebuild it in place: pip install --no-deps -e {project}",
+        hint=f"rebuild it in place: {install_command('pip', python)} --no-deps -e {project}",
     )
 
 
@@ -154,7 +155,8 @@ def build_inventory(
     links = editable.egg_links(target.site_dirs)
     for site_dir in target.site_dirs:
         for name in metadata_entries(site_dir):  # one at a time: see on_distribution
-            dist = _editable(read_metadata_dir(site_dir, name, cache), links)
+            python = target.executable
+            dist = _editable(read_metadata_dir(site_dir, name, cache, python), links, python)
             assert dist.metadata_dir is not None
             marker = os.path.join(
                 dist.metadata_dir, "METADATA" if dist.source == "dist-info" else "PKG-INFO"

@@ -24,6 +24,7 @@ from verify_env.inventory.model import (
     RecordProblem,
     canonical_name,
 )
+from verify_env.repair.hints import reinstall_hint
 
 __all__ = [
     "egg_requires",
@@ -38,18 +39,10 @@ __all__ = [
 RECORD_WRITERS = frozenset({"pip", "uv", "poetry", "pdm", "installer", "pipx", "hatch"})
 
 
-def hint_for(installer: str, name: str, version: str) -> str | None:
-    """The repair command for a distribution this installer owns."""
-    match installer:
-        case "uv":
-            return f"uv pip install --reinstall --no-deps {name}=={version}"
-        case "conda":
-            return f"conda install --force-reinstall {name}={version}"
-        case "unknown":
-            return f"pip install --force-reinstall --no-deps {name}=={version}"
-        case _ if installer in RECORD_WRITERS:
-            return f"pip install --force-reinstall --no-deps {name}=={version}"
-    return None
+def hint_for(installer: str, name: str, version: str, python: str | None = None) -> str | None:
+    """The repair command for a distribution this installer owns, through ``python`` (the
+    target's interpreter): `verify_env.repair.hints.reinstall_hint`."""
+    return reinstall_hint(installer, name, version, python)
 
 
 def _read_text(path: str, limit: int) -> str | None:
@@ -295,8 +288,11 @@ def egg_requires(text: str) -> list[str]:
     return out
 
 
-def read_metadata_dir(site_dir: str, name: str, cache: StatCache | None = None) -> Distribution:
-    """One ``.dist-info`` or ``.egg-info`` entry of ``site_dir``."""
+def read_metadata_dir(
+    site_dir: str, name: str, cache: StatCache | None = None, python: str | None = None
+) -> Distribution:
+    """One ``.dist-info`` or ``.egg-info`` entry of ``site_dir``; ``python``: the target's
+    interpreter, which its repair hint names."""
     meta_dir = os.path.join(site_dir, name)
     stem, _, ext = name.rpartition(".")
     guess_name, _, guess_version = stem.partition("-")
@@ -395,17 +391,24 @@ def read_metadata_dir(site_dir: str, name: str, cache: StatCache | None = None) 
         requires=tuple(requires),
         requires_python=next(iter(headers.get("requires-python", ())), None),
         problems=tuple(problems),
-        hint=hint_for(installer, dist_name, version),
+        hint=hint_for(installer, dist_name, version, python),
     )
 
 
 def metadata_entries(site_dir: str) -> Iterable[str]:
-    """Names of the metadata entries in a site dir, sorted for stable output."""
+    """Names of the metadata entries in a site dir, sorted for stable output.
+
+    Not pip's ``~`` stashes (``~umpy-1.26.4.dist-info``): what an interrupted uninstall moved
+    aside is no installed distribution (pip ignores it too). Read as one, its RECORD would
+    report every file as missing, and a repair would reinstall the version being replaced;
+    the leftovers check reports the stash itself."""
     try:
         names = os.listdir(site_dir)
     except OSError:
         return ()
-    return sorted(n for n in names if n.endswith((".dist-info", ".egg-info")))
+    return sorted(
+        n for n in names if n.endswith((".dist-info", ".egg-info")) and not n.startswith("~")
+    )
 
 
 def scan_site_dir(site_dir: str, cache: StatCache | None = None) -> list[Distribution]:

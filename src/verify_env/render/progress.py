@@ -1,5 +1,6 @@
 """A one-line progress bar on stderr, shown only on a terminal and only once a run has taken
-more than a second (a fast run stays silent)."""
+more than a second (a fast run stays silent). Phases: ``hashing`` (files and bytes), ``imports``
+(modules imported, no bytes)."""
 
 from __future__ import annotations
 
@@ -30,10 +31,12 @@ class ProgressBar:
         share = nbytes / bytes_total if bytes_total else (files / files_total if files_total else 1)
         width = 30
         bar = "#" * int(share * width)
-        self.stream.write(
-            f"\r{phase} [{bar:<{width}}] {files}/{files_total} files "
-            f"{nbytes / 1e6:.0f}/{bytes_total / 1e6:.0f} MB"
-        )
+        if bytes_total:
+            count = f"{files}/{files_total} files {nbytes / 1e6:.0f}/{bytes_total / 1e6:.0f} MB"
+        else:
+            count = f"{files}/{files_total} " + ("modules" if phase == "imports" else "files")
+        # \033[K: the line of a longer phase before it is cleared to its end
+        self.stream.write(f"\r{phase} [{bar:<{width}}] {count}\033[K")
         self.stream.flush()
         self.shown = True
 

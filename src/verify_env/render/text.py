@@ -8,7 +8,7 @@ import dataclasses
 from collections import defaultdict
 
 from verify_env import __version__
-from verify_env.finding import Finding, Severity
+from verify_env.finding import Finding, Severity, Skip
 from verify_env.render import safe_text
 from verify_env.report import Report
 
@@ -41,11 +41,23 @@ def _header(report: Report) -> list[str]:
     return lines
 
 
+_THEN = ", then: "
+
+
+def _plan(hints: set[str]) -> str | None:
+    """The one repair of a distribution's group: the hint every other one ends with (``remove
+    X, then: H``), or the only one."""
+    for hint in hints:
+        if all(h == hint or h.endswith(_THEN + hint) for h in hints):
+            return hint
+    return None
+
+
 def _group(findings: list[Finding], color: bool) -> list[str]:
     lines: list[str] = []
     per_code: dict[str, int] = defaultdict(int)
-    hints = {f.hint for f in findings if f.accepted is None}  # an accepted one needs no repair
-    shared_hint = hints.pop() if len(hints) == 1 else None
+    # an accepted one needs no repair
+    plan = _plan({f.hint for f in findings if f.accepted is None and f.hint})
     for f in findings:
         per_code[f.code] += 1
         if per_code[f.code] > MAX_PER_CODE:
@@ -55,14 +67,25 @@ def _group(findings: list[Finding], color: bool) -> list[str]:
             sev = f"{_COLORS[f.severity]}{sev}\033[0m"
         accepted = f" (accepted: {f.accepted})" if f.accepted else ""
         lines.append(f"  {sev}: [{f.check}/{f.code}] {safe_text(f.message + accepted)}")
-        if f.hint and shared_hint is None and f.accepted is None:
+        if not f.hint or f.accepted is not None or f.hint == plan:
+            continue
+        if plan is not None:  # a step of its own before the group's repair
+            lines.append(f"      first: {safe_text(f.hint[: -len(_THEN + plan)])}")
+        else:
             lines.append(f"      fix: {safe_text(f.hint)}")
     for code, count in per_code.items():
         if count > MAX_PER_CODE:
             lines.append(f"  … and {count - MAX_PER_CODE} more {code} (all in --format json)")
-    if shared_hint:
-        lines.append(f"  fix: {safe_text(shared_hint)}")
+    if plan:
+        lines.append(f"  fix: {safe_text(plan)}")
     return lines
+
+
+def _unjudged(report: Report) -> list[Skip]:
+    """What no check could judge, less what a finding already reports (a missing file is
+    one problem, not also one the linkage check could not read)."""
+    reported = {(f.distribution, f.path) for f in report.findings if f.path}
+    return [s for s in report.skips if not s.path or (s.distribution, s.path) not in reported]
 
 
 def _blas(report: Report, verbose: bool) -> list[str]:
@@ -125,19 +148,20 @@ def render(
     if report.details and verbose:
         lines.append("")
         lines.extend(safe_text(d) for d in report.details)
-    if report.skips and verbose:
+    unjudged = _unjudged(whole)
+    if unjudged and verbose and not quiet:
         lines.append("")
         lines.append("not judged:")
         lines.extend(
-            safe_text(f"  [{s.check}] {s.distribution or ''} {s.reason}") for s in report.skips
+            safe_text(f"  [{s.check}] {s.distribution or ''} {s.reason}") for s in unjudged
         )
     s = report.summary
     verdict = "FAILED" if failed else "OK"
     parts = [_count(whole.errors, "error"), _count(whole.warnings, "warning")]
     if whole.accepted:
         parts.append(f"{whole.accepted} accepted")
-    if whole.skips:
-        parts.append(f"{len(whole.skips)} not judged" + ("" if verbose else " (--verbose)"))
+    if unjudged:
+        parts.append(f"{len(unjudged)} not judged" + ("" if verbose else " (--verbose)"))
     lines.append("")
     lines.append(
         f"{verdict}: {', '.join(parts)} — {summary_counts(report)} in {s.seconds:.2f} s "

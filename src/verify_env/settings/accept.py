@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from verify_env import __version__
+from verify_env.binary.extensions import is_shared_object
 from verify_env.errors import UsageError
 from verify_env.files import open_regular, replace_atomically
 from verify_env.finding import CODES, Finding, Severity
@@ -44,7 +45,9 @@ __all__ = [
     "accept_all",
     "apply",
     "file_sha256",
+    "not_for_a_baseline",
     "parse_rule",
+    "refused_notes",
     "write_baseline",
 ]
 
@@ -285,19 +288,53 @@ class Acceptance:
 
 
 def accept_all(report: Report, reason: str) -> Report:
-    """Every finding not accepted yet, accepted for ``reason`` (a baseline just written)."""
+    """Every finding not accepted yet, accepted for ``reason`` (a baseline just written),
+    except the damage a baseline never takes (`not_for_a_baseline`)."""
     return dataclasses.replace(
         report,
         findings=tuple(
-            f if f.accepted is not None else _accept(f, reason) for f in report.findings
+            f if f.accepted is not None or not_for_a_baseline(f) else _accept(f, reason)
+            for f in report.findings
         ),
     )
 
 
+_DAMAGE = frozenset({"hash-mismatch", "size-mismatch", "missing-file"})
+
+
+def not_for_a_baseline(f: Finding) -> bool:
+    """A compiled file (extension module, shared library) rewritten, cut short or deleted:
+    nobody edits one on purpose, and importing it crashes or fails — writing it into a
+    baseline would silence the damage for good. It stays an error; an ``--ignore`` rule
+    still accepts it for whoever means it."""
+    return (
+        f.severity is Severity.ERROR
+        and f.accepted is None
+        and f.code in _DAMAGE
+        and f.path is not None
+        and is_shared_object(f.path)
+    )
+
+
+def refused_notes(report: Report) -> list[str]:
+    """One line per finding a baseline just written left out, with what to do instead."""
+    from verify_env.repair.hints import accept_rule
+
+    return [
+        f"not written into the baseline: {f.path} ({f.check}/{f.code} of {f.distribution}): "
+        "a damaged compiled file is no intended change; repair it"
+        + (f" ({f.hint})" if f.hint else "")
+        + f", or accept it explicitly with {accept_rule(f.check, f.code, f.distribution, f.path)}"
+        for f in report.findings
+        if not_for_a_baseline(f)
+    ]
+
+
 def write_baseline(report: Report, path: str) -> int:
     """Write every finding of ``report`` to ``path`` as a baseline, atomically (one entry per
-    line, so that a review sees what a change accepts); returns the number of entries."""
-    entries = [_entry_json(f) for f in report.findings]
+    line, so that a review sees what a change accepts), but damaged compiled files
+    (`not_for_a_baseline`); returns the number of entries."""
+    entries = [_entry_json(f) for f in report.findings if not not_for_a_baseline(f)]
     body = ",\n".join(f"  {json.dumps(e)}" for e in entries)
     text = (
         f'{{"schema": {BASELINE_SCHEMA}, "tool": "verify-env {__version__}",\n'

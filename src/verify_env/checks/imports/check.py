@@ -29,6 +29,7 @@ from verify_env.finding import Finding, Severity, Skip
 from verify_env.inventory import Distribution
 from verify_env.inventory.model import canonical_name
 from verify_env.names import requirement_name
+from verify_env.repair.hints import install_command
 from verify_env.target.model import Target
 
 __all__ = ["CODES", "NAME", "run"]
@@ -41,7 +42,6 @@ _SHOW_SAME = 24  # scipy has 20 public subpackages with compiled modules
 _NUMPY_LEAD = "A module that was compiled using NumPy 1.x"
 # Classes with one cause per distribution: the submodules failing with them are one finding.
 _ONE_CAUSE = frozenset({Kind.NUMPY_ABI, Kind.ARRAY_API, Kind.PYTHON_ABI, Kind.CRASH, Kind.TIMEOUT})
-_INSTALL = {"uv": "uv pip install", "conda": "conda install", "dpkg": "apt-get install"}
 
 
 def _requirement_names(dist: Distribution) -> set[str]:
@@ -150,7 +150,7 @@ class _Judge:
         self.by_key = {d.key: d for d in dists}
 
     def _install(self, dist: Distribution) -> str:
-        return _INSTALL.get(dist.installer, "pip install")
+        return install_command(dist.installer, self.ctx.target.executable)
 
     def _missing(
         self, unit: ImportUnit, module: str, missing: str
@@ -394,8 +394,20 @@ def run(ctx: Context) -> CheckResult:
             "the end\n"
         )
         sys.stderr.flush()
+    tick = None
+    if ctx.progress is not None:  # a terminal: `import` of a big stack takes seconds
+        report, total = ctx.progress, sum(len(u.modules) for u in units)
+
+        def tick(done: int) -> None:
+            report("imports", done, total, 0, 0)
+
     outcome = run_imports(
-        target.executable, [u.modules for u in units], ctx.jobs, ctx.options.import_timeout, needs
+        target.executable,
+        [u.modules for u in units],
+        ctx.jobs,
+        ctx.options.import_timeout,
+        needs,
+        progress=tick,
     )
     result.facts["imports"] = _facts(outcome, units, time.perf_counter() - started)
     if outcome.startup_error is not None:  # what was judged before still counts

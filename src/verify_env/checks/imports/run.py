@@ -37,7 +37,7 @@ import subprocess
 import tempfile
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -164,9 +164,16 @@ class _Worker:
 
 class _Runner:
     def __init__(
-        self, executable: str, jobs: int, timeout: float, environ: Mapping[str, str], workdir: str
+        self,
+        executable: str,
+        jobs: int,
+        timeout: float,
+        environ: Mapping[str, str],
+        workdir: str,
+        progress: Callable[[int], None] | None = None,
     ) -> None:
         self.executable = executable
+        self.progress = progress
         self.jobs = max(1, jobs)
         self.timeout = timeout
         self.env = dict(environ)
@@ -299,6 +306,8 @@ class _Runner:
     # --- events --------------------------------------------------------------------------
     def _record(self, outcome: ImportOutcome) -> None:
         self.run.outcomes[outcome.module] = outcome
+        if self.progress is not None:
+            self.progress(len(self.run.outcomes))
 
     @staticmethod
     def _needs(worker: _Worker) -> frozenset[str]:
@@ -470,11 +479,12 @@ def run_imports(
     timeout: float,
     needs: Sequence[frozenset[str]] | None = None,
     environ: Mapping[str, str] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> ImportRun:
     """Import each unit's modules in turn, units in parallel on ``jobs`` workers, biggest
     first; an idle worker prefers the unit whose ``needs`` (top-level names it will import on
     the way) it has imported most of, so shared dependencies load in as few processes as can
-    be."""
+    be. ``progress`` hears the number of modules judged so far, after each."""
     from verify_env import sandbox
 
     workdir = tempfile.mkdtemp(prefix="verify-env-imports-")
@@ -486,6 +496,7 @@ def run_imports(
             timeout,
             scrubbed_env(os.environ) if environ is None else environ,
             workdir,
+            progress,
         ).loop(units, needs or [frozenset()] * len(units))
     finally:
         escaped.kill_escaped()
