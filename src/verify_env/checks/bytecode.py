@@ -1,0 +1,407 @@
+"""Compiled files: what Python loads in place of a recorded source must be compiled from it.
+
+A recorded ``six.py`` that hashes as recorded proves nothing about what ``import six`` runs:
+Python loads ``__pycache__/six.cpython-311.pyc`` instead whenever that file's header names the
+source's mtime and size (or, PEP 552, its hash), and never looks at what the body holds. A
+``.pyc`` compiled from other source and stamped with the untouched ``.py``'s mtime and size
+runs on import (issue 18, §4). Reported by the record check as ``bytecode-mismatch``.
+
+Which files: for every recorded ``.py`` the record check may read, the files Python's
+``SourceFileLoader`` would load for it: ``__pycache__/NAME.<cache_tag>.pyc`` and, under ``-O``
+/ ``-OO``, ``.opt-1`` / ``.opt-2``, with the *target's* cache tag and magic number. A legacy
+``NAME.pyc`` beside ``NAME.py`` is never loaded (``FileFinder`` tries source before sourceless
+files for one name), so it is left alone.
+
+How (`pyc_compare` does the reading, in a subprocess):
+
+- **header, every such file**: a wrong magic number or unknown flags, or a timestamp/size or
+  checked source hash that names another state of the source, makes Python compile the source
+  instead: harmless (stale), never a finding. An *unchecked* hash-based file is loaded without
+  a look at the source: if its hash is not the source's, the code that runs is not the
+  installed source, an error.
+- **content, compiled and compared** (code objects, not bytes): for a file Python would load,
+  only a compile of its source proves the body. Compiling costs ~5 MB of source a second
+  (the torch venv holds 165 MB of ``.py``: ~35 s), so by default the content is compared for
+  each distribution's **entry modules** (top-level modules and top-level packages'
+  ``__init__``: what ``import NAME`` runs first; 30 files, 554 KB, ~80 ms on the torch venv)
+  and for every unchecked hash-based file; under ``--strict`` for every file Python would
+  load. The rest are checked by header only (``--verbose`` says how many).
+- **which interpreter compiles**: verify-env's own when it is the target's exact version
+  (magic numbers are shared by patch releases whose compilers may still differ), else the
+  target's own interpreter, isolated (``-I -S -B``, standard library only, like the probe);
+  in-process never: ``marshal.loads`` of a hostile file may crash the process that runs it.
+  The subprocess runs in its own session with a deadline and an output cap
+  (`verify_env.sandbox`); a file whose judgement died with it is a skip, not a verdict.
+
+The stat cache remembers, per compiled file's stat key, the source's stat key and how far it
+was judged (header, or content), so a warm run stats both files and reads nothing; a file
+changed in the last two seconds is judged but not remembered.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from verify_env.cache.statcache import StatCache, StatKey, packed, stat_key
+from verify_env.checks.containment import readable_files, resolved_roots, roots_of
+from verify_env.checks.interface import CheckResult, Context
+from verify_env.finding import Finding, Severity, Skip
+from verify_env.inventory import Distribution, FileKind, RecordedFile
+from verify_env.target.model import Target
+
+__all__ = ["CODE", "Pending", "start"]
+
+CHECK = "record"
+CODE = "bytecode-mismatch"
+SPACE = "bytecode"
+"""The stat cache's space: compiled file -> (packed stat key of its source, level)."""
+_HEADER, _CONTENT = 1, 2
+"""How far a file was judged: its header only, or its content too (or it is never loaded)."""
+_RECENT_NS = 2_000_000_000
+_SPLIT_BYTES = 8 << 20
+"""Source bytes to compile above which the work is split over ``--jobs`` processes."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    dist: Distribution
+    source: RecordedFile
+    pyc: str
+    """Its location."""
+    path: str
+    """As the finding names it: the source's recorded path with ``__pycache__/NAME`` put in."""
+    optimize: int
+    compare: bool
+    keys: tuple[StatKey, StatKey]
+    """(compiled file, source) stat keys, to remember the verdict under."""
+    recent: bool
+    """One of the two changed in the last two seconds: judged now, remembered by a later run
+    (a rewrite within the same timestamp tick would look unchanged)."""
+    size: int
+    """The source's size: the compile work it costs."""
+
+
+def _compiler(target: Target) -> tuple[str, bool]:
+    """The interpreter that judges (verify-env's own when it is the target's version, else the
+    target's), and whether it may compile (False: header only)."""
+    import importlib.util
+
+    same = (
+        target.implementation == sys.implementation.name
+        and target.version == tuple(sys.version_info[:3])
+        and target.magic == importlib.util.MAGIC_NUMBER
+    )
+    if same or target.executable is None:
+        return sys.executable, same
+    return target.executable, target.implementation == "cpython"
+
+
+def _entry(source: str, tops: frozenset[str]) -> bool:
+    """Whether ``source`` is what ``import NAME`` runs first: a module in a site dir, or a
+    top-level package's ``__init__.py``."""
+    directory, name = os.path.split(source)
+    return directory in tops or (name == "__init__.py" and os.path.dirname(directory) in tops)
+
+
+class _Listing:
+    """The names in each ``__pycache__`` directory, read once; a directory that is a symlink
+    is read only when it resolves inside the distribution's roots."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, frozenset[str]] = {}
+        self.skips: list[Skip] = []
+
+    def of(self, directory: str, dist: Distribution, prefix: str) -> frozenset[str]:
+        known = self.names.get(directory)
+        if known is None:
+            known = self.names[directory] = self._read(directory, dist, prefix)
+        return known
+
+    def _read(self, directory: str, dist: Distribution, prefix: str) -> frozenset[str]:
+        try:
+            st = os.lstat(directory)
+            if stat.S_ISLNK(st.st_mode):
+                real = os.path.realpath(directory)
+                if _outside(real, dist, prefix):
+                    self.skips.append(
+                        Skip(
+                            CHECK,
+                            dist.name,
+                            directory,
+                            f"{directory} links to {real}, outside the environment: its "
+                            "compiled files are not read",
+                        )
+                    )
+                    return frozenset()
+                st = os.stat(directory)
+            return frozenset(os.listdir(directory)) if stat.S_ISDIR(st.st_mode) else frozenset()
+        except OSError:
+            return frozenset()
+
+
+def _outside(real: str, dist: Distribution, prefix: str) -> bool:
+    """Whether a symlink's resolved path ``real`` leaves the distribution's roots."""
+    roots = roots_of(dist, prefix)
+    return roots != (os.sep,) and not (real + os.sep).startswith(
+        resolved_roots(roots + dist.link_roots)
+    )
+
+
+def _candidates(ctx: Context, dists: Iterable[Distribution]) -> tuple[list[_Item], list[Skip]]:
+    """The compiled files to judge now: those Python would load for a recorded source, less
+    those the stat cache says were judged far enough in this state."""
+    target = ctx.target
+    tag = target.cache_tag
+    if not tag:
+        return [], []
+    suffixes = ((0, f".{tag}.pyc"), (1, f".{tag}.opt-1.pyc"), (2, f".{tag}.opt-2.pyc"))
+    tops = frozenset(os.path.normpath(d) for d in target.site_dirs)
+    strict = ctx.options.strict
+    cache: StatCache = ctx.cache
+    now = time.time_ns()
+    listing = _Listing()
+    seen: set[str] = set()
+    items: list[_Item] = []
+    skips: list[Skip] = []
+    for dist in dists:
+        if dist.judged_by is not None:
+            continue  # another record judges these files, and lists them itself
+        dist_tops = tops | {os.path.normpath(dist.site_dir)} if dist.site_dir else tops
+        for f in readable_files(dist, target.prefix):
+            location = f.location
+            if f.kind is not FileKind.REGULAR or not location.endswith(".py"):
+                continue
+            directory, base = os.path.split(location)
+            names = listing.of(os.path.join(directory, "__pycache__"), dist, target.prefix)
+            if not names:
+                continue
+            stem = base[:-3]
+            for optimize, suffix in suffixes:
+                name = stem + suffix
+                if name not in names:
+                    continue
+                pyc = os.path.join(directory, "__pycache__", name)
+                if pyc in seen:
+                    continue
+                seen.add(pyc)
+                compare = strict or _entry(location, dist_tops)
+                item = _item(ctx, dist, f, pyc, optimize, compare, now)
+                if isinstance(item, Skip):
+                    skips.append(item)
+                elif item is not None and not _settled(cache, item):
+                    items.append(item)
+    return items, skips + listing.skips
+
+
+def _item(
+    ctx: Context,
+    dist: Distribution,
+    f: RecordedFile,
+    pyc: str,
+    optimize: int,
+    compare: bool,
+    now_ns: int,
+) -> _Item | Skip | None:
+    try:
+        st = os.lstat(pyc)
+        if stat.S_ISLNK(st.st_mode):
+            real = os.path.realpath(pyc)
+            if _outside(real, dist, ctx.target.prefix):
+                return Skip(
+                    CHECK, dist.name, pyc, f"{pyc} links to {real}, outside the environment"
+                )
+            st = os.stat(pyc)
+        source = os.stat(f.location)
+    except OSError:
+        return None  # vanished, or the source is missing (the record check says so)
+    if not stat.S_ISREG(st.st_mode):
+        return Skip(CHECK, dist.name, pyc, f"{pyc} is not a regular file; not opened")
+    directory = os.path.dirname(f.path)
+    path = os.path.join(directory, "__pycache__", os.path.basename(pyc)) if f.path else pyc
+    keys = (stat_key(st), stat_key(source))
+    recent = _recent(keys[0], now_ns) or _recent(keys[1], now_ns)
+    return _Item(dist, f, pyc, path, optimize, compare, keys, recent, source.st_size)
+
+
+def _recent(key: StatKey, now_ns: int) -> bool:
+    return now_ns - max(key[3], key[4]) < _RECENT_NS
+
+
+def _settled(cache: StatCache, item: _Item) -> bool:
+    """Whether the cache holds a verdict for this very state of both files, judged at least as
+    far as this run asks."""
+    pyc_key, source_key = item.keys
+    if not cache.enabled:
+        return False
+    known = cache.fact(SPACE, item.pyc, pyc_key)
+    need = _CONTENT if item.compare else _HEADER
+    return (
+        isinstance(known, tuple)
+        and len(known) == 2
+        and known[0] == packed(source_key)
+        and isinstance(known[1], int)
+        and known[1] >= need
+    )
+
+
+class Pending:
+    """The compiled files' judgement, started by `start`; `into` waits and adds what it found
+    to the record check's result."""
+
+    def __init__(self, ctx: Context, items: list[_Item], skips: list[Skip]) -> None:
+        self.ctx = ctx
+        self.skips = skips
+        self.items = items
+        self.runs: list[tuple[subprocess.Popen[bytes], list[_Item]]] = []
+        self.interpreter, self.compiles = _compiler(ctx.target)
+        if items:
+            self._start(items)
+
+    def _start(self, items: list[_Item]) -> None:
+        from verify_env import sandbox
+
+        work = sum(i.size for i in items if i.compare)
+        parts = max(1, min(self.ctx.jobs, work // _SPLIT_BYTES)) if self.compiles else 1
+        groups: list[list[_Item]] = [[] for _ in range(parts)]
+        loads = [0] * parts
+        for item in sorted(items, key=lambda i: -i.size if i.compare else 0):
+            k = loads.index(min(loads))
+            groups[k].append(item)
+            loads[k] += (item.size if item.compare else 0) + 1
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyc_compare.py")
+        for group in groups:
+            request = {
+                "compile": self.compiles,
+                "items": [[i.source.location, i.pyc, i.optimize, i.compare] for i in group],
+            }
+            with tempfile.TemporaryFile() as tmp:
+                tmp.write(json.dumps(request).encode("utf-8", "surrogateescape"))
+                tmp.seek(0)
+                try:
+                    proc = sandbox.start(
+                        [self.interpreter, "-I", "-S", "-B", script], stdin=tmp.fileno()
+                    )
+                except OSError as exc:
+                    self.skips.append(
+                        Skip(
+                            CHECK,
+                            None,
+                            None,
+                            f"compiled files not judged: {self.interpreter} could not be run "
+                            f"({exc.strerror or exc})",
+                        )
+                    )
+                    continue
+            self.runs.append((proc, group))
+
+    def into(self, result: CheckResult) -> None:
+        """Wait for the comparer processes; their findings and skips join ``result``."""
+        from verify_env import sandbox
+
+        compared = 0
+        for proc, group in self.runs:
+            work = sum(i.size for i in group if i.compare)
+            timeout = 60.0 + 2.0 * work / (1 << 20)
+            done = sandbox.finish(proc, timeout, 256 * len(group) + (64 << 10))
+            answered: set[int] = set()
+            for line in done.stdout.decode("utf-8", "replace").splitlines():
+                index_text, _, rest = line.partition("\t")
+                verdict, _, detail = rest.partition("\t")
+                if not index_text.isdigit() or int(index_text) >= len(group):
+                    continue
+                index = int(index_text)
+                answered.add(index)
+                compared += verdict in ("same", "differs")
+                self._judged(group[index], verdict, detail, result)
+            missing = [i for k, i in enumerate(group) if k not in answered]
+            if missing:
+                why = (
+                    "timed out"
+                    if done.timed_out
+                    else f"stopped (exit {done.returncode}) while judging {missing[0].pyc}"
+                )
+                result.skips.append(
+                    Skip(
+                        CHECK,
+                        missing[0].dist.name,
+                        missing[0].path,
+                        f"{len(missing)} compiled file(s) not judged: {self.interpreter} {why}",
+                    )
+                )
+        result.skips.extend(self.skips)
+        if self.items:
+            how = "by its own compiler" if self.compiles else "by header only"
+            result.details.append(
+                f"bytecode: {len(self.items)} compiled file(s) judged ({compared} compared "
+                f"with their source; {self.interpreter}, {how}); "
+                + ("every one Python would load" if self.ctx.options.strict else "entry modules")
+                + " compared"
+            )
+
+    def _judged(self, item: _Item, verdict: str, detail: str, result: CheckResult) -> None:
+        level = {"ignored": _CONTENT, "stale": _CONTENT, "same": _CONTENT, "loaded": _HEADER}
+        if verdict in level:
+            if not item.recent:
+                pyc_key, source_key = item.keys
+                value = (packed(source_key), level[verdict])
+                self.ctx.cache.remember(SPACE, item.pyc, pyc_key, value)
+            return
+        if verdict == "unreadable":
+            result.skips.append(Skip(CHECK, item.dist.name, item.path, detail))
+            return
+        result.findings.append(_finding(item, verdict, detail, self.ctx.target))
+
+
+_HOW = {
+    "timestamp": "its header names the source's mtime and size",
+    "checked-hash": "its header carries the source's hash",
+    "unchecked-hash": "it is an unchecked hash-based file, loaded without a look at the source",
+}
+
+
+def _finding(item: _Item, verdict: str, detail: str, target: Target) -> Finding:
+    source = item.source.path
+    if verdict == "unchecked-stale":
+        message = (
+            f"{item.path} is an unchecked hash-based compiled file whose source hash is not "
+            f"{source}'s: Python loads it without a look at the source, so what runs is not "
+            "the installed source"
+        )
+    else:
+        kind, _, why = detail.partition("; ")
+        message = (
+            f"{item.path} is not compiled from {source}, yet Python loads it in its place "
+            f"({_HOW.get(kind, kind)})" + (f": {why}" if why else "")
+        )
+    hint = (
+        f"rm {shlex.quote(item.pyc)} (Python compiles {os.path.basename(source)} again), then "
+        "find out what wrote it: a compiled file that does not match its source is a tamper "
+        "or a corruption"
+    )
+    return Finding(
+        CHECK,
+        CODE,
+        Severity.ERROR,
+        item.dist.name,
+        item.dist.version,
+        item.dist.installer,
+        item.path,
+        message,
+        hint,
+    )
+
+
+def start(ctx: Context, dists: Iterable[Distribution]) -> Pending:
+    """Find the compiled files to judge and start judging them (in the background); the
+    result's `Pending.into` waits."""
+    items, skips = _candidates(ctx, dists)
+    return Pending(ctx, items, skips)
