@@ -9,21 +9,11 @@ shows that ``python -c "import six"`` runs the forged code before verify-env is 
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
-import pytest
-
 from tests.integration.test_untrusted_env import byte_snapshot
-from tests.support.envs import (
-    CliRun,
-    install_with_installer,
-    pyenv_python,
-    run_cli,
-    site_packages,
-)
-
-SIX = "six==1.17.0"
+from tests.support.envs import CliRun, pyenv_python, run_cli, site_packages
+from tests.support.six import six_env
 
 FORGE = r"""
 import importlib.util, os, py_compile, sys, tempfile
@@ -49,23 +39,6 @@ os.replace(tmp, pyc)  # a new inode: the session env this one is hard-linked to 
 """
 
 
-@pytest.fixture(scope="module")
-def six_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dest = tmp_path_factory.mktemp("six-wheel")
-    pip = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(dest), SIX]
-    subprocess.run(pip, check=True)
-    return next(dest.glob("six-*.whl"))
-
-
-def _six_env(python: str, dest: Path, wheel: Path) -> Path:
-    """A venv holding six, compiled as pip compiles it (``compileall`` by the target)."""
-    subprocess.run([python, "-m", "venv", "--without-pip", str(dest)], check=True)
-    install_with_installer(wheel, dest)
-    six = site_packages(dest) / "six.py"
-    subprocess.run([str(dest / "bin" / "python"), "-m", "compileall", "-q", str(six)], check=True)
-    return dest
-
-
 def _forge(
     env: Path, module: Path, name: str = "six", mode: str = "timestamp", stamp: str = "source"
 ) -> None:
@@ -86,7 +59,7 @@ def _verify(env: Path, cache_dir: Path, *extra: str) -> CliRun:
 def test_stamped_pyc_runs_and_is_an_error(
     six_wheel: Path, py311: str, tmp_path: Path, cache_dir: Path
 ) -> None:
-    env = _six_env(py311, tmp_path / "env", six_wheel)
+    env = six_env(py311, tmp_path / "env", six_wheel)
     six = site_packages(env) / "six.py"
     _forge(env, six)
     before = byte_snapshot(env)
@@ -111,7 +84,7 @@ def test_stamped_pyc_runs_and_is_an_error(
 
 def test_unchecked_hash_pyc(six_wheel: Path, py311: str, tmp_path: Path, cache_dir: Path) -> None:
     """PEP 552: an unchecked hash-based .pyc is loaded without a look at the source."""
-    env = _six_env(py311, tmp_path / "env", six_wheel)
+    env = six_env(py311, tmp_path / "env", six_wheel)
     six = site_packages(env) / "six.py"
     _forge(env, six, mode="unchecked", stamp="source")  # the source's own hash, other code
     found = _verify(env, cache_dir).find("bytecode-mismatch", "six.cpython-311.pyc")
@@ -138,7 +111,7 @@ def test_other_python_version_compiles_in_the_target(
     six_wheel: Path, tmp_path: Path, cache_dir: Path
 ) -> None:
     """A 3.8 target: its own interpreter (isolated) reads and compiles, not verify-env's."""
-    env = _six_env(pyenv_python(8), tmp_path / "env38", six_wheel)
+    env = six_env(pyenv_python(8), tmp_path / "env38", six_wheel)
     _forge(env, site_packages(env) / "six.py")
     run = _verify(env, cache_dir)
     assert run.returncode == 1
