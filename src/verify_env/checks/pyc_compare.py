@@ -45,14 +45,15 @@ MAX_PYC = 128 << 20
 """Bytes of a compiled file read at most."""
 
 
-def _read(path: str, cap: int) -> bytes:
-    """A regular file's bytes, opened non-blocking; OSError for anything else or too big."""
+def _read(path: str, cap: int, whole: bool = True) -> bytes:
+    """A regular file's bytes, opened non-blocking; OSError for anything else or too big
+    (``whole``; else its first ``cap`` bytes)."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise OSError(0, "not a regular file")
-        if st.st_size > cap:
+        if whole and st.st_size > cap:
             raise OSError(0, f"{st.st_size} bytes, over the {cap >> 20} MiB read at most")
         chunks = []
         left = cap + 1
@@ -63,6 +64,8 @@ def _read(path: str, cap: int) -> bytes:
             chunks.append(chunk)
             left -= len(chunk)
         data = b"".join(chunks)
+        if not whole:
+            return data[:cap]
         if len(data) > cap:
             raise OSError(0, f"grew past the {cap >> 20} MiB read at most")
         return data
@@ -76,14 +79,21 @@ def _why(exc: BaseException) -> str:
 
 
 def judge(
-    source: str, pyc: str, optimize: int, compare: bool, can_compile: bool
+    source: str,
+    pyc: str,
+    optimize: int,
+    compare: bool,
+    can_compile: bool,
+    magic: bytes = MAGIC_NUMBER,
 ) -> tuple[str, str]:
-    """(verdict, detail) for one compiled file of ``source``."""
-    try:
-        data = _read(pyc, MAX_PYC)
+    """(verdict, detail) for one compiled file of ``source``. Without ``can_compile`` it only
+    reads the header (``magic``: the target's), so verify-env calls it in-process for files
+    whose code it does not compare: a hash-based file is then ``loaded``, its hash unread."""
+    try:  # the header alone: most files are judged by it
+        data = _read(pyc, HEADER, whole=False)
     except OSError as exc:
         return "unreadable", f"{pyc}: {_why(exc)}"
-    if len(data) < HEADER or data[:4] != MAGIC_NUMBER:
+    if len(data) < HEADER or data[:4] != magic:
         return "ignored", ""
     flags = int.from_bytes(data[4:8], "little")
     if flags & ~0b11:
@@ -116,6 +126,12 @@ def judge(
             src = _read(source, MAX_SOURCE)
     except OSError as exc:
         return "unreadable", f"{source}: {_why(exc)}"
+    try:
+        header, data = data, _read(pyc, MAX_PYC)
+    except OSError as exc:
+        return "unreadable", f"{pyc}: {_why(exc)}"
+    if data[:HEADER] != header:
+        return "unreadable", f"{pyc}: changed while it was read"
     sys.stdout.flush()  # a crash below leaves every verdict before this one
     try:
         expected = compile(src, source, "exec", dont_inherit=True, optimize=optimize)
