@@ -14,6 +14,7 @@ import pytest
 from tests.support.envs import clone_env, download_wheel, make_venv, pyenv_python
 from tests.support.installers import install_tools
 from tests.support.shared import built_once
+from tests.support.six import download_six
 
 # Versions from the local indexes; the CPU torch wheel lies on disk (pip finds it by name).
 NUMPY = "numpy==2.2.6"
@@ -60,6 +61,12 @@ def wheel_dir(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Con
     if cache is not None:
         return Path(cache.mkdir("wheels"))
     return tmp_path_factory.mktemp("wheels")
+
+
+@pytest.fixture(scope="session")
+def six_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """six's wheel: the one distribution of `tests.support.six.six_env`."""
+    return download_six(tmp_path_factory.mktemp("six-wheel"))
 
 
 @pytest.fixture(scope="session")

@@ -179,6 +179,28 @@ CODES: dict[str, Code] = {
             "environment without links out of it.",
         ),
         Code(
+            "bytecode-mismatch",
+            "record",
+            _E,
+            "a compiled file Python loads in place of a recorded source is not compiled from it",
+            detail="`__pycache__/NAME.<cache tag>[.opt-N].pyc` of a recorded `.py`, with the "
+            "target's magic number, whose header makes Python load it (the source's mtime and "
+            "size, or its hash) but whose code is not what the source compiles to; or an "
+            "unchecked hash-based file whose hash is not the source's. Judged by default for "
+            "each distribution's entry modules (top-level modules, top-level packages' "
+            "`__init__`: what `import NAME` runs first), under --strict for every compiled "
+            "file (compiling all 165 MB of the torch venv's sources takes ~35 s of CPU, "
+            "remembered by the stat cache). A stale file (its header names another state of "
+            "the source) is harmless: Python compiles the source instead",
+            why="Python runs the compiled file, not the source, and checks only its header: "
+            "a `.pyc` compiled from other code and stamped with the untouched `.py`'s mtime "
+            "and size runs on import while the source hashes as recorded. Installers, "
+            "`compileall` and Python itself always compile from the source, so a mismatch "
+            "is a tamper or a corruption.",
+            fix="Delete the file (the hint names it; Python compiles the source again, or "
+            "`python -m compileall -f FILE` rewrites it), then find out what wrote it.",
+        ),
+        Code(
             "unrecorded-extension",
             "record",
             _E,

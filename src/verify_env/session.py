@@ -9,6 +9,7 @@ where its settings come from (command line, ``.condarc``, pyproject.toml …) an
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -77,6 +78,7 @@ class Session:
             strict=s.strict,
             blas_probe=s.blas_probe,
             import_timeout=s.import_timeout if s.import_timeout is not None else 30.0,
+            import_env=s.import_env,
         )
         self.acceptance: Acceptance | None = None
         if s.ignore or s.baseline is not None or write_baseline:
@@ -94,6 +96,14 @@ class Session:
         return tuple(c for c in configured or TRANSACTION_CHECKS if c in TRANSACTION_CHECKS)
 
     @property
+    def cache_dir(self) -> str:
+        """Where the stat cache lives: the settings' (``VERIFY_ENV_CACHE_DIR``), else the user
+        cache dir — never a variable the settings did not read (``--isolated``)."""
+        from verify_env.cache.location import user_cache_dir
+
+        return self.settings.cache_dir or user_cache_dir()
+
+    @property
     def strict(self) -> bool:
         return self.settings.strict
 
@@ -104,6 +114,28 @@ class Session:
 
     def target(self, python: str | None = None, prefix: str | None = None) -> Target:
         return self.start(python, prefix)()
+
+    def announcement(self) -> str | None:
+        """The line every front door prints before a run that executes the environment's own
+        code (issue 18, §11): ``imports`` imports its modules, ``--blas-probe`` calls its
+        BLAS libraries. None when nothing of it runs."""
+        from verify_env.settings.config import IMPORT_ENV
+
+        parts = []
+        if "imports" in self.checks:
+            parts.append(
+                "--checks imports imports its modules in a separate session with a scrubbed "
+                f"environment ({IMPORT_ENV} passes named variables)"
+            )
+        if self.options.blas_probe and "linkage" in self.checks:
+            parts.append("--blas-probe calls its BLAS libraries in a separate session")
+        if not parts:
+            return None
+        return (
+            "verify-env: this verification runs the environment's own code: "
+            + "; ".join(parts)
+            + "; each killed whole at the end"
+        )
 
     def run(
         self,
@@ -117,6 +149,10 @@ class Session:
         ``also``, keys the front door knows are affected) — what changed and what that could
         break, by the one rule `verify_env.transaction.scope.scope_of`."""
         also = frozenset(also)
+        line = self.announcement()
+        if line is not None:
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
         if change is None and not also:
             report = verify(
                 target,
@@ -126,6 +162,7 @@ class Session:
                 progress=self.progress,
                 options=self.options,
                 inventory=inventory,
+                cache_dir=self.cache_dir,
             )
             return self._outcome(report)
         from verify_env.transaction.scope import scope_of
@@ -143,6 +180,7 @@ class Session:
             progress=self.progress,
             options=self.options,
             inventory=inventory,
+            cache_dir=self.cache_dir,
         )
         in_scope = {d.key for d in inventory.distributions if scope.includes(d)}
         changed = len((change.touched | also) & in_scope)
@@ -154,7 +192,7 @@ class Session:
         from verify_env.cache.statcache import StatCache, cache_path_for
         from verify_env.inventory import build_inventory
 
-        path = None if self.settings.no_cache else cache_path_for(target.prefix)
+        path = None if self.settings.no_cache else cache_path_for(target.prefix, self.cache_dir)
         return build_inventory(target, cache=StatCache(path).load())
 
     def _outcome(self, report: Report, changed: int = 0, affected: int = 0) -> Outcome:

@@ -9,8 +9,11 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+from collections.abc import Mapping
 
-__all__ = ["cache_path_for", "user_cache_dir"]
+__all__ = ["CACHE_DIR_ENV", "cache_path_for", "env_cache_dir", "user_cache_dir"]
+
+CACHE_DIR_ENV = "VERIFY_ENV_CACHE_DIR"
 
 
 def user_cache_dir() -> str:
@@ -27,8 +30,18 @@ def user_cache_dir() -> str:
     return platformdirs.user_cache_dir("verify-env", appauthor=False)
 
 
-def cache_path_for(prefix: str) -> str:
-    """The cache file for one prefix (``VERIFY_ENV_CACHE_DIR`` overrides the location)."""
-    base = os.environ.get("VERIFY_ENV_CACHE_DIR") or user_cache_dir()
+def env_cache_dir(environ: Mapping[str, str]) -> str | None:
+    """``VERIFY_ENV_CACHE_DIR``, unless ``VERIFY_ENV_ISOLATED`` says to read no variable (issue
+    18, §5). The settings take it from here (`verify_env.settings.config.Settings.cache_dir`),
+    and so does pipv's journal, which is found before any setting is loaded."""
+    if environ.get("VERIFY_ENV_ISOLATED", "").strip().lower() in ("1", "true", "yes", "on"):
+        return None
+    return environ.get(CACHE_DIR_ENV) or None
+
+
+def cache_path_for(prefix: str, directory: str | None = None) -> str:
+    """The cache file for one prefix, in ``directory`` (a run passes its settings' cache dir
+    or the user cache dir); None: `env_cache_dir`, else the user cache dir."""
+    base = directory or env_cache_dir(os.environ) or user_cache_dir()
     tag = hashlib.sha256(os.path.realpath(prefix).encode("utf-8", "surrogateescape"))
     return os.path.join(base, "stat-cache", tag.hexdigest()[:24] + ".bin")

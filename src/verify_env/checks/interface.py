@@ -28,6 +28,9 @@ class Options:
     """``--blas-probe``: run a numeric probe of each BLAS/LAPACK provider in a subprocess."""
     import_timeout: float = 30.0
     """``--import-timeout``: seconds one module's import may take before it is a finding."""
+    import_env: tuple[str, ...] = ()
+    """Names of further environment variables imported package code may see
+    (``VERIFY_ENV_IMPORT_ENV``, through the settings: ``--isolated`` drops it)."""
 
 
 @dataclass(frozen=True, slots=True)

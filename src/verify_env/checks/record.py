@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from verify_env.cache.statcache import StatCache, StatKey, stat_key
+from verify_env.checks import bytecode
 from verify_env.checks.containment import escapes, readable_files, roots_of
 from verify_env.checks.deliberate import appended_certificates, only_shebang_flags, spell
 from verify_env.checks.interface import CheckResult, Context, Deferred, Start
@@ -41,6 +42,7 @@ CODES = (
     "clobbered-file",
     "leftover-directory",
     "path-escape",
+    bytecode.CODE,
 )
 
 _TYPE_NAMES = {
@@ -605,6 +607,7 @@ def run(ctx: Context) -> CheckResult | Deferred:
         work = pre.stream
     else:
         work = ForkMap(_FileJudge(ctx.cache), files, weights, ctx.jobs, progress)
+    compiled = bytecode.start(ctx, dists)  # the .pyc files, judged while the workers hash
     duplicates = _duplicate_groups(dists)
     tops = package_dirs(ctx, dists)
     result.findings.extend(unrecorded_extensions(ctx, tops))
@@ -643,6 +646,7 @@ def run(ctx: Context) -> CheckResult | Deferred:
         notes = _superseded(duplicates, failed)
         result.findings.extend(_duplicate_finding(group, notes) for group in duplicates)
         result.findings.extend(_clobbered(failed, ctx.inventory.distributions))
+        compiled.into(result)
         return result
 
     return finish

@@ -5,14 +5,12 @@ is, and for how a ``VERIFY_ENV_*`` flag twin spells true and false."""
 from __future__ import annotations
 
 import argparse
-import os
 
 __all__ = [
     "DEFAULT_CHECKS",
     "FORMATS",
     "RUN_SETTINGS",
     "add_run_options",
-    "env_flag",
     "flag",
     "jobs",
     "seconds",
@@ -71,16 +69,6 @@ def flag(text: str) -> bool | None:
     if value in ("1", "true", "yes", "on"):
         return True
     return None
-
-
-def env_flag(name: str) -> bool:
-    """The ``VERIFY_ENV_<name>`` twin of a flag; unset or empty is false. Raises ValueError
-    with the message to show for anything that is not a yes or a no."""
-    value = (os.environ.get(f"VERIFY_ENV_{name}") or "").strip().lower()
-    parsed = flag(value)
-    if parsed is None:
-        raise ValueError(f"VERIFY_ENV_{name}={value!r}: expected 1/0, true/false, yes/no")
-    return parsed
 
 
 def add_run_options(parser: argparse.ArgumentParser, default_checks: str = DEFAULT_CHECKS) -> None:

@@ -49,6 +49,7 @@ DEFAULT, COMMAND_LINE = "default", "command line"
 MAX_FILE = 4 << 20
 """Bytes of a configuration file read at most (a real pyproject.toml is a few KB)."""
 ISOLATED_ENV = "VERIFY_ENV_ISOLATED"
+IMPORT_ENV = "VERIFY_ENV_IMPORT_ENV"
 
 
 class ConfigError(UsageError):
@@ -109,6 +110,13 @@ class Settings:
     """pipv: ``fail`` (error findings fail the command) or ``warn``."""
     pipv_verify: bool = True
     """pipv: verify after install/uninstall at all."""
+    cache_dir: str | None = None
+    """``VERIFY_ENV_CACHE_DIR``: where the stat cache lives (None: the user cache dir). Set by
+    the variable alone: no file may choose it."""
+    import_env: tuple[str, ...] = ()
+    """``VERIFY_ENV_IMPORT_ENV``: names of further variables the imported package code may see
+    (``--checks imports``). Set by the variable alone: a project file must not hand package
+    code the user's tokens."""
     origins: Mapping[str, str] = field(default_factory=dict)
     """Field name -> where its value came from (``default``, ``command line``,
     ``VERIFY_ENV_JOBS``, ``FILE:LINE``)."""
@@ -575,6 +583,10 @@ def load(
         )
     found = find_project(cwd or os.getcwd())
     user, explicit = user_file(environ)
+    from verify_env.cache.location import CACHE_DIR_ENV, env_cache_dir
+
+    cache_dir = env_cache_dir(environ)
+    import_env = tuple(n.strip() for n in environ.get(IMPORT_ENV, "").split(",") if n.strip())
     layers = [
         _from_user(user, explicit),
         _from_project(*found) if found else {},
@@ -582,8 +594,10 @@ def load(
         _from_env(environ),
         _from_cli(cli or {}),
     ]
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = {"cache_dir": cache_dir, "import_env": import_env}
     origins = {k.attr: DEFAULT for k in KEYS}
+    origins["cache_dir"] = CACHE_DIR_ENV if cache_dir else DEFAULT
+    origins["import_env"] = IMPORT_ENV if import_env else DEFAULT
     for layer in layers:
         for attr, (value, origin) in layer.items():
             values[attr] = value

@@ -18,6 +18,7 @@ their ``import`` lines are reported (``startup_code``), never run; so is a ``sit
 from __future__ import annotations
 
 import importlib.machinery
+import importlib.util
 import json
 import os
 import platform
@@ -335,6 +336,7 @@ def collect(packaging_dir: str | None = None, script_mode: bool = False) -> dict
         "version": list(sys.version_info[:3]),
         "implementation": sys.implementation.name,
         "cache_tag": sys.implementation.cache_tag,
+        "magic": importlib.util.MAGIC_NUMBER.hex(),
         "soabi": sysconfig.get_config_var("SOABI"),
         "extension_suffixes": list(importlib.machinery.EXTENSION_SUFFIXES),
         "platform": sys.platform,

@@ -68,6 +68,11 @@ class Target:
     from the files, never run."""
     customize: tuple[str, ...] = ()
     """The ``sitecustomize`` / ``usercustomize`` modules ``site`` would import at start-up."""
+    cache_tag: str | None = None
+    """``sys.implementation.cache_tag`` (``cpython-311``): which ``__pycache__/*.pyc`` the
+    target loads; None when unknown (no interpreter) or when it writes none."""
+    magic: bytes | None = None
+    """``importlib.util.MAGIC_NUMBER``: the first four bytes of every ``.pyc`` it loads."""
 
     @property
     def tag_set(self) -> frozenset[str]:
@@ -166,7 +171,17 @@ def _from_facts(facts: Mapping[str, object], note: str | None) -> Target:
             for f, n, line in facts.get("startup_code") or ()  # type: ignore[attr-defined]
         ),
         customize=tuple(str(p) for p in facts.get("customize") or ()),  # type: ignore[attr-defined]
+        cache_tag=str(facts["cache_tag"]) if facts.get("cache_tag") else None,
+        magic=_magic(facts.get("magic")),
     )
+
+
+def _magic(text: object) -> bytes | None:
+    try:
+        magic = bytes.fromhex(str(text)) if text else None
+    except ValueError:
+        return None
+    return magic if magic is not None and len(magic) == 4 else None
 
 
 def _tags_for_other(facts: Mapping[str, object]) -> list[str]:

@@ -17,12 +17,11 @@ import os
 import platform
 import re
 import stat
-import sys
 import time
 from collections.abc import Iterable, Sequence
 
 from verify_env.checks.imports.names import ImportUnit, import_units
-from verify_env.checks.imports.run import PASS_ENV, ImportOutcome, ImportRun, run_imports
+from verify_env.checks.imports.run import ImportOutcome, ImportRun, run_imports
 from verify_env.checks.imports.verdict import Diagnosis, Kind, diagnose, raised_line
 from verify_env.checks.interface import CheckResult, Context
 from verify_env.finding import Finding, Severity, Skip
@@ -385,15 +384,6 @@ def run(ctx: Context) -> CheckResult:
             result.skips.append(
                 Skip(NAME, unit.dist.name, unit.paths[0], f"import {top}: not tried, {why}")
             )
-    if units:
-        # the one line a check prints: package code is about to run (issue 18, §11)
-        sys.stderr.write(
-            f"verify-env: --checks imports runs the environment's own code: importing "
-            f"{sum(len(u.modules) for u in units)} modules in a separate session with a "
-            f"scrubbed environment ({PASS_ENV} passes named variables), killed whole at "
-            "the end\n"
-        )
-        sys.stderr.flush()
     tick = None
     if ctx.progress is not None:  # a terminal: `import` of a big stack takes seconds
         report, total = ctx.progress, sum(len(u.modules) for u in units)
@@ -408,6 +398,7 @@ def run(ctx: Context) -> CheckResult:
         ctx.options.import_timeout,
         needs,
         progress=tick,
+        passed=ctx.options.import_env,
     )
     result.facts["imports"] = _facts(outcome, units, time.perf_counter() - started)
     if outcome.startup_error is not None:  # what was judged before still counts

@@ -37,7 +37,7 @@ import subprocess
 import tempfile
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -68,11 +68,12 @@ _KEPT = (
 )
 
 
-def scrubbed_env(environ: Mapping[str, str]) -> dict[str, str]:
+def scrubbed_env(environ: Mapping[str, str], passed: Iterable[str] = ()) -> dict[str, str]:
     """What imported package code sees of our environment: what decides where code is found
     and how it loads (PATH, PYTHON*, LD_LIBRARY_PATH, the locale …), not tokens and
-    secrets; plus whatever ``VERIFY_ENV_IMPORT_ENV`` names (``CUDA_HOME,MY_PLUGIN_DIR``)."""
-    extra = {n.strip() for n in environ.get(PASS_ENV, "").split(",") if n.strip()}
+    secrets; plus the variables ``passed`` names (``VERIFY_ENV_IMPORT_ENV``, read by the
+    settings: ``CUDA_HOME,MY_PLUGIN_DIR``)."""
+    extra = set(passed)
     return {k: v for k, v in environ.items() if k in _KEPT or k.startswith("LC_") or k in extra}
 
 
@@ -480,6 +481,7 @@ def run_imports(
     needs: Sequence[frozenset[str]] | None = None,
     environ: Mapping[str, str] | None = None,
     progress: Callable[[int], None] | None = None,
+    passed: Iterable[str] = (),
 ) -> ImportRun:
     """Import each unit's modules in turn, units in parallel on ``jobs`` workers, biggest
     first; an idle worker prefers the unit whose ``needs`` (top-level names it will import on
@@ -494,7 +496,7 @@ def run_imports(
             executable,
             jobs,
             timeout,
-            scrubbed_env(os.environ) if environ is None else environ,
+            scrubbed_env(os.environ, passed) if environ is None else environ,
             workdir,
             progress,
         ).loop(units, needs or [frozenset()] * len(units))

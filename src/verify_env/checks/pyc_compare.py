@@ -1,0 +1,163 @@
+"""Judge compiled files against their sources, inside an interpreter of the target's version.
+
+Run as a script (``python -I -S -B pyc_compare.py``) by `verify_env.checks.bytecode`, either
+with verify-env's own interpreter (when it is the target's exact version) or with the target's
+interpreter, isolated: ``-I`` (no PYTHON* variables, no user site, no working directory), ``-S``
+(no ``site``: no ``.pth`` line runs), ``-B`` (nothing written). Only the standard library is
+imported, so no code of the environment's packages runs. It must stay 3.8-compatible.
+
+Reads a JSON object on stdin: ``{"compile": bool, "items": [[source, pyc, optimize, compare],
+…]}`` and prints one line per item, ``INDEX<TAB>VERDICT<TAB>DETAIL``, as it goes (a crash on a
+hostile file leaves the lines before it). Verdicts:
+
+- ``ignored``: Python would not load the file (short, another magic number, unknown flags);
+- ``stale``: its header names another state of the source (timestamp and size, or checked
+  source hash), so Python compiles the source instead: harmless;
+- ``loaded``: Python would load it in place of the source; not compared (DETAIL: the header
+  kind);
+- ``same``: loaded, and its code equals what the source compiles to;
+- ``differs``: loaded, and its code is not what the source compiles to (DETAIL: the header
+  kind, and why);
+- ``unchecked-stale``: an unchecked hash-based file whose hash is not the source's: Python
+  loads it without looking at the source;
+- ``unreadable``: a file could not be read (DETAIL: why).
+
+Code objects are compared, not marshalled bytes: marshal marks objects referenced more than
+once (``FLAG_REF``) by their reference counts in the process that wrote the file, and sets
+and frozensets in hash order, so the bytes of one code object differ from run to run. Code
+equality compares bytecode, constants (nested code objects too), names, line and exception
+tables, but not ``co_filename``, so the path pip or py3compile compiled under does not matter.
+"""
+
+from __future__ import annotations
+
+import json
+import marshal
+import os
+import stat
+import sys
+from importlib.util import MAGIC_NUMBER, source_hash
+
+HEADER = 16
+MAX_SOURCE = 64 << 20
+"""Bytes of source read at most (the largest ``.py`` of the torch venv is 1.4 MB)."""
+MAX_PYC = 128 << 20
+"""Bytes of a compiled file read at most."""
+
+
+def _read(path: str, cap: int, whole: bool = True) -> bytes:
+    """A regular file's bytes, opened non-blocking; OSError for anything else or too big
+    (``whole``; else its first ``cap`` bytes)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(0, "not a regular file")
+        if whole and st.st_size > cap:
+            raise OSError(0, f"{st.st_size} bytes, over the {cap >> 20} MiB read at most")
+        chunks = []
+        left = cap + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        data = b"".join(chunks)
+        if not whole:
+            return data[:cap]
+        if len(data) > cap:
+            raise OSError(0, f"grew past the {cap >> 20} MiB read at most")
+        return data
+    finally:
+        os.close(fd)
+
+
+def _why(exc: BaseException) -> str:
+    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return text.replace("\t", " ").replace("\n", " ")[:300]
+
+
+def judge(
+    source: str,
+    pyc: str,
+    optimize: int,
+    compare: bool,
+    can_compile: bool,
+    magic: bytes = MAGIC_NUMBER,
+) -> tuple[str, str]:
+    """(verdict, detail) for one compiled file of ``source``. Without ``can_compile`` it only
+    reads the header (``magic``: the target's), so verify-env calls it in-process for files
+    whose code it does not compare: a hash-based file is then ``loaded``, its hash unread."""
+    try:  # the header alone: most files are judged by it
+        data = _read(pyc, HEADER, whole=False)
+    except OSError as exc:
+        return "unreadable", f"{pyc}: {_why(exc)}"
+    if len(data) < HEADER or data[:4] != magic:
+        return "ignored", ""
+    flags = int.from_bytes(data[4:8], "little")
+    if flags & ~0b11:
+        return "ignored", ""
+    src = None
+    if flags & 0b1:  # PEP 552 hash-based
+        kind = "checked-hash" if flags & 0b10 else "unchecked-hash"
+        if can_compile:
+            try:
+                src = _read(source, MAX_SOURCE)
+            except OSError as exc:
+                return "unreadable", f"{source}: {_why(exc)}"
+            if source_hash(src) != data[8:16]:
+                return ("stale", "") if flags & 0b10 else ("unchecked-stale", "")
+            compare = compare or kind == "unchecked-hash"
+    else:
+        kind = "timestamp"
+        try:
+            st = os.stat(source)
+        except OSError as exc:
+            return "unreadable", f"{source}: {_why(exc)}"
+        mtime = int.from_bytes(data[8:12], "little")
+        size = int.from_bytes(data[12:16], "little")
+        if mtime != int(st.st_mtime) & 0xFFFFFFFF or size != st.st_size & 0xFFFFFFFF:
+            return "stale", ""
+    if not (compare and can_compile):
+        return "loaded", kind
+    try:
+        if src is None:
+            src = _read(source, MAX_SOURCE)
+    except OSError as exc:
+        return "unreadable", f"{source}: {_why(exc)}"
+    try:
+        header, data = data, _read(pyc, MAX_PYC)
+    except OSError as exc:
+        return "unreadable", f"{pyc}: {_why(exc)}"
+    if data[:HEADER] != header:
+        return "unreadable", f"{pyc}: changed while it was read"
+    sys.stdout.flush()  # a crash below leaves every verdict before this one
+    try:
+        expected = compile(src, source, "exec", dont_inherit=True, optimize=optimize)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        return "differs", f"{kind}; its source does not compile ({_why(exc)})"
+    try:
+        found = marshal.loads(memoryview(data)[HEADER:])
+    except (ValueError, EOFError, TypeError, RecursionError, MemoryError) as exc:
+        return "differs", f"{kind}; its code cannot be loaded ({_why(exc)})"
+    if type(found) is not type(expected):
+        return "differs", f"{kind}; it holds a {type(found).__name__}, not code"
+    if found != expected:
+        return "differs", kind
+    return "same", kind
+
+
+def main() -> int:
+    request = json.loads(sys.stdin.read())
+    can_compile = bool(request.get("compile"))
+    out = sys.stdout
+    for index, (source, pyc, optimize, compare) in enumerate(request["items"]):
+        verdict, detail = judge(str(source), str(pyc), int(optimize), bool(compare), can_compile)
+        out.write(f"{index}\t{verdict}\t{detail}\n")
+    out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
