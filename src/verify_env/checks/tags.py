@@ -27,7 +27,7 @@ from verify_env.target.model import Target
 __all__ = ["CODES", "run"]
 
 NAME = "tags"
-CODES = ("tag-mismatch", "extension-suffix", "elf-arch", "libc-mismatch")
+CODES = ("tag-mismatch", "extension-suffix", "elf-arch", "libc-mismatch", "cpu-baseline")
 
 _LEGACY_MANYLINUX = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
 _MANYLINUX = re.compile(r"manylinux_(\d+)_(\d+)_")

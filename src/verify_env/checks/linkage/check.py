@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from verify_env.binary import elf
-from verify_env.binary.elfsym import SymbolNames, symbol_names
 from verify_env.binary.extensions import is_elf_shared_object, tagged_suffix
 from verify_env.checks.interface import CheckResult, Context
-from verify_env.checks.linkage import blas, optional
+from verify_env.checks.linkage import blas, openmp, optional
+from verify_env.checks.linkage.binding import Binder, family, version_gaps
 from verify_env.checks.linkage.facts import FileFacts
 from verify_env.checks.linkage.judge import Verdict, judge, quote
 from verify_env.checks.linkage.process import Process, required_keys
@@ -53,6 +53,8 @@ CODES = (
     "blas-symbols",
     "blas-interface",
     "blas-probe",
+    "symbol-version",
+    "openmp-runtimes",
 )
 
 
@@ -100,7 +102,12 @@ class _Run:
         self.reported: set[tuple[str, str]] = set()
         self.blas_seen: set[str] = set()
         self.optional_memo: dict[str, bool] = {}
-        self.symbols: dict[str, SymbolNames] = {}
+        self.binder = Binder(ctx.cache, facts.stat_key)
+        self.omp_done: list[Finding] = []
+
+    def soname(self, path: str) -> str | None:
+        f = self.facts.object(path)
+        return f.soname if isinstance(f, ObjectFacts) else None
 
     # -- labels and findings ---------------------------------------------------------------
 
@@ -256,6 +263,7 @@ class _Run:
             if verdict.code is not None:
                 self.add(u.dist, verdict.code, self.label(obj), verdict.message)
             if verdict.code == "blas-symbols":
+                self.reported.add((obj, "*"))
                 self.add(
                     u.dist,
                     "undefined-symbol",
@@ -280,41 +288,64 @@ class _Run:
             )
         return out
 
-    # -- every symbol, under --strict -----------------------------------------------------------
+    # -- what ld.so checks once the closure is mapped (binding.py) ----------------------------
 
-    def names(self, path: str) -> SymbolNames:
-        got = self.symbols.get(path)
-        if got is None:
-            try:
-                got = symbol_names(path)
-            except (OSError, elf.ElfFormatError):
-                got = SymbolNames(frozenset(), frozenset(), frozenset())
-            self.symbols[path] = got
-        return got
+    def versions(self, unit: _Unit, cl: Closure) -> None:
+        for gap in version_gaps(cl, self.facts.object):
+            if (gap.needer, gap.version) in self.reported:
+                continue
+            self.reported.add((gap.needer, gap.version))
+            u = self.unit_at(gap.needer) or unit
+            fam = family(gap.version)
+            prefix = fam[0] if fam else gap.version
+            newest = (
+                f"whose newest {prefix} version is {gap.newest}"
+                if gap.newest
+                else f"which defines no {prefix} version"
+            )
+            picked = self.label(gap.provider)
+            owner = self.unit_at(gap.provider)
+            source = f" of {owner.dist.name}" if owner else ""
+            text = (
+                f"{self.label(gap.needer)} needs version {gap.version} of {gap.name}, but the "
+                f"loader picks {picked}{source} ({gap.how}), {newest}"
+            )
+            if gap.needer != unit.file.location:
+                text += f"; loaded by {unit.file.path}"
+            self.add(
+                u.dist,
+                "symbol-version",
+                self.label(gap.needer),
+                text,
+                hint=f"make the loader pick a {gap.name} that defines {gap.version}: upgrade "
+                f"{owner.dist.name if owner else picked}, or take {picked} out of the search "
+                f"path ({gap.how}); else install a {u.dist.name} built against the older "
+                f"{gap.name}",
+            )
 
     def undefined(self, unit: _Unit, cl: Closure) -> None:
         if cl.missing or cl.unreadable:
             return  # what is missing would define them: the missing library is the finding
-        scope = self.scope(cl)
-        defined: set[str] = set()
-        for obj in scope:
-            defined |= self.names(obj).defined
-        for obj in cl.order:
+        loaded = [r.path for r in cl.resolved.values() if r.how == "loaded" and r.path]
+        for obj, lacking in self.binder.unresolved(cl, self.process.order, loaded):
             if (obj, "*") in self.reported:
                 continue
             self.reported.add((obj, "*"))
-            lacking = sorted(
-                n for n in self.names(obj).undefined - defined if not n.startswith(("Py", "_Py"))
+            u = self.unit_at(obj) or unit
+            text = (
+                f"{self.label(obj)} needs {quote(list(lacking))}, which no library in its "
+                "process defines"
             )
-            if lacking:
-                u = self.unit_at(obj) or unit
-                self.add(
-                    u.dist,
-                    "undefined-symbol",
-                    self.label(obj),
-                    f"{self.label(obj)} needs {quote(lacking)}, which no library in its "
-                    "process defines",
-                )
+            if obj != unit.file.location:
+                text += f" (loaded by {unit.file.path})"
+            self.add(
+                u.dist,
+                "undefined-symbol",
+                self.label(obj),
+                text,
+                hint=f"install a {u.dist.name} built for the libraries this process loads, or "
+                "the versions of those libraries it was built against",
+            )
 
     # -- confirmation by ld.so -------------------------------------------------------------
 
@@ -349,6 +380,62 @@ def _probe(r: _Run, verdicts: list[Verdict]) -> None:
                     f"calls it ({prefix}ddot{suffix}, {v.consumer_interface}), "
                     f"{done[probe]}",
                 )
+
+
+def _openmp(
+    r: _Run,
+    exts: list[_Unit],
+    closures: dict[str, Closure],
+    required: Mapping[str, frozenset[str]],
+    in_scope: set[str],
+) -> None:
+    """Two KMP OpenMP runtimes in the process of one distribution: its modules and those of
+    the distributions it requires, which import before it (`openmp` says why only these)."""
+    seen: set[frozenset[str]] = set()
+    for u in exts:
+        key = u.dist.key
+        if key not in in_scope or any(f.distribution == u.dist.name for f in r.omp_done):
+            continue
+        members = {key, *required.get(key, ())}
+        maps = {}
+        for v in exts:
+            if v.dist.key in members:
+                cl = closures[v.file.location]
+                maps[v.file.location] = [*cl.order, *cl.paths_by_name().values()]
+        found = openmp.clashes(maps, r.facts.openmp, r.soname, r.facts.realpath)
+        mark = frozenset(r.facts.realpath(x.path) for x in found)
+        if not found or mark in seen:
+            continue
+        seen.add(mark)
+        parts, owners = [], []
+        for rt in found:
+            owner = r.unit_at(rt.path)
+            owners.append(owner.dist.name if owner else rt.path)
+            mods = ", ".join(r.label(m) for m in rt.loaded_by[:3])
+            more = f" and {len(rt.loaded_by) - 3} more" if len(rt.loaded_by) > 3 else ""
+            parts.append(
+                f"{rt.label} at {r.label(rt.path)} "
+                f"({'from ' + owner.dist.name if owner else 'outside the environment'}; "
+                f"loaded by {mods}{more})"
+            )
+        f = Finding(
+            NAME,
+            "openmp-runtimes",
+            Severity.ERROR,
+            u.dist.name,
+            u.dist.version,
+            u.dist.installer,
+            r.label(found[0].path),
+            f"importing {u.dist.name} maps {len(found)} KMP OpenMP runtimes into one process: "
+            + "; ".join(parts)
+            + ". The second to start aborts with 'OMP: Error #15' (or crashes)",
+            "keep one OpenMP runtime in the process: install builds of "
+            + " and ".join(dict.fromkeys(owners))
+            + " that share one (e.g. the intel-openmp/llvm-openmp package instead of vendored "
+            "copies), or remove one of them",
+        )
+        r.omp_done.append(f)
+        r.result.findings.append(f)
 
 
 def _confirm(r: _Run, interp: str, closures: list[Closure], setup: SearchSetup) -> None:
@@ -484,8 +571,13 @@ def run(ctx: Context) -> CheckResult:
             r.missing(u, cl, m, bool(found))
         for p, why in cl.unreadable.items():
             r.unreadable(u, p, why)
-        if ctx.options.strict:
-            r.undefined(u, cl)
+        r.versions(u, cl)
+        r.undefined(u, cl)
+    _openmp(r, exts, closures, required, in_scope)
+    r.result.details.append(
+        f"linkage: {r.binder.resolved} symbol references resolved in their process "
+        f"({r.binder.tables_read} symbol tables read)"
+    )
     for u in r.units:
         if u.extension or u.dist.key not in in_scope or facts.realpath(u.file.location) in reached:
             continue
