@@ -290,8 +290,11 @@ class _Run:
 
     # -- what ld.so checks once the closure is mapped (binding.py) ----------------------------
 
-    def versions(self, unit: _Unit, cl: Closure) -> None:
-        for gap in version_gaps(cl, self.facts.object):
+    def versions(self, unit: _Unit, cl: Closure) -> bool:
+        """Report the version needs the loader's picks fail; whether there were any (ld.so
+        checks versions before it binds a symbol: the load stops there)."""
+        gaps = version_gaps(cl, self.facts.object)
+        for gap in gaps:
             if (gap.needer, gap.version) in self.reported:
                 continue
             self.reported.add((gap.needer, gap.version))
@@ -322,6 +325,7 @@ class _Run:
                 f"path ({gap.how}); else install a {u.dist.name} built against the older "
                 f"{gap.name}",
             )
+        return bool(gaps)
 
     def undefined(self, unit: _Unit, cl: Closure) -> None:
         if cl.missing or cl.unreadable:
@@ -571,8 +575,8 @@ def run(ctx: Context) -> CheckResult:
             r.missing(u, cl, m, bool(found))
         for p, why in cl.unreadable.items():
             r.unreadable(u, p, why)
-        r.versions(u, cl)
-        r.undefined(u, cl)
+        if not r.versions(u, cl):
+            r.undefined(u, cl)
     _openmp(r, exts, closures, required, in_scope)
     r.result.details.append(
         f"linkage: {r.binder.resolved} symbol references resolved in their process "
