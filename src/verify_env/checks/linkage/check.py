@@ -260,10 +260,10 @@ class _Run:
             self.blas_seen.add(real)
             out.append(verdict)
             u = self.unit_at(obj) or unit
-            if verdict.code is not None:
+            if verdict.code is not None:  # the BLAS finding names the cause of its symbols
+                self.reported.add((obj, "*"))
                 self.add(u.dist, verdict.code, self.label(obj), verdict.message)
             if verdict.code == "blas-symbols":
-                self.reported.add((obj, "*"))
                 self.add(
                     u.dist,
                     "undefined-symbol",
