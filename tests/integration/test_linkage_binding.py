@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.envs import CliRun, make_venv, run_cli, site_packages
+from tests.support.envs import CliRun, run_cli, site_packages
 from tests.support.linkwheels import (
     PLAIN_EXTENSION,
     build_extension,
@@ -23,6 +23,7 @@ from tests.support.linkwheels import (
     make_platform_wheel,
     python_include,
 )
+from verify_env.binary.isa import cpu_level
 
 SUFFIX = ".cpython-311-x86_64-linux-gnu.so"
 SYSTEM_GOMP = Path("/usr/lib/x86_64-linux-gnu/libgomp.so.1")
@@ -176,17 +177,40 @@ def _build(root: Path, python: str) -> list[Path]:
         files[f"{dist}/__init__.py"] = "".join(f"import {r.replace('-', '_')}\n" for r in requires)
         files[f"{dist}/__init__.py"] += "from . import _m\n"
         out.append(make_platform_wheel(wheels, dist.replace("_", "-"), "1.0", files, requires))
+    # isa-ext: built for x86-64-v4 with the ISA note (tags / cpu-baseline)
+    ext = _ext(b, inc, "isa_ext", "", "7", ["-march=x86-64-v4", "-mneeded"])
+    out.append(
+        make_platform_wheel(
+            wheels,
+            "isa-ext",
+            "1.0",
+            {"isa_ext/__init__.py": "from . import _m\n", f"isa_ext/_m{SUFFIX}": ext},
+        )
+    )
     return out
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory, py311: str) -> Env:
     root = tmp_path_factory.mktemp("binding")
-    venv = make_venv(
-        root / "venv",
-        py311,
-        [str(w) for w in _build(root, py311)],
-        pip_args=["--no-index", "--no-deps"],
+    # a venv without its own pip (ensurepip costs ~10 s here), filled by the base's pip
+    venv = root / "venv"
+    subprocess.run([py311, "-m", "venv", "--without-pip", str(venv)], check=True)
+    subprocess.run(
+        [
+            py311,
+            "-m",
+            "pip",
+            "--python",
+            str(venv / "bin/python"),
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "--no-index",
+            "--no-deps",
+            *(str(w) for w in _build(root, py311)),
+        ],
+        check=True,
     )
     cache = root / "cache"
     run = run_cli(
@@ -274,8 +298,25 @@ def test_two_kmp_runtimes_in_one_process(env: Env) -> None:
     assert "omp-a" in f["hint"] and "omp-b" in f["hint"]
 
 
+def test_cpu_level_of_this_machine(env: Env) -> None:
+    """Whatever this CPU is: the v4 module loads exactly when no finding says it cannot."""
+    level = cpu_level()
+    assert level is not None
+    imported = _import(env.venv, "isa_ext")
+    found = _only(env.run, "cpu-baseline")
+    if level >= 4:
+        assert imported.returncode == 0 and found == []
+    else:
+        assert "CPU ISA level is lower than required" in imported.stderr
+        assert [(f["distribution"], f["path"]) for f in found] == [
+            ("isa-ext", f"isa_ext/_m{SUFFIX}")
+        ]
+
+
 def test_nothing_else(env: Env) -> None:
-    codes = sorted((f["code"], f["distribution"]) for f in env.run.findings)
+    codes = sorted(
+        (f["code"], f["distribution"]) for f in env.run.findings if f["code"] != "cpu-baseline"
+    )
     assert codes == [
         ("openmp-runtimes", "omp-b"),
         ("symbol-version", "cxxneed"),
