@@ -174,8 +174,8 @@ def _build(root: Path, python: str) -> list[Path]:
             link.insert(1, str(copy))
         ext = _ext(b, inc, dist, "int omp_get_num_threads(void);", "omp_get_num_threads()", link)
         files[f"{dist}/_m{SUFFIX}"] = ext
-        files[f"{dist}/__init__.py"] = "".join(f"import {r.replace('-', '_')}\n" for r in requires)
-        files[f"{dist}/__init__.py"] += "from . import _m\n"
+        imports = "".join(f"import {r.replace('-', '_')}\n" for r in requires)
+        files[f"{dist}/__init__.py"] = imports + "from . import _m\n"
         out.append(make_platform_wheel(wheels, dist.replace("_", "-"), "1.0", files, requires))
     # isa-ext: built for x86-64-v4 with the ISA note (tags / cpu-baseline)
     ext = _ext(b, inc, "isa_ext", "", "7", ["-march=x86-64-v4", "-mneeded"])
