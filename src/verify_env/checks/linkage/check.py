@@ -358,19 +358,45 @@ def _consumes_blas(cl: Closure, facts: FileFacts) -> bool:
     return any((b := facts.blas(p)) is not None and b.consumer for p in cl.order)
 
 
-def _probe(r: _Run, verdicts: list[Verdict]) -> None:
-    """``--blas-probe``: each provider once per way of calling it."""
+def _needs_first(provider: str, cl: Closure, facts: FileFacts, skip: set[str]) -> list[str]:
+    """What ``provider`` needs, as ``cl`` (its consumer's closure) resolved it, dependencies
+    before dependents; the interpreter's own objects (``skip``) are in the probe already."""
+    out: list[str] = []
+    seen = {provider}
+    stack: list[tuple[str, list[str]]] = [(provider, [])]
+    f = facts.object(provider)
+    stack[0][1].extend(f.needed if isinstance(f, ObjectFacts) else ())
+    while stack:
+        obj, todo = stack[-1]
+        if not todo:
+            stack.pop()
+            if obj != provider:
+                out.append(obj)
+            continue
+        res = cl.resolved.get(todo.pop(0))
+        if res is None or res.path is None or res.path in seen or res.path in skip:
+            continue
+        seen.add(res.path)
+        g = facts.object(res.path)
+        stack.append((res.path, list(g.needed) if isinstance(g, ObjectFacts) else []))
+    return out
+
+
+def _probe(r: _Run, verdicts: list[tuple[Verdict, Closure]]) -> None:
+    """``--blas-probe``: each provider once per way of calling it and of loading it."""
     from verify_env.checks.linkage.blas_probe import Probe, naming, run_probe
 
     target, done = r.ctx.target, dict[Probe, str | None]()
     timeout = min(r.ctx.options.import_timeout, 60.0)
-    for v in verdicts:
+    interp = set(r.process.order)
+    for v, cl in verdicts:
         consumer = r.facts.blas(v.consumer)
         if v.provider is None or consumer is None or target.executable is None:
             continue
         ilp = v.consumer_interface == "ILP64"
         prefix, suffix = naming(consumer.imports, ilp)
-        probe = Probe(v.provider, prefix, suffix, ilp)
+        first = tuple(_needs_first(v.provider, cl, r.facts, interp))
+        probe = Probe(v.provider, prefix, suffix, ilp, first)
         if probe not in done:
             done[probe] = run_probe(target.executable, probe, target.env, timeout)
         if done[probe] is not None:
@@ -564,13 +590,13 @@ def run(ctx: Context) -> CheckResult:
             )
     if interp:
         _confirm(r, interp, [closures[u.file.location] for u in mine], setup)
-    verdicts: list[Verdict] = []
+    verdicts: list[tuple[Verdict, Closure]] = []
     reached: set[str] = set()
     for u in mine:
         cl = closures[u.file.location]
         reached.update(facts.realpath(p) for p in cl.order)
         found = r.blas(u, cl)
-        verdicts += found
+        verdicts += [(v, cl) for v in found]
         for m in cl.missing:
             r.missing(u, cl, m, bool(found))
         for p, why in cl.unreadable.items():
