@@ -306,8 +306,10 @@ CODES: dict[str, Code] = {
             "linkage",
             _E,
             "a BLAS/LAPACK provider crashed or computed wrong in a numeric probe",
-            detail="with `--blas-probe`: ddot/dgemm/dgesv on tiny inputs, called the way the "
-            "consumer calls them, in a subprocess of the target with a timeout",
+            detail="with `--blas-probe`: ddot/dgemm/dgesv on tiny inputs, in a subprocess of the "
+            "target with a timeout, the provider loaded as its consumer loads it (what it "
+            "needs opened first from the consumer's search path) and called under the exact "
+            "names the consumer imports",
             why="A provider for the wrong CPU, a broken build or a mismatched interface "
             "gives wrong numbers or SIGILL/SIGSEGV in real work.",
             fix="Reinstall or replace the provider the message names.",
