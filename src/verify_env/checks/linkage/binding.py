@@ -30,7 +30,7 @@ from verify_env.binary.elfsym import SymbolNames, symbol_names
 from verify_env.cache.statcache import StatCache, StatKey, packed
 from verify_env.loader.search import Closure, ObjectFacts
 
-__all__ = ["Binder", "VersionGap", "family", "version_gaps"]
+__all__ = ["Binder", "GapMemo", "VersionGap", "family", "version_gaps"]
 
 _SPACE = "linkage.bind.1"  # bump when the verdict changes meaning
 _FAMILY = re.compile(r"(.*?)(\d+(?:\.\d+)*)")
@@ -62,9 +62,16 @@ class VersionGap:
     """The provider's newest version of the same family, or None when it has none."""
 
 
-def version_gaps(cl: Closure, facts: Callable[[str], ObjectFacts | str]) -> list[VersionGap]:
+GapMemo = dict[tuple[str, str, str, str], list["VersionGap"]]
+"""(needer, name, provider, how) -> its gaps; one per run (closures share most objects)."""
+
+
+def version_gaps(
+    cl: Closure, facts: Callable[[str], ObjectFacts | str], memo: GapMemo | None = None
+) -> list[VersionGap]:
     """Every version need of ``cl``'s objects that the loader's pick fails."""
-    out = []
+    out: list[VersionGap] = []
+    memo = {} if memo is None else memo
     for obj in cl.order:
         f = facts(obj)
         if not isinstance(f, ObjectFacts):
@@ -73,19 +80,36 @@ def version_gaps(cl: Closure, facts: Callable[[str], ObjectFacts | str]) -> list
             res = cl.resolved.get(name)
             if res is None or res.path is None:
                 continue  # a missing library is its own finding
-            p = facts(res.path)
-            if not isinstance(p, ObjectFacts) or not p.version_defs:
-                continue
-            defined = set(p.version_defs)
-            for v in versions:
-                if v in defined or v.startswith("GLIBC_"):
-                    continue
-                fam = family(v)
-                newest = None
-                if fam is not None:
-                    same = [(k[1], d) for d in defined if (k := family(d)) and k[0] == fam[0]]
-                    newest = max(same)[1] if same else None
-                out.append(VersionGap(obj, name, v, res.path, res.how, newest))
+            key = (obj, name, res.path, res.how)
+            got = memo.get(key)
+            if got is None:
+                got = memo[key] = _gaps(obj, name, versions, res.path, res.how, facts)
+            out += got
+    return out
+
+
+def _gaps(
+    obj: str,
+    name: str,
+    versions: tuple[str, ...],
+    path: str,
+    how: str,
+    facts: Callable[[str], ObjectFacts | str],
+) -> list[VersionGap]:
+    p = facts(path)
+    if not isinstance(p, ObjectFacts) or not p.version_defs:
+        return []  # no versions at all: ld.so takes it for an unversioned build
+    out = []
+    defined = set(p.version_defs)
+    for v in versions:
+        if v in defined or v.startswith("GLIBC_"):
+            continue
+        fam = family(v)
+        newest = None
+        if fam is not None:
+            same = [(k[1], d) for d in defined if (k := family(d)) and k[0] == fam[0]]
+            newest = max(same)[1] if same else None
+        out.append(VersionGap(obj, name, v, path, how, newest))
     return out
 
 
@@ -117,27 +141,38 @@ class Binder:
             self._names[path] = got
         return got
 
+    @staticmethod
+    def _scope(cl: Closure, process: list[str], loaded: Iterable[str]) -> list[str]:
+        return list(dict.fromkeys([*process, *cl.order, *loaded]))
+
+    def _cached(self, cl: Closure, scope: list[str]) -> tuple[object, ...] | None:
+        inputs = self._inputs(scope)
+        root_key = self._key(cl.root)
+        if inputs is None or root_key is None:
+            return None
+        hit = self._cache.fact(_SPACE, cl.root, root_key)
+        if isinstance(hit, tuple) and len(hit) == 3 and hit[0] == inputs:
+            return hit
+        return None
+
     def unresolved(
         self, cl: Closure, process: list[str], loaded: Iterable[str]
     ) -> list[tuple[str, tuple[str, ...]]]:
         """(object, the names it needs that nothing in its process defines) per object of the
         closure that lacks some; the process is ``process`` (the interpreter's objects, in
         load order), the closure and ``loaded`` (objects it found already in the process)."""
-        scope = list(dict.fromkeys([*process, *cl.order, *loaded]))
-        inputs = self._inputs(scope)
-        root_key = self._key(cl.root)
-        if inputs is not None and root_key is not None:
-            hit = self._cache.fact(_SPACE, cl.root, root_key)
-            if isinstance(hit, tuple) and len(hit) == 3 and hit[0] == inputs:
-                self.resolved += hit[2]
-                return [(o, tuple(n)) for o, n in hit[1]]
+        scope = self._scope(cl, process, loaded)
+        hit = self._cached(cl, scope)
+        if hit is not None:
+            self.resolved += int(hit[2])  # type: ignore[call-overload]
+            return [(o, tuple(n)) for o, n in hit[1]]  # type: ignore[attr-defined]
         needed = {obj: self.names(obj).undefined for obj in cl.order}
         remaining = set().union(*needed.values())
         total = len(remaining)
         for obj in scope:
             if not remaining:
                 break
-            remaining -= self.names(obj).defined
+            remaining = remaining - self.names(obj).defined  # O(len(remaining)), not O(theirs)
         if remaining and not self._sees_python(process):
             remaining = {n for n in remaining if not n.startswith(("Py", "_Py"))}
         found = [
@@ -146,6 +181,7 @@ class Binder:
             if (lack := names & remaining)
         ]
         self.resolved += total - len(remaining)
+        inputs, root_key = self._inputs(scope), self._key(cl.root)
         if inputs is not None and root_key is not None:
             self._cache.remember(_SPACE, cl.root, root_key, (inputs, found, total - len(remaining)))
         return found

@@ -18,7 +18,7 @@ __all__ = ["report_openmp", "report_undefined", "report_versions"]
 def report_versions(r: Run, unit: Unit, cl: Closure) -> bool:
     """Report the version needs the loader's picks fail; whether there were any (ld.so
     checks versions before it binds a symbol: the load stops there)."""
-    gaps = version_gaps(cl, r.facts.object)
+    gaps = version_gaps(cl, r.facts.object, r.gap_memo)
     for gap in gaps:
         if (gap.needer, gap.version) in r.reported:
             continue
@@ -86,17 +86,26 @@ def report_openmp(
 ) -> None:
     """Two KMP OpenMP runtimes in the process of one distribution: its modules and those of
     the distributions it requires, which import before it (`openmp` says why only these)."""
+    kmp: dict[str, list[str]] = {}  # module -> the KMP runtimes its closure maps
+    by_dist: dict[str, list[Unit]] = {}
+    for v in exts:
+        cl = closures[v.file.location]
+        objects = dict.fromkeys([*cl.order, *cl.paths_by_name().values()])
+        found_here = [o for o in objects if r.facts.openmp(o) == openmp.KMP]
+        if found_here:
+            kmp[v.file.location] = found_here
+            by_dist.setdefault(v.dist.key, []).append(v)
+    if not kmp:
+        return
     seen: set[frozenset[str]] = set()
     for u in exts:
         key = u.dist.key
         if key not in in_scope or any(f.distribution == u.dist.name for f in r.omp_done):
             continue
         members = {key, *required.get(key, ())}
-        maps = {}
-        for v in exts:
-            if v.dist.key in members:
-                cl = closures[v.file.location]
-                maps[v.file.location] = [*cl.order, *cl.paths_by_name().values()]
+        maps = {v.file.location: kmp[v.file.location] for k in members for v in by_dist.get(k, ())}
+        if sum(map(len, maps.values())) < 2:
+            continue
         found = openmp.clashes(maps, r.facts.openmp, r.soname, r.facts.realpath)
         mark = frozenset(r.facts.realpath(x.path) for x in found)
         if not found or mark in seen:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from verify_env.binary.extensions import is_elf_shared_object, tagged_suffix
 from verify_env.checks.interface import CheckResult, Context
 from verify_env.checks.linkage import blas, optional
-from verify_env.checks.linkage.binding import Binder
+from verify_env.checks.linkage.binding import Binder, GapMemo
 from verify_env.checks.linkage.facts import FileFacts
 from verify_env.checks.linkage.judge import Verdict, judge
 from verify_env.checks.linkage.process import Process
@@ -72,6 +72,7 @@ class Run:
         self.blas_seen: set[str] = set()
         self.optional_memo: dict[str, bool] = {}
         self.binder = Binder(ctx.cache, facts.stat_key)
+        self.gap_memo: GapMemo = {}
         self.omp_done: list[Finding] = []
 
     def soname(self, path: str) -> str | None:
