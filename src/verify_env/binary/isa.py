@@ -87,7 +87,7 @@ def cpu_level(cpuinfo: str = "/proc/cpuinfo") -> int | None:
     except OSError:
         return None
     try:
-        text = os.read(fd, 1 << 16).decode("ascii", "replace")
+        text = os.read(fd, 1 << 13).decode("ascii", "replace")  # the first CPU's lines
     except OSError:
         return None
     finally:

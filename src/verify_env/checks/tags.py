@@ -207,7 +207,7 @@ def _elf(
     interp: elf.ElfHeader,
     ctx: Context,
     result: CheckResult,
-    cpu: int | None,
+    cpu: _CpuLevel | None,
 ) -> None:
     facts = _facts(f.location, ctx)
     if facts is None:
@@ -239,8 +239,10 @@ def _elf(
             )
         )
         return
-    if cpu is not None and (finding := cpu_baseline(dist, f, level, cpu)) is not None:
-        result.findings.append(finding)
+    if level and cpu is not None and (have := cpu.get()) is not None:
+        finding = cpu_baseline(dist, f, level, have)
+        if finding is not None:
+            result.findings.append(finding)
     if target.libc != "glibc" or target.libc_version is None:
         return
     if bad_dynamic is not None:
@@ -268,6 +270,19 @@ def _elf(
                 f"{_dotted(target.libc_version)}",
             )
         )
+
+
+class _CpuLevel:
+    """This CPU's x86-64 level (`isa.cpu_level`), read once, on first use."""
+
+    def __init__(self) -> None:
+        self._level: int | None = None
+        self._read = False
+
+    def get(self) -> int | None:
+        if not self._read:
+            self._level, self._read = isa.cpu_level(), True
+        return self._level
 
 
 def cpu_baseline(dist: Distribution, f: RecordedFile, needed: int, cpu: int) -> Finding | None:
@@ -307,8 +322,8 @@ def run(ctx: Context) -> CheckResult:
     on_linux = target.platform.startswith("linux")
     if interp.header is None and on_linux:
         result.skips.append(Skip(NAME, None, None, interp.reason))
-    # the CPU this machine has; only a target that runs here (not another machine's tree)
-    cpu = isa.cpu_level() if on_linux and target.machine == "x86_64" else None
+    # the CPU of this machine, read only when a file says it needs a level (most say nothing)
+    cpu = _CpuLevel() if on_linux and target.machine == "x86_64" else None
     for dist in ctx.inventory.distributions:
         if not ctx.scope.includes(dist):
             continue
