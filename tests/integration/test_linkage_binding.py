@@ -8,6 +8,7 @@ on this v4 machine) stay silent."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -26,7 +27,15 @@ from tests.support.linkwheels import (
 from verify_env.binary.isa import cpu_level
 
 SUFFIX = ".cpython-311-x86_64-linux-gnu.so"
-SYSTEM_GOMP = Path("/usr/lib/x86_64-linux-gnu/libgomp.so.1")
+
+
+def _system_gomp() -> Path:
+    """The GNU OpenMP runtime gcc links with ``-fopenmp`` (a real libgomp to vendor)."""
+    out = subprocess.run(
+        ["gcc", "-print-file-name=libgomp.so.1"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    return Path(os.path.realpath(out))
+
 
 # a stand-in for a KMP runtime (libiomp5/libomp): its SONAME and the identifying exports
 KMP_STANDIN = r"""
@@ -169,7 +178,7 @@ def _build(root: Path, python: str) -> list[Path]:
         link = [str(kmp), f"-Wl,--enable-new-dtags,-rpath,$ORIGIN/../{dist}.libs"]
         if gomp:
             copy = b / f"{dist}.libs" / "libgomp.so.1"
-            shutil.copyfile(SYSTEM_GOMP, copy)
+            shutil.copyfile(_system_gomp(), copy)
             files[f"{dist}.libs/libgomp.so.1"] = copy
             link.insert(1, str(copy))
         ext = _ext(b, inc, dist, "int omp_get_num_threads(void);", "omp_get_num_threads()", link)
