@@ -110,6 +110,23 @@ CODES: dict[str, Code] = {
             "run on a system with a new enough glibc.",
         ),
         Code(
+            "cpu-baseline",
+            "tags",
+            _E,
+            "a binary needs a CPU feature level (x86-64-v2/v3/v4) this machine lacks",
+            detail="the x86 ISA level a file's `.note.gnu.property` says it needs "
+            "(GNU_PROPERTY_X86_ISA_1_NEEDED, written by `-march=x86-64-vN -mneeded`) against "
+            "the level of this CPU's flags (/proc/cpuinfo)",
+            why="glibc refuses to load it (`CPU ISA level is lower than required`), or it "
+            "dies with `Illegal instruction` at the first newer instruction. NumPy checks "
+            "its own baseline at import instead: `NumPy was built with baseline "
+            "optimizations (X86_V2) but your machine doesn't support (X86_V2)` is the same "
+            "cause, told by the package.",
+            fix="Install a build made for this CPU level (a wheel of the baseline x86_64 "
+            "tag, a conda package for this microarchitecture) or run on a machine with "
+            "that level; reinstalling the same build does not help.",
+        ),
+        Code(
             "hash-mismatch",
             "record",
             _E,
@@ -265,11 +282,15 @@ CODES: dict[str, Code] = {
             "linkage",
             _E,
             "a symbol a compiled file needs is defined by none of the libraries it gets",
-            detail="BLAS/LAPACK symbols by default; every symbol, Py* aside, under `--strict`",
-            why="The import (or the first call) fails with `undefined symbol`: the library "
-            "found is another version than the one the file was built against.",
-            fix="Reinstall the distribution and the one providing the library at matching "
-            "versions.",
+            detail="every strong reference of the closure of each extension module, against "
+            "the interpreter's objects, the closure and what the packages it requires loaded "
+            "first; weak references and libraries nothing loads at import are not judged",
+            why="CPython loads extension modules with RTLD_NOW, so the import fails with "
+            "`undefined symbol: …`: the module was built against another version of a "
+            "library than the one it gets (a torch plugin built for another torch).",
+            fix="Install a build of the distribution made for the libraries it gets, or the "
+            "versions of those libraries it was built against; reinstalling the same build "
+            "does not help.",
         ),
         Code(
             "blas-missing",
@@ -307,11 +328,48 @@ CODES: dict[str, Code] = {
             "linkage",
             _E,
             "a BLAS/LAPACK provider crashed or computed wrong in a numeric probe",
-            detail="with `--blas-probe`: ddot/dgemm/dgesv on tiny inputs, called the way the "
-            "consumer calls them, in a subprocess of the target with a timeout",
+            detail="with `--blas-probe`: ddot/dgemm/dgesv on tiny inputs, in a subprocess of the "
+            "target with a timeout, the provider loaded as its consumer loads it (what it "
+            "needs opened first from the consumer's search path) and called under the exact "
+            "names the consumer imports",
             why="A provider for the wrong CPU, a broken build or a mismatched interface "
             "gives wrong numbers or SIGILL/SIGSEGV in real work.",
             fix="Reinstall or replace the provider the message names.",
+        ),
+        Code(
+            "symbol-version",
+            "linkage",
+            _E,
+            "a versioned symbol (GLIBCXX_3.4.N, CXXABI_1.3.N, GCC_N…) the library the loader "
+            "picks does not define",
+            detail="every DT_VERNEED entry of each closure against the DT_VERDEF of the file "
+            "the loader maps for that name (RPATH/RUNPATH, LD_LIBRARY_PATH, ld.so.cache, "
+            "what the process holds already); glibc's GLIBC_2.N are `libc-mismatch`",
+            why="The import fails with `version 'GLIBCXX_3.4.32' not found`: the file was "
+            "built with a newer toolchain than the library the process gets (an older "
+            "libstdc++ in a conda prefix, an RPATH or LD_LIBRARY_PATH first in the search).",
+            fix="Make the loader pick a library that defines the version: upgrade that "
+            "library (`conda install libstdcxx-ng>=…`, the system's `libstdc++6`) or take the "
+            "older copy out of the search path; or install a build of the distribution "
+            "made for the older library. A reinstall of the same build does not help.",
+        ),
+        Code(
+            "openmp-runtimes",
+            "linkage",
+            _E,
+            "two KMP OpenMP runtimes (Intel libiomp5, LLVM libomp) reachable in one process",
+            detail="runtimes known by their exports (`omp_get_num_threads` with "
+            "`__kmpc_fork_call`), not their names; one process is a distribution's modules "
+            "and those of the distributions it requires; GNU libgomp copies, and libgomp "
+            "beside one KMP runtime, coexist and are not reported",
+            why="A KMP runtime registers itself in the process and aborts with `OMP: Error "
+            "#15: Initializing libiomp5.so, but found libiomp5.so already initialized` when "
+            "another copy did; libomp beside libiomp5 crashes or deadlocks on Linux "
+            "(threadpoolctl's `multiple_openmp.md`).",
+            fix="Keep one runtime in the process: install builds of the distributions that "
+            "share one OpenMP runtime (from one index or channel, e.g. `intel-openmp` as a "
+            "dependency instead of a vendored copy), or remove one of them; "
+            "`KMP_DUPLICATE_LIB_OK=TRUE` only hides it.",
         ),
         Code(
             "requirement-missing",

@@ -162,6 +162,10 @@ def test_blas_names() -> None:
     assert blas.is_blas_soname("libblas.so.3") and not blas.is_blas_soname("libc.so.6")
     assert naming(("scipy_dgemm_64_", "scipy_cblas_ddot64_"), True) == ("scipy_", "_64_")
     assert naming(("cblas_ddot",), False) == ("", "_")
+    # issue 16 §4: scipy_dgesvd_ is another routine, not dgesv with a "d_" suffix
+    assert naming(("scipy_dgesvd_",), False) == ("scipy_", "_")
+    assert naming(("dgesvd_64_", "sgemm_64_", "dgemm_64_"), True) == ("", "_64_")
+    assert naming(("scipy_dgesvd_", "scipy_dgesv_"), False) == ("scipy_", "_")
 
 
 def test_symbols_matching_agrees_with_the_full_table(tmp_path: Path) -> None:

@@ -65,7 +65,8 @@ _MACHINES = {
     _EM_ALPHA: "alpha",
 }  # fmt: skip
 _GLIBC_RE = re.compile(r"GLIBC_(\d+)\.(\d+)(?:\.\d+)*")
-_Need = tuple[str, list[tuple[int, str]]]  # vn_file, [(vna_other, vna_name), ...]
+_VER_FLG_WEAK = 2
+_Need = tuple[str, list[tuple[int, str, int]]]  # vn_file, [(vna_other, vna_name, vna_flags)]
 
 
 class ElfFormatError(ValueError):
@@ -96,6 +97,9 @@ class VersionNeed:
     """The needed file, as named in DT_NEEDED (e.g. "libc.so.6")."""
     versions: tuple[str, ...]
     """Version names needed from it, in file order (e.g. ("GLIBC_2.17", "GLIBC_2.2.5"))."""
+    weak: tuple[str, ...] = ()
+    """Those of them needed weakly (VER_FLG_WEAK): ld.so only warns, under LD_VERBOSE, when
+    the file it loads lacks one (``elf/dl-version.c``, ``match_symbol``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +124,8 @@ class DynamicInfo:
     """The DT_VERNEED table: per needed file, the symbol versions required from it."""
     has_dynamic: bool
     """False for a static or otherwise non-dynamic file (then every tuple above is empty)."""
+    version_defs: tuple[str, ...] = ()
+    """The DT_VERDEF names this file defines (``GLIBCXX_3.4.30`` …), not its base entry."""
 
 
 @dataclass(slots=True)
@@ -354,8 +360,25 @@ class _Elf:
                 return _decode(b"".join(parts))
             pos += len(chunk)
 
+    def verdef(self, dyn: dict[int, int], strtab: tuple[int, int]) -> dict[int, str]:
+        """vd_ndx -> version name for the versions this file defines (not its base name)."""
+        out: dict[int, str] = {}
+        if _DT_VERDEF not in dyn:
+            return out
+        off = self.map(dyn[_DT_VERDEF], 20, "DT_VERDEF table")[0]
+        for _ in range(min(dyn.get(_DT_VERDEFNUM, _MAX_VERSIONS), _MAX_VERSIONS)):
+            _, flags, ndx, cnt, _, aux, nxt = self.unpack("HHHHIII", off, "verdef entry")
+            if cnt and not flags & _VER_FLG_BASE:
+                name = self.unpack("I", _follow(off, aux, 20, "vd_aux"), "verdaux entry")[0]
+                out[ndx & 0x7FFF] = self.string(strtab, name, "vda_name")
+            if nxt == 0:
+                break
+            off = _follow(off, nxt, 20, "vd_next")
+        return out
+
     def verneed(self, dyn: dict[int, int], strtab: tuple[int, int]) -> list[_Need]:
-        """Walk DT_VERNEED: (vn_file, [(vna_other, vna_name), ...]) per needed file."""
+        """Walk DT_VERNEED: (vn_file, [(vna_other, vna_name, vna_flags), ...]) per needed
+        file."""
         if _DT_VERNEED not in dyn:
             return []
         off = self.map(dyn[_DT_VERNEED], 16, "DT_VERNEED table")[0]
@@ -363,11 +386,11 @@ class _Elf:
         total = 0
         for _ in range(min(dyn.get(_DT_VERNEEDNUM, _MAX_VERSIONS), _MAX_VERSIONS)):
             _, cnt, file_idx, aux, nxt = self.unpack("HHIII", off, "verneed entry")
-            names: list[tuple[int, str]] = []
+            names: list[tuple[int, str, int]] = []
             pos = _follow(off, aux, 16, "vn_aux") if cnt else off
             for _ in range(cnt):
-                _, _, other, name, anext = self.unpack("IHHII", pos, "vernaux entry")
-                names.append((other & 0x7FFF, self.string(strtab, name, "vna_name")))
+                _, flags, other, name, anext = self.unpack("IHHII", pos, "vernaux entry")
+                names.append((other & 0x7FFF, self.string(strtab, name, "vna_name"), flags))
                 total += 1
                 if total > _MAX_VERSIONS:
                     raise ElfFormatError(f"DT_VERNEED names over {_MAX_VERSIONS} versions")
@@ -427,7 +450,7 @@ def _read_dynamic(path: str | os.PathLike[str], stats: ReadStats | None) -> Dyna
         if not any(p[0] == _PT_DYNAMIC for p in elf.phdrs):
             return DynamicInfo(elf.header, interp, (), None, (), (), 0, (), False)
         entries, dyn = elf.dynamic()
-        named = (_DT_NEEDED, _DT_SONAME, _DT_RPATH, _DT_RUNPATH, _DT_VERNEED)
+        named = (_DT_NEEDED, _DT_SONAME, _DT_RPATH, _DT_RUNPATH, _DT_VERNEED, _DT_VERDEF)
         strtab = elf.strtab(dyn) if any(t in dyn for t in named) else (0, 0)
 
         def values(tag: int, what: str) -> list[str]:
@@ -446,8 +469,16 @@ def _read_dynamic(path: str | os.PathLike[str], stats: ReadStats | None) -> Dyna
             rpath=path_list(_DT_RPATH, "DT_RPATH"),
             runpath=path_list(_DT_RUNPATH, "DT_RUNPATH"),
             flags_1=dyn.get(_DT_FLAGS_1, 0),
-            version_needs=tuple(VersionNeed(f, tuple(n for _, n in v)) for f, v in needs),
+            version_needs=tuple(
+                VersionNeed(
+                    f,
+                    tuple(n for _, n, _ in v),
+                    tuple(n for _, n, flags in v if flags & _VER_FLG_WEAK),
+                )
+                for f, v in needs
+            ),
             has_dynamic=True,
+            version_defs=tuple(elf.verdef(dyn, strtab).values()),
         )
 
 

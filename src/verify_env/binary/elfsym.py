@@ -22,20 +22,15 @@ from verify_env.binary.elf import (
     _DT_HASH,
     _DT_SYMENT,
     _DT_SYMTAB,
-    _DT_VERDEF,
-    _DT_VERDEFNUM,
     _DT_VERSYM,
     _EM_ALPHA,
     _EM_S390,
-    _MAX_VERSIONS,
     _ODD,
-    _VER_FLG_BASE,
     _WORDS,
     ElfFormatError,
     ReadStats,
     _decode,
     _Elf,
-    _follow,
     _open,
 )
 
@@ -50,23 +45,6 @@ __all__ = [
 
 _STB_LOCAL, _STB_WEAK = 0, 2
 _STV_HIDDEN_MASK = 3  # st_other & 3: 0 default, 1 internal, 2 hidden, 3 protected
-
-
-def _verdef(elf: _Elf, dyn: dict[int, int], strtab: tuple[int, int]) -> dict[int, str]:
-    """vd_ndx -> version name for the versions this file defines (not its base name)."""
-    out: dict[int, str] = {}
-    if _DT_VERDEF not in dyn:
-        return out
-    off = elf.map(dyn[_DT_VERDEF], 20, "DT_VERDEF table")[0]
-    for _ in range(min(dyn.get(_DT_VERDEFNUM, _MAX_VERSIONS), _MAX_VERSIONS)):
-        _, flags, ndx, cnt, _, aux, nxt = elf.unpack("HHHHIII", off, "verdef entry")
-        if cnt and not flags & _VER_FLG_BASE:
-            name = elf.unpack("I", _follow(off, aux, 20, "vd_aux"), "verdaux entry")[0]
-            out[ndx & 0x7FFF] = elf.string(strtab, name, "vda_name")
-        if nxt == 0:
-            break
-        off = _follow(off, nxt, 20, "vd_next")
-    return out
 
 
 def _symbol_count(elf: _Elf, dyn: dict[int, int]) -> int:
@@ -150,9 +128,9 @@ def dynamic_symbols(
         strings = elf.f.read(*strtab, "dynamic string table")
         symoff = elf.map(dyn[_DT_SYMTAB], count * syment, "dynamic symbol table")[0]
         table = elf.f.read(symoff, count * syment, "dynamic symbol table")
-        versions = _verdef(elf, dyn, strtab)
+        versions = elf.verdef(dyn, strtab)
         for _, vers in elf.verneed(dyn, strtab):
-            versions.update(vers)
+            versions.update((other, name) for other, name, _ in vers)
         versym: tuple[int, ...] = ()
         if _DT_VERSYM in dyn and versions:
             off = elf.map(dyn[_DT_VERSYM], 2 * count, "DT_VERSYM table")[0]

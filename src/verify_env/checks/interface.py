@@ -23,7 +23,7 @@ class Options:
     """What the user asked of the checks beyond which ones run."""
 
     strict: bool = False
-    """``--strict``: warnings fail too, and checks may look harder (every undefined symbol)."""
+    """``--strict``: warnings fail too."""
     blas_probe: bool = False
     """``--blas-probe``: run a numeric probe of each BLAS/LAPACK provider in a subprocess."""
     import_timeout: float = 30.0

@@ -3,7 +3,8 @@
 WHEEL ``Tag:`` lines against the target's ``sys_tags()``; each compiled module's filename tag
 against its EXTENSION_SUFFIXES (and an abi3 module against the wheel's minimum CPython); each
 shared object's ELF class and machine against the interpreter's; musl against glibc, and
-``manylinux_2_N`` tags or ``GLIBC_2.N`` symbol versions above the running glibc.
+``manylinux_2_N`` tags or ``GLIBC_2.N`` symbol versions above the running glibc; an x86-64 ISA
+level (``.note.gnu.property``, `binary.isa`) above this CPU's.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Iterator
 
 from packaging.tags import Tag, parse_tag
 
-from verify_env.binary import elf
+from verify_env.binary import elf, isa
 from verify_env.binary.extensions import abi3_minimum, is_shared_object, tagged_suffix
 from verify_env.cache.statcache import stat_key
 from verify_env.checks.interface import CheckResult, Context
@@ -24,10 +25,10 @@ from verify_env.finding import Finding, Severity, Skip
 from verify_env.inventory import Distribution, FileKind, RecordedFile
 from verify_env.target.model import Target
 
-__all__ = ["CODES", "run"]
+__all__ = ["CODES", "cpu_baseline", "run"]
 
 NAME = "tags"
-CODES = ("tag-mismatch", "extension-suffix", "elf-arch", "libc-mismatch")
+CODES = ("tag-mismatch", "extension-suffix", "elf-arch", "libc-mismatch", "cpu-baseline")
 
 _LEGACY_MANYLINUX = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
 _MANYLINUX = re.compile(r"manylinux_(\d+)_(\d+)_")
@@ -147,11 +148,12 @@ class _Interpreter:
 
 
 ElfFacts = tuple[
-    str, tuple[int, bool, int] | None, str | None, bool, tuple[int, int] | None, str | None
+    str, tuple[int, bool, int] | None, str | None, bool, tuple[int, int] | None, str | None, int
 ]
 """What the tags check needs from a shared object: (classify() kind, (class, little endian,
 machine) or None, why the header is unusable, linked against musl, highest GLIBC_2.N needed,
-why the dynamic section is unreadable). Plain data, so the stat cache can keep it."""
+why the dynamic section is unreadable, x86-64 ISA level needed or 0). Plain data, so the stat
+cache can keep it."""
 
 
 def _read_facts(location: str) -> ElfFacts | None:
@@ -161,20 +163,21 @@ def _read_facts(location: str) -> ElfFacts | None:
         return None
     kind = elf.classify(head)
     if kind != "elf":
-        return (kind, None, f"{len(head)} bytes read, starts {head[:8]!r}", False, None, None)
+        return (kind, None, f"{len(head)} bytes read, starts {head[:8]!r}", False, None, None, 0)
     try:
         header = elf.read_header(head)
     except elf.ElfFormatError as exc:
-        return (kind, None, str(exc), False, None, None)
+        return (kind, None, str(exc), False, None, None, 0)
     triple = (header.elf_class, header.little_endian, header.machine)
     try:
         info = elf.read_dynamic(location)
+        level = isa.x86_isa_needed(location)
     except (OSError, elf.ElfFormatError) as exc:
-        return (kind, triple, None, False, None, str(exc))
+        return (kind, triple, None, False, None, str(exc), 0)
     musl = any(n.startswith("libc.musl-") for n in info.needed) or (
         info.interpreter or ""
     ).startswith("/lib/ld-musl-")
-    return (kind, triple, None, musl, elf.glibc_versions_needed(info), None)
+    return (kind, triple, None, musl, elf.glibc_versions_needed(info), None, level)
 
 
 def _facts(location: str, ctx: Context) -> ElfFacts | None:
@@ -189,7 +192,7 @@ def _facts(location: str, ctx: Context) -> ElfFacts | None:
         return None
     key = stat_key(st)
     cached = ctx.cache.fact("elf", location, key)
-    if isinstance(cached, tuple) and len(cached) == 6:
+    if isinstance(cached, tuple) and len(cached) == 7:
         return cached
     facts = _read_facts(location)
     if facts is not None:
@@ -204,11 +207,12 @@ def _elf(
     interp: elf.ElfHeader,
     ctx: Context,
     result: CheckResult,
+    cpu: _CpuLevel | None,
 ) -> None:
     facts = _facts(f.location, ctx)
     if facts is None:
         return
-    kind, triple, bad_header, musl, glibc, bad_dynamic = facts
+    kind, triple, bad_header, musl, glibc, bad_dynamic, level = facts
     target = ctx.target
     if kind in ("mach-o", "pe"):
         result.findings.append(
@@ -235,6 +239,10 @@ def _elf(
             )
         )
         return
+    if level and cpu is not None and (have := cpu.get()) is not None:
+        finding = cpu_baseline(dist, f, level, have)
+        if finding is not None:
+            result.findings.append(finding)
     if target.libc != "glibc" or target.libc_version is None:
         return
     if bad_dynamic is not None:
@@ -264,6 +272,41 @@ def _elf(
         )
 
 
+class _CpuLevel:
+    """This CPU's x86-64 level (`isa.cpu_level`), read once, on first use."""
+
+    def __init__(self) -> None:
+        self._level: int | None = None
+        self._read = False
+
+    def get(self) -> int | None:
+        if not self._read:
+            self._level, self._read = isa.cpu_level(), True
+        return self._level
+
+
+def cpu_baseline(dist: Distribution, f: RecordedFile, needed: int, cpu: int) -> Finding | None:
+    """The finding for a file that needs x86-64 ISA level ``needed`` on a CPU of level ``cpu``
+    (`binary.isa`: 1 baseline … 4 for v4), or None when the CPU has it."""
+    if needed <= cpu:
+        return None
+    return Finding(
+        NAME,
+        "cpu-baseline",
+        Severity.ERROR,
+        dist.name,
+        dist.version,
+        dist.installer,
+        f.path,
+        f"{f.path} needs {isa.level_name(needed)} (its .note.gnu.property); this CPU is "
+        f"{isa.level_name(cpu)}: the loader refuses it ('CPU ISA level is lower than "
+        "required') or it dies with 'Illegal instruction'",
+        f"install a build of {dist.name} {dist.version} made for {isa.level_name(cpu)} (a "
+        "baseline x86_64 wheel or package), or run on a CPU with "
+        f"{isa.level_name(needed)}",
+    )
+
+
 def _describe(elf_class: int, little_endian: bool, machine: int) -> str:
     endian = "LSB" if little_endian else "MSB"
     return f"ELF{elf_class} {endian} {elf.machine_name(machine, little_endian=little_endian)}"
@@ -279,6 +322,8 @@ def run(ctx: Context) -> CheckResult:
     on_linux = target.platform.startswith("linux")
     if interp.header is None and on_linux:
         result.skips.append(Skip(NAME, None, None, interp.reason))
+    # the CPU of this machine, read only when a file says it needs a level (most say nothing)
+    cpu = _CpuLevel() if on_linux and target.machine == "x86_64" else None
     for dist in ctx.inventory.distributions:
         if not ctx.scope.includes(dist):
             continue
@@ -297,5 +342,5 @@ def run(ctx: Context) -> CheckResult:
             if finding is not None:
                 result.findings.append(finding)
             if on_linux and interp.header is not None:
-                _elf(dist, f, tagged_suffix(name) is not None, interp.header, ctx, result)
+                _elf(dist, f, tagged_suffix(name) is not None, interp.header, ctx, result, cpu)
     return result

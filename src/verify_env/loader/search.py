@@ -80,9 +80,23 @@ class ObjectFacts:
     """DT_RUNPATH entries."""
     nodeflib: bool
     """DF_1_NODEFLIB: skip ld.so.cache and the default directories."""
+    version_needs: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """DT_VERNEED: (DT_NEEDED name, the versions it must define), weak needs left out: ld.so
+    refuses the object when the file it loads for that name lacks one (``dl-version.c``)."""
+    version_defs: tuple[str, ...] = ()
+    """DT_VERDEF: the versions this object defines."""
 
     def as_tuple(self) -> tuple[object, ...]:
-        return (self.triple, self.needed, self.soname, self.rpath, self.runpath, self.nodeflib)
+        return (
+            self.triple,
+            self.needed,
+            self.soname,
+            self.rpath,
+            self.runpath,
+            self.nodeflib,
+            self.version_needs,
+            self.version_defs,
+        )
 
     @classmethod
     def from_tuple(cls, t: tuple[object, ...]) -> ObjectFacts:
@@ -109,6 +123,12 @@ def read_facts(path: str) -> ObjectFacts | str:
         rpath,
         info.runpath,
         bool(info.flags_1 & DF_1_NODEFLIB),
+        tuple(
+            (n.file, strong)
+            for n in info.version_needs
+            if (strong := tuple(v for v in n.versions if v not in n.weak))
+        ),
+        info.version_defs,
     )
 
 

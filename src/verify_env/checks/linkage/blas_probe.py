@@ -5,12 +5,21 @@ written) dlopens the provider with ctypes and calls ddot, dgemm and dgesv on tin
 the integer width and the symbol spelling its consumer uses (``scipy_dgemm_64_`` with 64-bit
 integers for numpy 2's OpenBLAS). Only the provider's own code runs, under a timeout; a crash,
 a hang or a wrong number is the finding, because the consumer would get the same.
+
+The provider is loaded as its consumer loads it (issue 16 §4): the libraries it needs, as the
+consumer's search path resolved them (scipy's vendored OpenBLAS needs the vendored libgfortran
+its consumer's RUNPATH finds in ``scipy.libs``), are opened first by path, dependencies before
+dependents, so the provider's DT_NEEDED names match them by SONAME as in the consumer's process.
+A routine is called only under the exact name the consumer imports: the known prefix (``scipy_``)
+and suffix (``_``, ``_64_``, ``64_``, ``_64``) around exactly that routine; ``scipy_dgesvd_`` is
+another routine, never ``dgesv``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,6 +30,8 @@ __all__ = ["Probe", "naming", "run_probe"]
 _SCRIPT = r"""
 import ctypes, json, sys
 a = json.loads(sys.argv[1])
+for dep in a["preload"]:
+    ctypes.CDLL(dep)
 lib = ctypes.CDLL(a["path"])
 I = ctypes.c_int64 if a["ilp64"] else ctypes.c_int32
 D = ctypes.c_double
@@ -68,15 +79,23 @@ class Probe:
     """Symbol suffix (``_``, ``_64_`` …)."""
     ilp64: bool
     """64-bit integers."""
+    preload: tuple[str, ...] = ()
+    """The libraries the provider needs, as its consumer's search path finds them, in the
+    order to open them (dependencies first)."""
+
+
+# a Fortran-style name of one of the probed routines (or a sibling the consumer may import
+# instead), with exactly the manglings providers use: nothing more around the routine
+_MANGLED = re.compile(r"(scipy_|)(ddot|dgemm|dgesv|dgemv|daxpy|dscal)(_64_|64_|_64|_)")
 
 
 def naming(imports: tuple[str, ...], ilp64: bool) -> tuple[str, str]:
-    """(prefix, suffix) of the consumer's Fortran-style names, e.g. ("scipy_", "_64_")."""
-    for name in imports:
-        for stem in ("dgemm", "ddot", "dgesv", "dgemv", "daxpy", "dscal"):
-            at = name.find(stem)
-            if at >= 0 and "cblas" not in name:
-                return name[:at], name[at + len(stem) :]
+    """(prefix, suffix) of the consumer's Fortran-style names, e.g. ("scipy_", "_64_"), read
+    from an import that is exactly one of the routines in a known mangling."""
+    for name in sorted(imports):
+        m = _MANGLED.fullmatch(name)
+        if m is not None:
+            return m[1], m[3]
     prefix = "scipy_" if any(n.startswith("scipy_") for n in imports) else ""
     return prefix, "_64_" if ilp64 else "_"
 
@@ -101,7 +120,13 @@ _OUTPUT_CAP = 1 << 20
 def run_probe(python: str, probe: Probe, env: Mapping[str, str], timeout: float) -> str | None:
     """None when the provider computes right; else what went wrong, as a sentence."""
     args = json.dumps(
-        {"path": probe.path, "prefix": probe.prefix, "suffix": probe.suffix, "ilp64": probe.ilp64}
+        {
+            "path": probe.path,
+            "prefix": probe.prefix,
+            "suffix": probe.suffix,
+            "ilp64": probe.ilp64,
+            "preload": list(probe.preload),
+        }
     )
     child_env = {"PATH": os.defpath, "LC_ALL": "C"}
     if env.get("LD_LIBRARY_PATH"):

@@ -1,9 +1,10 @@
 """Per-file facts of the linkage check, read once and kept in the stat cache.
 
-A warm run reads no ELF file: the dynamic section facts (`loader.ObjectFacts`) and the BLAS/LAPACK
-names (`blas.BlasFacts`) of every file — those of the environment and the system libraries they
-reach alike — are remembered under the file's stat key in the space ``linkage``. The symbol
-table is read only when the dynamic string table names a core BLAS routine at all.
+A warm run reads no ELF file: the dynamic section facts (`loader.ObjectFacts`), the BLAS/LAPACK
+names (`blas.BlasFacts`) and the OpenMP runtime kind (`openmp.kind_of`) of every file (those of
+the environment and the system libraries they reach alike) are remembered under the file's stat
+key in the space ``linkage``. The symbol table is read only when the dynamic string table names
+a core BLAS routine, or ``omp_get_num_threads``, at all.
 """
 
 from __future__ import annotations
@@ -12,23 +13,39 @@ import os
 import stat
 
 from verify_env.binary import elf, elfsym
-from verify_env.cache.statcache import StatCache, stat_key
-from verify_env.checks.linkage import blas
+from verify_env.cache.statcache import StatCache, StatKey, stat_key
+from verify_env.checks.linkage import blas, openmp
 from verify_env.loader.search import ObjectFacts, RealPaths, read_facts
 from verify_env.pool.hashing import ForkMap
 
 __all__ = ["FileFacts"]
 
-_SPACE = "linkage.2"  # bump when the facts change shape or meaning
-_Entry = tuple[ObjectFacts | str, blas.BlasFacts | None]
+_SPACE = "linkage.3"  # bump when the facts change shape or meaning
+_Entry = tuple[ObjectFacts | str, blas.BlasFacts | None, str | None]
 
 
-def _blas_facts(path: str, obj: ObjectFacts) -> blas.BlasFacts | None:
-    links = any(blas.is_blas_soname(n) for n in obj.needed)
+def _read(path: str) -> _Entry:
+    obj = read_facts(path)
+    if not isinstance(obj, ObjectFacts):
+        return (obj, None, None)
     try:
         strings = elfsym.dynamic_strings(path)
-        if not links and not blas.maybe_blas(strings):
-            return None
+    except (OSError, elf.ElfFormatError):
+        return (obj, None, None)
+    kind = None
+    if openmp.IN_STRINGS in strings:
+        try:
+            kind = openmp.kind_of(elfsym.symbols_matching(path, openmp.NAMES).defined)
+        except (OSError, elf.ElfFormatError):
+            kind = None
+    return (obj, _blas_facts(path, obj, strings), kind)
+
+
+def _blas_facts(path: str, obj: ObjectFacts, strings: bytes) -> blas.BlasFacts | None:
+    links = any(blas.is_blas_soname(n) for n in obj.needed)
+    if not links and not blas.maybe_blas(strings):
+        return None
+    try:
         names = elfsym.symbols_matching(path, blas.NAMES)
     except (OSError, elf.ElfFormatError):
         return None
@@ -43,39 +60,39 @@ def _blas_facts(path: str, obj: ObjectFacts) -> blas.BlasFacts | None:
 def _read_packed(path: str) -> tuple[object, ...]:
     """A worker's share of `FileFacts.prefetch`: the facts, packed as the stat cache keeps
     them (marshal-able)."""
-    obj = read_facts(path)
-    return _pack((obj, _blas_facts(path, obj) if isinstance(obj, ObjectFacts) else None))
+    return _pack(_read(path))
 
 
 def _pack(entry: _Entry) -> tuple[object, ...]:
-    obj, b = entry
+    obj, b, kind = entry
     packed_obj = obj if isinstance(obj, str) else obj.as_tuple()
     packed_b = None if b is None else (b.imports, b.exports, b.family, b.build, b.links_blas)
-    return (packed_obj, packed_b)
+    return (packed_obj, packed_b, kind)
 
 
 def _unpack(value: object) -> _Entry | None:
-    if not isinstance(value, tuple) or len(value) != 2:
+    if not isinstance(value, tuple) or len(value) != 3:
         return None
-    obj, b = value
+    obj, b, kind = value
     try:
         facts: ObjectFacts | str = obj if isinstance(obj, str) else ObjectFacts.from_tuple(obj)
         bf = None if b is None else blas.BlasFacts(*b)
     except TypeError:
         return None
-    return facts, bf
+    return facts, bf, kind if isinstance(kind, str) else None
 
 
 class FileFacts:
     """Facts by path, from memory, the stat cache, or the file (in that order)."""
 
-    __slots__ = ("_by_key", "_cache", "_memo", "_real", "files_read")
+    __slots__ = ("_by_key", "_cache", "_keys", "_memo", "_real", "files_read")
 
     def __init__(self, cache: StatCache) -> None:
         self._cache = cache
         self._memo: dict[str, _Entry] = {}
         self._real = RealPaths()
         self._by_key: dict[tuple[int, int, int, int, int], _Entry] = {}
+        self._keys: dict[str, StatKey | None] = {}
         self.files_read = 0
         """Files whose dynamic section was actually read in this run (the rest came cached)."""
 
@@ -86,19 +103,20 @@ class FileFacts:
         try:
             st = os.stat(path)
         except OSError as exc:
-            got = (f"{path!r} cannot be read: {exc.strerror or exc}", None)
+            got = (f"{path!r} cannot be read: {exc.strerror or exc}", None, None)
             self._memo[path] = got
+            self._keys[path] = None
             return got
         key = stat_key(st)
+        self._keys[path] = key if stat.S_ISREG(st.st_mode) else None
         got = self._by_key.get(key)  # one file under many spellings (dir/../../x.libs/…)
         if got is None:
             real = self.realpath(path)
             if stat.S_ISREG(st.st_mode):
                 got = _unpack(self._cache.fact(_SPACE, real, key))
             if got is None:
-                obj = read_facts(path)
+                got = _read(path)
                 self.files_read += 1
-                got = (obj, _blas_facts(path, obj) if isinstance(obj, ObjectFacts) else None)
                 if stat.S_ISREG(st.st_mode):
                     self._cache.remember(_SPACE, real, key, _pack(got))
             self._by_key[key] = got
@@ -143,6 +161,13 @@ class FileFacts:
             self._cache.remember(_SPACE, real, key, packed)
             self._by_key[key] = got
             self._memo[path] = got
+            self._keys[path] = key
+
+    def stat_key(self, path: str) -> StatKey | None:
+        """The stat key its facts were read under; None when it is no regular file."""
+        if path not in self._keys:
+            self.entry(path)
+        return self._keys.get(path)
 
     def realpath(self, path: str) -> str:
         """``os.path.realpath``, memoized for the run (closures share most of their paths)."""
@@ -155,3 +180,7 @@ class FileFacts:
     def blas(self, path: str) -> blas.BlasFacts | None:
         """Its BLAS/LAPACK names, or None when it neither imports nor exports core routines."""
         return self.entry(path)[1]
+
+    def openmp(self, path: str) -> str | None:
+        """``kmp`` or ``gnu`` when the file is an OpenMP runtime (`openmp.kind_of`), else None."""
+        return self.entry(path)[2]
