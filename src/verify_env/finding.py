@@ -450,6 +450,8 @@ class Finding:
     location: str | None = None
     """The absolute path on disk of `path`, when it names a file (filled in by `verify`), for
     baselines and SARIF; never rendered as the finding's path."""
+    environment: str | None = None
+    """``--root``: the environment of the image it belongs to (its prefix inside the image)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,14 @@ from verify_env.errors import ProbeError, UsageError
 from verify_env.target import introspect
 from verify_env.target.interpreter import activated_environment, default_interpreter, interpreter_in
 
-__all__ = ["Target", "default_interpreter", "resolve_target", "site_dirs_here", "start_target"]
+__all__ = [
+    "Target",
+    "default_interpreter",
+    "resolve_target",
+    "site_dirs_here",
+    "start_target",
+    "static_target",
+]
 
 PROBE_TIMEOUT = 60.0
 
@@ -68,10 +75,36 @@ class Target:
     from the files, never run."""
     customize: tuple[str, ...] = ()
     """The ``sitecustomize`` / ``usercustomize`` modules ``site`` would import at start-up."""
+    root: str | None = None
+    """``--root``: the image directory every path here lies in. Its facts were read from files
+    (`verify_env.target.static`), nothing in it runs, and every path is resolved inside it
+    (`real`)."""
+    stdlib: str | None = None
+    """The standard library's directory (whose OS package, if any, judges its files)."""
+    pyvenv_cfg: str | None = None
+    """The venv's ``pyvenv.cfg``, when the target is a venv described from files."""
+    home: str | None = None
+    """``pyvenv.cfg``'s ``home``: the base interpreter's directory (as the file spells it)."""
 
     @property
     def tag_set(self) -> frozenset[str]:
         return frozenset(self.tags)
+
+    def real(self, path: str) -> str:
+        """``os.path.realpath``, or for an image (`root`) the path its links lead to inside it."""
+        if self.root is None:
+            return os.path.realpath(path)
+        from verify_env.loader.rootfs import RootFS
+
+        return RootFS(self.root).resolve(path)
+
+    def shown(self, path: str) -> str:
+        """A path as the user knows it: inside the image for `root`, else as it is."""
+        if self.root is None:
+            return path
+        from verify_env.loader.rootfs import RootFS
+
+        return RootFS(self.root).inner(path)
 
 
 def _version_pair(text: str | None) -> tuple[int, int] | None:
@@ -166,6 +199,10 @@ def _from_facts(facts: Mapping[str, object], note: str | None) -> Target:
             for f, n, line in facts.get("startup_code") or ()  # type: ignore[attr-defined]
         ),
         customize=tuple(str(p) for p in facts.get("customize") or ()),  # type: ignore[attr-defined]
+        root=facts.get("root"),  # type: ignore[arg-type]
+        stdlib=facts.get("stdlib"),  # type: ignore[arg-type]
+        pyvenv_cfg=facts.get("pyvenv_cfg"),  # type: ignore[arg-type]
+        home=facts.get("home"),  # type: ignore[arg-type]
     )
 
 
@@ -301,6 +338,15 @@ def start_target(
             return lambda: target
         return _later(_probe(exe), note)
     return _later(lambda: introspect.collect(None, script_mode=True), None)
+
+
+def static_target(root: str, python: str, note: str | None = None) -> Target:
+    """The target of the interpreter at ``python`` inside the image at ``root``, described from
+    its files (`verify_env.target.static`): nothing of the image runs."""
+    from verify_env.loader.rootfs import RootFS
+    from verify_env.target.static import describe_files
+
+    return _from_facts(describe_files(RootFS(root), python), note)
 
 
 def _later(facts: PendingFacts, note: str | None) -> Callable[[], Target]:

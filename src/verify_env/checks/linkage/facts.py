@@ -14,6 +14,7 @@ import stat
 from verify_env.binary import elf, elfsym
 from verify_env.cache.statcache import StatCache, stat_key
 from verify_env.checks.linkage import blas
+from verify_env.loader.rootfs import RootFS
 from verify_env.loader.search import ObjectFacts, RealPaths, read_facts
 from verify_env.pool.hashing import ForkMap
 
@@ -69,12 +70,14 @@ def _unpack(value: object) -> _Entry | None:
 class FileFacts:
     """Facts by path, from memory, the stat cache, or the file (in that order)."""
 
-    __slots__ = ("_by_key", "_cache", "_memo", "_real", "files_read")
+    __slots__ = ("_by_key", "_cache", "_fs", "_memo", "_real", "files_read")
 
-    def __init__(self, cache: StatCache) -> None:
+    def __init__(self, cache: StatCache, fs: RootFS | None = None) -> None:
         self._cache = cache
         self._memo: dict[str, _Entry] = {}
-        self._real = RealPaths()
+        self._fs = fs
+        """``--root``: every path is read where its links lead inside this image."""
+        self._real = RealPaths(fs)
         self._by_key: dict[tuple[int, int, int, int, int], _Entry] = {}
         self.files_read = 0
         """Files whose dynamic section was actually read in this run (the rest came cached)."""
@@ -83,8 +86,9 @@ class FileFacts:
         got = self._memo.get(path)
         if got is not None:
             return got
+        where = path if self._fs is None else self.realpath(path)
         try:
-            st = os.stat(path)
+            st = os.stat(where)
         except OSError as exc:
             got = (f"{path!r} cannot be read: {exc.strerror or exc}", None)
             self._memo[path] = got
@@ -96,9 +100,9 @@ class FileFacts:
             if stat.S_ISREG(st.st_mode):
                 got = _unpack(self._cache.fact(_SPACE, real, key))
             if got is None:
-                obj = read_facts(path)
+                obj = read_facts(where)
                 self.files_read += 1
-                got = (obj, _blas_facts(path, obj) if isinstance(obj, ObjectFacts) else None)
+                got = (obj, _blas_facts(where, obj) if isinstance(obj, ObjectFacts) else None)
                 if stat.S_ISREG(st.st_mode):
                     self._cache.remember(_SPACE, real, key, _pack(got))
             self._by_key[key] = got
@@ -117,7 +121,7 @@ class FileFacts:
             if path in self._memo:
                 continue
             try:
-                st = os.stat(path)
+                st = os.stat(path if self._fs is None else self.realpath(path))
             except OSError:
                 continue
             if not stat.S_ISREG(st.st_mode):
@@ -131,13 +135,14 @@ class FileFacts:
             todo[path] = (real, key)
         if len(todo) < 2:
             return
-        order = list(todo)
-        weights = [todo[p][1][2] for p in order]  # bytes: the symbol tables grow with them
+        keys = list(todo)
+        order = keys if self._fs is None else [todo[p][0] for p in keys]  # read where it leads
+        weights = [todo[p][1][2] for p in keys]  # bytes: the symbol tables grow with them
         for index, packed in ForkMap(_read_packed, order, weights, jobs).results():
             got = _unpack(packed)
             if got is None:
                 continue
-            path = order[index]
+            path = keys[index]
             real, key = todo[path]
             self.files_read += 1
             self._cache.remember(_SPACE, real, key, packed)
