@@ -39,6 +39,11 @@ def debs_for(arch: str, cache: Path) -> list[Path]:
     """The `PACKAGES` .debs for ``arch`` (``amd64``, ``arm64``), downloaded once into
     ``cache``."""
     cache.mkdir(parents=True, exist_ok=True)
+    manifest = cache / f"packages-{arch}.txt"
+    if manifest.exists():  # downloaded before: apt's look-up costs seconds
+        known = [cache / name for name in manifest.read_text().split()]
+        if len(known) == len(PACKAGES) and all(p.exists() for p in known):
+            return known
     out = subprocess.run(
         ["apt-get", "download", "--print-uris", *PACKAGES],
         check=True,
@@ -65,39 +70,49 @@ def debs_for(arch: str, cache: Path) -> list[Path]:
             tmp.rename(dest)
         debs.append(dest)
     assert len(debs) == len(PACKAGES), out
+    manifest.write_text("\n".join(d.name for d in debs) + "\n")
     return debs
 
 
-def _dpkg_deb(*args: str) -> str:
-    return subprocess.run(["dpkg-deb", *args], check=True, capture_output=True, text=True).stdout
+def _unpack(deb: Path, root: Path, ctl: Path) -> tuple[str, list[str]]:
+    """``dpkg-deb -X`` (extract, listing what it extracts) and ``-e`` (the control files):
+    the control text and the paths, as dpkg's ``.list`` spells them."""
+    listing = subprocess.run(
+        ["dpkg-deb", "-X", str(deb), str(root)], check=True, capture_output=True, text=True
+    ).stdout
+    subprocess.run(["dpkg-deb", "-e", str(deb), str(ctl)], check=True)
+    paths = ["/."]
+    for line in listing.splitlines():
+        path = "/" + line.strip().lstrip("./").rstrip("/")
+        if path != "/":
+            paths.append(path)
+    return (ctl / "control").read_text(), paths
 
 
 def build_root(root: Path, debs: list[Path]) -> Path:
     """Unpack ``debs`` into ``root`` and write dpkg's database for them."""
+    from concurrent.futures import ThreadPoolExecutor
+
     info = root / "var/lib/dpkg/info"
     info.mkdir(parents=True)
+    controls = root.parent / f".{root.name}-control"
+    controls.mkdir()
+    with ThreadPoolExecutor(4) as pool:
+        unpacked = list(pool.map(lambda d: _unpack(d, root, controls / d.name), debs))
     status = []
-    for deb in debs:
-        subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
-        control = _dpkg_deb("-f", str(deb)).rstrip("\n")
+    for deb, (control, paths) in zip(debs, unpacked):
+        control = control.rstrip("\n")
         fields = dict(
             line.split(": ", 1) for line in control.splitlines() if ": " in line and line[0] != " "
         )
         package, arch = fields["Package"], fields["Architecture"]
         stem = package if fields.get("Multi-Arch") != "same" else f"{package}:{arch}"
         status.append(control.replace("\n", "\nStatus: install ok installed\n", 1))
-        paths = ["/."]
-        for line in _dpkg_deb("-c", str(deb)).splitlines():
-            name = line.split(None, 5)[5].split(" -> ")[0]
-            path = "/" + name.lstrip("./").rstrip("/")
-            if path != "/":
-                paths.append(path)
         (info / f"{stem}.list").write_text("\n".join(paths) + "\n")
-        ctl = root / ".control"
-        subprocess.run(["dpkg-deb", "-e", str(deb), str(ctl)], check=True)
-        if (ctl / "md5sums").exists():
-            shutil.copy(ctl / "md5sums", info / f"{stem}.md5sums")
-        shutil.rmtree(ctl)
+        sums = controls / deb.name / "md5sums"
+        if sums.exists():
+            shutil.copy(sums, info / f"{stem}.md5sums")
+    shutil.rmtree(controls)
     (root / "var/lib/dpkg/status").write_text("\n\n".join(status) + "\n")
     (root / "etc").mkdir(exist_ok=True)
     return root
