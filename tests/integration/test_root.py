@@ -20,6 +20,7 @@ import pytest
 from tests.conftest import NUMPY
 from tests.support.envs import download_wheel, run_cli
 from tests.support.roots import build_root, debs_for, install_wheel, make_venv_in_root
+from verify_env.target.model import resolve_target, static_target
 
 SITE = "opt/app/lib/python3.11/site-packages"
 MARKER = "verify-env-ran-the-image"
@@ -116,6 +117,26 @@ def test_clean_image(arch: str, request: pytest.FixtureRequest, cache_dir: Path)
     # numpy in the venv; the stdlib's Debian packages judged by dpkg's md5sums
     assert envs["/opt/app"]["distributions"] == 3
     assert run.report["environment"]["root"] == os.path.realpath(root)
+
+
+def test_the_files_say_what_the_interpreter_says(amd64_root: Path) -> None:
+    """The image's Debian python3.11, described from its files, and this machine's (the same
+    Debian release), asked through the probe: the same tags, suffixes, version, libc and
+    site dirs."""
+    native = "/usr/bin/python3.11"
+    assert os.path.exists(native), "this machine kind ships Debian bookworm's python3.11"
+    probe = resolve_target(python=native)
+    static = static_target(str(amd64_root), native)
+    assert static.tags == probe.tags
+    assert static.extension_suffixes == probe.extension_suffixes
+    assert static.version == probe.version
+    assert (static.libc, static.libc_version, static.machine) == (
+        probe.libc,
+        probe.libc_version,
+        probe.machine,
+    )
+    assert [static.shown(p) for p in static.site_packages] == list(probe.site_packages[:-1])
+    assert static.markers == {**probe.markers, "platform_release": "", "platform_version": ""}
 
 
 def test_damage_in_an_x86_64_image_is_found_inside_it(

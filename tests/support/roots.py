@@ -100,7 +100,7 @@ def build_root(root: Path, debs: list[Path]) -> Path:
     with ThreadPoolExecutor(4) as pool:
         unpacked = list(pool.map(lambda d: _unpack(d, root, controls / d.name), debs))
     status = []
-    for deb, (control, paths) in zip(debs, unpacked):
+    for deb, (control, paths) in zip(debs, unpacked, strict=True):
         control = control.rstrip("\n")
         fields = dict(
             line.split(": ", 1) for line in control.splitlines() if ": " in line and line[0] != " "

@@ -74,10 +74,10 @@ def _arch(header: elf.ElfHeader) -> str:
 def manylinux_platforms(
     arch: str, glibc: tuple[int, int] | None, musl: tuple[int, int] | None
 ) -> list[str]:
-    """Platform tags for ``arch``, most preferred first, as ``packaging.tags.platform_tags``
-    yields them on such a machine: ``manylinux_2_N`` for each N down to the arch's first, with
-    the legacy aliases beside theirs, or ``musllinux_1_N``; then ``linux_<arch>``."""
-    out: list[str] = []
+    """Platform tags for ``arch`` in the order ``packaging.tags.platform_tags`` yields them on
+    such a machine (packaging 26: ``linux_<arch>`` first), then ``manylinux_2_N`` for each N
+    down to the arch's first with the legacy aliases beside theirs, or ``musllinux_1_N``."""
+    out: list[str] = [f"linux_{arch}"]
     if glibc is not None and glibc[0] == 2:
         for minor in range(glibc[1], _GLIBC_FLOOR.get(arch, 17) - 1, -1):
             out.append(f"manylinux_2_{minor}_{arch}")
@@ -86,7 +86,6 @@ def manylinux_platforms(
                 out.append(f"{legacy}_{arch}")
     if musl is not None and musl[0] == 1:
         out += [f"musllinux_1_{minor}_{arch}" for minor in range(musl[1], -1, -1)]
-    out.append(f"linux_{arch}")
     return out
 
 
