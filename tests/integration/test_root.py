@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import NUMPY
+from tests.integration.test_report_schema import validate
 from tests.support.envs import download_wheel, run_cli
 from tests.support.roots import build_root, debs_for, install_wheel, make_venv_in_root
 from verify_env.target.model import resolve_target, static_target
@@ -104,6 +105,7 @@ def test_clean_image(arch: str, request: pytest.FixtureRequest, cache_dir: Path)
     root: Path = request.getfixturevalue(f"{arch}_root")
     run = run_cli("--root", str(root), "--format", "json", cache_dir=cache_dir)
     assert run.returncode == 0, run.stdout + run.stderr
+    validate(run.report)
     assert _errors(run.report) == []
     machine = {"amd64": "x86_64", "arm64": "aarch64"}[arch]
     envs = {e["name"]: e for e in run.report["environments"]}
@@ -165,6 +167,7 @@ def test_damage_in_an_x86_64_image_is_found_inside_it(
 
     run = run_cli("--root", str(root), "--format", "json", cache_dir=cache_dir)
     assert run.returncode == 1, run.stderr
+    validate(run.report)
     errors = _errors(run.report)
     assert ("/opt/app", "hash-mismatch", "numpy", "numpy/__init__.py") in errors
     assert ("/opt/app", "missing-file", "numpy", f"numpy.libs/{openblas.name}") in errors
