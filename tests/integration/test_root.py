@@ -17,10 +17,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import NUMPY
 from tests.integration.test_report_schema import validate
-from tests.support.envs import download_wheel, run_cli
-from tests.support.roots import build_root, debs_for, install_wheel, make_venv_in_root
+from tests.support.envs import run_cli
+from tests.support.roots import build_root, debs_for, install_wheel, make_venv_in_root, numpy_wheel
 from verify_env.target.model import resolve_target, static_target
 
 SITE = "opt/app/lib/python3.11/site-packages"
@@ -36,16 +35,6 @@ def _image(tmp: Path, cache: Path, arch: str, wheel: Path) -> Path:
     return root
 
 
-def _wheel(wheel_dir: Path, machine: str) -> Path:
-    """numpy for CPython 3.11 on ``machine`` (one download, kept in pytest's cache)."""
-    version = NUMPY.split("==")[1]
-    pattern = f"numpy-{version}-cp311-cp311-*{machine}.whl"
-    if not any(wheel_dir.glob(pattern)):
-        platform = f"manylinux_2_17_{machine}"
-        download_wheel(wheel_dir, NUMPY, python_version="3.11", platform=platform)
-    return next(wheel_dir.glob(pattern))
-
-
 def _debs(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Path:
     cache = getattr(pytestconfig, "cache", None)
     if cache is not None:
@@ -57,7 +46,7 @@ def _debs(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory)
 def amd64_root(
     tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config, wheel_dir: Path
 ) -> Path:
-    wheel = _wheel(wheel_dir, "x86_64")
+    wheel = numpy_wheel(wheel_dir, "x86_64")
     return _image(
         tmp_path_factory.mktemp("image"), _debs(pytestconfig, tmp_path_factory), "amd64", wheel
     )
@@ -67,7 +56,7 @@ def amd64_root(
 def arm64_root(
     tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config, wheel_dir: Path
 ) -> Path:
-    wheel = _wheel(wheel_dir, "aarch64")
+    wheel = numpy_wheel(wheel_dir, "aarch64")
     return _image(
         tmp_path_factory.mktemp("image"), _debs(pytestconfig, tmp_path_factory), "arm64", wheel
     )

@@ -17,7 +17,17 @@ import subprocess
 import urllib.request
 from pathlib import Path
 
-__all__ = ["PACKAGES", "build_root", "debs_for", "install_wheel", "make_venv_in_root"]
+from tests.conftest import NUMPY
+from tests.support.envs import download_wheel
+
+__all__ = [
+    "PACKAGES",
+    "build_root",
+    "debs_for",
+    "install_wheel",
+    "make_venv_in_root",
+    "numpy_wheel",
+]
 
 PACKAGES = (
     "libc6",
@@ -155,3 +165,13 @@ def install_wheel(root: Path, wheel: Path, where: str = "/opt/app") -> None:
     )
     with WheelFile.open(wheel) as source:
         install(source, destination, additional_metadata={"INSTALLER": b"pip\n"})
+
+
+def numpy_wheel(wheel_dir: Path, machine: str) -> Path:
+    """numpy for CPython 3.11 on ``machine`` (one download, kept in pytest's cache)."""
+    version = NUMPY.split("==")[1]
+    pattern = f"numpy-{version}-cp311-cp311-*{machine}.whl"
+    if not any(wheel_dir.glob(pattern)):
+        platform = f"manylinux_2_17_{machine}"
+        download_wheel(wheel_dir, NUMPY, python_version="3.11", platform=platform)
+    return next(wheel_dir.glob(pattern))

@@ -35,6 +35,7 @@ from urllib.parse import unquote, urlparse
 
 from verify_env.binary.extensions import tagged_suffix
 from verify_env.checks.interface import CheckResult, Context
+from verify_env.checks.startup import cannot_start
 from verify_env.files import read_regular
 from verify_env.finding import Finding, Severity, Skip
 from verify_env.inventory import Distribution
@@ -49,6 +50,8 @@ CODES = (
     "pth-executable",
     "site-customize",
     "distributions-unseen",
+    "base-interpreter-missing",
+    "interpreter-fails",
 )
 
 _VERSIONED = re.compile(r"(?:^|/)(?:lib/)?python(\d+)\.(\d+)t?(?:/|$)")
@@ -492,6 +495,7 @@ def run(ctx: Context) -> CheckResult:
             result.findings.append(finding)
     result.findings.extend(_shadowing(entries, ctx, suffixes))
     result.findings.extend(_startup_code(ctx))
+    result.findings.extend(cannot_start(target))
     unseen = _unseen(ctx)
     if unseen is not None:
         result.findings.append(unseen)

@@ -22,11 +22,13 @@ _MAX_LINKS = 40
 class RootFS:
     """One image root: host path <-> path inside the image, and link resolution inside it."""
 
-    __slots__ = ("_memo", "root")
+    __slots__ = ("_base", "_memo", "root")
 
     def __init__(self, root: str) -> None:
         self.root = os.path.realpath(root)
         """The root directory on this machine, itself resolved (the host's own links)."""
+        self._base = self.root.rstrip("/")
+        """`root` without its trailing slash ("" for ``/``): what inner paths are appended to."""
         self._memo: dict[str, str] = {}
 
     def host(self, inner: str) -> str:
@@ -36,18 +38,18 @@ class RootFS:
         norm = os.path.normpath("/" + rel)
         while norm.startswith("//"):
             norm = norm[1:]
-        return self.root if norm == "/" else self.root + norm
+        return self.root if norm == "/" else self._base + norm
 
     def contains(self, path: str) -> bool:
         """Whether a host path lies lexically under the root."""
-        return path == self.root or path.startswith(self.root + os.sep)
+        return path == self.root or path.startswith(self._base + os.sep)
 
     def inner(self, path: str) -> str:
         """The path inside the image of a host path under the root (``/`` for the root)."""
         if path == self.root:
             return "/"
-        if path.startswith(self.root + os.sep):
-            return path[len(self.root) :]
+        if path.startswith(self._base + os.sep):
+            return path[len(self._base) :]
         return path
 
     def resolve(self, path: str) -> str:
@@ -70,7 +72,7 @@ class RootFS:
                 if done:
                     done.pop()
                 continue
-            here = self.root + "/" + "/".join([*done, part])
+            here = self._base + "/" + "/".join([*done, part])
             try:
                 target = os.readlink(here)
             except OSError:  # not a link, or absent: taken as spelled
@@ -84,4 +86,4 @@ class RootFS:
                 done = []
             todo.extend(reversed([p for p in target.split("/") if p not in ("", ".")]))
         rest = list(reversed(todo))
-        return self.root + "/" + "/".join([*done, *rest]) if done or rest else self.root
+        return self._base + "/" + "/".join([*done, *rest]) if done or rest else self.root

@@ -85,6 +85,9 @@ class Target:
     """The venv's ``pyvenv.cfg``, when the target is a venv described from files."""
     home: str | None = None
     """``pyvenv.cfg``'s ``home``: the base interpreter's directory (as the file spells it)."""
+    fallback: str | None = None
+    """Why the facts were read from files although an interpreter was to be asked: what
+    running it said (`verify_env.target.fallback`); the ``paths`` check reports it."""
 
     @property
     def tag_set(self) -> frozenset[str]:
@@ -203,6 +206,7 @@ def _from_facts(facts: Mapping[str, object], note: str | None) -> Target:
         stdlib=facts.get("stdlib"),  # type: ignore[arg-type]
         pyvenv_cfg=facts.get("pyvenv_cfg"),  # type: ignore[arg-type]
         home=facts.get("home"),  # type: ignore[arg-type]
+        fallback=facts.get("fallback"),  # type: ignore[arg-type]
     )
 
 
@@ -319,24 +323,26 @@ def start_target(
     if python and prefix:
         raise UsageError("--python and --prefix name two targets; give one")
     if python:
-        return _later(_probe(python), None)
+        return _started(python, None)
     if prefix:
         if not os.path.isdir(prefix):
             raise UsageError(f"--prefix {prefix!r}: not a directory")
         exe = interpreter_in(prefix)
+        if exe is None and os.path.isfile(os.path.join(prefix, "pyvenv.cfg")):
+            return _started(os.path.join(prefix, "bin", "python"), None)  # its base is gone?
         if exe is None:
             if not os.path.isdir(os.path.join(prefix, "conda-meta")):
                 raise UsageError(f"--prefix {prefix!r}: no bin/python and no conda-meta inside")
             target = _prefix_without_python(os.path.abspath(prefix), None)
             return lambda: target
-        return _later(_probe(exe), None)
+        return _started(exe, None)
     other = activated_environment(environ)
     if other is not None:
         other_prefix, exe, note = other
         if exe is None:
             target = _prefix_without_python(other_prefix, note)
             return lambda: target
-        return _later(_probe(exe), note)
+        return _started(exe, note)
     return _later(lambda: introspect.collect(None, script_mode=True), None)
 
 
@@ -344,13 +350,52 @@ def static_target(root: str, python: str, note: str | None = None) -> Target:
     """The target of the interpreter at ``python`` inside the image at ``root``, described from
     its files (`verify_env.target.static`): nothing of the image runs."""
     from verify_env.loader.rootfs import RootFS
+    from verify_env.target.fallback import describe_broken
     from verify_env.target.static import describe_files
 
-    return _from_facts(describe_files(RootFS(root), python), note)
+    fs = RootFS(root)
+    try:
+        return _from_facts(describe_files(fs, python), note)
+    except ProbeError as exc:  # a venv whose base is gone: described from the venv alone
+        return _from_facts(describe_broken(fs, python, str(exc)), note)
 
 
-def _later(facts: PendingFacts, note: str | None) -> Callable[[], Target]:
-    return lambda: _from_facts(facts(), note)
+def _fallback(python: str, failure: ProbeError, note: str | None) -> Target:
+    """The target of an interpreter that cannot run, from its files; ``failure`` again when
+    they describe nothing (no venv, no interpreter there)."""
+    from verify_env.loader.rootfs import RootFS
+    from verify_env.target.fallback import describe_broken
+
+    try:
+        facts = describe_broken(RootFS("/"), os.path.abspath(python), str(failure))
+    except ProbeError:
+        raise failure from None
+    why = f"{python} cannot run; its environment was described from its files"
+    return _from_facts(facts, f"{note}; {why}" if note else why)
+
+
+def _started(python: str, note: str | None) -> Callable[[], Target]:
+    """The probe of ``python`` started; a target from its files when it cannot run."""
+    try:
+        pending = _probe(python)
+    except ProbeError as exc:
+        target = _fallback(python, exc, note)
+        return lambda: target
+    return _later(pending, note, python)
+
+
+def _later(
+    facts: PendingFacts, note: str | None, python: str | None = None
+) -> Callable[[], Target]:
+    def target() -> Target:
+        try:
+            return _from_facts(facts(), note)
+        except ProbeError as exc:
+            if python is None:
+                raise
+            return _fallback(python, exc, note)
+
+    return target
 
 
 def resolve_target(

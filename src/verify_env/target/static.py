@@ -33,7 +33,7 @@ from verify_env.files import read_regular
 from verify_env.loader.rootfs import RootFS
 from verify_env.target import introspect
 
-__all__ = ["describe_files", "manylinux_platforms", "read_pyvenv_cfg"]
+__all__ = ["describe_files", "libc_of", "manylinux_platforms", "read_pyvenv_cfg", "tags_for"]
 
 _SYSCONFIG_CAP = 4 << 20
 """Bytes read of a ``_sysconfigdata`` module (the real ones are ~50 KB)."""
@@ -89,7 +89,7 @@ def manylinux_platforms(
     return out
 
 
-def _tags(version: tuple[int, int], abi: str, platforms: list[str]) -> list[str]:
+def tags_for(version: tuple[int, int], abi: str, platforms: list[str]) -> list[str]:
     from packaging import tags
 
     out = list(tags.cpython_tags(version, [abi], platforms))
@@ -132,6 +132,19 @@ def _find_libc(fs: RootFS, arch: str, elf_class: int) -> str | None:
         if _is_file(real):
             return real
     return None
+
+
+def libc_of(
+    fs: RootFS, loader: str | None, arch: str, elf_class: int
+) -> tuple[str | None, tuple[int, int] | None, tuple[int, int] | None]:
+    """(libc family, glibc version, musl version) of a program whose PT_INTERP is ``loader``:
+    ``ld-musl-*`` is musl's (its version in the loader), any other loader glibc's (its version
+    from the image's ``libc.so.6``)."""
+    if not loader:
+        return None, None, None
+    if "ld-musl" in loader:
+        return "musl", None, _musl_version(fs.resolve(loader))
+    return "glibc", _glibc_version(_find_libc(fs, arch, elf_class)), None
 
 
 def _sysconfig_vars(stdlib: str, multiarch_hint: str) -> dict[str, object]:
@@ -244,13 +257,7 @@ def describe_files(fs: RootFS, python: str, note: str | None = None) -> dict[str
         raise ProbeError(f"{inner_exe!r} in {fs.root}: no standard library found under {base!r}")
     major, minor, stdlib = stdlibs[0]
     version = f"{major}.{minor}"
-    libc_family, glibc, musl = None, None, None
-    loader = info.interpreter or ""
-    if "ld-musl" in loader:
-        libc_family, musl = "musl", _musl_version(fs.resolve(loader))
-    elif loader:
-        libc_family = "glibc"
-        glibc = _glibc_version(_find_libc(fs, arch, info.header.elf_class))
+    libc_family, glibc, musl = libc_of(fs, info.interpreter, arch, info.header.elf_class)
     libc_version = glibc or musl
     multiarch = f"{arch}-linux-{'musl' if musl else 'gnu'}"
     config = _sysconfig_vars(stdlib, multiarch)
@@ -312,7 +319,7 @@ def describe_files(fs: RootFS, python: str, note: str | None = None) -> dict[str
         "stdlib": stdlib,
         "platstdlib": stdlib,
         "env": {},
-        "tags": _tags((major, minor), abi, platforms),
+        "tags": tags_for((major, minor), abi, platforms),
         "markers": {
             "implementation_name": "cpython",
             "implementation_version": full,
