@@ -242,6 +242,10 @@ def describe_files(fs: RootFS, python: str, note: str | None = None) -> dict[str
     except elf.ElfFormatError as exc:
         raise ProbeError(f"{inner_exe!r} in {fs.root} is not an interpreter: {exc}") from None
     arch = _arch(info.header)
+    binary = read_regular(real, _BINARY_CAP) or b""
+    if not any(n.startswith("libpython") for n in info.needed) and b"Py_BytesMain" not in binary:
+        # CPython's main() is Py_BytesMain, in the program or the libpython it links
+        raise ProbeError(f"{inner_exe!r} in {fs.root} is not a Python interpreter")
     real_inner = fs.inner(real)
     venv_prefix = os.path.dirname(exe_dir) if cfg is not None else None
     home = cfg.get("home") if cfg else None
@@ -272,7 +276,7 @@ def describe_files(fs: RootFS, python: str, note: str | None = None) -> dict[str
     if m is not None:
         micro = int(m[1])
     else:  # the version string compiled into the interpreter: b"\x003.11.2\x00"
-        compiled = _version_in(real, rb"\x00" + re.escape(version.encode()) + rb"\.(\d+)\x00")
+        compiled = re.search(rb"\x00" + re.escape(version.encode()) + rb"\.(\d+)\x00", binary)
         micro = int(compiled[1]) if compiled else 0
     site_py = read_regular(os.path.join(stdlib, "site.py"), 1 << 20) or b""
     debian = b"dist-packages" in site_py
