@@ -117,7 +117,7 @@ class Session:
         from verify_env.loader.rootfs import RootFS
         from verify_env.report import merged
         from verify_env.target.discover import MAX_ENVIRONMENTS, discover
-        from verify_env.target.model import static_target
+        from verify_env.target.model import static_target, unusable_target
 
         if not os.path.isdir(root):
             raise UsageError(f"--root {root!r}: not a directory")
@@ -157,8 +157,7 @@ class Session:
             except ProbeError as exc:
                 if python is not None:
                     raise
-                notes.append(f"{exe}: not verified: {exc}")
-                continue
+                target = unusable_target(fs.root, exe, str(exc))
             report = verify(
                 target,
                 checks,

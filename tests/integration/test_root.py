@@ -215,3 +215,27 @@ def test_root_usage_errors(tmp_path: Path, amd64_root: Path) -> None:
     fix = run_cli("--root", str(amd64_root), "--fix")
     assert fix.returncode == 2
     assert "--root takes --python PATH-IN-ROOT" in fix.stderr
+
+
+def test_an_image_whose_python_cannot_start(
+    amd64_root: Path, tmp_path: Path, cache_dir: Path
+) -> None:
+    """Not a pass: an interpreter without its standard library, then a venv whose base
+    interpreter is gone, each reported from the image's files."""
+    root = Path(shutil.copytree(amd64_root, tmp_path / "image", symlinks=True))
+    shutil.rmtree(root / "usr/lib/python3.11")
+    run = run_cli("--root", str(root), "--format", "json", cache_dir=cache_dir)
+    assert run.returncode == 1, run.stderr
+    validate(run.report)
+    fails = {f["environment"]: f for f in run.findings if f["code"] == "interpreter-fails"}
+    assert set(fails) == {"/usr", "/opt/app"}
+    assert "no standard library found under '/usr'" in fails["/usr"]["message"]
+
+    (root / "usr/bin/python3.11").unlink()
+    run = run_cli("--root", str(root), "--format", "json", cache_dir=cache_dir)
+    assert run.returncode == 1, run.stderr
+    assert [e["name"] for e in run.report["environments"]] == ["/opt/app"]
+    missing = run.find("base-interpreter-missing")
+    assert missing["environment"] == "/opt/app"
+    assert "home = '/usr/bin' holds no python3.11" in missing["message"]
+    assert not [f for f in run.findings if f["code"] in ("missing-file", "hash-mismatch")]

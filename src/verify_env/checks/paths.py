@@ -477,6 +477,7 @@ def _unseen(ctx: Context) -> Finding | None:
 def run(ctx: Context) -> CheckResult:
     result = CheckResult()
     target = ctx.target
+    result.findings.extend(cannot_start(target))
     if target.executable is None or target.version is None:
         result.skips.append(Skip(NAME, None, None, "the prefix holds no Python interpreter"))
         return result
@@ -495,7 +496,6 @@ def run(ctx: Context) -> CheckResult:
             result.findings.append(finding)
     result.findings.extend(_shadowing(entries, ctx, suffixes))
     result.findings.extend(_startup_code(ctx))
-    result.findings.extend(cannot_start(target))
     unseen = _unseen(ctx)
     if unseen is not None:
         result.findings.append(unseen)

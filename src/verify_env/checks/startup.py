@@ -42,10 +42,10 @@ def cannot_start(target: Target) -> list[Finding]:
                     f"{prefix} (then reinstall its requirements)",
                 )
             ]
-    if target.fallback is None or target.root is not None:  # --root runs nothing: no verdict
+    if target.fallback is None:
         return []
     exe = target.executable or ""
-    base = target.home or os.path.dirname(os.path.dirname(target.real(exe)))
+    base = target.home or os.path.dirname(os.path.dirname(target.shown(target.real(exe))))
     return [
         Finding(
             NAME,
@@ -55,7 +55,7 @@ def cannot_start(target: Target) -> list[Finding]:
             None,
             None,
             exe or None,
-            f"{exe} cannot start: {target.fallback}",
+            f"{target.shown(exe)} cannot start: {target.fallback}",
             f"reinstall the Python in {base}, or recreate the environment",
         )
     ]

@@ -43,8 +43,13 @@ def _is_file(path: str) -> bool:
 
 
 def _interpreter_of(fs: RootFS, prefix: str) -> str | None:
+    """The prefix's ``bin/python``: a file, or for a venv also a link to nothing (its base
+    interpreter gone: verified from its files, and said so)."""
+    venv = os.path.isfile(fs.resolve(f"{prefix}/pyvenv.cfg"))
     for rel in ("bin/python", "bin/python3"):
-        if _is_file(fs.resolve(f"{prefix}/{rel}")):
+        if _is_file(fs.resolve(f"{prefix}/{rel}")) or (
+            venv and os.path.islink(fs.host(f"{prefix}/{rel}"))
+        ):
             return f"{prefix}/{rel}"
     return None
 

@@ -25,6 +25,7 @@ __all__ = [
     "site_dirs_here",
     "start_target",
     "static_target",
+    "unusable_target",
 ]
 
 PROBE_TIMEOUT = 60.0
@@ -358,6 +359,20 @@ def static_target(root: str, python: str, note: str | None = None) -> Target:
         return _from_facts(describe_files(fs, python), note)
     except ProbeError as exc:  # a venv whose base is gone: described from the venv alone
         return _from_facts(describe_broken(fs, python, str(exc)), note)
+
+
+def unusable_target(root: str, python: str, reason: str) -> Target:
+    """An interpreter of the image at ``root`` that its files cannot describe (no standard
+    library, not a Python …): a target with no facts but why, so that the ``paths`` check
+    reports it (`Target.fallback`) instead of the run passing over it."""
+    from verify_env.loader.rootfs import RootFS
+
+    fs = RootFS(root)
+    exe = fs.host(python)
+    prefix = fs.host(os.path.dirname(os.path.dirname(fs.inner(exe))))
+    return dataclasses.replace(
+        _prefix_without_python(prefix, None), executable=exe, root=fs.root, fallback=reason
+    )
 
 
 def _fallback(python: str, failure: ProbeError, note: str | None) -> Target:
