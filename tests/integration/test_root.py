@@ -149,6 +149,11 @@ def test_damage_in_an_x86_64_image_is_found_inside_it(
     # Debian's standard library, damaged: only dpkg's md5sums know it
     decoder = root / "usr/lib/python3.11/json/decoder.py"
     decoder.write_bytes(decoder.read_bytes().replace(b"JSONDecodeError", b"JSONDecodeErrox", 1))
+    # a file moved and linked back absolutely: the image's /srv, which this machine lacks
+    (root / "srv").mkdir()
+    shutil.move(site / "numpy/version.py", root / "srv/version.py")
+    os.symlink("/srv/version.py", site / "numpy/version.py")
+    assert not Path("/srv/version.py").exists()
     # code that would run at every start-up of the image's python
     (site / "startup.pth").write_text(f"import os; open({str(tmp_path / MARKER)!r}, 'w')\n")
     (site / "sitecustomize.py").write_text(f"open({str(tmp_path / MARKER)!r}, 'w')\n")
@@ -164,6 +169,9 @@ def test_damage_in_an_x86_64_image_is_found_inside_it(
         f["message"].split("'")[1] for f in run.report["findings"] if f["code"] == "missing-library"
     }
     assert missing == {openblas.name, "libstdc++.so.6"}
+    linked = [f for f in run.findings if f["path"] == "numpy/version.py"]
+    assert [(f["code"], f["severity"]) for f in linked] == [("record-malformed", "warning")]
+    assert "outside the environment; not opened" in linked[0]["message"]
     stdlib = run.find("hash-mismatch", "json/decoder.py")
     assert stdlib["installer"] == "dpkg"
     assert stdlib["distribution"] == "libpython3.11-stdlib"

@@ -157,12 +157,15 @@ def _inside(target: Target, dist: Distribution) -> Distribution:
     fs = RootFS(target.root)
     base = fs.inner(os.path.normpath(dist.root))
     moved = []
+    islink = os.path.islink
     for f in dist.files:
         if fs.contains(f.location) and not os.path.isabs(f.path) and ".." not in f.path:
-            moved.append(f)
-            continue
-        inner = f.path if os.path.isabs(f.path) else base + "/" + f.path
-        moved.append(f._replace(location=fs.host(inner)))
+            location = f.location
+        else:
+            location = fs.host(f.path if os.path.isabs(f.path) else base + "/" + f.path)
+        if f.kind is not FileKind.SOFTLINK and islink(location):  # the image's file it names
+            location = fs.resolve(location)
+        moved.append(f if location == f.location else f._replace(location=location))
     return dataclasses.replace(dist, files=tuple(moved))
 
 

@@ -122,8 +122,14 @@ def _version_pair(text: str | None) -> tuple[int, int] | None:
 
 
 def _site_dirs(facts: Mapping[str, object]) -> tuple[str, ...]:
-    """Site dirs first, then other sys.path dirs outside the standard library, deduplicated."""
-    stdlib = {os.path.realpath(str(p)) for p in (facts.get("stdlib"), facts.get("platstdlib")) if p}
+    """Site dirs first, then other sys.path dirs outside the standard library, deduplicated
+    (links followed inside the image for ``--root``)."""
+    realpath = os.path.realpath
+    if facts.get("root"):
+        from verify_env.loader.rootfs import RootFS
+
+        realpath = RootFS(str(facts["root"])).resolve
+    stdlib = {realpath(str(p)) for p in (facts.get("stdlib"), facts.get("platstdlib")) if p}
     seen: set[str] = set()
     out: list[str] = []
     declared: list[str] = [str(p) for p in facts.get("site_packages") or ()]  # type: ignore[attr-defined]
@@ -133,7 +139,7 @@ def _site_dirs(facts: Mapping[str, object]) -> tuple[str, ...]:
     for entry, is_site in [(p, True) for p in declared] + [(p, False) for p in others]:
         if not entry:
             continue
-        real = os.path.realpath(entry)
+        real = realpath(entry)
         if real in seen or not os.path.isdir(real):
             continue
         # the stdlib and what lives beside it (lib-dynload) hold no distributions
