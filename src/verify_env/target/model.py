@@ -124,7 +124,7 @@ def _version_pair(text: str | None) -> tuple[int, int] | None:
 def _site_dirs(facts: Mapping[str, object]) -> tuple[str, ...]:
     """Site dirs first, then other sys.path dirs outside the standard library, deduplicated
     (links followed inside the image for ``--root``)."""
-    realpath = os.path.realpath
+    realpath: Callable[[str], str] = os.path.realpath
     if facts.get("root"):
         from verify_env.loader.rootfs import RootFS
 
