@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from verify_env.errors import ProbeError, UsageError
+from verify_env.errors import InterpreterFailed, ProbeError, UsageError
 from verify_env.target import introspect
 from verify_env.target.interpreter import activated_environment, default_interpreter, interpreter_in
 
@@ -266,11 +266,11 @@ def _probe(python: str) -> PendingFacts:
     try:
         proc = sandbox.start(probe_command(python))
     except FileNotFoundError:
-        raise ProbeError(f"{python!r}: no such interpreter") from None
+        raise InterpreterFailed(f"{python!r}: no such interpreter") from None
     except PermissionError:
-        raise ProbeError(f"{python!r}: not executable") from None
+        raise InterpreterFailed(f"{python!r}: not executable") from None
     except OSError as exc:
-        raise ProbeError(f"{python!r} could not be run: {exc.strerror or exc}") from None
+        raise InterpreterFailed(f"{python!r} could not be run: {exc.strerror or exc}") from None
 
     def facts() -> dict[str, object]:
         done = sandbox.finish(proc, PROBE_TIMEOUT, PROBE_OUTPUT_CAP)
@@ -284,7 +284,7 @@ def _probe(python: str) -> PendingFacts:
         if done.returncode != 0:
             err = done.stderr.decode("utf-8", "replace")
             last = (err.strip().splitlines() or ["no output"])[-1]
-            raise ProbeError(
+            raise InterpreterFailed(
                 f"{python!r} failed to describe itself (exit {done.returncode}): {last}"
             )
         try:
@@ -399,7 +399,7 @@ def _started(python: str, note: str | None) -> Callable[[], Target]:
     """The probe of ``python`` started; a target from its files when it cannot run."""
     try:
         pending = _probe(python)
-    except ProbeError as exc:
+    except InterpreterFailed as exc:
         target = _fallback(python, exc, note)
         return lambda: target
     return _later(pending, note, python)
@@ -411,7 +411,7 @@ def _later(
     def target() -> Target:
         try:
             return _from_facts(facts(), note)
-        except ProbeError as exc:
+        except InterpreterFailed as exc:
             if python is None:
                 raise
             return _fallback(python, exc, note)
