@@ -105,6 +105,15 @@ def merged(named: list[tuple[str, Report]], notes: tuple[str, ...] = ()) -> Repo
             Environment(name, report.target, report.summary, report.errors, report.warnings)
         )
     first = named[0][1]
+    facts: dict[str, Any] = {}
+    for name, report in named:  # each environment's sections; lists joined, entries named
+        for section, value in report.facts.items():
+            if isinstance(value, list):
+                facts.setdefault(section, []).extend(
+                    {**v, "environment": name} if isinstance(v, dict) else v for v in value
+                )
+            else:
+                facts.setdefault(section, value)
     summary = Summary(
         sum(r.summary.distributions for _, r in named),
         sum(r.summary.files for _, r in named),
@@ -118,7 +127,7 @@ def merged(named: list[tuple[str, Report]], notes: tuple[str, ...] = ()) -> Repo
         tuple(s for _, r in named for s in r.skips),
         summary,
         (*notes, *dict.fromkeys(n for _, r in named for n in r.notes)),
-        first.facts,
+        facts,
         tuple(d for _, r in named for d in r.details),
         tuple(envs),
     )

@@ -85,6 +85,7 @@ def _blas(report: Report, verbose: bool) -> list[str]:
         provider = str(e.get("provider") or "none")
         if provider.startswith(report.target.prefix + "/"):
             provider = provider[len(report.target.prefix) + 1 :]
+        provider = report.target.shown(provider)  # --root: the path inside the image
         groups[(str(e.get("distribution")), provider, what)].append(str(e.get("consumer")))
     lines = ["", "BLAS/LAPACK (consumers -> provider):"]
     for (dist, provider, what), consumers in groups.items():
