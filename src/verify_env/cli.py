@@ -36,6 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--python", metavar="PATH", help="verify the environment of this interpreter"
     )
     where.add_argument("--prefix", metavar="DIR", help="verify this prefix (venv or conda env)")
+    parser.add_argument(
+        "--root",
+        metavar="DIR",
+        help="verify the Python environments of the image unpacked at DIR (every one found, or "
+        "the one --python names inside it) without running anything from it, any architecture",
+    )
     add_run_options(parser)
     parser.add_argument("--write-baseline", metavar="FILE", help=argparse.SUPPRESS)
     parser.add_argument(
@@ -190,9 +196,30 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
         bar = ProgressBar()
     session = Session(settings, progress=bar, write_baseline=args.write_baseline)
-    pending = session.start(args.python, args.prefix)
     from verify_env.render.output import present
 
+    if args.root is not None:
+        if args.prefix is not None or args.fix:
+            from verify_env.errors import UsageError
+
+            what = "--prefix" if args.prefix is not None else "--fix"
+            raise UsageError(
+                f"--root takes --python PATH-IN-ROOT to name one environment, not {what}"
+            )
+        try:
+            outcome = session.run_root(args.root, args.python)
+        finally:
+            if bar is not None:
+                bar.close()
+        return present(
+            outcome,
+            settings,
+            "verify-env",
+            verbose=args.verbose,
+            quiet=args.quiet,
+            color=args.color,
+        )
+    pending = session.start(args.python, args.prefix)
     target = pending()
     try:
         outcome = session.run(target)

@@ -498,6 +498,35 @@ CODES: dict[str, Code] = {
             fix="Check that --python/--prefix names the environment's own interpreter; "
             "recreate the environment if its interpreter is damaged.",
         ),
+        Code(
+            "base-interpreter-missing",
+            "paths",
+            _E,
+            "the venv's base interpreter is gone: its python cannot start",
+            detail="`pyvenv.cfg`'s `home` holds no `pythonX.Y`, `python3` or `python`; the "
+            "environment is then described from its files and the file checks still run",
+            why="A venv's `bin/python` is a link to (or a copy that needs) the interpreter "
+            "it was made from; upgrading or removing that Python (pyenv, Homebrew, a "
+            "multi-stage image) leaves every program of the venv failing with `No such file "
+            "or directory`, whatever its packages.",
+            fix="Recreate the venv with an installed Python of the same version "
+            "(`python3.X -m venv --clear PREFIX`) and reinstall its requirements; or "
+            "reinstall that Python where `home` says.",
+        ),
+        Code(
+            "interpreter-fails",
+            "paths",
+            _E,
+            "the interpreter exits with an error before running any code",
+            detail="the isolated probe (`-I -S -B`, no package code) failed; its last line of "
+            "stderr is quoted, and the environment is described from its files instead",
+            why="An interpreter that cannot start (a damaged standard library raising "
+            "`SyntaxError`, a missing `libpython`) breaks every program of the environment "
+            "before any package is imported.",
+            fix="Reinstall the Python the environment is built on (for a venv, the one its "
+            "`pyvenv.cfg` `home` names; `apt-get install --reinstall` for Debian's), or "
+            "recreate the environment.",
+        ),
     )
 }
 
@@ -530,6 +559,8 @@ class Finding:
     location: str | None = None
     """The absolute path on disk of `path`, when it names a file (filled in by `verify`), for
     baselines and SARIF; never rendered as the finding's path."""
+    environment: str | None = None
+    """``--root``: the environment of the image it belongs to (its prefix inside the image)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -137,6 +137,74 @@ class Session:
             + "; each killed whole at the end"
         )
 
+    def run_root(self, root: str, python: str | None = None) -> Outcome:
+        """Verify the environments of the image unpacked at ``root`` (issue 21): the one
+        ``python`` names (a path inside the image), else every one `discover` finds. Their
+        facts come from files (`verify_env.target.static`), every path is resolved inside the
+        image, and nothing of it runs: the checks that would (``imports``, ``--blas-probe``)
+        are left out with a note saying so."""
+        import os
+
+        from verify_env.errors import ProbeError, UsageError
+        from verify_env.loader.rootfs import RootFS
+        from verify_env.report import merged
+        from verify_env.target.discover import MAX_ENVIRONMENTS, discover
+        from verify_env.target.model import static_target, unusable_target
+
+        if not os.path.isdir(root):
+            raise UsageError(f"--root {root!r}: not a directory")
+        fs = RootFS(root)
+        notes: list[str] = []
+        if python is not None:
+            pythons = [python]
+        else:
+            pythons, cut = discover(fs)
+            if not pythons:
+                raise UsageError(f"--root {root!r}: no Python environment found in it")
+            if cut:
+                notes.append(
+                    f"--root: the search for environments stopped at its bound "
+                    f"(at most {MAX_ENVIRONMENTS}); name one with --python PATH-IN-ROOT"
+                )
+        checks = self.checks
+        if "imports" in checks:
+            checks = tuple(c for c in checks if c != "imports")
+            notes.append(
+                "imports: cannot run in --root mode: it imports the image's packages with its "
+                "interpreter, which runs the image's code (and may be built for another machine)"
+            )
+        options = self.options
+        if options.blas_probe:
+            import dataclasses
+
+            options = dataclasses.replace(options, blas_probe=False)
+            notes.append(
+                "--blas-probe: cannot run in --root mode: it calls the image's BLAS libraries "
+                "in a process of the image's interpreter"
+            )
+        named: list[tuple[str, Report]] = []
+        for exe in pythons:
+            try:
+                target = static_target(fs.root, exe)
+            except ProbeError as exc:
+                if python is not None:
+                    raise
+                target = unusable_target(fs.root, exe, str(exc))
+            report = verify(
+                target,
+                checks,
+                jobs=self.settings.jobs,
+                use_cache=not self.settings.no_cache,
+                progress=self.progress,
+                options=options,
+            )
+            named.append((fs.inner(target.prefix), report))
+        if not named:
+            raise UsageError(
+                f"--root {root!r}: no environment in it could be described: {notes[-1]}"
+            )
+        return self._outcome(merged(named, tuple(notes)))
+
     def run(
         self,
         target: Target,

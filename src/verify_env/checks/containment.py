@@ -23,8 +23,8 @@ __all__ = ["escapes", "readable_files", "resolved_roots", "roots_of"]
 
 def roots_of(dist: Distribution, prefix: str) -> tuple[str, ...]:
     """Where a distribution's recorded files may legitimately live."""
-    if dist.installer == "dpkg":
-        return (os.sep,)
+    if dist.installer == "dpkg":  # the whole system, or the whole image under --root
+        return (dist.root.rstrip(os.sep) + os.sep,)
     roots = {os.path.normpath(prefix), os.path.normpath(dist.root)}
     if dist.site_dir:
         parts = os.path.normpath(dist.site_dir).split(os.sep)

@@ -35,6 +35,7 @@ from urllib.parse import unquote, urlparse
 
 from verify_env.binary.extensions import tagged_suffix
 from verify_env.checks.interface import CheckResult, Context
+from verify_env.checks.startup import cannot_start
 from verify_env.files import read_regular
 from verify_env.finding import Finding, Severity, Skip
 from verify_env.inventory import Distribution
@@ -49,6 +50,8 @@ CODES = (
     "pth-executable",
     "site-customize",
     "distributions-unseen",
+    "base-interpreter-missing",
+    "interpreter-fails",
 )
 
 _VERSIONED = re.compile(r"(?:^|/)(?:lib/)?python(\d+)\.(\d+)t?(?:/|$)")
@@ -474,6 +477,7 @@ def _unseen(ctx: Context) -> Finding | None:
 def run(ctx: Context) -> CheckResult:
     result = CheckResult()
     target = ctx.target
+    result.findings.extend(cannot_start(target))
     if target.executable is None or target.version is None:
         result.skips.append(Skip(NAME, None, None, "the prefix holds no Python interpreter"))
         return result

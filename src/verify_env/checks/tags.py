@@ -140,7 +140,7 @@ class _Interpreter:
             self.reason = "no interpreter"
             return
         try:
-            with open(os.path.realpath(target.executable), "rb") as fh:
+            with open(target.real(target.executable), "rb") as fh:
                 head = fh.read(64)
             self.header = elf.read_header(head)
         except (OSError, elf.ElfFormatError) as exc:

@@ -100,9 +100,74 @@ def _judge_by_os(dist: Distribution, dpkg: DpkgDatabase, claimed: set[str]) -> D
         os_package=package,
         files=files,
         problems=(),
-        root="/",
+        root=dpkg.root or "/",
         hint=f"apt-get install --reinstall {' '.join(packages)}",
     )
+
+
+def _stdlib_packages(target: Target, dpkg: DpkgDatabase, claimed: set[str]) -> list[Distribution]:
+    """The OS packages that installed the target's standard library, judged by their md5sums
+    (``dpkg -V``): a damaged ``json/decoder.py`` of Debian's Python breaks every program that
+    imports it, and no Python record lists it. Only the files below the standard library
+    directory are taken, its compiled modules (``lib-dynload``) left to the OS: what they link
+    against is the distro's business, not an installed distribution's."""
+    if target.stdlib is None or not dpkg.present:
+        return []
+    stdlib = os.path.normpath(target.stdlib)
+    shown = target.shown(stdlib)
+    if not shown.startswith("/usr/") or shown.startswith("/usr/local/"):
+        return []  # Debian installs only below /usr, never /usr/local: no table read needed
+    base, dynload = stdlib + os.sep, os.path.join(stdlib, "lib-dynload") + os.sep
+    out = []
+    for stem in dpkg.stems_under(stdlib):
+        if stem in claimed:
+            continue
+        claimed.add(stem)
+        files = tuple(
+            f
+            for f in dpkg.files(stem)
+            if f.location.startswith(base) and not f.location.startswith(dynload)
+        )
+        if not files:
+            continue
+        package = dpkg.package_name(stem)
+        out.append(
+            Distribution(
+                name=package,
+                key=package,
+                version=dpkg.version(stem) or "",
+                installer="dpkg",
+                source="os-package",
+                root=dpkg.root or "/",
+                metadata_dir=None,
+                site_dir=None,
+                files=files,
+                os_package=package,
+                hint=f"apt-get install --reinstall {package}",
+            )
+        )
+    return out
+
+
+def _inside(target: Target, dist: Distribution) -> Distribution:
+    """``--root``: a record's absolute rows (and rows climbing out with ``..``) name paths of
+    the image; each is taken inside it, as a chroot would, never on this machine."""
+    from verify_env.loader.rootfs import RootFS
+
+    assert target.root is not None
+    fs = RootFS(target.root)
+    base = fs.inner(os.path.normpath(dist.root))
+    moved = []
+    islink = os.path.islink
+    for f in dist.files:
+        if fs.contains(f.location) and not os.path.isabs(f.path) and ".." not in f.path:
+            location = f.location
+        else:
+            location = fs.host(f.path if os.path.isabs(f.path) else base + "/" + f.path)
+        if f.kind is not FileKind.SOFTLINK and islink(location):  # the image's file it names
+            location = fs.resolve(location)
+        moved.append(f if location == f.location else f._replace(location=location))
+    return dataclasses.replace(dist, files=tuple(moved))
 
 
 def _editable(dist: Distribution, links: set[str], python: str | None) -> Distribution:
@@ -146,6 +211,11 @@ def build_inventory(
     )
     conda = scan_conda_meta(conda_prefix) if conda_prefix else []
     owned_by_conda = _conda_owner(conda) if conda else {}
+    if dpkg is None and target.root is not None:
+        from verify_env.loader.rootfs import RootFS
+
+        fs = RootFS(target.root)
+        dpkg = DpkgDatabase(fs.resolve("/var/lib/dpkg"), fs.root)
     dpkg = dpkg if dpkg is not None else DpkgDatabase()
     claimed: set[str] = set()
     dists: list[Distribution] = list(conda)
@@ -171,9 +241,15 @@ def build_inventory(
                 )
             elif dist.installer in _OS_INSTALLERS and dpkg.present:
                 dist = _judge_by_os(dist, dpkg, claimed)
+            if target.root is not None and dist.installer != "dpkg":
+                dist = _inside(target, dist)
             dists.append(dist)
             if on_distribution is not None:
                 on_distribution(dist)
+    for dist in _stdlib_packages(target, dpkg, claimed):
+        dists.append(dist)
+        if on_distribution is not None:
+            on_distribution(dist)
     return Inventory(
         distributions=tuple(dists),
         site_dirs=target.site_dirs,

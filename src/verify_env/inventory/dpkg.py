@@ -27,6 +27,9 @@ class DpkgDatabase:
 
     admindir: str = DEFAULT_ADMINDIR
     """dpkg's administrative directory."""
+    root: str | None = None
+    """``--root``: the image the database describes. Its paths are then the image's
+    (``/usr/lib/...``) and stand for ``ROOT/usr/lib/...`` here; `admindir` is on this machine."""
     _owner: dict[str, str] | None = field(default=None, repr=False)
     """path -> info file stem (``pkg`` or ``pkg:arch``), loaded on first use."""
 
@@ -62,10 +65,29 @@ class DpkgDatabase:
         if not self.present:
             return None
         table = self._load()
+        if self.root is not None:
+            from verify_env.loader.rootfs import RootFS
+
+            fs = RootFS(self.root)
+            found = table.get(fs.inner(path).rstrip("/"))
+            return found if found is not None else table.get(fs.inner(fs.resolve(path)))
         found = table.get(path.rstrip("/"))
         if found is None:
             found = table.get(os.path.realpath(path))
         return found
+
+    def stems_under(self, directory: str) -> tuple[str, ...]:
+        """The packages that installed files below ``directory`` (the standard library's
+        packages), in name order."""
+        if not self.present:
+            return ()
+        inner = directory
+        if self.root is not None:
+            from verify_env.loader.rootfs import RootFS
+
+            inner = RootFS(self.root).inner(directory)
+        base = inner.rstrip("/") + "/"
+        return tuple(sorted({stem for p, stem in self._load().items() if p.startswith(base)}))
 
     def files(self, stem: str) -> tuple[RecordedFile, ...]:
         """The package's files with their recorded md5 digests."""
@@ -81,12 +103,27 @@ class DpkgDatabase:
                 continue
             if len(digest_hex) != 32:
                 continue
-            out.append(
-                RecordedFile(
-                    rel, os.path.normpath("/" + rel), "md5", digest_hex.lower(), None, hex=True
-                )
-            )
+            location = os.path.normpath("/" + rel)
+            if self.root is not None:
+                location = self.root + location
+            out.append(RecordedFile(rel, location, "md5", digest_hex.lower(), None, hex=True))
         return tuple(out)
+
+    def version(self, stem: str) -> str | None:
+        """The installed version of a package, from the ``status`` file."""
+        raw = read_regular(os.path.join(self.admindir, "status"), _MAX_INFO)
+        if raw is None:
+            return None
+        package, _, arch = stem.partition(":")
+        for para in raw.decode("utf-8", "replace").split("\n\n"):
+            fields = dict(
+                line.split(": ", 1) for line in para.splitlines() if ": " in line and line[0] != " "
+            )
+            if fields.get("Package") == package and (
+                not arch or fields.get("Architecture") == arch
+            ):
+                return fields.get("Version")
+        return None
 
     @staticmethod
     def package_name(stem: str) -> str:

@@ -41,7 +41,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from verify_env.binary import elf
+from verify_env.files import read_regular
 from verify_env.loader.ldcache import LdCache, read_ld_cache
+from verify_env.loader.rootfs import RootFS
 
 __all__ = [
     "Closure",
@@ -145,16 +147,20 @@ class RealPaths:
     assumed not to change under it. A target with ``..`` goes to realpath itself, which
     resolves the link before the ``..`` as the kernel does."""
 
-    __slots__ = ("_dirs", "_files")
+    __slots__ = ("_dirs", "_files", "_fs")
 
-    def __init__(self) -> None:
+    def __init__(self, fs: RootFS | None = None) -> None:
         self._dirs: dict[str, str] = {}
         self._files: dict[str, str] = {}
+        self._fs = fs
+        """``--root``: links are followed inside this image instead (`RootFS.resolve`)."""
 
     def __call__(self, path: str) -> str:
         got = self._files.get(path)
         if got is None:
-            if ".." in path.split("/"):  # '..' after a link is the link's parent: realpath's job
+            if self._fs is not None:
+                got = self._fs.resolve(path)
+            elif ".." in path.split("/"):  # '..' after a link is the link's parent: realpath's job
                 got = os.path.realpath(path)
             else:
                 got = self._resolve(os.path.abspath(path), 0)
@@ -194,51 +200,77 @@ class SearchSetup:
     """What ``$PLATFORM`` expands to."""
     musl: bool
     """musl's search order instead of glibc's."""
+    fs: RootFS | None = None
+    """``--root``: the image whose loader is modelled. Every directory above is then a host path
+    inside it, an absolute RPATH/RUNPATH entry is taken inside it, and a candidate is looked at
+    where its links lead inside it (`RootFS.resolve`): the host's libraries are never used."""
+
+    def exists(self, path: str) -> bool:
+        """Whether ``path`` exists for the target's loader."""
+        return os.path.exists(path if self.fs is None else self.fs.resolve(path))
 
 
-def _default_dirs(machine: str, elf_class: int) -> tuple[str, ...]:
+def _default_dirs(machine: str, elf_class: int, fs: RootFS | None) -> tuple[str, ...]:
     triplet = _TRIPLETS.get(machine)
     dirs: list[str] = []
-    if triplet and os.path.isdir(f"/lib/{triplet}"):
+    multiarch = f"/lib/{triplet}"
+    if triplet and os.path.isdir(multiarch if fs is None else fs.resolve(multiarch)):
         dirs += [f"/lib/{triplet}", f"/usr/lib/{triplet}"]
     elif elf_class == 64:
         dirs += ["/lib64", "/usr/lib64"]
     return (*dirs, "/lib", "/usr/lib")
 
 
-def _musl_dirs(machine: str) -> tuple[str, ...]:
-    try:
-        with open(f"/etc/ld-musl-{machine}.path", encoding="utf-8", errors="replace") as fh:
-            text = fh.read()
-    except OSError:
+def _musl_dirs(machine: str, fs: RootFS | None) -> tuple[str, ...]:
+    path = f"/etc/ld-musl-{machine}.path"
+    raw = read_regular(path if fs is None else fs.resolve(path), 1 << 16)
+    if raw is None:
         return _MUSL_DEFAULT
+    text = raw.decode("utf-8", "replace")
     return tuple(p for p in text.replace("\n", ":").split(":") if p.startswith("/"))
 
 
 def search_setup(
-    machine: str, elf_class: int, libc: str | None, env: Mapping[str, str]
+    machine: str,
+    elf_class: int,
+    libc: str | None,
+    env: Mapping[str, str],
+    fs: RootFS | None = None,
 ) -> SearchSetup:
-    """The search facts of a target: its machine, libc and environment."""
+    """The search facts of a target: its machine, libc and environment; with ``fs``, those of
+    the image it names (its ld.so.cache, its default directories; no LD_LIBRARY_PATH)."""
     llp = tuple(p for p in env.get("LD_LIBRARY_PATH", "").split(":") if p.startswith("/"))
+    host = (lambda p: p) if fs is None else fs.host
+    if fs is not None:
+        llp = ()
     if libc == "musl":
-        return SearchSetup(llp, {}, _musl_dirs(machine), "lib", machine, True)
-    cache = read_ld_cache(machine, elf_class)
+        dirs = tuple(map(host, _musl_dirs(machine, fs)))
+        return SearchSetup(llp, {}, dirs, "lib", machine, True, fs)
+    if fs is None:
+        cache = read_ld_cache(machine, elf_class)
+    else:
+        inner = read_ld_cache(machine, elf_class, fs.resolve("/etc/ld.so.cache"))
+        cache = {name: tuple(map(fs.host, paths)) for name, paths in inner.items()}
     libc_paths = cache.get("libc.so.6", ())
     lib = "lib"
     if libc_paths:
-        d = os.path.dirname(libc_paths[0])
+        d = os.path.dirname(libc_paths[0] if fs is None else fs.inner(libc_paths[0]))
         lib = d[len("/usr/") :] if d.startswith("/usr/") else d.lstrip("/")
-    return SearchSetup(llp, cache, _default_dirs(machine, elf_class), lib, machine, False)
+    dirs = tuple(map(host, _default_dirs(machine, elf_class, fs)))
+    return SearchSetup(llp, cache, dirs, lib, machine, False, fs)
 
 
 def expand(entry: str, origin: str, setup: SearchSetup) -> str | None:
     """One RPATH/RUNPATH entry with $ORIGIN, $LIB and $PLATFORM expanded; None if unusable."""
+    from_origin = entry.startswith(("$ORIGIN", "${ORIGIN}"))
     if "$" in entry:
         for token, value in (("ORIGIN", origin), ("LIB", setup.lib), ("PLATFORM", setup.platform)):
             entry = entry.replace("${" + token + "}", value).replace("$" + token, value)
         if "$" in entry:
             return None
-    return entry if entry.startswith("/") else None
+    if not entry.startswith("/"):
+        return None
+    return entry if setup.fs is None or from_origin else setup.fs.host(entry)
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,7 +325,8 @@ class _Search:
         got = self.facts(path)
         if isinstance(got, ObjectFacts):
             return got.triple == triple
-        return os.path.isfile(path)  # an unreadable match still stops the search
+        fs = self.setup.fs
+        return os.path.isfile(path if fs is None else fs.resolve(path))  # unreadable: it stops
 
     def in_dirs(
         self, name: str, dirs: tuple[str, ...], triple: tuple[int, bool, int], searched: list[str]
@@ -301,7 +334,7 @@ class _Search:
         for d in dirs:
             searched.append(d)
             candidate = os.path.join(d, name)
-            if os.path.exists(candidate) and self.fits(candidate, triple):
+            if self.setup.exists(candidate) and self.fits(candidate, triple):
                 return candidate
         return None
 
@@ -311,8 +344,8 @@ class _Search:
         """(path, how, searched) for one DT_NEEDED name of ``obj``."""
         s = self.setup
         if "/" in name:  # used as a path; ld.so expands $ORIGIN & co. here too
-            path = expand(name, os.path.dirname(obj), s) if "$" in name else name
-            usable = path is not None and os.path.exists(path) and self.fits(path, f.triple)
+            path = expand(name, os.path.dirname(obj), s) if "$" in name or s.fs else name
+            usable = path is not None and s.exists(path) and self.fits(path, f.triple)
             return (path if usable else None), "path", (path or name,)
         runpath: tuple[str, ...] = ()
         if f.runpath:
@@ -359,7 +392,7 @@ class _Search:
         for candidate in s.ld_cache.get(name, ()):
             if self.fits(candidate, f.triple):
                 return candidate, "ld.so.cache", tuple(searched)
-        searched.append("/etc/ld.so.cache")
+        searched.append("/etc/ld.so.cache" if s.fs is None else s.fs.host("/etc/ld.so.cache"))
         found = self.in_dirs(name, s.default_dirs, f.triple, searched)
         return found, ("default" if found else "missing"), tuple(searched)
 

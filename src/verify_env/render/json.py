@@ -7,7 +7,8 @@ from typing import Any
 
 from verify_env import __version__
 from verify_env.render import safe_text
-from verify_env.report import Report
+from verify_env.report import Environment, Report
+from verify_env.target.model import Target
 
 __all__ = ["as_dict", "render"]
 
@@ -29,9 +30,7 @@ def _clean(value: Any) -> Any:
 
 def as_dict(report: Report) -> dict[str, Any]:
     t = report.target
-    libc = (
-        f"{t.libc} {t.libc_version[0]}.{t.libc_version[1]}" if t.libc and t.libc_version else t.libc
-    )
+    libc = _libc(t)
     return {
         "schema": 1,
         "tool": {"name": "verify-env", "version": __version__},
@@ -43,8 +42,14 @@ def as_dict(report: Report) -> dict[str, Any]:
             "platform": f"{t.platform}-{t.machine}",
             "libc": libc,
             "note": _text(t.note),
+            **({"root": _text(t.root)} if t.root is not None else {}),
             **_clean(report.facts),
         },
+        **(
+            {"environments": [_environment(e) for e in report.environments]}
+            if report.environments
+            else {}
+        ),
         "checks": list(report.checks),
         "summary": {
             "distributions": report.summary.distributions,
@@ -68,6 +73,7 @@ def as_dict(report: Report) -> dict[str, Any]:
                 "message": _text(f.message),
                 "hint": _text(f.hint),
                 "accepted": _text(f.accepted),
+                **({"environment": _text(f.environment)} if f.environment is not None else {}),
             }
             for f in report.findings
         ],
@@ -82,6 +88,28 @@ def as_dict(report: Report) -> dict[str, Any]:
         ],
         "notes": [_text(n) for n in report.notes],
     }
+
+
+def _environment(env: Environment) -> dict[str, Any]:
+    """One environment of an image (``--root``): where it is inside the image, what it is."""
+    t = env.target
+    return {
+        "name": _text(env.name),
+        "python": _text(t.shown(t.executable)) if t.executable else None,
+        "prefix": _text(t.shown(t.prefix)),
+        "version": ".".join(map(str, t.version)) if t.version else None,
+        "platform": f"{t.platform}-{t.machine}",
+        "libc": _libc(t),
+        "distributions": env.summary.distributions,
+        "errors": env.errors,
+        "warnings": env.warnings,
+    }
+
+
+def _libc(t: Target) -> str | None:
+    return (
+        f"{t.libc} {t.libc_version[0]}.{t.libc_version[1]}" if t.libc and t.libc_version else t.libc
+    )
 
 
 def render(report: Report) -> str:

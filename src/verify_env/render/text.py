@@ -36,6 +36,12 @@ def _header(report: Report) -> list[str]:
     if t.libc and t.libc_version:
         facts.append(f"{t.libc} {t.libc_version[0]}.{t.libc_version[1]}")
     lines = [f"verify-env {__version__}: {safe_text(t.prefix)} ({', '.join(facts)})"]
+    if report.environments:
+        lines = [f"verify-env {__version__}: image {safe_text(t.root or '')} ({', '.join(facts)})"]
+        for e in report.environments:
+            python = e.target.shown(e.target.executable) if e.target.executable else "no python"
+            counts = f"{e.summary.distributions} distributions, {_count(e.errors, 'error')}"
+            lines.append(safe_text(f"  environment {e.name}: {python} ({counts})"))
     if t.note:
         lines.append(f"note: {safe_text(t.note)}")
     return lines
@@ -102,6 +108,7 @@ def _blas(report: Report, verbose: bool) -> list[str]:
         provider = str(e.get("provider") or "none")
         if provider.startswith(report.target.prefix + "/"):
             provider = provider[len(report.target.prefix) + 1 :]
+        provider = report.target.shown(provider)  # --root: the path inside the image
         groups[(str(e.get("distribution")), provider, what)].append(str(e.get("consumer")))
     lines = ["", "BLAS/LAPACK (consumers -> provider):"]
     for (dist, provider, what), consumers in groups.items():
@@ -136,13 +143,15 @@ def render(
             facts={},
         )
     lines = [] if quiet else _header(report)
-    groups: dict[tuple[str, str, str], list[Finding]] = defaultdict(list)
+    groups: dict[tuple[str, str, str, str], list[Finding]] = defaultdict(list)
     for f in report.findings:
-        groups[(f.distribution or "(environment)", f.version or "", f.installer or "")].append(f)
-    for (dist, version, installer), found in groups.items():
+        dist = f.distribution or "(environment)"
+        groups[(dist, f.version or "", f.installer or "", f.environment or "")].append(f)
+    for (dist, version, installer, env), found in groups.items():
         title = " ".join(p for p in (dist, version) if p)
+        where = f" in {env}" if env else ""
         lines.append("")
-        lines.append(safe_text(title + (f" ({installer})" if installer else "")))
+        lines.append(safe_text(title + (f" ({installer})" if installer else "") + where))
         lines.extend(_group(found, color))
     lines.extend(_blas(report, verbose))
     if report.details and verbose:

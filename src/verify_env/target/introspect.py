@@ -26,6 +26,10 @@ import site
 import sys
 import sysconfig
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 
 def _libc() -> tuple[str | None, str | None]:
     try:
@@ -136,8 +140,11 @@ def _read_text(path: str, cap: int) -> str | None:
 class _Site:
     """What ``site.main()`` would do to ``sys.path``, done from files: nothing is executed."""
 
-    def __init__(self, path: list[str]) -> None:
+    def __init__(self, path: list[str], rebase: Callable[[str], str] | None = None) -> None:
         self.path = path
+        self.rebase = rebase
+        """How an absolute path a ``.pth`` line names maps to a path here (``--root``: the
+        image's ``/src`` is ``ROOT/src``); None: as spelled."""
         self.known = {os.path.normcase(os.path.abspath(p)) for p in path}
         self.startup_code: list[list[object]] = []
         """[.pth file, line number, line] for every line ``site`` would ``exec``."""
@@ -181,6 +188,8 @@ class _Site:
                     self.startup_code.append([full, n, line.strip()[:500]])
                 continue
             entry = os.path.abspath(os.path.join(sitedir, line.rstrip()))
+            if self.rebase is not None:
+                entry = self.rebase(entry)
             case = os.path.normcase(entry)
             try:
                 exists = os.path.exists(entry)

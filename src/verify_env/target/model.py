@@ -14,11 +14,19 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from verify_env.errors import ProbeError, UsageError
+from verify_env.errors import InterpreterFailed, ProbeError, UsageError
 from verify_env.target import introspect
 from verify_env.target.interpreter import activated_environment, default_interpreter, interpreter_in
 
-__all__ = ["Target", "default_interpreter", "resolve_target", "site_dirs_here", "start_target"]
+__all__ = [
+    "Target",
+    "default_interpreter",
+    "resolve_target",
+    "site_dirs_here",
+    "start_target",
+    "static_target",
+    "unusable_target",
+]
 
 PROBE_TIMEOUT = 60.0
 
@@ -73,10 +81,39 @@ class Target:
     target loads; None when unknown (no interpreter) or when it writes none."""
     magic: bytes | None = None
     """``importlib.util.MAGIC_NUMBER``: the first four bytes of every ``.pyc`` it loads."""
+    root: str | None = None
+    """``--root``: the image directory every path here lies in. Its facts were read from files
+    (`verify_env.target.static`), nothing in it runs, and every path is resolved inside it
+    (`real`)."""
+    stdlib: str | None = None
+    """The standard library's directory (whose OS package, if any, judges its files)."""
+    pyvenv_cfg: str | None = None
+    """The venv's ``pyvenv.cfg``, when the target is a venv described from files."""
+    home: str | None = None
+    """``pyvenv.cfg``'s ``home``: the base interpreter's directory (as the file spells it)."""
+    fallback: str | None = None
+    """Why the facts were read from files although an interpreter was to be asked: what
+    running it said (`verify_env.target.fallback`); the ``paths`` check reports it."""
 
     @property
     def tag_set(self) -> frozenset[str]:
         return frozenset(self.tags)
+
+    def real(self, path: str) -> str:
+        """``os.path.realpath``, or for an image (`root`) the path its links lead to inside it."""
+        if self.root is None:
+            return os.path.realpath(path)
+        from verify_env.loader.rootfs import RootFS
+
+        return RootFS(self.root).resolve(path)
+
+    def shown(self, path: str) -> str:
+        """A path as the user knows it: inside the image for `root`, else as it is."""
+        if self.root is None:
+            return path
+        from verify_env.loader.rootfs import RootFS
+
+        return RootFS(self.root).inner(path)
 
 
 def _version_pair(text: str | None) -> tuple[int, int] | None:
@@ -90,8 +127,14 @@ def _version_pair(text: str | None) -> tuple[int, int] | None:
 
 
 def _site_dirs(facts: Mapping[str, object]) -> tuple[str, ...]:
-    """Site dirs first, then other sys.path dirs outside the standard library, deduplicated."""
-    stdlib = {os.path.realpath(str(p)) for p in (facts.get("stdlib"), facts.get("platstdlib")) if p}
+    """Site dirs first, then other sys.path dirs outside the standard library, deduplicated
+    (links followed inside the image for ``--root``)."""
+    realpath: Callable[[str], str] = os.path.realpath
+    if facts.get("root"):
+        from verify_env.loader.rootfs import RootFS
+
+        realpath = RootFS(str(facts["root"])).resolve
+    stdlib = {realpath(str(p)) for p in (facts.get("stdlib"), facts.get("platstdlib")) if p}
     seen: set[str] = set()
     out: list[str] = []
     declared: list[str] = [str(p) for p in facts.get("site_packages") or ()]  # type: ignore[attr-defined]
@@ -101,7 +144,7 @@ def _site_dirs(facts: Mapping[str, object]) -> tuple[str, ...]:
     for entry, is_site in [(p, True) for p in declared] + [(p, False) for p in others]:
         if not entry:
             continue
-        real = os.path.realpath(entry)
+        real = realpath(entry)
         if real in seen or not os.path.isdir(real):
             continue
         # the stdlib and what lives beside it (lib-dynload) hold no distributions
@@ -173,6 +216,11 @@ def _from_facts(facts: Mapping[str, object], note: str | None) -> Target:
         customize=tuple(str(p) for p in facts.get("customize") or ()),  # type: ignore[attr-defined]
         cache_tag=str(facts["cache_tag"]) if facts.get("cache_tag") else None,
         magic=_magic(facts.get("magic")),
+        root=facts.get("root"),  # type: ignore[arg-type]
+        stdlib=facts.get("stdlib"),  # type: ignore[arg-type]
+        pyvenv_cfg=facts.get("pyvenv_cfg"),  # type: ignore[arg-type]
+        home=facts.get("home"),  # type: ignore[arg-type]
+        fallback=facts.get("fallback"),  # type: ignore[arg-type]
     )
 
 
@@ -233,11 +281,11 @@ def _probe(python: str) -> PendingFacts:
     try:
         proc = sandbox.start(probe_command(python))
     except FileNotFoundError:
-        raise ProbeError(f"{python!r}: no such interpreter") from None
+        raise InterpreterFailed(f"{python!r}: no such interpreter") from None
     except PermissionError:
-        raise ProbeError(f"{python!r}: not executable") from None
+        raise InterpreterFailed(f"{python!r}: not executable") from None
     except OSError as exc:
-        raise ProbeError(f"{python!r} could not be run: {exc.strerror or exc}") from None
+        raise InterpreterFailed(f"{python!r} could not be run: {exc.strerror or exc}") from None
 
     def facts() -> dict[str, object]:
         done = sandbox.finish(proc, PROBE_TIMEOUT, PROBE_OUTPUT_CAP)
@@ -251,7 +299,7 @@ def _probe(python: str) -> PendingFacts:
         if done.returncode != 0:
             err = done.stderr.decode("utf-8", "replace")
             last = (err.strip().splitlines() or ["no output"])[-1]
-            raise ProbeError(
+            raise InterpreterFailed(
                 f"{python!r} failed to describe itself (exit {done.returncode}): {last}"
             )
         try:
@@ -297,29 +345,93 @@ def start_target(
     if python and prefix:
         raise UsageError("--python and --prefix name two targets; give one")
     if python:
-        return _later(_probe(python), None)
+        return _started(python, None)
     if prefix:
         if not os.path.isdir(prefix):
             raise UsageError(f"--prefix {prefix!r}: not a directory")
         exe = interpreter_in(prefix)
+        if exe is None and os.path.isfile(os.path.join(prefix, "pyvenv.cfg")):
+            return _started(os.path.join(prefix, "bin", "python"), None)  # its base is gone?
         if exe is None:
             if not os.path.isdir(os.path.join(prefix, "conda-meta")):
                 raise UsageError(f"--prefix {prefix!r}: no bin/python and no conda-meta inside")
             target = _prefix_without_python(os.path.abspath(prefix), None)
             return lambda: target
-        return _later(_probe(exe), None)
+        return _started(exe, None)
     other = activated_environment(environ)
     if other is not None:
         other_prefix, exe, note = other
         if exe is None:
             target = _prefix_without_python(other_prefix, note)
             return lambda: target
-        return _later(_probe(exe), note)
+        return _started(exe, note)
     return _later(lambda: introspect.collect(None, script_mode=True), None)
 
 
-def _later(facts: PendingFacts, note: str | None) -> Callable[[], Target]:
-    return lambda: _from_facts(facts(), note)
+def static_target(root: str, python: str, note: str | None = None) -> Target:
+    """The target of the interpreter at ``python`` inside the image at ``root``, described from
+    its files (`verify_env.target.static`): nothing of the image runs."""
+    from verify_env.loader.rootfs import RootFS
+    from verify_env.target.fallback import describe_broken
+    from verify_env.target.static import describe_files
+
+    fs = RootFS(root)
+    try:
+        return _from_facts(describe_files(fs, python), note)
+    except ProbeError as exc:  # a venv whose base is gone: described from the venv alone
+        return _from_facts(describe_broken(fs, python, str(exc)), note)
+
+
+def unusable_target(root: str, python: str, reason: str) -> Target:
+    """An interpreter of the image at ``root`` that its files cannot describe (no standard
+    library, not a Python …): a target with no facts but why, so that the ``paths`` check
+    reports it (`Target.fallback`) instead of the run passing over it."""
+    from verify_env.loader.rootfs import RootFS
+
+    fs = RootFS(root)
+    exe = fs.host(python)
+    prefix = fs.host(os.path.dirname(os.path.dirname(fs.inner(exe))))
+    return dataclasses.replace(
+        _prefix_without_python(prefix, None), executable=exe, root=fs.root, fallback=reason
+    )
+
+
+def _fallback(python: str, failure: ProbeError, note: str | None) -> Target:
+    """The target of an interpreter that cannot run, from its files; ``failure`` again when
+    they describe nothing (no venv, no interpreter there)."""
+    from verify_env.loader.rootfs import RootFS
+    from verify_env.target.fallback import describe_broken
+
+    try:
+        facts = describe_broken(RootFS("/"), os.path.abspath(python), str(failure))
+    except ProbeError:
+        raise failure from None
+    why = f"{python} cannot run; its environment was described from its files"
+    return _from_facts(facts, f"{note}; {why}" if note else why)
+
+
+def _started(python: str, note: str | None) -> Callable[[], Target]:
+    """The probe of ``python`` started; a target from its files when it cannot run."""
+    try:
+        pending = _probe(python)
+    except InterpreterFailed as exc:
+        target = _fallback(python, exc, note)
+        return lambda: target
+    return _later(pending, note, python)
+
+
+def _later(
+    facts: PendingFacts, note: str | None, python: str | None = None
+) -> Callable[[], Target]:
+    def target() -> Target:
+        try:
+            return _from_facts(facts(), note)
+        except InterpreterFailed as exc:
+            if python is None:
+                raise
+            return _fallback(python, exc, note)
+
+    return target
 
 
 def resolve_target(

@@ -356,6 +356,9 @@ def run(ctx: Context) -> CheckResult:
     if target.executable is None:
         result.skips.append(Skip(NAME, None, None, "no interpreter in this prefix to import with"))
         return result
+    if target.root is not None:  # the session leaves it out already; never run an image's code
+        result.skips.append(Skip(NAME, None, None, "imports cannot run in --root mode"))
+        return result
     started = time.perf_counter()
     every = import_units(
         ctx.inventory.distributions,

@@ -24,7 +24,6 @@ confirmation and the ``--blas-probe``, the two that run programs of the target).
 
 from __future__ import annotations
 
-import os
 from collections import defaultdict
 
 from verify_env.binary import elf
@@ -36,6 +35,7 @@ from verify_env.checks.linkage.process import Process, required_keys
 from verify_env.checks.linkage.state import NAME, Run
 from verify_env.checks.linkage.steps import confirm_closures, probe
 from verify_env.finding import Skip
+from verify_env.loader.rootfs import RootFS
 from verify_env.loader.search import Closure, ObjectFacts, SearchMemo, closure, search_setup
 
 __all__ = ["CODES", "NAME", "run"]
@@ -58,17 +58,20 @@ def run(ctx: Context) -> CheckResult:
     if target.executable is None or not target.platform.startswith("linux"):
         result.skips.append(Skip(NAME, None, None, "linkage is judged for Linux interpreters"))
         return result
-    facts = FileFacts(ctx.cache)
-    exe = os.path.realpath(target.executable)
+    fs = RootFS(target.root) if target.root is not None else None
+    facts = FileFacts(ctx.cache, fs)
+    exe = target.real(target.executable)
     exe_facts = facts.object(exe)
     if not isinstance(exe_facts, ObjectFacts):
         result.skips.append(Skip(NAME, None, None, f"the interpreter is unreadable: {exe_facts}"))
         return result
-    setup = search_setup(target.machine, exe_facts.triple[0], target.libc, target.env)
+    setup = search_setup(target.machine, exe_facts.triple[0], target.libc, target.env, fs)
     try:
         interp = elf.read_dynamic(exe).interpreter
     except (OSError, elf.ElfFormatError):
         interp = None
+    if interp and fs is not None:
+        interp = fs.host(interp)  # the image's loader: modelled, never run (no confirmation)
     process = Process.of_interpreter(exe, interp, setup, facts)
     r = Run(ctx, process, facts)
     required = required_keys(ctx.inventory.distributions)
@@ -129,7 +132,7 @@ def run(ctx: Context) -> CheckResult:
                 facts.realpath,
                 memo,
             )
-    if interp:
+    if interp and fs is None:
         confirm_closures(r, interp, [closures[u.file.location] for u in mine], setup)
     verdicts: list[tuple[Verdict, Closure]] = []
     reached: set[str] = set()
@@ -160,7 +163,7 @@ def run(ctx: Context) -> CheckResult:
         )
         for m in cl.missing:
             r.missing(u, cl, m, False)
-    if ctx.options.blas_probe:
+    if ctx.options.blas_probe and fs is None:
         probe(r, verdicts)
     r.result.files = sum(1 for u in r.units if u.dist.key in in_scope)
     r.result.skips += result.skips

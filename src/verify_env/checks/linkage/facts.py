@@ -15,6 +15,7 @@ import stat
 from verify_env.binary import elf, elfsym
 from verify_env.cache.statcache import StatCache, StatKey, stat_key
 from verify_env.checks.linkage import blas, openmp
+from verify_env.loader.rootfs import RootFS
 from verify_env.loader.search import ObjectFacts, RealPaths, read_facts
 from verify_env.pool.hashing import ForkMap
 
@@ -85,12 +86,14 @@ def _unpack(value: object) -> _Entry | None:
 class FileFacts:
     """Facts by path, from memory, the stat cache, or the file (in that order)."""
 
-    __slots__ = ("_by_key", "_cache", "_keys", "_memo", "_real", "files_read")
+    __slots__ = ("_by_key", "_cache", "_fs", "_keys", "_memo", "_real", "files_read")
 
-    def __init__(self, cache: StatCache) -> None:
+    def __init__(self, cache: StatCache, fs: RootFS | None = None) -> None:
         self._cache = cache
         self._memo: dict[str, _Entry] = {}
-        self._real = RealPaths()
+        self._fs = fs
+        """``--root``: every path is read where its links lead inside this image."""
+        self._real = RealPaths(fs)
         self._by_key: dict[tuple[int, int, int, int, int], _Entry] = {}
         self._keys: dict[str, StatKey | None] = {}
         self.files_read = 0
@@ -100,8 +103,9 @@ class FileFacts:
         got = self._memo.get(path)
         if got is not None:
             return got
+        where = path if self._fs is None else self.realpath(path)
         try:
-            st = os.stat(path)
+            st = os.stat(where)
         except OSError as exc:
             got = (f"{path!r} cannot be read: {exc.strerror or exc}", None, None)
             self._memo[path] = got
@@ -115,7 +119,7 @@ class FileFacts:
             if stat.S_ISREG(st.st_mode):
                 got = _unpack(self._cache.fact(_SPACE, real, key))
             if got is None:
-                got = _read(path)
+                got = _read(where)
                 self.files_read += 1
                 if stat.S_ISREG(st.st_mode):
                     self._cache.remember(_SPACE, real, key, _pack(got))
@@ -135,7 +139,7 @@ class FileFacts:
             if path in self._memo:
                 continue
             try:
-                st = os.stat(path)
+                st = os.stat(path if self._fs is None else self.realpath(path))
             except OSError:
                 continue
             if not stat.S_ISREG(st.st_mode):
@@ -149,13 +153,14 @@ class FileFacts:
             todo[path] = (real, key)
         if len(todo) < 2:
             return
-        order = list(todo)
-        weights = [todo[p][1][2] for p in order]  # bytes: the symbol tables grow with them
+        keys = list(todo)
+        order = keys if self._fs is None else [todo[p][0] for p in keys]  # read where it leads
+        weights = [todo[p][1][2] for p in keys]  # bytes: the symbol tables grow with them
         for index, packed in ForkMap(_read_packed, order, weights, jobs).results():
             got = _unpack(packed)
             if got is None:
                 continue
-            path = order[index]
+            path = keys[index]
             real, key = todo[path]
             self.files_read += 1
             self._cache.remember(_SPACE, real, key, packed)

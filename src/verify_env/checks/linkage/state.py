@@ -137,7 +137,7 @@ class Run:
         req = self.unit_at(res.requester)
         dist = req.dist if req else unit.dist
         owners = self.owners.get(res.name, [])
-        shown = [os.path.normpath(d) for d in res.searched[:6]]
+        shown = [self.ctx.target.shown(os.path.normpath(d)) for d in res.searched[:6]]
         where = ", ".join(shown) + (" …" if len(res.searched) > 6 else "")
         text = (
             f"{self.label(res.requester)} needs {res.name!r}, which the loader finds "
