@@ -322,8 +322,10 @@ def run(ctx: Context) -> CheckResult:
     on_linux = target.platform.startswith("linux")
     if interp.header is None and on_linux:
         result.skips.append(Skip(NAME, None, None, interp.reason))
-    # the CPU of this machine, read only when a file says it needs a level (most say nothing)
-    cpu = _CpuLevel() if on_linux and target.machine == "x86_64" else None
+    # the CPU of this machine, read only when a file says it needs a level (most say nothing);
+    # an image (--root) runs on machines this one says nothing about
+    here = on_linux and target.machine == "x86_64" and target.root is None
+    cpu = _CpuLevel() if here else None
     for dist in ctx.inventory.distributions:
         if not ctx.scope.includes(dist):
             continue
