@@ -8,8 +8,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
 from tests.support.envs import run_cli
 from tests.support.six import six_env
 from verify_env.session import Session
@@ -23,23 +21,19 @@ def _caches(root: Path) -> list[Path]:
     return sorted(root.glob("**/stat-cache/*.bin"))
 
 
-@pytest.mark.parametrize("how", ["--isolated", "VERIFY_ENV_ISOLATED"])
 def test_isolated_run_ignores_the_cache_dir_variable(
-    six_wheel: Path, py311: str, tmp_path: Path, how: str
+    six_wheel: Path, py311: str, tmp_path: Path
 ) -> None:
     env = six_env(py311, tmp_path / "env", six_wheel)
     named, xdg = tmp_path / "named", tmp_path / "xdg"
-    variables = {"XDG_CACHE_HOME": str(xdg), "VERIFY_ENV_STRICT": "yes"}
     args = ["--python", str(env / "bin" / "python"), "--format", "json"]
-    if how == "--isolated":
-        args.append("--isolated")
-    else:
-        variables["VERIFY_ENV_ISOLATED"] = "1"
-    run = run_cli(*args, cache_dir=named, env=variables)
-    assert run.returncode == 0, run.stdout
-    assert not named.exists(), "VERIFY_ENV_CACHE_DIR was obeyed under isolation"
-    assert len(_caches(xdg)) == 1  # the user cache dir, as if the variable were unset
-    plain = run_cli(*args[:4], cache_dir=named, env={"XDG_CACHE_HOME": str(xdg)})
+    variables = {"XDG_CACHE_HOME": str(xdg), "VERIFY_ENV_STRICT": "yes"}
+    for isolated, extra in (({}, ["--isolated"]), ({"VERIFY_ENV_ISOLATED": "1"}, [])):
+        run = run_cli(*args, *extra, cache_dir=named, env={**variables, **isolated})
+        assert run.returncode == 0, run.stdout
+        assert not named.exists(), f"VERIFY_ENV_CACHE_DIR was obeyed with {extra or isolated}"
+        assert len(_caches(xdg)) == 1  # the user cache dir, as if the variable were unset
+    plain = run_cli(*args, cache_dir=named, env={"XDG_CACHE_HOME": str(xdg)})
     assert plain.returncode == 0, plain.stdout
     assert len(_caches(named)) == 1  # without isolation the variable is the cache dir
 

@@ -252,13 +252,20 @@ def _sources(
                 yield f
         return
     roots = roots_of(dist, prefix)
+    real_roots = None if roots == (os.sep,) else resolved_roots(roots + dist.link_roots)
+    sep = os.sep
     for f in dist.files:
         location = f[1]
         if not location.endswith(".py") or f.kind is not regular:
             continue
-        if not _entry(location, entry_dirs) or not location.startswith(roots):
+        directory, _, name = location.rpartition(sep)
+        if directory not in entry_dirs and (
+            name != "__init__.py" or directory.rpartition(sep)[0] not in entry_dirs
+        ):
             continue
-        if not _outside(os.path.realpath(os.path.dirname(location)), dist, prefix):
+        if not location.startswith(roots):
+            continue
+        if real_roots is None or (os.path.realpath(directory) + sep).startswith(real_roots):
             yield f
 
 
