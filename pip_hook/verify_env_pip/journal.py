@@ -60,6 +60,8 @@ class Interrupted:
     @property
     def what(self) -> str:
         """What was being installed, in words."""
+        if not self.args:
+            return "what it was doing is not known: its note is unreadable"
         if not self.is_install:
             return "an uninstall"
         if self.installs is None:
