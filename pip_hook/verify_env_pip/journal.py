@@ -60,6 +60,8 @@ class Interrupted:
     @property
     def what(self) -> str:
         """What was being installed, in words."""
+        if not self.args:
+            return "what it was doing is not known: its note is unreadable"
         if not self.is_install:
             return "an uninstall"
         if self.installs is None:
@@ -103,9 +105,9 @@ class Journal:
     def _interrupted_path(self) -> str:
         return self.path[: -len("-journal")] + "-interrupted"
 
-    def begin(self, args: tuple[str, ...], tildes: frozenset[str] = frozenset()) -> None:
-        """Record the transaction about to run; a journal that cannot be written only costs
-        the next run its warning."""
+    def begin(self, args: tuple[str, ...], tildes: frozenset[str] = frozenset()) -> bool:
+        """Record the transaction about to run; False when it cannot be written (that only
+        costs the next run its warning, and pip is then given no report to write)."""
         import json
         import time
 
@@ -125,7 +127,8 @@ class Journal:
             }
             replace_atomically(self.path, json.dumps(note).encode(), mode=0o600)
         except OSError:
-            pass
+            return False
+        return True
 
     def interrupt(self) -> Interrupted | None:
         """pip was killed during the transaction under way: keep its note (and pip's report,

@@ -23,7 +23,9 @@ from verify_env.target.interpreter import module_command
 from verify_env_pip.journal import Interrupted
 from verify_env_pip.pip_args import carried_options
 
-__all__ = ["finish", "leftovers_of"]
+__all__ = ["DONE", "IMPOSSIBLE", "PENDING", "finish", "leftovers_of"]
+
+DONE, PENDING, IMPOSSIBLE = "done", "pending", "impossible"
 
 
 def leftovers_of(interrupted: Interrupted, site_dirs: Sequence[str]) -> list[str]:
@@ -68,13 +70,18 @@ def finish(
     say: Callable[[str], None],
     *,
     dry_run: bool = False,
-) -> bool:
-    """Finish ``interrupted`` in the environment of ``python``; True when it is finished."""
+) -> str:
+    """Finish ``interrupted`` in the environment of ``python``: `DONE`; `PENDING` (a dry run,
+    or pip failed: a later repair may succeed); `IMPOSSIBLE` (nothing this tool can run
+    finishes it; the user was told what to run instead)."""
     say(f"an earlier `{interrupted.command}` was interrupted before it finished")
+    if not interrupted.args:
+        say(f"cannot finish it: {interrupted.what}")
+        return IMPOSSIBLE
     if not interrupted.is_install:
         again = " ".join(shlex.quote(a) for a in (python, "-m", "pip", *interrupted.args))
         say(f"cannot finish it: pipv repair finishes installs only. Run it again: {again}")
-        return False
+        return IMPOSSIBLE
     if interrupted.installs is None:
         again = " ".join(shlex.quote(a) for a in (python, "-m", "pip", *interrupted.args))
         say(
@@ -82,7 +89,7 @@ def finish(
             "installation report from version 23.0 on, once it has resolved; this pip wrote "
             f"none). Run it again: {again}"
         )
-        return False
+        return IMPOSSIBLE
     stashes = leftovers_of(interrupted, site_dirs)
     if interrupted.installs:
         args = _install_args(interrupted)
@@ -91,21 +98,21 @@ def finish(
     for path in stashes:
         say(f"then remove pip's leftover {path} (its stash of what the install replaced)")
     if dry_run:
-        return False
+        return PENDING
     if interrupted.installs:
         status = _run(module_command(python, "pip", args))
         if status != 0:
             kept = f"; its stashes are kept: {', '.join(stashes)}" if stashes else ""
             say(f"pip could not finish it (exit status {status}){kept}")
-            return False
+            return PENDING
     for path in stashes:
         try:
             _remove(path)
         except OSError as exc:
             say(f"could not remove {path}: {exc.strerror or exc}")
-            return False
+            return PENDING
         say(f"removed {path}")
-    return True
+    return DONE
 
 
 def _run(argv: list[str]) -> int:

@@ -53,7 +53,7 @@ def repair(python: str, args: Sequence[str]) -> int:
         return 0
 
     from verify_env_pip.journal import Journal
-    from verify_env_pip.recover import finish
+    from verify_env_pip.recover import DONE, IMPOSSIBLE, PENDING, finish
 
     dry_run = "--dry-run" in args
     try:
@@ -61,11 +61,12 @@ def repair(python: str, args: Sequence[str]) -> int:
         target = session.target(python)
         journal = Journal.for_python(python)
         interrupted = journal.interrupted()
-        finished = False
+        state = PENDING if interrupted is not None else None
         if interrupted is not None:
-            finished = finish(python, interrupted, target.site_dirs, _say, dry_run=dry_run)
-            if finished:
+            state = finish(python, interrupted, target.site_dirs, _say, dry_run=dry_run)
+            if state != PENDING:  # finished, or told what to run: no more notes about it
                 journal.finished()
+        finished = state == DONE
         first = session.run(target)
         plan, after = execute.repair(
             session,
@@ -87,7 +88,7 @@ def repair(python: str, args: Sequence[str]) -> int:
         return 2
     if after.report.findings and after.status:
         sys.stderr.write(render(after.report, OutputFormat.TEXT, strict=session.strict))
-    if interrupted is not None and not finished:
+    if state in (PENDING, IMPOSSIBLE):
         _say("the interrupted install is not finished")
         return 1
     return after.status

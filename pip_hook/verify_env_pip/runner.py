@@ -28,9 +28,10 @@ __all__ = ["HeldPip", "exec_pip", "run_pip"]
 
 # Runs in the target interpreter (3.8+), as `python -c`; argv: the fd to wait on, the fd to say
 # the status on, a module to import early, "INDEX:PATH" (pip's installation report goes to PATH,
-# given after the subcommand at INDEX of pip's args, if pip is 23+ and the user asked for no
-# report of their own) or "", pip's args. runpy with alter_sys is what `python -m pip` does, so
-# pip sees the argv and __main__ it would. Neither fd reaches pip's children.
+# given after the subcommand at INDEX of pip's args, if told "r" rather than "g" — the journal
+# made PATH's dir —, pip is 23+ and the user asked for no report of their own) or "", pip's
+# args. runpy with alter_sys is what `python -m pip` does, so pip sees the argv and __main__ it
+# would. Neither fd reaches pip's children.
 _LAUNCHER = """\
 import os, sys
 fd, said = int(sys.argv.pop(1)), int(sys.argv.pop(1))
@@ -45,18 +46,18 @@ try:
         __import__(early)
 except Exception:
     pass
+go = os.read(fd, 1)
+os.close(fd)
+if go not in (b"g", b"r"):
+    sys.exit(3)
 try:
     import pip
     at, path = report.split(":", 1)
     mine = any(a == "--report" or a.startswith("--report=") for a in sys.argv[1:])
-    if report and not mine and int(pip.__version__.split(".")[0]) >= 23:
+    if go == b"r" and not mine and int(pip.__version__.split(".")[0]) >= 23:
         sys.argv[int(at) + 2 : int(at) + 2] = ["--report", path]
 except Exception:
     pass
-go = os.read(fd, 1)
-os.close(fd)
-if go != b"g":
-    sys.exit(3)
 import runpy
 def say(code):
     threading = sys.modules.get("threading")
@@ -137,15 +138,16 @@ class HeldPip:
             os.close(read)
             os.close(status_write)
 
-    def go(self) -> int:
-        """Let pip run; its exit status once pip's code is done, maybe before its process
-        has ended (`reap` waits for that). After `cancel`: the launcher's 3, pip never ran."""
+    def go(self, report: bool = False) -> int:
+        """Let pip run (``report``: writing its installation report where `__init__` said);
+        its exit status once pip's code is done, maybe before its process has ended (`reap`
+        waits for that). After `cancel`: the launcher's 3, pip never ran."""
         if self._proc is None:  # the launcher could not start: the plain way says why
             return run_pip(self.python, self.args)
         if self._feed is None:
             return self.reap()
         try:
-            os.write(self._feed, b"g")
+            os.write(self._feed, b"r" if report else b"g")
         except OSError:  # it died while importing: its status says why
             pass
         finally:

@@ -185,9 +185,9 @@ def run_transaction(
             if held is not None:
                 held.cancel()
             return 1
-    journal.begin(cmd.args, frozenset(p for p in before.layout if _stashed(p)))
+    noted = journal.begin(cmd.args, frozenset(p for p in before.layout if _stashed(p)))
     prepared.start()
-    status = held.go() if held is not None else run_pip(python, cmd.args)
+    status = held.go(report=noted) if held is not None else run_pip(python, cmd.args)
     target = prepared.finish()
     after = prepared.snapshot()
     change = Change.between(before, after)

@@ -3,6 +3,7 @@ pipv commands say, and `pipv repair` finishing it to the version being installed
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -80,6 +81,13 @@ def test_a_killed_upgrade_is_noted_then_finished_by_repair(
     assert listed.stderr.count(note) == 1, listed.stderr
     assert "it was installing slowpkg 2.0" in listed.stderr
     assert "error" not in listed.stderr
+
+    # each stash is one finding, once; the stashed dist-info is no distribution with files
+    # missing (a repair would reinstall the version being replaced)
+    shown = pipv("--python", py, "verify", "--checks", "record", "-f", "json", cache_dir=cache_dir)
+    findings = json.loads(shown.stdout)["findings"]
+    assert sorted(f["path"] for f in findings if f["code"] == "leftover-directory") == stashes
+    assert not [f for f in findings if f["code"] == "missing-file"], findings
 
     planned = pipv("--python", py, "repair", "--dry-run", cache_dir=cache_dir, cwd=tmp_path)
     assert planned.returncode == 1, planned.stderr
