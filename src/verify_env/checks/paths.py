@@ -49,6 +49,8 @@ CODES = (
     "pth-executable",
     "site-customize",
     "distributions-unseen",
+    "script-interpreter",
+    "pth-error",
 )
 
 _VERSIONED = re.compile(r"(?:^|/)(?:lib/)?python(\d+)\.(\d+)t?(?:/|$)")

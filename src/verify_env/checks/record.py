@@ -17,8 +17,15 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from verify_env.cache.statcache import StatCache, StatKey, stat_key
+from verify_env.checks.conflicts import HERE, Owner, Shared, conflicts, derive
 from verify_env.checks.containment import escapes, readable_files, roots_of
 from verify_env.checks.deliberate import appended_certificates, only_shebang_flags, spell
+from verify_env.checks.duplicates import (
+    Failed,
+    duplicate_finding,
+    duplicate_groups,
+    superseded,
+)
 from verify_env.checks.interface import CheckResult, Context, Deferred, Start
 from verify_env.finding import Finding, Severity, Skip
 from verify_env.inventory import Distribution, FileKind, RecordedFile
@@ -40,6 +47,9 @@ CODES = (
     "clobbered-file",
     "leftover-directory",
     "path-escape",
+    "file-conflict",
+    "permission-denied",
+    "owner-only-permissions",
 )
 
 _TYPE_NAMES = {
@@ -139,9 +149,6 @@ def _content_changed(dist: Distribution, f: RecordedFile, actual: int = -1) -> F
         f.path,
         f"{f.path} content differs from its recorded {f.algorithm} digest",
     )
-
-
-Failed = dict[str, list[tuple[Distribution, Finding]]]
 
 
 def _racy(st: os.stat_result, now_ns: int) -> bool:
@@ -341,98 +348,6 @@ def _clobbered(
         )
 
 
-def _duplicate_groups(dists: Iterable[Distribution]) -> list[list[Distribution]]:
-    """Metadata dirs of one project in one site dir that differ in version or owner (one owner
-    shipping one version twice, a distro's dist-info + egg-info, is not a problem)."""
-    groups: dict[tuple[str, str], list[Distribution]] = defaultdict(list)
-    for d in dists:
-        if d.site_dir is not None:
-            groups[(d.site_dir, d.key)].append(d)
-    out = []
-    for group in groups.values():
-        if len(group) < 2:
-            continue
-
-        from packaging.version import InvalidVersion, Version
-
-        def norm(v: str) -> str:
-            try:
-                return str(Version(v))
-            except InvalidVersion:
-                return v
-
-        versions = {norm(d.version) for d in group}
-        owners = {d.os_package or d.installer for d in group}
-        if len(versions) > 1 or len(owners) > 1:
-            out.append(group)
-    return out
-
-
-def _superseded(groups: list[list[Distribution]], failed: Failed) -> dict[int, tuple[int, int]]:
-    """Take out the file findings of a leftover record that another install explains.
-
-    A stale ``numpy-1.26.4.dist-info`` beside ``numpy-2.2.6.dist-info`` records ~600 files that
-    2.2.6 rewrote or removed: reported one by one they drown the one finding that names the
-    cause (the duplicate metadata dir). A failure of member A is explained when another member
-    records the same file and finds it as recorded; when most of A's failures are explained,
-    A's files that are simply gone are too. Returns id(A) -> (rewritten, gone) for the
-    duplicate finding's message; what stays unexplained is still reported."""
-    notes: dict[int, tuple[int, int]] = {}
-    for group in groups:
-        recorded = {id(d): {f.location for f in d.files} for d in group}
-        for a in group:
-            mine = [loc for loc, entries in failed.items() if any(d is a for d, _ in entries)]
-            if not mine:
-                continue
-            explained = [
-                loc
-                for loc in mine
-                if any(
-                    loc in recorded[id(b)] and not any(d is b for d, _ in failed[loc])
-                    for b in group
-                    if b is not a
-                )
-            ]
-            superseded = 2 * len(explained) >= len(mine)
-            gone = [
-                loc
-                for loc in mine
-                if superseded
-                and loc not in explained
-                and any(d is a and f.code == "missing-file" for d, f in failed[loc])
-                and not any(loc in recorded[id(b)] for b in group if b is not a)
-            ]
-            for loc in (*explained, *gone):
-                failed[loc] = [(d, f) for d, f in failed[loc] if d is not a]
-                if not failed[loc]:
-                    del failed[loc]
-            if explained or gone:
-                notes[id(a)] = (len(explained), len(gone))
-    return notes
-
-
-def _duplicate_finding(group: list[Distribution], notes: dict[int, tuple[int, int]]) -> Finding:
-    first = group[0]
-    listing = ", ".join(f"{os.path.basename(d.metadata_dir or '?')} ({d.installer})" for d in group)
-    stale = ""
-    for d in group:
-        if id(d) in notes:
-            rewritten, gone = notes[id(d)]
-            stale += (
-                f"; {d.name} {d.version}'s record no longer describes what is installed: "
-                f"{rewritten} of its files hold another install's bytes"
-                + (f" and {gone} are gone" if gone else "")
-                + " (not listed one by one)"
-            )
-    return _finding(
-        first,
-        "duplicate-distribution",
-        os.path.basename(first.metadata_dir or ""),
-        f"{len(group)} metadata dirs for {first.name} in {first.site_dir}: {listing}{stale}",
-        hint=f"remove the stale metadata dir, then: {group[-1].hint or 'reinstall it'}",
-    )
-
-
 def _escape(dist: Distribution, f: RecordedFile, prefix: str) -> Finding | None:
     """The finding for a recorded path that resolves out of the distribution's roots."""
     roots = roots_of(dist, prefix)
@@ -477,6 +392,8 @@ class Prefetch:
         self.judged: list[Distribution] = []
         self.partial: set[int] = set()
         """ids of the distributions that record files outside the environment."""
+        self.shared = Shared()
+        """Locations queued so far: a location another record names is hashed once."""
         self.stream = ForkStream(_FileJudge(ctx_cache), jobs, report_progress)
 
     @property
@@ -489,8 +406,9 @@ class Prefetch:
         inside = readable_files(dist, self.prefix)
         if len(inside) != len(dist.files):
             self.partial.add(id(dist))
-        heavy = [f for f in inside if (f.size or 0) >= _HEAVY]
-        light = [f for f in inside if (f.size or 0) < _HEAVY] if heavy else inside
+        fresh = self.shared.claim(dist, inside)
+        heavy = [f for f in fresh if (f.size or 0) >= _HEAVY]
+        light = [f for f in fresh if (f.size or 0) < _HEAVY] if heavy else fresh
         self.starts.append(len(self.files))
         self.judged.append(dist)
         self.files.extend(heavy)
@@ -521,6 +439,68 @@ def prepare(start: Start) -> Prefetch | None:
     return prefetch if prefetch.started else None
 
 
+def _judge_alone(
+    dist: Distribution, f: RecordedFile, ctx: Context, result: CheckResult, failed: Failed
+) -> None:
+    """A row judged by itself, as `finish` judges a hashed one (the rare alias `derive`
+    cannot answer for)."""
+    outcome = _FileJudge(ctx.cache)(f)
+    if isinstance(outcome, tuple) and outcome[0] == "link":
+        escape = _escape(dist, f, ctx.target.prefix)
+        if escape is not None:
+            failed[f.location].append((dist, escape))
+            return
+        outcome = _FileJudge(ctx.cache)(f, follow=True)
+    if outcome is not None:
+        _judge(dist, f, outcome, ctx, result, failed)
+
+
+def _outside(ctx: Context, shared: Shared) -> dict[str, list[tuple[Distribution, RecordedFile]]]:
+    """Rows of the records out of a scoped run's scope naming a location it hashes: installing
+    B over A's files conflicts with A whether or not A is in scope."""
+    out: dict[str, list[tuple[Distribution, RecordedFile]]] = defaultdict(list)
+    queued = shared.seen
+    for dist in ctx.inventory.distributions:
+        if dist.judged_by is None and not ctx.scope.includes(dist):
+            for f in dist.files:
+                if f[1] in queued:
+                    out[f[1]].append((dist, f))
+    return out
+
+
+def _shared_verdicts(
+    ctx: Context,
+    result: CheckResult,
+    failed: Failed,
+    shared: Shared,
+    queue: tuple[Sequence[RecordedFile], Sequence[Distribution], Sequence[int]],
+    first: dict[str, tuple[int, object]],
+) -> dict[str, list[Owner]]:
+    """The verdicts of the rows whose location another row was hashed for (`derive`), and
+    location -> every owner of a shared location with whether its row matches the bytes."""
+    files, judged, starts = queue
+    rows: list[tuple[Distribution, RecordedFile]] = []
+    for index, _ in first.values():
+        rows.append((judged[bisect_right(starts, index) - 1], files[index]))
+    for dist, f in shared.aliases:
+        index, outcome = first[f[1]]
+        primary_dist, primary = judged[bisect_right(starts, index) - 1], files[index]
+        if dist is primary_dist and f == primary:
+            continue  # one record listing one row twice
+        rows.append((dist, f))
+        result.files += f.kind is FileKind.REGULAR
+        verdict = HERE if outcome == ("link",) else derive(primary, outcome, f)
+        if verdict is HERE:
+            _judge_alone(dist, f, ctx, result, failed)
+        elif verdict is not None:
+            _judge(dist, f, verdict, ctx, result, failed)
+    owners: dict[str, list[Owner]] = defaultdict(list)
+    for dist, f in rows:
+        bad = failed.get(f[1], ())
+        owners[f[1]].append((dist, f, not any(d is dist for d, _ in bad)))
+    return owners
+
+
 def run(ctx: Context) -> CheckResult | Deferred:
     """Start the workers on every recorded file, do the rest while they work, finish later."""
     from verify_env.checks.leftovers import (
@@ -537,6 +517,7 @@ def run(ctx: Context) -> CheckResult | Deferred:
     files: list[RecordedFile] = []  # what the workers get: the records' own tuples, no copies
     starts: list[int] = []  # files[starts[k]:starts[k+1]] belong to judged[k]
     judged: list[Distribution] = []
+    shared = Shared()
     for dist in dists:
         for problem in dist.problems:
             result.findings.append(
@@ -558,7 +539,7 @@ def run(ctx: Context) -> CheckResult | Deferred:
             inside = readable_files(dist, ctx.target.prefix)
             starts.append(len(files))
             judged.append(dist)
-            files.extend(inside)
+            files.extend(shared.claim(dist, inside))
         if len(inside) != len(dist.files):
             kept = {f.location for f in inside}
             roots = roots_of(dist, ctx.target.prefix)
@@ -578,7 +559,7 @@ def run(ctx: Context) -> CheckResult | Deferred:
                         )
                     )
     if pre is not None:  # the same files, queued while the inventory was read
-        files, starts, judged = pre.files, pre.starts, pre.judged
+        files, starts, judged, shared = pre.files, pre.starts, pre.judged, pre.shared
     weights = [f.size or 0 for f in files]
     progress = None
     if ctx.progress is not None:
@@ -593,7 +574,7 @@ def run(ctx: Context) -> CheckResult | Deferred:
         work = pre.stream
     else:
         work = ForkMap(_FileJudge(ctx.cache), files, weights, ctx.jobs, progress)
-    duplicates = _duplicate_groups(dists)
+    duplicates = duplicate_groups(dists)
     tops = package_dirs(ctx, dists)
     result.findings.extend(unrecorded_extensions(ctx, tops))
     result.findings.extend(stashed_leftovers(ctx, dists))
@@ -603,6 +584,11 @@ def run(ctx: Context) -> CheckResult | Deferred:
         failed: Failed = defaultdict(list)
         problems = 0
         answered: set[int] = set()
+        outside = _outside(ctx, shared) if ctx.scope.keys is not None else {}
+        aliased = {f[1] for _, f in shared.aliases} | outside.keys()
+        first: dict[str, tuple[int, object]] = {}  # aliased location -> (index, final outcome)
+        if aliased:
+            first = {f[1]: (i, None) for i, f in enumerate(files) if f[1] in aliased}
         for index, outcome in work.results():
             dist, f = judged[bisect_right(starts, index) - 1], files[index]
             if isinstance(outcome, tuple) and outcome[0] == "link":
@@ -610,10 +596,16 @@ def run(ctx: Context) -> CheckResult | Deferred:
                 if escape is not None:  # never opened
                     failed[f.location].append((dist, escape))
                     answered.add(index)
+                    if f[1] in aliased:
+                        first[f[1]] = (index, outcome)
                     continue
                 outcome = _FileJudge(ctx.cache)(f, follow=True)
+                if f[1] in aliased:
+                    first[f[1]] = (index, outcome)
                 if outcome is None:
                     continue
+            elif f[1] in aliased:
+                first[f[1]] = (index, outcome)
             _judge(dist, f, outcome, ctx, result, failed)
             problems += isinstance(outcome, tuple) and outcome[0] in ("errno", "type")
             answered.add(index)
@@ -627,9 +619,17 @@ def run(ctx: Context) -> CheckResult | Deferred:
                 and f.kind is FileKind.REGULAR
                 and i not in answered
             )
+        owners = _shared_verdicts(ctx, result, failed, shared, (files, judged, starts), first)
+        for loc, entries in outside.items():  # their failures are out of scope: not reported
+            index, outcome = first[loc]
+            for dist, f in entries:
+                owners[loc].append((dist, f, derive(files[index], outcome, f) is None))
         result.files = sum(1 for f in files if f.kind is FileKind.REGULAR) - problems
-        notes = _superseded(duplicates, failed)
-        result.findings.extend(_duplicate_finding(group, notes) for group in duplicates)
+        notes = superseded(duplicates, failed)
+        result.findings.extend(duplicate_finding(group, notes) for group in duplicates)
+        python = ctx.target.executable or "python"
+        report = {id(d) for d in judged}
+        result.findings.extend(conflicts(owners, failed, python, report))
         result.findings.extend(_clobbered(failed, ctx.inventory.distributions))
         return result
 
