@@ -35,6 +35,8 @@ from urllib.parse import unquote, urlparse
 
 from verify_env.binary.extensions import tagged_suffix
 from verify_env.checks.interface import CheckResult, Context
+from verify_env.checks.pth import pth_findings
+from verify_env.checks.scripts import script_findings
 from verify_env.files import read_regular
 from verify_env.finding import Finding, Severity, Skip
 from verify_env.inventory import Distribution
@@ -494,6 +496,8 @@ def run(ctx: Context) -> CheckResult:
             result.findings.append(finding)
     result.findings.extend(_shadowing(entries, ctx, suffixes))
     result.findings.extend(_startup_code(ctx))
+    result.findings.extend(script_findings(ctx))
+    result.findings.extend(pth_findings(ctx))
     unseen = _unseen(ctx)
     if unseen is not None:
         result.findings.append(unseen)
