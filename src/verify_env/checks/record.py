@@ -27,6 +27,7 @@ from verify_env.checks.duplicates import (
     superseded,
 )
 from verify_env.checks.interface import CheckResult, Context, Deferred, Start
+from verify_env.checks.permissions import DENIED, chmod_hint, denied_findings, owner_only
 from verify_env.finding import Finding, Severity, Skip
 from verify_env.inventory import Distribution, FileKind, RecordedFile
 from verify_env.pool.hashing import CHUNK, PER_FILE_COST, ForkMap, digest
@@ -88,8 +89,8 @@ def _unreadable(
     """What an OSError on a recorded path means for the user."""
     if err_no == errno.ELOOP:
         return _finding(dist, "hash-mismatch", f.path, f"{f.path} is a symlink loop")
-    if err_no in (errno.EACCES, errno.EPERM):
-        return Skip(NAME, dist.name, f.path, f"{f.path} cannot be read: {text}")
+    if err_no in (errno.EACCES, errno.EPERM):  # one finding per distribution (permissions)
+        return _finding(dist, DENIED, f.path, f"{f.path} cannot be read: {text}")
     if os.path.islink(f.location) and not os.path.exists(f.location):
         target = os.readlink(f.location)
         what = "softlink" if f.kind is FileKind.SOFTLINK else "dangling symlink"
@@ -527,6 +528,7 @@ def run(ctx: Context) -> CheckResult | Deferred:
                     problem.path,
                     problem.message,
                     Severity.WARNING if problem.warning else Severity.ERROR,
+                    chmod_hint(ctx.target.prefix) if problem.code == DENIED else None,
                 )
             )
         if dist.judged_by is not None:
@@ -579,6 +581,7 @@ def run(ctx: Context) -> CheckResult | Deferred:
     result.findings.extend(unrecorded_extensions(ctx, tops))
     result.findings.extend(stashed_leftovers(ctx, dists))
     result.findings.extend(orphan_packages(ctx, tops))
+    result.findings.extend(owner_only(ctx.target.prefix, ctx.inventory.site_dirs, dists, tops))
 
     def finish() -> CheckResult:
         failed: Failed = defaultdict(list)
@@ -630,6 +633,7 @@ def run(ctx: Context) -> CheckResult | Deferred:
         python = ctx.target.executable or "python"
         report = {id(d) for d in judged}
         result.findings.extend(conflicts(owners, failed, python, report))
+        result.findings.extend(denied_findings(failed, ctx.target.prefix))
         result.findings.extend(_clobbered(failed, ctx.inventory.distributions))
         return result
 
