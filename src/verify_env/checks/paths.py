@@ -37,6 +37,7 @@ from verify_env.binary.extensions import tagged_suffix
 from verify_env.checks.interface import CheckResult, Context
 from verify_env.checks.pth import pth_findings
 from verify_env.checks.scripts import script_findings
+from verify_env.checks.usersite import user_site_shadowing
 from verify_env.files import read_regular
 from verify_env.finding import Finding, Severity, Skip
 from verify_env.inventory import Distribution
@@ -498,6 +499,12 @@ def run(ctx: Context) -> CheckResult:
     result.findings.extend(_startup_code(ctx))
     result.findings.extend(script_findings(ctx))
     result.findings.extend(pth_findings(ctx))
+    inventory = ctx.inventory
+    result.findings.extend(
+        user_site_shadowing(
+            ctx, lambda: _provided(inventory.distributions, inventory.site_dirs, suffixes)
+        )
+    )
     unseen = _unseen(ctx)
     if unseen is not None:
         result.findings.append(unseen)

@@ -68,6 +68,10 @@ class Target:
     from the files, never run."""
     customize: tuple[str, ...] = ()
     """The ``sitecustomize`` / ``usercustomize`` modules ``site`` would import at start-up."""
+    user_site: str | None = None
+    """The user site dir (``~/.local/lib/pythonX.Y/site-packages`` of the running user) when
+    ``site`` would add it: not under ``-s``/``PYTHONNOUSERSITE``, nor in a venv without
+    ``include-system-site-packages`` (worked out from files by `introspect`)."""
 
     @property
     def tag_set(self) -> frozenset[str]:
@@ -166,6 +170,7 @@ def _from_facts(facts: Mapping[str, object], note: str | None) -> Target:
             for f, n, line in facts.get("startup_code") or ()  # type: ignore[attr-defined]
         ),
         customize=tuple(str(p) for p in facts.get("customize") or ()),  # type: ignore[attr-defined]
+        user_site=str(facts["user_site"]) if facts.get("user_site") else None,
     )
 
 
