@@ -29,10 +29,11 @@ import shlex
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 
+from verify_env.checks.record_verdicts import finding
 from verify_env.finding import Finding, Severity
 from verify_env.inventory import Distribution, FileKind, RecordedFile
 
-__all__ = ["HERE", "Owner", "Shared", "conflicts", "derive"]
+__all__ = ["HERE", "Owner", "Shared", "clobbered", "conflicts", "derive"]
 
 Failed = dict[str, list[tuple[Distribution, Finding]]]
 
@@ -198,4 +199,50 @@ def conflicts(
             f"{b_dist.version} ({b_dist.installer}): {shown}{whose}. Uninstalling either "
             "removes them from the other, and reinstalling either only moves the conflict",
             _repair(python, keep, other),
+        )
+
+
+def clobbered(
+    failed: dict[str, list[tuple[Distribution, Finding]]], dists: Iterable[Distribution]
+) -> Iterator[Finding]:
+    """Failures of conda-owned files that another installer now owns become clobbered-file."""
+    other_owner: dict[str, Distribution] = {}
+    by_key: dict[str, Distribution] = {}
+    for d in dists:
+        if d.installer != "conda" and d.judged_by is None and d.source != "conda-meta":
+            by_key.setdefault(d.key, d)
+            for f in d.files:
+                other_owner.setdefault(f.location, d)
+    gone: dict[str, int] = defaultdict(int)
+    conda_by_name: dict[str, Distribution] = {}
+    for location, entries in failed.items():
+        for dist, found in entries:
+            if dist.source != "conda-meta":
+                yield found
+                continue
+            writer = other_owner.get(location)
+            replacing = by_key.get(dist.key)
+            if writer is not None:
+                yield finding(
+                    dist,
+                    "clobbered-file",
+                    found.path,
+                    f"{found.path} of conda package {dist.name} {dist.version} was rewritten by "
+                    f"{writer.installer}'s {writer.name} {writer.version}: {found.message}",
+                )
+            elif replacing is not None and found.code == "missing-file":
+                gone[dist.name] += 1
+                conda_by_name[dist.name] = dist
+            else:
+                yield found
+    for name, count in gone.items():
+        dist = conda_by_name[name]
+        writer = by_key[dist.key]
+        yield finding(
+            dist,
+            "clobbered-file",
+            None,
+            f"{count} files of conda package {dist.name} {dist.version} were removed when "
+            f"{writer.installer} installed {writer.name} {writer.version} over it",
+            hint=f"{writer.installer} uninstall {writer.name} && {dist.hint}",
         )

@@ -7,28 +7,23 @@ that escapes the environment or is not a regular file is reported and never open
 
 from __future__ import annotations
 
-import errno
 import os
 import stat
 import time
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from verify_env.cache.statcache import StatCache, StatKey, stat_key
-from verify_env.checks.conflicts import HERE, Owner, Shared, conflicts, derive
-from verify_env.checks.containment import escapes, readable_files, roots_of
-from verify_env.checks.deliberate import appended_certificates, only_shebang_flags, spell
-from verify_env.checks.duplicates import (
-    Failed,
-    duplicate_finding,
-    duplicate_groups,
-    superseded,
-)
+from verify_env.checks.conflicts import HERE, Owner, Shared, clobbered, conflicts, derive
+from verify_env.checks.containment import readable_files, roots_of
+from verify_env.checks.deliberate import spell
+from verify_env.checks.duplicates import Failed, duplicate_finding, duplicate_groups, superseded
 from verify_env.checks.interface import CheckResult, Context, Deferred, Start
 from verify_env.checks.permissions import DENIED, chmod_hint, denied_findings, owner_only
-from verify_env.finding import Finding, Severity, Skip
+from verify_env.checks.record_verdicts import escape_of, finding, judge
+from verify_env.finding import Severity
 from verify_env.inventory import Distribution, FileKind, RecordedFile
 from verify_env.pool.hashing import CHUNK, PER_FILE_COST, ForkMap, digest
 from verify_env.pool.stream import ForkStream
@@ -52,104 +47,6 @@ CODES = (
     "permission-denied",
     "owner-only-permissions",
 )
-
-_TYPE_NAMES = {
-    stat.S_IFDIR: "a directory",
-    stat.S_IFIFO: "a FIFO",
-    stat.S_IFSOCK: "a socket",
-    stat.S_IFCHR: "a character device",
-    stat.S_IFBLK: "a block device",
-}
-
-
-def _finding(
-    dist: Distribution,
-    code: str,
-    path: str | None,
-    message: str,
-    severity: Severity = Severity.ERROR,
-    hint: str | None = None,
-) -> Finding:
-    return Finding(
-        NAME,
-        code,
-        severity,
-        dist.name,
-        dist.version,
-        dist.installer,
-        path,
-        message,
-        hint if hint is not None else dist.hint,
-    )
-
-
-def _unreadable(
-    dist: Distribution, f: RecordedFile, err_no: int | None, text: str
-) -> Finding | Skip:
-    """What an OSError on a recorded path means for the user."""
-    if err_no == errno.ELOOP:
-        return _finding(dist, "hash-mismatch", f.path, f"{f.path} is a symlink loop")
-    if err_no in (errno.EACCES, errno.EPERM):  # one finding per distribution (permissions)
-        return _finding(dist, DENIED, f.path, f"{f.path} cannot be read: {text}")
-    if os.path.islink(f.location) and not os.path.exists(f.location):
-        target = os.readlink(f.location)
-        what = "softlink" if f.kind is FileKind.SOFTLINK else "dangling symlink"
-        return _finding(
-            dist, "missing-file", f.path, f"{f.path} is a {what} to {target!r}, which is missing"
-        )
-    severity = Severity.WARNING if f.kind is FileKind.GENERATED else Severity.ERROR
-    phrase = "is missing" if err_no in (errno.ENOENT, errno.ENOTDIR) else f"is unreadable: {text}"
-    return _finding(dist, "missing-file", f.path, f"{f.path} {phrase}", severity)
-
-
-def _not_regular(dist: Distribution, f: RecordedFile, mode: int) -> Finding:
-    kind = _TYPE_NAMES.get(stat.S_IFMT(mode), "not a regular file")
-    return _finding(
-        dist, "hash-mismatch", f.path, f"{f.path} is {kind}, not a regular file; not opened"
-    )
-
-
-def _size_of(location: str) -> int:
-    try:
-        return os.stat(location).st_size
-    except OSError:
-        return -1
-
-
-def _size_changed(dist: Distribution, f: RecordedFile, actual: int) -> Finding:
-    assert f.size is not None
-    message = f"{f.path} has {actual} bytes, {f.size} recorded"
-    if actual < f.size:
-        return _finding(dist, "size-mismatch", f.path, message + " (truncated)")
-    if appended_certificates(f, actual):
-        return _finding(
-            dist,
-            "size-mismatch",
-            f.path,
-            message + ": certificates were appended to the recorded bundle, which is otherwise "
-            "unchanged (admins extend trust stores with local CAs on purpose)",
-            Severity.WARNING,
-        )
-    return _finding(dist, "size-mismatch", f.path, message)
-
-
-def _content_changed(dist: Distribution, f: RecordedFile, actual: int = -1) -> Finding:
-    if f.size is None and actual > 0 and appended_certificates(f, actual):
-        return _finding(
-            dist,
-            "hash-mismatch",
-            f.path,
-            f"{f.path} content differs from its recorded {f.algorithm} digest: certificates "
-            "were appended to the recorded bundle, which is otherwise unchanged (admins extend "
-            "trust stores with local CAs on purpose)",
-            Severity.WARNING,
-        )
-    return _finding(
-        dist,
-        "hash-mismatch",
-        f.path,
-        f"{f.path} content differs from its recorded {f.algorithm} digest",
-    )
 
 
 def _racy(st: os.stat_result, now_ns: int) -> bool:
@@ -267,106 +164,6 @@ class _FileJudge:
         return ("errno", int(number) if number.lstrip("-").isdigit() else None, text)
 
 
-def _judge(
-    dist: Distribution,
-    f: RecordedFile,
-    outcome: object,
-    ctx: Context,
-    result: CheckResult,
-    failed: Failed,
-) -> None:
-    """One worker outcome (not None) as findings, skips and cache entries."""
-    assert isinstance(outcome, tuple)
-    tag = outcome[0]
-    if tag == "ok":
-        result.bytes_hashed += outcome[1]
-    elif tag == "hashed":
-        _, key, text, nbytes = outcome
-        result.bytes_hashed += max(nbytes, 0)
-        if key is not None:
-            ctx.cache.put(f.location, tuple(key), f.digest_style, text)
-        if text != f.digest and not only_shebang_flags(f):
-            failed[f.location].append((dist, _content_changed(dist, f, nbytes)))
-    elif tag == "cached-bad":
-        if not only_shebang_flags(f):
-            failed[f.location].append((dist, _content_changed(dist, f, _size_of(f.location))))
-    elif tag == "size":
-        if not only_shebang_flags(f):
-            failed[f.location].append((dist, _size_changed(dist, f, outcome[1])))
-    elif tag == "type":
-        failed[f.location].append((dist, _not_regular(dist, f, outcome[1])))
-    else:
-        found = _unreadable(dist, f, outcome[1], outcome[2])
-        if isinstance(found, Skip):
-            result.skips.append(found)
-        else:
-            failed[f.location].append((dist, found))
-
-
-def _clobbered(
-    failed: dict[str, list[tuple[Distribution, Finding]]], dists: Iterable[Distribution]
-) -> Iterator[Finding]:
-    """Failures of conda-owned files that another installer now owns become clobbered-file."""
-    other_owner: dict[str, Distribution] = {}
-    by_key: dict[str, Distribution] = {}
-    for d in dists:
-        if d.installer != "conda" and d.judged_by is None and d.source != "conda-meta":
-            by_key.setdefault(d.key, d)
-            for f in d.files:
-                other_owner.setdefault(f.location, d)
-    gone: dict[str, int] = defaultdict(int)
-    conda_by_name: dict[str, Distribution] = {}
-    for location, entries in failed.items():
-        for dist, finding in entries:
-            if dist.source != "conda-meta":
-                yield finding
-                continue
-            writer = other_owner.get(location)
-            replacing = by_key.get(dist.key)
-            if writer is not None:
-                yield _finding(
-                    dist,
-                    "clobbered-file",
-                    finding.path,
-                    f"{finding.path} of conda package {dist.name} {dist.version} was rewritten by "
-                    f"{writer.installer}'s {writer.name} {writer.version}: {finding.message}",
-                )
-            elif replacing is not None and finding.code == "missing-file":
-                gone[dist.name] += 1
-                conda_by_name[dist.name] = dist
-            else:
-                yield finding
-    for name, count in gone.items():
-        dist = conda_by_name[name]
-        writer = by_key[dist.key]
-        yield _finding(
-            dist,
-            "clobbered-file",
-            None,
-            f"{count} files of conda package {dist.name} {dist.version} were removed when "
-            f"{writer.installer} installed {writer.name} {writer.version} over it",
-            hint=f"{writer.installer} uninstall {writer.name} && {dist.hint}",
-        )
-
-
-def _escape(dist: Distribution, f: RecordedFile, prefix: str) -> Finding | None:
-    """The finding for a recorded path that resolves out of the distribution's roots."""
-    roots = roots_of(dist, prefix)
-    if roots == (os.sep,):
-        return None
-    if f.algorithm is None and f.size is None:
-        return None  # it promises only that it exists: stat'ed, never opened
-    real = os.path.realpath(f.location)
-    if not escapes(dist, f, roots, real):
-        return None
-    return _finding(
-        dist,
-        "path-escape",
-        f.path,
-        f"{f.path} resolves through a symlink to {real}, outside the environment; not opened",
-    )
-
-
 # A file this big is a chunk of its own that workers take before any other (issue 3: a 434 MB
 # libtorch met late must not end the run alone); smaller files go in chunks of about this many
 # bytes (plus PER_FILE_COST each).
@@ -447,13 +244,13 @@ def _judge_alone(
     cannot answer for)."""
     outcome = _FileJudge(ctx.cache)(f)
     if isinstance(outcome, tuple) and outcome[0] == "link":
-        escape = _escape(dist, f, ctx.target.prefix)
+        escape = escape_of(dist, f, ctx.target.prefix)
         if escape is not None:
             failed[f.location].append((dist, escape))
             return
         outcome = _FileJudge(ctx.cache)(f, follow=True)
     if outcome is not None:
-        _judge(dist, f, outcome, ctx, result, failed)
+        judge(dist, f, outcome, ctx, result, failed)
 
 
 def _outside(ctx: Context, shared: Shared) -> dict[str, list[tuple[Distribution, RecordedFile]]]:
@@ -494,7 +291,7 @@ def _shared_verdicts(
         if verdict is HERE:
             _judge_alone(dist, f, ctx, result, failed)
         elif verdict is not None:
-            _judge(dist, f, verdict, ctx, result, failed)
+            judge(dist, f, verdict, ctx, result, failed)
     owners: dict[str, list[Owner]] = defaultdict(list)
     for dist, f in rows:
         bad = failed.get(f[1], ())
@@ -522,7 +319,7 @@ def run(ctx: Context) -> CheckResult | Deferred:
     for dist in dists:
         for problem in dist.problems:
             result.findings.append(
-                _finding(
+                finding(
                     dist,
                     problem.code,
                     problem.path,
@@ -547,12 +344,12 @@ def run(ctx: Context) -> CheckResult | Deferred:
             roots = roots_of(dist, ctx.target.prefix)
             for f in (f for f in dist.files if f.location not in kept):
                 kept.add(f.location)  # once, however often the record lists it
-                escape = _escape(dist, f, ctx.target.prefix)
+                escape = escape_of(dist, f, ctx.target.prefix)
                 if f.location.startswith(roots) and escape is not None:
                     result.findings.append(escape)
                 elif not f.location.startswith(roots):
                     result.findings.append(
-                        _finding(
+                        finding(
                             dist,
                             "record-malformed",
                             f.path,
@@ -595,7 +392,7 @@ def run(ctx: Context) -> CheckResult | Deferred:
         for index, outcome in work.results():
             dist, f = judged[bisect_right(starts, index) - 1], files[index]
             if isinstance(outcome, tuple) and outcome[0] == "link":
-                escape = _escape(dist, f, ctx.target.prefix)
+                escape = escape_of(dist, f, ctx.target.prefix)
                 if escape is not None:  # never opened
                     failed[f.location].append((dist, escape))
                     answered.add(index)
@@ -609,7 +406,7 @@ def run(ctx: Context) -> CheckResult | Deferred:
                     continue
             elif f[1] in aliased:
                 first[f[1]] = (index, outcome)
-            _judge(dist, f, outcome, ctx, result, failed)
+            judge(dist, f, outcome, ctx, result, failed)
             problems += isinstance(outcome, tuple) and outcome[0] in ("errno", "type")
             answered.add(index)
         if not ctx.cache.enabled:  # a file hashed and found as recorded sent nothing back
@@ -634,7 +431,7 @@ def run(ctx: Context) -> CheckResult | Deferred:
         report = {id(d) for d in judged}
         result.findings.extend(conflicts(owners, failed, python, report))
         result.findings.extend(denied_findings(failed, ctx.target.prefix))
-        result.findings.extend(_clobbered(failed, ctx.inventory.distributions))
+        result.findings.extend(clobbered(failed, ctx.inventory.distributions))
         return result
 
     return finish
