@@ -56,10 +56,11 @@ class Shared:
         """(distribution, row) of every row whose location an earlier row queued."""
 
     def claim(self, dist: Distribution, files: list[RecordedFile]) -> list[RecordedFile]:
-        """The rows of ``files`` to hash: those whose location no earlier row named."""
+        """The rows of ``files`` to hash: those whose location no earlier row named
+        (``files`` names each location once: `containment.readable_files`)."""
         seen = self.seen
         locations = [f[1] for f in files]
-        if seen.isdisjoint(locations) and len(set(locations)) == len(locations):
+        if seen.isdisjoint(locations):
             seen.update(locations)
             return files
         fresh = []

@@ -136,6 +136,20 @@ def _module_names(source: str) -> set[str] | None:
     return None if "__getattr__" in names else names
 
 
+def _lacking(
+    module_file: str, used: tuple[str, ...], parsed: dict[str, set[str] | None]
+) -> list[str]:
+    """The names of ``used`` that the module's source, parsed, does not bind (none when the
+    parse cannot tell or the file cannot be read)."""
+    if module_file not in parsed:
+        data = read_regular(module_file, _SOURCE_CAP)
+        parsed[module_file] = (
+            None if data is None else _module_names(data.decode("utf-8", "surrogateescape"))
+        )
+    names = parsed[module_file]
+    return [] if names is None else [n for n in used if n not in names]
+
+
 def _owners(ctx: Context, wanted: set[str]) -> dict[str, Distribution]:
     out: dict[str, Distribution] = {}
     for dist in ctx.inventory.distributions:
@@ -170,6 +184,7 @@ def pth_findings(ctx: Context) -> Iterator[Finding]:
     opaque = any(not os.path.isdir(p) for p in path if os.path.exists(p))
     suffixes = (".py", ".pyc", *target.extension_suffixes)
     failing: list[tuple[str, int, str, str, str | None]] = []  # pth, line, text, why, module
+    parsed: dict[str, set[str] | None] = {}
     for pth, line_no, line in target.startup_code:
         if len(line) >= _LINE_CAP:
             continue
@@ -189,7 +204,9 @@ def pth_findings(ctx: Context) -> Iterator[Finding]:
                     failing.append((pth, line_no, line, why, None))
                 break
             if use.names and not where.endswith(os.sep) and where.endswith(".py"):
-                failing.append((pth, line_no, line, ",".join(use.names), where))
+                lacking = _lacking(where, use.names, parsed)
+                if lacking:
+                    failing.append((pth, line_no, line, ",".join(lacking), where))
     if not failing:
         return
     owners = _owners(ctx, {f[0] for f in failing} | {f[4] for f in failing if f[4]})
@@ -199,14 +216,7 @@ def pth_findings(ctx: Context) -> Iterator[Finding]:
             theirs = owners.get(module_file)
             if owner is not None and theirs is owner:
                 continue
-            data = read_regular(module_file, _SOURCE_CAP)
-            if data is None:
-                continue
-            names = _module_names(data.decode("utf-8", "surrogateescape"))
-            used = why.split(",")
-            lacking = [n for n in used if names is not None and n not in names]
-            if not lacking:
-                continue
+            lacking = why.split(",")
             by = f"{theirs.name} {theirs.version}" if theirs is not None else "no distribution"
             why = (
                 f"it uses {', '.join(lacking)} of {module_file}, which {by} installed and "
