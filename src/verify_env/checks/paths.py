@@ -11,14 +11,19 @@ Two ways it does not, both about directories rather than files:
   facts say where (`introspect` parses the files; nothing of the environment is run).
 - ``distributions-unseen``: the prefix's site-packages hold ``*.dist-info`` dirs while the
   inventory is empty: the facts the verdict rests on are wrong, so "OK" would be false.
+- ``script-interpreter`` (`scripts`): scripts whose ``#!`` names an interpreter that is gone
+  (a moved venv); ``pth-error`` (`pth`): a ``.pth`` line that fails at every start-up, decided
+  by parsing it; a user-site copy shadowing the environment's (`usersite`).
 - ``shadowed-module``: a module or regular package that Python finds *before* the installed one
   — a local ``numpy/`` in the working directory (sys.path[0] of ``python``, ``python -c`` and
   ``python -m`` started there), a stray ``six.py`` in a PYTHONPATH dir — or before the standard
   library (``random.py`` in the working directory).
 
-Only what no installer owns can shadow: one installed distribution overriding another (a venv
-over ``--system-site-packages``, the user site over the system) is how those layers are meant
-to work, and the requirements check judges the versions Python will import. A namespace
+Only what no installer owns can shadow here: one installed distribution overriding another (a
+venv over ``--system-site-packages``) is how those layers are meant to work, and the
+requirements check judges the versions Python will import. The user site is the exception
+(`usersite`): a copy there of another version than the environment's is one person's
+``pip install --user`` silently replacing what the environment holds. A namespace
 directory (no ``__init__.py``) shadows nothing: the import system keeps looking past it. A
 working tree that is the source of an installed distribution (``pip install .`` or ``-e .``
 from it, per ``direct_url.json``) shadows it on purpose.

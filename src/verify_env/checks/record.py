@@ -2,7 +2,11 @@
 
 Size before digest (a truncated file never needs hashing), digests from the stat cache when the
 file's (device, inode, size, mtime, ctime) has not changed, the rest hashed in parallel. A path
-that escapes the environment or is not a regular file is reported and never opened.
+that escapes the environment or is not a regular file is reported and never opened. A location
+several records name is hashed once (`conflicts.Shared`); the others' verdicts are derived.
+What the outcomes mean as findings is `record_verdicts`; what two owners of one file mean is
+`duplicates` (one project twice), `conflicts` (two projects, or pip over conda); unreadable
+files are `permissions`.
 """
 
 from __future__ import annotations
