@@ -40,7 +40,7 @@ from urllib.parse import unquote, urlparse
 
 from verify_env.binary.extensions import tagged_suffix
 from verify_env.checks.interface import CheckResult, Context
-from verify_env.checks.pth import pth_findings
+from verify_env.checks.pth import pth_findings, startup_code
 from verify_env.checks.scripts import script_findings
 from verify_env.checks.usersite import user_site_shadowing
 from verify_env.files import read_regular
@@ -393,54 +393,6 @@ def _shadow_finding(entry: _Entry, found: str, dist: Distribution) -> Finding:
     )
 
 
-def _is_owned(location: str, owned: set[str], ctx: Context) -> bool:
-    os_db = ctx.inventory.os_database
-    for candidate in {os.path.normpath(location), _real(location)}:
-        if candidate in owned or (os_db is not None and os_db.owner(candidate) is not None):
-            return True
-    return False
-
-
-def _startup_code(ctx: Context) -> Iterator[Finding]:
-    """Unowned code ``site`` runs at every start-up: ``.pth`` import lines, sitecustomize."""
-    target = ctx.target
-    if not target.startup_code and not target.customize:
-        return
-    owned = _owned_locations(ctx.inventory.distributions)
-    reported: set[str] = set()
-    for pth, line_no, line in target.startup_code:
-        if pth in reported or _is_owned(pth, owned, ctx):
-            continue
-        reported.add(pth)
-        yield Finding(
-            NAME,
-            "pth-executable",
-            Severity.WARNING,
-            None,
-            None,
-            None,
-            pth,
-            f"{pth} line {line_no}: {line[:200]!r} runs at every start-up of this "
-            "environment's Python, and no installer owns the file",
-            f"remove {pth}, or reinstall the distribution that should own it",
-        )
-    for module in target.customize:
-        if _is_owned(module, owned, ctx):
-            continue
-        yield Finding(
-            NAME,
-            "site-customize",
-            Severity.WARNING,
-            None,
-            None,
-            None,
-            module,
-            f"{module} is imported by site at every start-up of this environment's Python, "
-            "and no installer owns it",
-            f"remove {module}, or install it through a package that records it",
-        )
-
-
 _METADATA_GLOBS = (
     "lib/python*/site-packages/*.dist-info",
     "lib/python*/site-packages/*.egg-info",
@@ -501,7 +453,7 @@ def run(ctx: Context) -> CheckResult:
         if finding is not None:
             result.findings.append(finding)
     result.findings.extend(_shadowing(entries, ctx, suffixes))
-    result.findings.extend(_startup_code(ctx))
+    result.findings.extend(startup_code(ctx, _owned_locations))
     result.findings.extend(script_findings(ctx))
     result.findings.extend(pth_findings(ctx))
     inventory = ctx.inventory

@@ -1,4 +1,6 @@
-"""``pth-error``: a ``.pth`` line that fails at every start-up, decided without running it.
+"""What ``site`` runs at every start-up: ``pth-executable``/``site-customize`` (unowned code,
+moved here from `paths`) and ``pth-error``: a ``.pth`` line that fails, decided without
+running it.
 
 ``site`` executes each line of a ``.pth`` file that starts with ``import``; when it raises,
 every ``python`` started prints ``Error processing line N of …pth`` and a traceback. The lines
@@ -27,7 +29,7 @@ from __future__ import annotations
 import ast
 import os
 import shlex
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from verify_env.checks.interface import Context
@@ -35,7 +37,7 @@ from verify_env.files import read_regular
 from verify_env.finding import Finding, Severity
 from verify_env.inventory import Distribution
 
-__all__ = ["pth_findings"]
+__all__ = ["pth_findings", "startup_code"]
 
 _LINE_CAP = 500
 """The probe keeps this much of a line; a longer one is cut, so it is not judged."""
@@ -256,3 +258,54 @@ def _mismatch_repair(ctx: Context, owner: Distribution | None, theirs: Distribut
         f"{python} -m pip install --upgrade {theirs.name} (a release with what "
         f"{owner.name}'s .pth calls), or {python} -m pip uninstall -y {owner.name}"
     )
+
+
+def _is_owned(location: str, owned: set[str], ctx: Context) -> bool:
+    real = os.path.realpath(location)
+    os_db = ctx.inventory.os_database
+    for candidate in {os.path.normpath(location), real}:
+        if candidate in owned or (os_db is not None and os_db.owner(candidate) is not None):
+            return True
+    return False
+
+
+def startup_code(
+    ctx: Context, owned_locations: Callable[[tuple[Distribution, ...]], set[str]]
+) -> Iterator[Finding]:
+    """Unowned code ``site`` runs at every start-up: ``.pth`` import lines, sitecustomize."""
+    target = ctx.target
+    if not target.startup_code and not target.customize:
+        return
+    owned = owned_locations(ctx.inventory.distributions)
+    reported: set[str] = set()
+    for pth, line_no, line in target.startup_code:
+        if pth in reported or _is_owned(pth, owned, ctx):
+            continue
+        reported.add(pth)
+        yield Finding(
+            "paths",
+            "pth-executable",
+            Severity.WARNING,
+            None,
+            None,
+            None,
+            pth,
+            f"{pth} line {line_no}: {line[:200]!r} runs at every start-up of this "
+            "environment's Python, and no installer owns the file",
+            f"remove {pth}, or reinstall the distribution that should own it",
+        )
+    for module in target.customize:
+        if _is_owned(module, owned, ctx):
+            continue
+        yield Finding(
+            "paths",
+            "site-customize",
+            Severity.WARNING,
+            None,
+            None,
+            None,
+            module,
+            f"{module} is imported by site at every start-up of this environment's Python, "
+            "and no installer owns it",
+            f"remove {module}, or install it through a package that records it",
+        )
