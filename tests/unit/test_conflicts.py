@@ -3,6 +3,8 @@ one hash job its location got (issue 18: no file is hashed twice in a run)."""
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from verify_env.checks.conflicts import HERE, derive
@@ -10,6 +12,7 @@ from verify_env.inventory import FileKind, RecordedFile
 
 A = "a" * 43
 B = "b" * 43
+HEX_A = base64.urlsafe_b64decode(A + "=").hex()
 
 
 def row(digest: str | None = A, size: int | None = 10, **kw: object) -> RecordedFile:
@@ -31,7 +34,9 @@ def row(digest: str | None = A, size: int | None = 10, **kw: object) -> Recorded
         (row(), ("cached-bad",), row(B), HERE),
         (row(), ("errno", 2, "No such file"), row(B), ("errno", 2, "No such file")),
         (row(), None, row(None, None), None),  # a row that records nothing to compare
-        (row(), None, row(hex=True), HERE),  # another spelling of a digest: hash it
+        (row(), None, row(HEX_A, hex=True), None),  # conda's hex beside pip's base64
+        (row(), None, row("0" * 64, hex=True), ("cached-bad",)),
+        (row(), None, row(HEX_A, hex=True)._replace(algorithm="md5"), HERE),
         (row(), None, row(kind=FileKind.OPTIONAL), None),
         (row(kind=FileKind.SOFTLINK), None, row(), HERE),
     ],

@@ -103,13 +103,30 @@ def derive(first: RecordedFile, outcome: object, f: RecordedFile) -> object:
         return ("size", size)
     if f.algorithm is None or f.digest is None:
         return None if f.size is None or size is not None else HERE
-    if f.digest_style != first.digest_style:
+    if found is not None and f.algorithm == first.algorithm and f.hex != first.hex:
+        found = _respell(found, f.hex)  # conda's hex beside pip's base64 of one sha256
+        if found is None:
+            return HERE
+    elif f.digest_style != first.digest_style:
         return HERE
     if found is not None:
         return None if found == f.digest else ("cached-bad",)
     if tag == "cached-bad" and f.digest == first.digest:
         return ("cached-bad",)
     return HERE
+
+
+def _respell(digest: str, to_hex: bool) -> str | None:
+    """A digest in the other spelling (hex <-> RECORD's unpadded urlsafe base64)."""
+    import base64
+    import binascii
+
+    try:
+        if to_hex:
+            return base64.urlsafe_b64decode(digest + "=" * (-len(digest) % 4)).hex()
+        return base64.urlsafe_b64encode(bytes.fromhex(digest)).rstrip(b"=").decode()
+    except (ValueError, binascii.Error):
+        return None
 
 
 def _eligible(d: Distribution) -> bool:
