@@ -417,11 +417,16 @@ CODES: dict[str, Code] = {
             "a file or dir earlier on sys.path shadows an installed or standard module",
             detail="a module no installer owns, in the working directory or earlier on "
             "sys.path, named like an installed distribution's or the standard "
-            "library's",
+            "library's; or a distribution in the user site (`~/.local`, when `site` adds "
+            "it) providing a module the environment's site-packages provide in another "
+            "version",
             severity_note="warning for a standard-library name in the working directory",
             why="`import numpy` finds a local `numpy/` or `numpy.py` (or a stray copy on "
-            "PYTHONPATH) instead of the installed package.",
-            fix="Rename or remove the shadowing file or dir, or run from another directory.",
+            "PYTHONPATH, or a `pip install --user` copy: numpy 1.x over the environment's "
+            "numpy 2, `No module named 'numpy.exceptions'`) instead of the installed package.",
+            fix="Rename or remove the shadowing file or dir, or run from another directory; "
+            "a user-site copy: `/path/to/python -m pip uninstall NAME` (it removes the first "
+            "copy on sys.path) or `PYTHONNOUSERSITE=1`.",
         ),
         Code(
             "pth-executable",
