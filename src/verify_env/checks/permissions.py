@@ -11,8 +11,8 @@ and the path finder, which cannot see ``numpy/__init__.py``, imports an empty na
   metadata dir): ``permission-denied``, one error per distribution, the files counted.
 - Run as root, nothing is refused. "An environment others use" is decided from its modes: its
   prefix and each site dir are readable and searchable by others (``o+rx``: whoever made them
-  meant others to come in); then a distribution's metadata dir or top-level package dir that
-  others cannot read and search is ``owner-only-permissions`` (a warning: root's own, private
+  meant others to come in) and the directories above it let them through; then a
+  distribution's metadata dir or top-level package dir that others cannot read and search is ``owner-only-permissions`` (a warning: root's own, private
   environment may be meant so, and its prefix then says so by being private itself).
   Only those directories are looked at, not every file: a umask-077 install makes each of them
   private, and a stat per file would cost a root run ~25 ms on a torch venv.
@@ -94,6 +94,20 @@ def _open_to_others(path: str) -> bool | None:
     return st.st_mode & 0o005 == 0o005
 
 
+def _reachable(directory: str) -> bool:
+    """Whether others may pass through ``directory`` and every directory above it."""
+    while True:
+        try:
+            if not os.stat(directory).st_mode & 0o001:
+                return False
+        except OSError:
+            return False
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return True
+        directory = parent
+
+
 def owner_only(
     prefix: str,
     site_dirs: Iterable[str],
@@ -106,6 +120,8 @@ def owner_only(
     sites = [s for s in site_dirs if s.startswith(prefix.rstrip(os.sep) + os.sep)]
     if _open_to_others(prefix) is not True or not all(_open_to_others(s) for s in sites):
         return
+    if not _reachable(os.path.dirname(os.path.abspath(prefix))):
+        return  # inside a private directory (root's home): nobody else gets there anyway
     private: dict[int, tuple[Distribution, list[str]]] = {}
     for dist in dists:
         meta = dist.metadata_dir
