@@ -12,8 +12,9 @@ and the path finder, which cannot see ``numpy/__init__.py``, imports an empty na
 - Run as root, nothing is refused. "An environment others use" is decided from its modes: its
   prefix and each site dir are readable and searchable by others (``o+rx``: whoever made them
   meant others to come in) and the directories above it let them through; then a
-  distribution's metadata dir or top-level package dir that others cannot read and search is ``owner-only-permissions`` (a warning: root's own, private
-  environment may be meant so, and its prefix then says so by being private itself).
+  distribution's metadata dir or top-level package dir that others cannot read and search is
+  ``owner-only-permissions`` (a warning: root's own, private environment may be meant so, and
+  its prefix or a directory above it then says so by being private itself).
   Only those directories are looked at, not every file: a umask-077 install makes each of them
   private, and a stat per file would cost a root run ~25 ms on a torch venv.
 """
