@@ -492,16 +492,18 @@ CODES: dict[str, Code] = {
             _E,
             "a `.pth` line fails at every start-up of the environment's Python",
             detail="decided without running it: an `import X` line whose module X is in no "
-            "site dir nor the standard library, or X is installed by another distribution "
-            "than the `.pth` file and lacks a name the line uses. A path line naming a missing "
-            "directory is not an error (`site` skips it)",
+            "sys.path directory nor the standard library, or X is installed by another "
+            "distribution than the `.pth` file and its source binds no name the line uses. A "
+            "path line naming a missing directory is not an error (`site` skips it)",
             why="`site` runs the `import` lines of `.pth` files at every start: one that "
             "fails prints `Error processing line N of …pth` and a traceback for every "
             "`python` started (a leftover `__editable__` finder whose module is gone, "
             "`distutils-precedence.pth` from one setuptools with `_distutils_hack` from "
             "another).",
-            fix="Reinstall the distribution that owns the `.pth` file, or remove the file "
-            "when no distribution owns it (the hint says which).",
+            fix="A module gone: reinstall the distribution that owns the `.pth` file, or "
+            "remove the file when none owns it. Another distribution's module: upgrade that "
+            "one to a release with the name, or uninstall the one whose `.pth` calls it. The "
+            "hint names the command.",
         ),
     )
 }
