@@ -34,13 +34,15 @@ def test_two_owners_of_one_file_uninstall_both_install_one(
     make_wheel(
         wheels, "cvx-headless", "1.0", {"cvx/__init__.py": init, "cvx/_impl.py": "KIND = 'h'\n"}
     )
-    # the legitimate sharing: a namespace package declared the old way, the same __init__.py
+    # the legitimate sharing: a namespace package declared the old way, one __init__.py each
+    # (zns-b's differs and is written last: zns-a's and zns-c's records no longer match it)
     ns = "__path__ = __import__('pkgutil').extend_path(__path__, __name__)\n"
     make_wheel(wheels, "zns-a", "1.0", {"zns/__init__.py": ns, "zns/a.py": "A = 1\n"})
-    make_wheel(wheels, "zns-b", "2.0", {"zns/__init__.py": ns, "zns/b.py": "B = 1\n"})
+    make_wheel(wheels, "zns-b", "2.0", {"zns/__init__.py": ns + "# b\n", "zns/b.py": "B = 1\n"})
+    make_wheel(wheels, "zns-c", "1.0", {"zns/__init__.py": ns, "zns/c.py": "C = 1\n"})
     env = clone_env(bare_venv, tmp_path / "env")
     python = env / "bin" / "python"
-    for names in (("cvx_full", "zns_a", "zns_b"), ("cvx_headless",)):  # headless second
+    for names in (("cvx_full", "zns_a", "zns_c"), ("cvx_headless", "zns_b")):  # then over
         _pip(env, "install", "--no-index", *(str(next(wheels.glob(f"{n}-*.whl"))) for n in names))
 
     run = run_cli("--python", str(python), "--format", "json", cache_dir=cache_dir)

@@ -16,10 +16,11 @@ What is not a conflict (so not reported): two records of one project (``duplicat
 says it), conda's files (conda-meta against a pip RECORD is ``clobbered-file``; conda
 arbitrates its own packages), the OS's packages (dpkg arbitrates its files), bytecode under
 ``__pycache__`` (it follows its source), rows that promise only that a path exists, and
-identical ``__init__.py`` files only: the namespace packages declared the old way
-(``pkgutil``/``pkg_resources`` style, ``zope/__init__.py`` in every ``zope.*``) ship the same
-file in each distribution on purpose. Directories are never rows, so PEP 420 namespace dirs
-shared by many distributions are not either.
+``__init__.py`` files only, identical or namespace declarations: the namespace packages
+declared the old way (``pkgutil``/``pkg_resources`` style, ``zope/__init__.py`` in every
+``zope.*``, ``backports/__init__.py``) ship one in each distribution on purpose; the record
+whose copy was overwritten by the other's is not reported as damaged either. Directories are
+never rows, so PEP 420 namespace dirs shared by many distributions are not either.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 
 from verify_env.checks.record_verdicts import finding
+from verify_env.files import read_regular
 from verify_env.finding import Finding, Severity
 from verify_env.inventory import Distribution, FileKind, RecordedFile
 
@@ -143,13 +145,19 @@ def _counted(f: RecordedFile) -> bool:
 
 
 def _old_namespace(rows: Iterable[tuple[RecordedFile, RecordedFile]]) -> bool:
-    """Only identical ``__init__.py`` files: a namespace package declared the old way."""
-    return all(
-        os.path.basename(a.location) == "__init__.py"
-        and a.digest is not None
-        and (a.digest_style, a.digest) == (b.digest_style, b.digest)
-        for a, b in rows
-    )
+    """Only ``__init__.py`` files, each identical in both records or a namespace declaration
+    (``pkgutil.extend_path`` / ``pkg_resources.declare_namespace``): a package several
+    distributions fill, declared the old way. Removing it with either leaves a PEP 420
+    namespace package that still imports the other's modules."""
+    for a, b in rows:
+        if os.path.basename(a.location) != "__init__.py":
+            return False
+        if a.digest is not None and (a.digest_style, a.digest) == (b.digest_style, b.digest):
+            continue
+        data = read_regular(a.location, 64 << 10)
+        if data is None or not (b"extend_path(" in data or b"declare_namespace(" in data):
+            return False
+    return True
 
 
 def _repair(python: str, keep: Distribution, other: Distribution) -> str:
@@ -183,8 +191,7 @@ def conflicts(
         a_dist, b_dist = shared[0][0][0], shared[0][1][0]
         if not ({id(a_dist), id(b_dist)} & report):
             continue
-        if _old_namespace((a[1], b[1]) for a, b in shared):
-            continue
+        benign = _old_namespace((a[1], b[1]) for a, b in shared)
         a_ok = sum(a[2] for a, _ in shared)
         b_ok = sum(b[2] for _, b in shared)
         for a, b in shared:
@@ -194,6 +201,8 @@ def conflicts(
                     failed[loc] = [(d, x) for d, x in failed[loc] if d is not mine[0]]
                     if not failed[loc]:
                         del failed[loc]
+        if benign:
+            continue
         keep, other = (b_dist, a_dist) if b_ok >= a_ok else (a_dist, b_dist)
         paths = sorted(a[1].path for a, _ in shared)
         shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
