@@ -263,6 +263,53 @@ CODES: dict[str, Code] = {
             fix="Delete the `~` directory, then reinstall the distribution as the hint says.",
         ),
         Code(
+            "file-conflict",
+            "record",
+            _E,
+            "one path recorded by two installed distributions",
+            detail="files only (directories, PEP 420 namespace dirs and `__pycache__` are not "
+            "rows); not reported: two records of one project (`duplicate-distribution`), "
+            "conda's and the OS's packages (their installers arbitrate their files; pip over "
+            "conda is `clobbered-file`), identical `__init__.py` files only (a namespace "
+            "package declared the old way, `pkgutil`/`pkg_resources` style)",
+            why="pip installs `opencv-python-headless` over `opencv-python` without a word: "
+            "the second writes over the first's files and both records claim them. Nothing "
+            "fails until either is uninstalled and takes the shared files with it (a broken "
+            "`cv2`). A shared file is hashed once; when it holds the bytes one record names, "
+            "the other record's mismatch is the conflict, not damage, and is not listed.",
+            fix="Uninstall both, then install the one you want, with the target's "
+            "interpreter as the hint says (`/venv/bin/python -m pip uninstall -y A B && "
+            "/venv/bin/python -m pip install A==VERSION`). A force-reinstall of either only "
+            "moves the conflict to the other.",
+        ),
+        Code(
+            "permission-denied",
+            "record",
+            _E,
+            "the running user cannot read a file the environment's installer recorded",
+            detail="a recorded file, or a directory on its way, that `open()` refuses "
+            "(EACCES/EPERM) to the user running verify-env",
+            why="A root install under `umask 077` leaves files only root can read: another "
+            "user's `import numpy` fails with PermissionError, or finds an unreadable "
+            "package directory and imports an empty namespace package "
+            "(`module 'numpy' has no attribute …`). Its bytes cannot be verified either.",
+            fix="Make the environment readable to the users who run it, as its owner: "
+            "`chmod -R a+rX PREFIX` (the hint names the prefix).",
+        ),
+        Code(
+            "owner-only-permissions",
+            "record",
+            _W,
+            "run as root: recorded files others cannot read in an environment others use",
+            detail="verify-env runs as root and the environment's prefix and site dir are "
+            "readable and searchable by others (so others are meant to use it), but these "
+            "recorded files, or directories on their way, are not",
+            why="root reads everything, so a root run sees a whole environment while every "
+            "other user's import fails (PermissionError, or an empty namespace package): "
+            "the umask-077 install that a Dockerfile's `USER app` then runs.",
+            fix="`chmod -R a+rX PREFIX` (the hint names the prefix), or install under `umask 022`.",
+        ),
+        Code(
             "missing-library",
             "linkage",
             _E,
@@ -450,11 +497,16 @@ CODES: dict[str, Code] = {
             "a file or dir earlier on sys.path shadows an installed or standard module",
             detail="a module no installer owns, in the working directory or earlier on "
             "sys.path, named like an installed distribution's or the standard "
-            "library's",
+            "library's; or a distribution in the user site (`~/.local`, when `site` adds "
+            "it) providing a module the environment's site-packages provide in another "
+            "version",
             severity_note="warning for a standard-library name in the working directory",
             why="`import numpy` finds a local `numpy/` or `numpy.py` (or a stray copy on "
-            "PYTHONPATH) instead of the installed package.",
-            fix="Rename or remove the shadowing file or dir, or run from another directory.",
+            "PYTHONPATH, or a `pip install --user` copy: numpy 1.x over the environment's "
+            "numpy 2, `No module named 'numpy.exceptions'`) instead of the installed package.",
+            fix="Rename or remove the shadowing file or dir, or run from another directory; "
+            "a user-site copy: `/path/to/python -m pip uninstall NAME` (it removes the first "
+            "copy on sys.path) or `PYTHONNOUSERSITE=1`.",
         ),
         Code(
             "pth-executable",
@@ -526,6 +578,41 @@ CODES: dict[str, Code] = {
             fix="Reinstall the Python the environment is built on (for a venv, the one its "
             "`pyvenv.cfg` `home` names; `apt-get install --reinstall` for Debian's), or "
             "recreate the environment.",
+        ),
+        Code(
+            "script-interpreter",
+            "paths",
+            _E,
+            "console scripts whose `#!` line names an interpreter that does not exist",
+            detail="scripts in the environment's bin dir or recorded by its installers; "
+            "`#!/usr/bin/env python` is left alone; only the first line is read, at most "
+            "4 KiB",
+            why="A venv moved or copied to another path (a Docker multi-stage `COPY --from` "
+            "to a new path, `cp -a venv /new/path`) keeps the old absolute path in every "
+            "script's `#!`: `bin/pip: cannot execute: required file not found`. "
+            "`python -m pip` still works, so it goes unnoticed until a script is run.",
+            fix="Recreate the venv where it now lives: save `pip freeze`, run `python -m venv "
+            "--clear PREFIX` with the base interpreter, reinstall from the saved list (the "
+            "hint spells it out). Editing `#!` lines by hand leaves RECORDs wrong.",
+        ),
+        Code(
+            "pth-error",
+            "paths",
+            _E,
+            "a `.pth` line fails at every start-up of the environment's Python",
+            detail="decided without running it: an `import X` line whose module X is in no "
+            "sys.path directory nor the standard library, or X is installed by another "
+            "distribution than the `.pth` file and its source binds no name the line uses. A "
+            "path line naming a missing directory is not an error (`site` skips it)",
+            why="`site` runs the `import` lines of `.pth` files at every start: one that "
+            "fails prints `Error processing line N of …pth` and a traceback for every "
+            "`python` started (a leftover `__editable__` finder whose module is gone, "
+            "`distutils-precedence.pth` from one setuptools with `_distutils_hack` from "
+            "another).",
+            fix="A module gone: reinstall the distribution that owns the `.pth` file, or "
+            "remove the file when none owns it. Another distribution's module: upgrade that "
+            "one to a release with the name, or uninstall the one whose `.pth` calls it. The "
+            "hint names the command.",
         ),
     )
 }

@@ -278,6 +278,9 @@ def test_pipx_script_is_held_to_its_body(
     errors = {(f["code"], f["path"]) for f in run.findings if f["severity"] == "error"}
     if flagged:
         assert run.returncode == 1
+        if b"python3.99" in first:  # a #! naming no interpreter also fails to start (paths)
+            assert ("script-interpreter", str(script)) in errors, run.findings
+            errors.discard(("script-interpreter", str(script)))
         assert {p for _, p in errors} == {"../../../bin/pycowsay"}, run.findings
     else:
         assert (run.returncode, errors) == (0, set()), run.findings

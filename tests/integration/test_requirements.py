@@ -102,7 +102,18 @@ def test_numpy2_under_scipy_built_for_numpy1(scipy_for_numpy1_env: Path, cache_d
     assert "NumPy 1.x" in abi["message"] and "numpy 2.2.6 is installed" in abi["message"]
     assert "numpy<1.28.0,>=1.21.6" in abi["message"]  # the NumPy it needs, from its metadata
     assert "numpy<2" in abi["hint"] and "--upgrade" in abi["hint"]
+    python = scipy_for_numpy1_env / "bin" / "python"
+    assert abi["hint"].startswith(f'{python} -m pip install --upgrade "scipy"')
     assert verdicts(run) == pip_check(scipy_for_numpy1_env)
+    # the shape Cython modules fail with first, named as such (issue 17)
+    imported = subprocess.run(
+        [str(python), "-c", "import scipy.special"], capture_output=True, text=True
+    )
+    assert "ValueError: numpy.dtype size changed, may indicate binary incompatibility" in (
+        imported.stderr
+    )
+    assert "check numpy.dtype's size first (Cython)" in abi["message"]
+    assert "'numpy.dtype size changed, may indicate binary incompatibility." in abi["message"]
 
 
 @pytest.mark.slow

@@ -15,6 +15,15 @@ NumPy 2 with "A module that was compiled using NumPy 1.x cannot be run in NumPy 
 carry the 1.x name and none the 2.x one; of scipy 1.13.1's 121, 98 carry both. pybind11's
 run-time lookup (``numpy.core.multiarray``) is not the C-API import and is not matched.
 
+A Cython module that ``cimport``s numpy also checks, at import and before anything else, that
+``numpy.dtype``'s C struct has the size its headers had: NumPy 2 shrank ``PyArray_Descr`` (96 to
+88 bytes), so a module built against 1.x headers fails first with "numpy.dtype size changed, may
+indicate binary incompatibility. Expected 96 from C header, got 88 from PyObject" (pandas 1.5.3
+under NumPy 2). Its binary carries Cython's format string for that check ("… size changed, may
+indicate binary incompatibility …") and the type name ``dtype``; the message then names that
+shape too (whether the check errors or is told to ignore is an int in the code, not a string,
+so the message says "or").
+
 Only ``.rodata`` is read (`elf_sections`), and the verdict per file is kept in the stat cache.
 """
 
@@ -39,6 +48,10 @@ __all__ = ["BUILT_FOR_1X", "BUILT_FOR_2X", "built_against", "findings"]
 
 BUILT_FOR_1X = b"numpy.core._multiarray_umath"
 BUILT_FOR_2X = b"numpy._core._multiarray_umath"
+CYTHON_SIZE_CHECK = b"size changed, may indicate binary incompatibility"
+DTYPE_NAME = b"\x00dtype\x00"
+CHECKS_DTYPE_SIZE = 3
+"""`built_against`'s answer for a 1.x build that also checks ``numpy.dtype``'s size."""
 _CHUNK = 1 << 22
 
 
@@ -62,7 +75,8 @@ _UNSECTIONED = 64 << 20
 
 def built_against(location: str) -> int | None:
     """1 or 2: the NumPy major whose C-API headers the file was built with; 0 when it does not
-    use the C API; None when it cannot be read."""
+    use the C API; `CHECKS_DTYPE_SIZE` for a 1.x build that checks ``numpy.dtype``'s size
+    (Cython); None when it cannot be read."""
     opened = open_regular(location)
     if opened is None:
         return None
@@ -73,7 +87,11 @@ def built_against(location: str) -> int | None:
         spans = read_only_data(fd, st.st_size) or [(0, min(st.st_size, _UNSECTIONED))]
         if not _contains(fd, spans, BUILT_FOR_1X):
             return 0
-        return 2 if _contains(fd, spans, BUILT_FOR_2X) else 1
+        if _contains(fd, spans, BUILT_FOR_2X):
+            return 2
+        if _contains(fd, spans, CYTHON_SIZE_CHECK) and _contains(fd, spans, DTYPE_NAME):
+            return CHECKS_DTYPE_SIZE
+        return 1
     except OSError:
         return None
     finally:
@@ -85,12 +103,12 @@ def _cached(location: str, ctx: Context) -> int | None:
         key = stat_key(os.stat(location))
     except OSError:
         return None
-    known = ctx.cache.fact("numpy-abi", location, key)
+    known = ctx.cache.fact("numpy-abi/2", location, key)  # /2: CHECKS_DTYPE_SIZE added
     if isinstance(known, int):
         return known
     verdict = built_against(location)
     if verdict is not None:
-        ctx.cache.remember("numpy-abi", location, key, verdict)
+        ctx.cache.remember("numpy-abi/2", location, key, verdict)
     return verdict
 
 
@@ -143,6 +161,8 @@ def _numpy_requirement(dist: Distribution, installed: str, markers: dict[str, st
 
 
 def _hint(dist: Distribution, python: str | None) -> str:
+    """Upgrade the dependent to a build for NumPy 2, or hold NumPy below 2: either mends the
+    mismatch; a reinstall of the same wheel would not. Through the target's interpreter."""
     if dist.installer == "conda":
         return (
             f'conda install "{dist.name}" "numpy>=2" (a build for NumPy 2), or conda install '
@@ -153,9 +173,14 @@ def _hint(dist: Distribution, python: str | None) -> str:
 
 
 def _scanned(
-    dist: Distribution, numpy_dirs: tuple[str, ...], ctx: Context, result: CheckResult
+    dist: Distribution,
+    numpy_dirs: tuple[str, ...],
+    ctx: Context,
+    result: CheckResult,
+    sized: list[str],
 ) -> Iterator[str]:
-    """Paths of the distribution's shared objects built against NumPy 1.x."""
+    """Paths of the distribution's shared objects built against NumPy 1.x (those that check
+    ``numpy.dtype``'s size first, into ``sized``)."""
     for f in dist.files:
         loc = f.location
         if (
@@ -165,7 +190,9 @@ def _scanned(
         ):
             continue
         verdict = _cached(loc, ctx)
-        if verdict == 1:
+        if verdict == CHECKS_DTYPE_SIZE:
+            sized.append(f.path)
+        if verdict in (1, CHECKS_DTYPE_SIZE):
             yield f.path
         elif verdict is None and os.path.lexists(loc):
             result.skips.append(
@@ -186,7 +213,8 @@ def findings(
     for dist in ctx.inventory.distributions:
         if dist.judged_by is not None or dist.key == "numpy" or not ctx.scope.includes(dist):
             continue
-        old = list(_scanned(dist, numpy_dirs, ctx, result))
+        sized: list[str] = []
+        old = list(_scanned(dist, numpy_dirs, ctx, result, sized))
         if not old:
             continue
         old.sort(key=lambda p: (tagged_suffix(os.path.basename(p)) is None, p))
@@ -205,6 +233,13 @@ def findings(
             f"{_numpy_requirement(dist, numpy.version, dict(ctx.target.markers))}, but numpy "
             f"{numpy.version} is installed: importing "
             "them fails with 'A module that was compiled using NumPy 1.x cannot be run in "
-            "NumPy 2' / '_ARRAY_API not found'",
+            "NumPy 2' / '_ARRAY_API not found'"
+            + (
+                f", or, as {len(sized)} of them check numpy.dtype's size first (Cython), with "
+                "'numpy.dtype size changed, may indicate binary incompatibility. Expected 96 "
+                "from C header, got 88 from PyObject'"
+                if sized
+                else ""
+            ),
             _hint(dist, ctx.target.executable),
         )

@@ -11,14 +11,19 @@ Two ways it does not, both about directories rather than files:
   facts say where (`introspect` parses the files; nothing of the environment is run).
 - ``distributions-unseen``: the prefix's site-packages hold ``*.dist-info`` dirs while the
   inventory is empty: the facts the verdict rests on are wrong, so "OK" would be false.
+- ``script-interpreter`` (`scripts`): scripts whose ``#!`` names an interpreter that is gone
+  (a moved venv); ``pth-error`` (`pth`): a ``.pth`` line that fails at every start-up, decided
+  by parsing it; a user-site copy shadowing the environment's (`usersite`).
 - ``shadowed-module``: a module or regular package that Python finds *before* the installed one
   — a local ``numpy/`` in the working directory (sys.path[0] of ``python``, ``python -c`` and
   ``python -m`` started there), a stray ``six.py`` in a PYTHONPATH dir — or before the standard
   library (``random.py`` in the working directory).
 
-Only what no installer owns can shadow: one installed distribution overriding another (a venv
-over ``--system-site-packages``, the user site over the system) is how those layers are meant
-to work, and the requirements check judges the versions Python will import. A namespace
+Only what no installer owns can shadow here: one installed distribution overriding another (a
+venv over ``--system-site-packages``) is how those layers are meant to work, and the
+requirements check judges the versions Python will import. The user site is the exception
+(`usersite`): a copy there of another version than the environment's is one person's
+``pip install --user`` silently replacing what the environment holds. A namespace
 directory (no ``__init__.py``) shadows nothing: the import system keeps looking past it. A
 working tree that is the source of an installed distribution (``pip install .`` or ``-e .``
 from it, per ``direct_url.json``) shadows it on purpose.
@@ -35,7 +40,10 @@ from urllib.parse import unquote, urlparse
 
 from verify_env.binary.extensions import tagged_suffix
 from verify_env.checks.interface import CheckResult, Context
+from verify_env.checks.pth import pth_findings, startup_code
+from verify_env.checks.scripts import script_findings
 from verify_env.checks.startup import cannot_start
+from verify_env.checks.usersite import user_site_shadowing
 from verify_env.files import read_regular
 from verify_env.finding import Finding, Severity, Skip
 from verify_env.inventory import Distribution
@@ -52,6 +60,8 @@ CODES = (
     "distributions-unseen",
     "base-interpreter-missing",
     "interpreter-fails",
+    "script-interpreter",
+    "pth-error",
 )
 
 _VERSIONED = re.compile(r"(?:^|/)(?:lib/)?python(\d+)\.(\d+)t?(?:/|$)")
@@ -386,54 +396,6 @@ def _shadow_finding(entry: _Entry, found: str, dist: Distribution) -> Finding:
     )
 
 
-def _is_owned(location: str, owned: set[str], ctx: Context) -> bool:
-    os_db = ctx.inventory.os_database
-    for candidate in {os.path.normpath(location), _real(location)}:
-        if candidate in owned or (os_db is not None and os_db.owner(candidate) is not None):
-            return True
-    return False
-
-
-def _startup_code(ctx: Context) -> Iterator[Finding]:
-    """Unowned code ``site`` runs at every start-up: ``.pth`` import lines, sitecustomize."""
-    target = ctx.target
-    if not target.startup_code and not target.customize:
-        return
-    owned = _owned_locations(ctx.inventory.distributions)
-    reported: set[str] = set()
-    for pth, line_no, line in target.startup_code:
-        if pth in reported or _is_owned(pth, owned, ctx):
-            continue
-        reported.add(pth)
-        yield Finding(
-            NAME,
-            "pth-executable",
-            Severity.WARNING,
-            None,
-            None,
-            None,
-            pth,
-            f"{pth} line {line_no}: {line[:200]!r} runs at every start-up of this "
-            "environment's Python, and no installer owns the file",
-            f"remove {pth}, or reinstall the distribution that should own it",
-        )
-    for module in target.customize:
-        if _is_owned(module, owned, ctx):
-            continue
-        yield Finding(
-            NAME,
-            "site-customize",
-            Severity.WARNING,
-            None,
-            None,
-            None,
-            module,
-            f"{module} is imported by site at every start-up of this environment's Python, "
-            "and no installer owns it",
-            f"remove {module}, or install it through a package that records it",
-        )
-
-
 _METADATA_GLOBS = (
     "lib/python*/site-packages/*.dist-info",
     "lib/python*/site-packages/*.egg-info",
@@ -495,7 +457,15 @@ def run(ctx: Context) -> CheckResult:
         if finding is not None:
             result.findings.append(finding)
     result.findings.extend(_shadowing(entries, ctx, suffixes))
-    result.findings.extend(_startup_code(ctx))
+    result.findings.extend(startup_code(ctx, _owned_locations))
+    result.findings.extend(script_findings(ctx))
+    result.findings.extend(pth_findings(ctx))
+    inventory = ctx.inventory
+    result.findings.extend(
+        user_site_shadowing(
+            ctx, lambda: _provided(inventory.distributions, inventory.site_dirs, suffixes)
+        )
+    )
     unseen = _unseen(ctx)
     if unseen is not None:
         result.findings.append(unseen)

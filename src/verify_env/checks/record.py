@@ -2,30 +2,36 @@
 
 Size before digest (a truncated file never needs hashing), digests from the stat cache when the
 file's (device, inode, size, mtime, ctime) has not changed, the rest hashed in parallel. A path
-that escapes the environment or is not a regular file is reported and never opened.
+that escapes the environment or is not a regular file is reported and never opened. A location
+several records name is hashed once (`conflicts.Shared`); the others' verdicts are derived.
+What the outcomes mean as findings is `record_verdicts`; what two owners of one file mean is
+`duplicates` (one project twice), `conflicts` (two projects, or pip over conda); unreadable
+files are `permissions`.
 """
 
 from __future__ import annotations
 
-import errno
 import os
 import stat
 import time
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from verify_env.cache.statcache import StatCache, StatKey, stat_key
 from verify_env.checks import bytecode
-from verify_env.checks.containment import escapes, readable_files, roots_of
-from verify_env.checks.deliberate import appended_certificates, only_shebang_flags, spell
+from verify_env.checks.conflicts import HERE, Owner, Shared, clobbered, conflicts, derive
+from verify_env.checks.containment import readable_files, roots_of
+from verify_env.checks.deliberate import spell
+from verify_env.checks.duplicates import Failed, duplicate_finding, duplicate_groups, superseded
 from verify_env.checks.interface import CheckResult, Context, Deferred, Start
-from verify_env.finding import Finding, Severity, Skip
+from verify_env.checks.permissions import DENIED, chmod_hint, denied_findings, owner_only
+from verify_env.checks.record_verdicts import escape_of, finding, judge
+from verify_env.finding import Severity
 from verify_env.inventory import Distribution, FileKind, RecordedFile
 from verify_env.pool.hashing import CHUNK, PER_FILE_COST, ForkMap, digest
 from verify_env.pool.stream import ForkStream
-from verify_env.repair.hints import accept_rule
 from verify_env.transaction.scope import Scope
 
 __all__ = ["CODES", "run"]
@@ -42,120 +48,11 @@ CODES = (
     "clobbered-file",
     "leftover-directory",
     "path-escape",
+    "file-conflict",
+    "permission-denied",
+    "owner-only-permissions",
     bytecode.CODE,
 )
-
-_TYPE_NAMES = {
-    stat.S_IFDIR: "a directory",
-    stat.S_IFIFO: "a FIFO",
-    stat.S_IFSOCK: "a socket",
-    stat.S_IFCHR: "a character device",
-    stat.S_IFBLK: "a block device",
-}
-
-
-def _finding(
-    dist: Distribution,
-    code: str,
-    path: str | None,
-    message: str,
-    severity: Severity = Severity.ERROR,
-    hint: str | None = None,
-) -> Finding:
-    return Finding(
-        NAME,
-        code,
-        severity,
-        dist.name,
-        dist.version,
-        dist.installer,
-        path,
-        message,
-        hint if hint is not None else dist.hint,
-    )
-
-
-def _grown_bundle_hint(dist: Distribution, code: str, path: str) -> str:
-    """A trust store grown on purpose is accepted, not reinstalled (that would drop the
-    admin's CA); the reinstall only for certificates nobody meant to add."""
-    accept = accept_rule(NAME, code, dist.name, path)
-    if dist.hint is None:
-        return f"if these are your CAs, accept them: {accept}"
-    return f"if these are your CAs, accept them: {accept}; if not: {dist.hint}"
-
-
-def _unreadable(
-    dist: Distribution, f: RecordedFile, err_no: int | None, text: str
-) -> Finding | Skip:
-    """What an OSError on a recorded path means for the user."""
-    if err_no == errno.ELOOP:
-        return _finding(dist, "hash-mismatch", f.path, f"{f.path} is a symlink loop")
-    if err_no in (errno.EACCES, errno.EPERM):
-        return Skip(NAME, dist.name, f.path, f"{f.path} cannot be read: {text}")
-    if os.path.islink(f.location) and not os.path.exists(f.location):
-        target = os.readlink(f.location)
-        what = "softlink" if f.kind is FileKind.SOFTLINK else "dangling symlink"
-        return _finding(
-            dist, "missing-file", f.path, f"{f.path} is a {what} to {target!r}, which is missing"
-        )
-    severity = Severity.WARNING if f.kind is FileKind.GENERATED else Severity.ERROR
-    phrase = "is missing" if err_no in (errno.ENOENT, errno.ENOTDIR) else f"is unreadable: {text}"
-    return _finding(dist, "missing-file", f.path, f"{f.path} {phrase}", severity)
-
-
-def _not_regular(dist: Distribution, f: RecordedFile, mode: int) -> Finding:
-    kind = _TYPE_NAMES.get(stat.S_IFMT(mode), "not a regular file")
-    return _finding(
-        dist, "hash-mismatch", f.path, f"{f.path} is {kind}, not a regular file; not opened"
-    )
-
-
-def _size_of(location: str) -> int:
-    try:
-        return os.stat(location).st_size
-    except OSError:
-        return -1
-
-
-def _size_changed(dist: Distribution, f: RecordedFile, actual: int) -> Finding:
-    assert f.size is not None
-    message = f"{f.path} has {actual} bytes, {f.size} recorded"
-    if actual < f.size:
-        return _finding(dist, "size-mismatch", f.path, message + " (truncated)")
-    if appended_certificates(f, actual):
-        return _finding(
-            dist,
-            "size-mismatch",
-            f.path,
-            message + ": certificates were appended to the recorded bundle, which is otherwise "
-            "unchanged (admins extend trust stores with local CAs on purpose)",
-            Severity.WARNING,
-            _grown_bundle_hint(dist, "size-mismatch", f.path),
-        )
-    return _finding(dist, "size-mismatch", f.path, message)
-
-
-def _content_changed(dist: Distribution, f: RecordedFile, actual: int = -1) -> Finding:
-    if f.size is None and actual > 0 and appended_certificates(f, actual):
-        return _finding(
-            dist,
-            "hash-mismatch",
-            f.path,
-            f"{f.path} content differs from its recorded {f.algorithm} digest: certificates "
-            "were appended to the recorded bundle, which is otherwise unchanged (admins extend "
-            "trust stores with local CAs on purpose)",
-            Severity.WARNING,
-            _grown_bundle_hint(dist, "hash-mismatch", f.path),
-        )
-    return _finding(
-        dist,
-        "hash-mismatch",
-        f.path,
-        f"{f.path} content differs from its recorded {f.algorithm} digest",
-    )
-
-
-Failed = dict[str, list[tuple[Distribution, Finding]]]
 
 
 def _racy(st: os.stat_result, now_ns: int) -> bool:
@@ -273,198 +170,6 @@ class _FileJudge:
         return ("errno", int(number) if number.lstrip("-").isdigit() else None, text)
 
 
-def _judge(
-    dist: Distribution,
-    f: RecordedFile,
-    outcome: object,
-    ctx: Context,
-    result: CheckResult,
-    failed: Failed,
-) -> None:
-    """One worker outcome (not None) as findings, skips and cache entries."""
-    assert isinstance(outcome, tuple)
-    tag = outcome[0]
-    if tag == "ok":
-        result.bytes_hashed += outcome[1]
-    elif tag == "hashed":
-        _, key, text, nbytes = outcome
-        result.bytes_hashed += max(nbytes, 0)
-        if key is not None:
-            ctx.cache.put(f.location, tuple(key), f.digest_style, text)
-        if text != f.digest and not only_shebang_flags(f):
-            failed[f.location].append((dist, _content_changed(dist, f, nbytes)))
-    elif tag == "cached-bad":
-        if not only_shebang_flags(f):
-            failed[f.location].append((dist, _content_changed(dist, f, _size_of(f.location))))
-    elif tag == "size":
-        if not only_shebang_flags(f):
-            failed[f.location].append((dist, _size_changed(dist, f, outcome[1])))
-    elif tag == "type":
-        failed[f.location].append((dist, _not_regular(dist, f, outcome[1])))
-    else:
-        found = _unreadable(dist, f, outcome[1], outcome[2])
-        if isinstance(found, Skip):
-            result.skips.append(found)
-        else:
-            failed[f.location].append((dist, found))
-
-
-def _clobbered(
-    failed: dict[str, list[tuple[Distribution, Finding]]], dists: Iterable[Distribution]
-) -> Iterator[Finding]:
-    """Failures of conda-owned files that another installer now owns become clobbered-file."""
-    other_owner: dict[str, Distribution] = {}
-    by_key: dict[str, Distribution] = {}
-    for d in dists:
-        if d.installer != "conda" and d.judged_by is None and d.source != "conda-meta":
-            by_key.setdefault(d.key, d)
-            for f in d.files:
-                other_owner.setdefault(f.location, d)
-    gone: dict[str, int] = defaultdict(int)
-    conda_by_name: dict[str, Distribution] = {}
-    for location, entries in failed.items():
-        for dist, finding in entries:
-            if dist.source != "conda-meta":
-                yield finding
-                continue
-            writer = other_owner.get(location)
-            replacing = by_key.get(dist.key)
-            if writer is not None:
-                yield _finding(
-                    dist,
-                    "clobbered-file",
-                    finding.path,
-                    f"{finding.path} of conda package {dist.name} {dist.version} was rewritten by "
-                    f"{writer.installer}'s {writer.name} {writer.version}: {finding.message}",
-                )
-            elif replacing is not None and finding.code == "missing-file":
-                gone[dist.name] += 1
-                conda_by_name[dist.name] = dist
-            else:
-                yield finding
-    for name, count in gone.items():
-        dist = conda_by_name[name]
-        writer = by_key[dist.key]
-        yield _finding(
-            dist,
-            "clobbered-file",
-            None,
-            f"{count} files of conda package {dist.name} {dist.version} were removed when "
-            f"{writer.installer} installed {writer.name} {writer.version} over it",
-            hint=f"{writer.installer} uninstall {writer.name} && {dist.hint}",
-        )
-
-
-def _duplicate_groups(dists: Iterable[Distribution]) -> list[list[Distribution]]:
-    """Metadata dirs of one project in one site dir that differ in version or owner (one owner
-    shipping one version twice, a distro's dist-info + egg-info, is not a problem)."""
-    groups: dict[tuple[str, str], list[Distribution]] = defaultdict(list)
-    for d in dists:
-        if d.site_dir is not None:
-            groups[(d.site_dir, d.key)].append(d)
-    out = []
-    for group in groups.values():
-        if len(group) < 2:
-            continue
-
-        from packaging.version import InvalidVersion, Version
-
-        def norm(v: str) -> str:
-            try:
-                return str(Version(v))
-            except InvalidVersion:
-                return v
-
-        versions = {norm(d.version) for d in group}
-        owners = {d.os_package or d.installer for d in group}
-        if len(versions) > 1 or len(owners) > 1:
-            out.append(group)
-    return out
-
-
-def _superseded(groups: list[list[Distribution]], failed: Failed) -> dict[int, tuple[int, int]]:
-    """Take out the file findings of a leftover record that another install explains.
-
-    A stale ``numpy-1.26.4.dist-info`` beside ``numpy-2.2.6.dist-info`` records ~600 files that
-    2.2.6 rewrote or removed: reported one by one they drown the one finding that names the
-    cause (the duplicate metadata dir). A failure of member A is explained when another member
-    records the same file and finds it as recorded; when most of A's failures are explained,
-    A's files that are simply gone are too. Returns id(A) -> (rewritten, gone) for the
-    duplicate finding's message; what stays unexplained is still reported."""
-    notes: dict[int, tuple[int, int]] = {}
-    for group in groups:
-        recorded = {id(d): {f.location for f in d.files} for d in group}
-        for a in group:
-            mine = [loc for loc, entries in failed.items() if any(d is a for d, _ in entries)]
-            if not mine:
-                continue
-            explained = [
-                loc
-                for loc in mine
-                if any(
-                    loc in recorded[id(b)] and not any(d is b for d, _ in failed[loc])
-                    for b in group
-                    if b is not a
-                )
-            ]
-            superseded = 2 * len(explained) >= len(mine)
-            gone = [
-                loc
-                for loc in mine
-                if superseded
-                and loc not in explained
-                and any(d is a and f.code == "missing-file" for d, f in failed[loc])
-                and not any(loc in recorded[id(b)] for b in group if b is not a)
-            ]
-            for loc in (*explained, *gone):
-                failed[loc] = [(d, f) for d, f in failed[loc] if d is not a]
-                if not failed[loc]:
-                    del failed[loc]
-            if explained or gone:
-                notes[id(a)] = (len(explained), len(gone))
-    return notes
-
-
-def _duplicate_finding(group: list[Distribution], notes: dict[int, tuple[int, int]]) -> Finding:
-    first = group[0]
-    listing = ", ".join(f"{os.path.basename(d.metadata_dir or '?')} ({d.installer})" for d in group)
-    stale = ""
-    for d in group:
-        if id(d) in notes:
-            rewritten, gone = notes[id(d)]
-            stale += (
-                f"; {d.name} {d.version}'s record no longer describes what is installed: "
-                f"{rewritten} of its files hold another install's bytes"
-                + (f" and {gone} are gone" if gone else "")
-                + " (not listed one by one)"
-            )
-    return _finding(
-        first,
-        "duplicate-distribution",
-        os.path.basename(first.metadata_dir or ""),
-        f"{len(group)} metadata dirs for {first.name} in {first.site_dir}: {listing}{stale}",
-        hint=f"remove the stale metadata dir, then: {group[-1].hint or 'reinstall it'}",
-    )
-
-
-def _escape(dist: Distribution, f: RecordedFile, prefix: str) -> Finding | None:
-    """The finding for a recorded path that resolves out of the distribution's roots."""
-    roots = roots_of(dist, prefix)
-    if roots == (os.sep,):
-        return None
-    if f.algorithm is None and f.size is None:
-        return None  # it promises only that it exists: stat'ed, never opened
-    real = os.path.realpath(f.location)
-    if not escapes(dist, f, roots, real):
-        return None
-    return _finding(
-        dist,
-        "path-escape",
-        f.path,
-        f"{f.path} resolves through a symlink to {real}, outside the environment; not opened",
-    )
-
-
 # A file this big is a chunk of its own that workers take before any other (issue 3: a 434 MB
 # libtorch met late must not end the run alone); smaller files go in chunks of about this many
 # bytes (plus PER_FILE_COST each).
@@ -491,6 +196,8 @@ class Prefetch:
         self.judged: list[Distribution] = []
         self.partial: set[int] = set()
         """ids of the distributions that record files outside the environment."""
+        self.shared = Shared()
+        """Locations queued so far: a location another record names is hashed once."""
         self.stream = ForkStream(_FileJudge(ctx_cache), jobs, report_progress)
 
     @property
@@ -503,8 +210,9 @@ class Prefetch:
         inside = readable_files(dist, self.prefix)
         if len(inside) != len(dist.files):
             self.partial.add(id(dist))
-        heavy = [f for f in inside if (f.size or 0) >= _HEAVY]
-        light = [f for f in inside if (f.size or 0) < _HEAVY] if heavy else inside
+        fresh = self.shared.claim(dist, inside)
+        heavy = [f for f in fresh if (f.size or 0) >= _HEAVY]
+        light = [f for f in fresh if (f.size or 0) < _HEAVY] if heavy else fresh
         self.starts.append(len(self.files))
         self.judged.append(dist)
         self.files.extend(heavy)
@@ -535,6 +243,68 @@ def prepare(start: Start) -> Prefetch | None:
     return prefetch if prefetch.started else None
 
 
+def _judge_alone(
+    dist: Distribution, f: RecordedFile, ctx: Context, result: CheckResult, failed: Failed
+) -> None:
+    """A row judged by itself, as `finish` judges a hashed one (the rare alias `derive`
+    cannot answer for)."""
+    outcome = _FileJudge(ctx.cache)(f)
+    if isinstance(outcome, tuple) and outcome[0] == "link":
+        escape = escape_of(dist, f, ctx.target.prefix)
+        if escape is not None:
+            failed[f.location].append((dist, escape))
+            return
+        outcome = _FileJudge(ctx.cache)(f, follow=True)
+    if outcome is not None:
+        judge(dist, f, outcome, ctx, result, failed)
+
+
+def _outside(ctx: Context, shared: Shared) -> dict[str, list[tuple[Distribution, RecordedFile]]]:
+    """Rows of the records out of a scoped run's scope naming a location it hashes: installing
+    B over A's files conflicts with A whether or not A is in scope."""
+    out: dict[str, list[tuple[Distribution, RecordedFile]]] = defaultdict(list)
+    queued = shared.seen
+    for dist in ctx.inventory.distributions:
+        if dist.judged_by is None and not ctx.scope.includes(dist):
+            for f in dist.files:
+                if f[1] in queued:
+                    out[f[1]].append((dist, f))
+    return out
+
+
+def _shared_verdicts(
+    ctx: Context,
+    result: CheckResult,
+    failed: Failed,
+    shared: Shared,
+    queue: tuple[Sequence[RecordedFile], Sequence[Distribution], Sequence[int]],
+    first: dict[str, tuple[int, object]],
+) -> dict[str, list[Owner]]:
+    """The verdicts of the rows whose location another row was hashed for (`derive`), and
+    location -> every owner of a shared location with whether its row matches the bytes."""
+    files, judged, starts = queue
+    rows: list[tuple[Distribution, RecordedFile]] = []
+    for index, _ in first.values():
+        rows.append((judged[bisect_right(starts, index) - 1], files[index]))
+    for dist, f in shared.aliases:
+        index, outcome = first[f[1]]
+        primary_dist, primary = judged[bisect_right(starts, index) - 1], files[index]
+        if dist is primary_dist and f == primary:
+            continue  # one record listing one row twice
+        rows.append((dist, f))
+        result.files += f.kind is FileKind.REGULAR
+        verdict = HERE if outcome == ("link",) else derive(primary, outcome, f)
+        if verdict is HERE:
+            _judge_alone(dist, f, ctx, result, failed)
+        elif verdict is not None:
+            judge(dist, f, verdict, ctx, result, failed)
+    owners: dict[str, list[Owner]] = defaultdict(list)
+    for dist, f in rows:
+        bad = failed.get(f[1], ())
+        owners[f[1]].append((dist, f, not any(d is dist for d, _ in bad)))
+    return owners
+
+
 def run(ctx: Context) -> CheckResult | Deferred:
     """Start the workers on every recorded file, do the rest while they work, finish later."""
     from verify_env.checks.leftovers import (
@@ -551,15 +321,17 @@ def run(ctx: Context) -> CheckResult | Deferred:
     files: list[RecordedFile] = []  # what the workers get: the records' own tuples, no copies
     starts: list[int] = []  # files[starts[k]:starts[k+1]] belong to judged[k]
     judged: list[Distribution] = []
+    shared = Shared()
     for dist in dists:
         for problem in dist.problems:
             result.findings.append(
-                _finding(
+                finding(
                     dist,
                     problem.code,
                     problem.path,
                     problem.message,
                     Severity.WARNING if problem.warning else Severity.ERROR,
+                    chmod_hint(ctx.target.prefix) if problem.code == DENIED else None,
                 )
             )
         if dist.judged_by is not None:
@@ -572,18 +344,18 @@ def run(ctx: Context) -> CheckResult | Deferred:
             inside = readable_files(dist, ctx.target.prefix)
             starts.append(len(files))
             judged.append(dist)
-            files.extend(inside)
+            files.extend(shared.claim(dist, inside))
         if len(inside) != len(dist.files):
             kept = {f.location for f in inside}
             roots = roots_of(dist, ctx.target.prefix)
             for f in (f for f in dist.files if f.location not in kept):
                 kept.add(f.location)  # once, however often the record lists it
-                escape = _escape(dist, f, ctx.target.prefix)
+                escape = escape_of(dist, f, ctx.target.prefix)
                 if f.location.startswith(roots) and escape is not None:
                     result.findings.append(escape)
                 elif not f.location.startswith(roots):
                     result.findings.append(
-                        _finding(
+                        finding(
                             dist,
                             "record-malformed",
                             f.path,
@@ -592,7 +364,7 @@ def run(ctx: Context) -> CheckResult | Deferred:
                         )
                     )
     if pre is not None:  # the same files, queued while the inventory was read
-        files, starts, judged = pre.files, pre.starts, pre.judged
+        files, starts, judged, shared = pre.files, pre.starts, pre.judged, pre.shared
     weights = [f.size or 0 for f in files]
     progress = None
     if ctx.progress is not None:
@@ -608,28 +380,40 @@ def run(ctx: Context) -> CheckResult | Deferred:
     else:
         work = ForkMap(_FileJudge(ctx.cache), files, weights, ctx.jobs, progress)
     compiled = bytecode.start(ctx, dists)  # the .pyc files, judged while the workers hash
-    duplicates = _duplicate_groups(dists)
+    duplicates = duplicate_groups(dists)
     tops = package_dirs(ctx, dists)
     result.findings.extend(unrecorded_extensions(ctx, tops))
     result.findings.extend(stashed_leftovers(ctx, dists))
     result.findings.extend(orphan_packages(ctx, tops))
+    result.findings.extend(owner_only(ctx.target.prefix, ctx.inventory.site_dirs, dists, tops))
 
     def finish() -> CheckResult:
         failed: Failed = defaultdict(list)
         problems = 0
         answered: set[int] = set()
+        outside = _outside(ctx, shared) if ctx.scope.keys is not None else {}
+        aliased = {f[1] for _, f in shared.aliases} | outside.keys()
+        first: dict[str, tuple[int, object]] = {}  # aliased location -> (index, final outcome)
+        if aliased:
+            first = {f[1]: (i, None) for i, f in enumerate(files) if f[1] in aliased}
         for index, outcome in work.results():
             dist, f = judged[bisect_right(starts, index) - 1], files[index]
             if isinstance(outcome, tuple) and outcome[0] == "link":
-                escape = _escape(dist, f, ctx.target.prefix)
+                escape = escape_of(dist, f, ctx.target.prefix)
                 if escape is not None:  # never opened
                     failed[f.location].append((dist, escape))
                     answered.add(index)
+                    if f[1] in aliased:
+                        first[f[1]] = (index, outcome)
                     continue
                 outcome = _FileJudge(ctx.cache)(f, follow=True)
+                if f[1] in aliased:
+                    first[f[1]] = (index, outcome)
                 if outcome is None:
                     continue
-            _judge(dist, f, outcome, ctx, result, failed)
+            elif f[1] in aliased:
+                first[f[1]] = (index, outcome)
+            judge(dist, f, outcome, ctx, result, failed)
             problems += isinstance(outcome, tuple) and outcome[0] in ("errno", "type")
             answered.add(index)
         if not ctx.cache.enabled:  # a file hashed and found as recorded sent nothing back
@@ -642,10 +426,19 @@ def run(ctx: Context) -> CheckResult | Deferred:
                 and f.kind is FileKind.REGULAR
                 and i not in answered
             )
+        owners = _shared_verdicts(ctx, result, failed, shared, (files, judged, starts), first)
+        for loc, entries in outside.items():  # their failures are out of scope: not reported
+            index, outcome = first[loc]
+            for dist, f in entries:
+                owners[loc].append((dist, f, derive(files[index], outcome, f) is None))
         result.files = sum(1 for f in files if f.kind is FileKind.REGULAR) - problems
-        notes = _superseded(duplicates, failed)
-        result.findings.extend(_duplicate_finding(group, notes) for group in duplicates)
-        result.findings.extend(_clobbered(failed, ctx.inventory.distributions))
+        notes = superseded(duplicates, failed)
+        result.findings.extend(duplicate_finding(group, notes) for group in duplicates)
+        python = ctx.target.executable or "python"
+        report = {id(d) for d in judged}
+        result.findings.extend(conflicts(owners, failed, python, report))
+        result.findings.extend(denied_findings(failed, ctx.target.prefix))
+        result.findings.extend(clobbered(failed, ctx.inventory.distributions))
         compiled.into(result)
         return result
 

@@ -317,6 +317,26 @@ def read_metadata_dir(
                 "record-malformed", name, f"{name} is not a directory (a dist-info must be one)"
             )
         )
+    elif text is None and is_dir and not os.access(meta_dir, os.R_OK | os.X_OK):
+        problems.append(  # a umask-077 install read by another user
+            RecordProblem(
+                "permission-denied",
+                name,
+                f"{name} cannot be read by this user (its mode lets only its owner in): "
+                "neither its metadata nor its record can be read",
+            )
+        )
+        return Distribution(
+            name=guess_name.replace("_", "-"),
+            key=canonical_name(guess_name),
+            version=guess_version.split("-")[0] or "unknown",
+            installer="unknown",
+            source=ext,
+            root=site_dir,
+            metadata_dir=meta_dir,
+            site_dir=site_dir,
+            problems=tuple(problems),
+        )
     elif text is None and ext == "dist-info":
         problems.append(
             RecordProblem(

@@ -94,6 +94,10 @@ class Target:
     fallback: str | None = None
     """Why the facts were read from files although an interpreter was to be asked: what
     running it said (`verify_env.target.fallback`); the ``paths`` check reports it."""
+    user_site: str | None = None
+    """The user site dir (``~/.local/lib/pythonX.Y/site-packages`` of the running user) when
+    ``site`` would add it: not under ``-s``/``PYTHONNOUSERSITE``, nor in a venv without
+    ``include-system-site-packages`` (worked out from files by `introspect`)."""
 
     @property
     def tag_set(self) -> frozenset[str]:
@@ -221,6 +225,7 @@ def _from_facts(facts: Mapping[str, object], note: str | None) -> Target:
         pyvenv_cfg=facts.get("pyvenv_cfg"),  # type: ignore[arg-type]
         home=facts.get("home"),  # type: ignore[arg-type]
         fallback=facts.get("fallback"),  # type: ignore[arg-type]
+        user_site=str(facts["user_site"]) if facts.get("user_site") else None,
     )
 
 
