@@ -271,7 +271,7 @@ class Session:
             rules = accept.apply(report, self.acceptance.rules if self.acceptance else ())
             count = accept.write_baseline(report, self.write_baseline)
             notes.append(f"{self.write_baseline}: accepted {count} finding(s)")
-            notes += accept.refused_notes(report)
+            notes += accept.refused_notes(rules)  # what no rule took either
             report = accept.accept_all(rules, f"baseline {self.write_baseline} (written now)")
         elif self.acceptance is not None:
             report = self.acceptance.apply(report)

@@ -101,15 +101,29 @@ def test_conda_verify_ignore_baseline_and_plugin_settings(
     assert load_settings(_plugins()).origins["ignore"].startswith("pyproject.toml:2")
     capsys.readouterr()
 
-    # a baseline: written by conda verify, read through the plugin setting
+    # a baseline never takes a damaged compiled file on its own (issue 20, §10) ...
     baseline = tmp_path / "conda-baseline.json"
+    assert _conda_verify("-p", str(prefix), "--write-baseline", str(baseline)) == 1
+    err = capsys.readouterr().err
+    assert f"{baseline}: accepted 0 finding(s)" in err
+    assert f"not written into the baseline: {LIB} (record/hash-mismatch of libfakeblas)" in err
+    # ... a rule that names it accepts it, and no note says otherwise
+    written = _conda_verify("-p", str(prefix), "--ignore", RULE, "--write-baseline", str(baseline))
+    assert written == 0
+    assert "not written into the baseline" not in capsys.readouterr().err
+    # an admin's edit of a config file is what a baseline is for: written by conda verify,
+    # read through the plugin setting
+    (prefix / LIB).unlink()
+    (prefix / LIB).write_bytes(channel.library)
+    conf = prefix / "etc" / "fakeblas.conf"
+    edited = conf.read_bytes() + b"# local tuning\n"
+    conf.unlink()  # a hard link into the package cache: a new file, as an editor writes it
+    conf.write_bytes(edited)
     assert _conda_verify("-p", str(prefix), "--write-baseline", str(baseline)) == 0
     assert f"{baseline}: accepted 1 finding(s)" in capsys.readouterr().err
     assert _conda_verify("-p", str(prefix), plugins=_plugins(baseline=str(baseline))) == 0
     assert f"(accepted: baseline {baseline})" in capsys.readouterr().out
-    again = bytearray(_flip(channel.library))
-    again[300] ^= 0xFF
-    (prefix / LIB).write_bytes(bytes(again))  # damaged again, differently
+    conf.write_bytes(edited + b"# more\n")  # edited again, differently
     assert _conda_verify("-p", str(prefix), plugins=_plugins(baseline=str(baseline))) == 1
     capsys.readouterr()
     assert _conda_verify("-p", str(prefix), "--ignore", "recrod") == 2
