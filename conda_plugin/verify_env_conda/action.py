@@ -46,6 +46,8 @@ class TransactionCheck:
     rollback_enabled: bool = True
 
     _verified = False
+    #: What the pre-link check found that linking would overwrite (warn mode links anyway).
+    prelink_clobbers: Sequence[object] = ()
 
     def __init__(
         self,
@@ -88,25 +90,42 @@ class TransactionCheck:
 
     def verify(self) -> Exception | None:
         """Before linking: every file of every package about to be linked, as extracted in the
-        package cache, against its ``paths.json`` sha256. Returns (never raises) the refusal."""
+        package cache, against its ``paths.json`` sha256; and every path they would link that
+        another installed package owns (`verify_env_conda.clobber`). Returns (never raises)
+        the refusal."""
         self._verified = True
         if self.mode is Mode.OFF or not self.linked:
             return None
         from verify_env_conda.cache_check import check_cache
-        from verify_env_conda.present import cache_refusal
+        from verify_env_conda.clobber import find_clobbers
+        from verify_env_conda.present import cache_refusal, clobber_refusal
 
+        refused = self.mode is Mode.FAIL
+        messages: list[str] = []
         try:
             problems = check_cache(self.linked, self.pkgs_dirs)
+            if problems:
+                messages.append(cache_refusal(problems, refused=refused))
+            if self.target_prefix:
+                clobbers = find_clobbers(
+                    self.target_prefix, self.linked, self.unlinked, self.pkgs_dirs
+                )
+                if clobbers:
+                    messages.append(clobber_refusal(clobbers, refused=refused))
+                    self.prelink_clobbers = clobbers
         except Exception as exc:  # our own failure: never refuse a transaction for it
             self._print(
-                [f"verify-env: could not check the package cache: {type(exc).__name__}: {exc}"]
+                [
+                    f"verify-env: could not check the packages before linking: "
+                    f"{type(exc).__name__}: {exc}"
+                ]
             )
             return None
-        if not problems:
+        if not messages:
             return None
-        if self.mode is Mode.FAIL:
-            return self.error(cache_refusal(problems))
-        self._print(cache_refusal(problems, refused=False).splitlines())
+        if refused:
+            return self.error("\n".join(messages))
+        self._print("\n".join(messages).splitlines())
         return None
 
     def execute(self) -> None:

@@ -9,8 +9,15 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from verify_env.session import Outcome
     from verify_env_conda.cache_check import CacheProblem
+    from verify_env_conda.clobber import Clobber
 
-__all__ = ["ESCAPES", "cache_refusal", "outcome_lines", "rollback_message"]
+__all__ = [
+    "ESCAPES",
+    "cache_refusal",
+    "clobber_refusal",
+    "outcome_lines",
+    "rollback_message",
+]
 
 MAX_LINES = 20
 # Not --no-plugins: it also turns off conda's other plugins, the libmamba solver among them, so
@@ -83,6 +90,31 @@ def cache_refusal(problems: Sequence[CacheProblem], refused: bool = True) -> str
     fix = (
         f"Drop the damaged copies from the package cache (rm -rf {dirs}) and run the "
         "command again; conda extracts them afresh."
+    )
+    lines.append(f"{fix} Or, {ESCAPES}." if refused else fix)
+    return "\n".join(lines)
+
+
+def clobber_refusal(clobbers: Sequence[Clobber], refused: bool = True) -> str:
+    """Why ``Verifying transaction`` failed (``refused``), or what it warns about: paths the
+    transaction would link over another installed package's files."""
+    outcome = (
+        "nothing was linked"
+        if refused
+        else "conda links them anyway (mode warn), and the other owner's files are lost"
+    )
+    lines = [
+        f"verify-env: {len(clobbers)} path(s) the transaction would link belong to another "
+        f"installed package; {outcome}:"
+    ]
+    for clobber in clobbers[:MAX_LINES]:
+        lines.append(f"  error: [record/file-conflict] {clobber.message}")
+    if len(clobbers) > MAX_LINES:
+        lines.append(f"  … and {len(clobbers) - MAX_LINES} more")
+    fix = (
+        "Remove the package that owns them first (`pip uninstall NAME` for a pip "
+        "distribution, `conda remove NAME` for a conda package), or do not install the "
+        "package that brings them."
     )
     lines.append(f"{fix} Or, {ESCAPES}." if refused else fix)
     return "\n".join(lines)

@@ -213,6 +213,17 @@ CODES: dict[str, Code] = {
             "(`pip uninstall NAME && conda install --force-reinstall NAME`).",
         ),
         Code(
+            "file-conflict",
+            "record",
+            _E,
+            "one path is recorded by two installed distributions",
+            detail="or would be, by a package about to be linked",
+            why="The second installer overwrote the first one's file: one of the two records "
+            "is now wrong, and removing either distribution deletes the other's file.",
+            fix="Remove one of the two distributions the message names (the one you did not "
+            "mean to install), then reinstall the other.",
+        ),
+        Code(
             "leftover-directory",
             "record",
             _W,

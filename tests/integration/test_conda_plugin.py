@@ -225,6 +225,47 @@ def test_action_refuses_damaged_package_cache_before_linking(
     assert off.verify() is None and capsys.readouterr().out == ""
 
 
+def test_action_refuses_clobbering_before_linking(
+    channel: Channel, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prefix = _env(channel, tmp_path, "python=3.11", "pyfoo", "libfakeblas=1.0")
+    _pip_dist(prefix, channel)
+    pkgs = tmp_path / "pkgs"
+    clobberer = extract(channel, pkgs, "clobberer", "1.0")
+    before = sorted(p.name for p in (prefix / "conda-meta").iterdir())
+    check = TransactionCheck(None, str(prefix), [], [clobberer], mode=Mode.FAIL)
+    check.pkgs_dirs = [str(pkgs)]
+    refused = check.verify()
+    assert isinstance(refused, TransactionRefused)
+    text = str(refused)
+    assert "2 path(s) the transaction would link belong to another installed package" in text
+    assert (
+        f"[record/file-conflict] clobberer-1.0-0 would overwrite {SITE}/pyfoo/__init__.py, "
+        "which conda package pyfoo-1.0-0 owns" in text
+    )
+    assert f"{SITE}/pipext/__init__.py, which pip distribution pipext 0.1 owns" in text
+    assert "needsfoo" not in text  # nobody owns it here: no conflict
+    assert "nothing was linked" in text and "CONDA_PLUGINS_VERIFY_ENV_MODE=warn" in text
+    assert sorted(p.name for p in (prefix / "conda-meta").iterdir()) == before
+    warn = TransactionCheck(None, str(prefix), [], [clobberer], mode=Mode.WARN)
+    warn.pkgs_dirs = [str(pkgs)]
+    assert warn.verify() is None
+    assert "conda links them anyway (mode warn)" in capsys.readouterr().out
+    # Not conflicts: a package replacing itself (its old version unlinks in the same
+    # transaction), and the files of what the transaction removes.
+    for name, version in (("libfakeblas", "2.0"), ("pyfoo", "1.0")):
+        new = extract(channel, pkgs, name, version)
+        old = ref_from_meta(prefix, name)
+        update = TransactionCheck(None, str(prefix), [old], [new], mode=Mode.FAIL)
+        update.pkgs_dirs = [str(pkgs)]
+        assert update.verify() is None, name
+    swap = [ref_from_meta(prefix, "pyfoo")]
+    replace = TransactionCheck(None, str(prefix), swap, [clobberer], mode=Mode.FAIL)
+    replace.pkgs_dirs = [str(pkgs)]
+    assert "pyfoo" not in str(replace.verify()) and "pipext" in str(replace.verify())
+    assert capsys.readouterr().out == ""
+
+
 def test_action_after_linking_warn_and_fail(
     channel: Channel, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,0 +1,172 @@
+"""Before conda links anything: the paths a transaction is about to link that another installed
+package already owns (issue 19 §3/§4).
+
+conda's default ``path_conflict: clobber`` overwrites such a file silently; after the link the
+prefix holds one path recorded by two distributions, and a rollback that unlinks the newcomer
+deletes the other's file too. Caught in "Verifying transaction", refusing changes nothing.
+
+The notion of a conflict is conda's own (``UnlinkLinkTransaction._verify_prefix_level``): a path
+a package will link that exists in the prefix and is not unlinked by the same transaction, or
+that two linked packages both bring. Unlike conda, the owner must be known (a conda-meta record
+that stays, or a pip/uv RECORD conda does not own): an unowned stray file is no conflict between
+distributions. Directories, ``.pyc`` files (derived, rewritten by whoever compiles) and
+``conda-meta/`` never conflict. A noarch-python package's ``site-packages/`` and
+``python-scripts/`` are mapped to the prefix as conda maps them.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from verify_env_conda.cache_check import locate_extracted
+from verify_env_conda.records import PackageRef
+
+__all__ = ["Clobber", "find_clobbers", "linked_paths"]
+
+#: ``info/paths.json`` larger than this is not read (the largest real ones are a few MiB).
+PATHS_JSON_CAP = 64 << 20
+_XY = re.compile(r"^(\d+\.\d+)")
+
+
+@dataclass(frozen=True, slots=True)
+class Clobber:
+    """A path a package about to be linked shares with a package that stays."""
+
+    package: PackageRef
+    """The package that would link it."""
+    path: str
+    """Prefix-relative."""
+    owner: str
+    """Who owns it now: ``conda package NAME VERSION-BUILD`` or ``pip distribution NAME
+    VERSION`` (or another package of the same transaction)."""
+
+    @property
+    def message(self) -> str:
+        return f"{self.package.dist_name} would overwrite {self.path}, which {self.owner} owns"
+
+
+def _ignored(path: str) -> bool:
+    return path.endswith(".pyc") or path.startswith("conda-meta/") or not path
+
+
+def _noarch_python(extracted: str) -> bool:
+    from verify_env.files import read_regular
+
+    data = read_regular(os.path.join(extracted, "info", "index.json"), 1 << 20)
+    try:
+        index = json.loads(data.decode("utf-8")) if data else {}
+    except ValueError:
+        return False
+    noarch = index.get("noarch") if isinstance(index, dict) else None
+    return noarch == "python"
+
+
+def linked_paths(extracted: str, python_xy: str | None) -> list[str] | None:
+    """The prefix-relative paths the package extracted at ``extracted`` links (no
+    directories), or None when its ``info/paths.json`` cannot be read (the cache check
+    reports that)."""
+    from verify_env.files import read_regular
+
+    data = read_regular(os.path.join(extracted, "info", "paths.json"), PATHS_JSON_CAP)
+    try:
+        paths = json.loads(data.decode("utf-8"))["paths"] if data else None
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(paths, list):
+        return None
+    noarch = _noarch_python(extracted)
+    out = []
+    for entry in paths:
+        if not isinstance(entry, dict) or not isinstance(entry.get("_path"), str):
+            continue
+        if entry.get("path_type") == "directory":
+            continue
+        path: str = entry["_path"]
+        if noarch and path.startswith("site-packages/"):
+            if python_xy is None:
+                continue  # conda itself refuses: "no python version specified"
+            path = f"lib/python{python_xy}/{path}"
+        elif noarch and path.startswith("python-scripts/"):
+            path = "bin/" + path[len("python-scripts/") :]
+        out.append(os.path.normpath(path))
+    return out
+
+
+def _python_xy(linked: Sequence[PackageRef], prefix: str) -> str | None:
+    """The X.Y of the python the prefix will have: the one linked, else the one recorded."""
+    for ref in linked:
+        if ref.name == "python" and _XY.match(ref.version):
+            return _XY.match(ref.version).group(1)  # type: ignore[union-attr]
+    for meta in glob.glob(os.path.join(glob.escape(prefix), "conda-meta", "python-3*.json")):
+        m = _XY.match(os.path.basename(meta)[len("python-") :])
+        if m:
+            return m.group(1)
+    return None
+
+
+def _owners(prefix: str, unlinked: Iterable[PackageRef]) -> dict[str, str]:
+    """Every prefix-relative path an installed package that stays owns, and who."""
+    from verify_env.inventory.conda_meta import scan_conda_meta
+    from verify_env.inventory.dist_info import scan_site_dir
+
+    leaving = {ref.dist_name for ref in unlinked}
+    owners: dict[str, str] = {}
+    conda_owned: set[str] = set()
+    for dist in scan_conda_meta(prefix):
+        stem = os.path.basename(dist.metadata_dir or "")[: -len(".json")]
+        paths = [os.path.normpath(f.path) for f in dist.files]
+        conda_owned.update(paths)
+        if stem in leaving:
+            continue  # unlinked in the same transaction: its paths are free
+        who = f"conda package {stem}"
+        for path in paths:
+            owners.setdefault(path, who)
+    sites = glob.glob(os.path.join(glob.escape(prefix), "lib", "python*", "site-packages"))
+    for site in sorted(sites):
+        for dist in scan_site_dir(site):
+            if dist.metadata_dir is None:
+                continue
+            meta = os.path.relpath(dist.metadata_dir, prefix)
+            if any(os.path.join(meta, n) in conda_owned for n in ("RECORD", "METADATA")):
+                continue  # a conda package's own dist-info: its conda record speaks for it
+            who = f"{dist.installer} distribution {dist.name} {dist.version}"
+            for f in dist.files:
+                rel = os.path.relpath(f.location, prefix)
+                if not rel.startswith(".."):
+                    owners.setdefault(rel, who)
+    return owners
+
+
+def find_clobbers(
+    prefix: str,
+    linked: Sequence[PackageRef],
+    unlinked: Sequence[PackageRef],
+    pkgs_dirs: Iterable[str],
+) -> list[Clobber]:
+    """What linking ``linked`` (and unlinking ``unlinked``) into ``prefix`` would overwrite.
+
+    A package not extracted in the cache is left alone (conda refuses to link it anyway).
+    """
+    dirs = list(pkgs_dirs)
+    xy = _python_xy(linked, prefix)
+    exists = os.path.isdir(os.path.join(prefix, "conda-meta"))
+    owners = _owners(prefix, unlinked) if exists else {}
+    brought: dict[str, PackageRef] = {}
+    found: list[Clobber] = []
+    for ref in linked:
+        extracted = locate_extracted(ref, dirs)
+        paths = linked_paths(extracted, xy) if extracted else None
+        for path in paths or ():
+            if _ignored(path):
+                continue
+            other = brought.setdefault(path, ref)
+            if other is not ref:
+                found.append(Clobber(ref, path, f"{other.dist_name} (same transaction)"))
+            elif path in owners and os.path.lexists(os.path.join(prefix, path)):
+                found.append(Clobber(ref, path, owners[path]))
+    return found
