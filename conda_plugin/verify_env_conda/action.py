@@ -48,6 +48,8 @@ class TransactionCheck:
     _verified = False
     #: What the pre-link check found that linking would overwrite (warn mode links anyway).
     prelink_clobbers: Sequence[object] = ()
+    #: conda's ``--json``: one JSON line per verification on `stream` (`jsonline`).
+    json_lines: bool = False
 
     def __init__(
         self,
@@ -101,28 +103,31 @@ class TransactionCheck:
         from verify_env_conda.present import cache_refusal, clobber_refusal
 
         refused = self.mode is Mode.FAIL
-        messages: list[str] = []
         try:
             problems = check_cache(self.linked, self.pkgs_dirs)
-            if problems:
-                messages.append(cache_refusal(problems, refused=refused))
+            clobbers = []
             if self.target_prefix:
                 clobbers = find_clobbers(
                     self.target_prefix, self.linked, self.unlinked, self.pkgs_dirs
                 )
-                if clobbers:
-                    messages.append(clobber_refusal(clobbers, refused=refused))
-                    self.prelink_clobbers = clobbers
         except Exception as exc:  # our own failure: never refuse a transaction for it
             self._print(
                 [
-                    f"verify-env: could not check the packages before linking: "
+                    "verify-env: could not check the packages before linking: "
                     f"{type(exc).__name__}: {exc}"
                 ]
             )
             return None
-        if not messages:
+        self.prelink_clobbers = clobbers
+        if not problems and not clobbers:
             return None
+        messages = [cache_refusal(problems, refused=refused)] if problems else []
+        if clobbers:
+            messages.append(clobber_refusal(clobbers, refused=refused))
+        if self.json_lines:
+            from verify_env_conda.jsonline import before_link
+
+            self._print([before_link(problems, clobbers, refused)])
         if refused:
             return self.error("\n".join(messages))
         self._print("\n".join(messages).splitlines())
@@ -130,24 +135,45 @@ class TransactionCheck:
 
     def execute(self) -> None:
         """After linking: verify the transaction's scope; in ``fail`` mode an error finding
-        raises, and conda rolls the transaction back."""
+        raises, and conda rolls the transaction back. So does a prefix that cannot be verified
+        at all (its interpreter fails to describe itself): ``fail`` never passes unverified."""
         if self.mode is Mode.OFF or not self.target_prefix:
             return
-        from verify_env.errors import VerifyEnvError
-        from verify_env_conda.present import outcome_lines, rollback_message
+        from verify_env.errors import ProbeError, VerifyEnvError
+        from verify_env_conda.present import (
+            outcome_lines,
+            rollback_message,
+            unverified_message,
+        )
         from verify_env_conda.settings import transaction_session
         from verify_env_conda.transaction import verify_transaction
 
         started = time.perf_counter()
         session = transaction_session(self.plugins, self.stream)
+        failing = self.mode is Mode.FAIL
         try:
             outcome = verify_transaction(session, self.target_prefix, self.linked, self.unlinked)
         except (VerifyEnvError, OSError) as exc:
-            self._print([f"verify-env: could not verify {self.target_prefix}: {exc}"])
+            # A probe failure is the environment's (its python does not start): fail mode must
+            # not let it pass. Anything else is ours, and never stops conda.
+            refuse = failing and isinstance(exc, ProbeError)
+            text = unverified_message(self.target_prefix, exc, refuse, self.rollback_enabled)
+            if self.json_lines:
+                from verify_env_conda.jsonline import could_not_verify
+
+                self._print([could_not_verify(str(exc), refuse and self.rollback_enabled)])
+            if refuse:
+                raise self.error(text) from None
+            self._print([text])
             return
         finally:
             self.seconds = time.perf_counter() - started
-        if self.mode is Mode.FAIL and outcome.status:
+        rolled_back = failing and bool(outcome.status)
+        if self.json_lines:
+            from verify_env_conda.jsonline import after_link
+
+            self._print([after_link(outcome, rolled_back and self.rollback_enabled)])
+        if rolled_back:
             raise self.error(rollback_message(outcome, self.rollback_enabled))
         self._print(outcome_lines(outcome))
 

@@ -17,6 +17,7 @@ __all__ = [
     "clobber_refusal",
     "outcome_lines",
     "rollback_message",
+    "unverified_message",
 ]
 
 MAX_LINES = 20
@@ -71,6 +72,25 @@ def rollback_message(outcome: Outcome, rollback_enabled: bool = True) -> str:
         f"verify-env found {outcome.report.errors} error(s) after linking, {what} "
         f"(plugins.verify_env_mode is 'fail'):\n{body}\n"
         f"Repair what the findings name first; {ESCAPES}."
+    )
+
+
+def unverified_message(
+    prefix: str, error: Exception, refused: bool, rollback_enabled: bool = True
+) -> str:
+    """When the prefix could not be verified at all. In ``fail`` mode (``refused``) the
+    transaction does not pass unverified: conda rolls it back (if its rollback is on)."""
+    if not refused:
+        return f"verify-env: could not verify {prefix}, so it is NOT verified: {error}"
+    what = (
+        "so conda rolls the transaction back"
+        if rollback_enabled
+        else "and conda's rollback_enabled is false, so what was linked stays linked"
+    )
+    return (
+        f"verify-env could not verify {prefix} after linking, {what} "
+        f"(plugins.verify_env_mode is 'fail'): {error}\n"
+        f"Run `conda verify -p {prefix}` to see what breaks it; {ESCAPES}."
     )
 
 

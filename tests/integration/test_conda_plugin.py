@@ -266,6 +266,32 @@ def test_action_refuses_clobbering_before_linking(
     assert capsys.readouterr().out == ""
 
 
+def test_record_without_paths_data_is_a_finding_and_the_cache_still_judges(
+    channel: Channel, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 19 §12: what conda writes after its size check of the cache copy failed."""
+    prefix = _env(channel, tmp_path, "python=3.11", "libfakeblas=1.0")
+    cached = extract(channel, tmp_path / "pkgs", "libfakeblas", "1.0")
+    cache_dir = tmp_path / "pkgs" / cached.dist_name
+    (meta,) = (prefix / "conda-meta").glob("libfakeblas-*.json")
+    record = json.loads(meta.read_text())
+    record["paths_data"] = {"paths": [], "paths_version": 1}
+    record["extracted_package_dir"] = str(cache_dir)
+    record["link"] = {"source": str(cache_dir), "type": 1}
+    meta.write_text(json.dumps(record))
+    _replace(prefix / "lib/libfakeblas.so.3", _flip(channel.library))
+
+    def findings() -> set[tuple[str, str | None]]:
+        assert _conda_verify("-p", str(prefix), "--format", "json", "--no-cache") == 1
+        report = json.loads(capsys.readouterr().out)
+        return {(f["code"], f["path"]) for f in report["findings"]}
+
+    malformed = ("record-malformed", f"conda-meta/{meta.name}")
+    assert findings() == {malformed, ("hash-mismatch", "lib/libfakeblas.so.3")}
+    (cache_dir / "info/paths.json").chmod(0o666)  # anyone may write it: not trusted
+    assert findings() == {malformed}
+
+
 def test_action_after_linking_warn_and_fail(
     channel: Channel, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -327,7 +327,7 @@ def test_site_packages_paths_of_other_packages_are_left_alone(tmp_path: Path) ->
         "odd",
         "1.0",
         "0",
-        files=NOARCH_FILES,
+        files=["site-packages/six.py"],  # a file outside paths_data would be a finding (§12)
         paths_data={"paths": NOARCH_PATHS[1:2], "paths_version": 1},
     )
     dist = read(tmp_path, write_record(tmp_path, record))
@@ -348,7 +348,13 @@ def test_without_paths_data_files_are_existence_only(
         "old", "0.1", "0", files=["lib/libold.so", "lib/x/__pycache__/a.pyc", "bin/old"], **extra
     )
     dist = read(tmp_path, write_record(tmp_path, record))
-    assert dist.problems == ()
+    if paths_data is None:
+        assert dist.problems == ()  # old conda wrote no paths_data at all
+    else:  # issue 19 §12: an empty paths_data beside a files list promises nothing
+        (problem,) = dist.problems
+        assert problem.code == "record-malformed" and not problem.warning
+        assert "lists 2 file(s) with no paths_data entry, so no size or hash: " in problem.message
+        assert "lib/libold.so, bin/old (conda leaves a file out" in problem.message
     assert [(f.path, f.location, f.algorithm, f.digest, f.size, f.kind) for f in dist.files] == [
         ("lib/libold.so", str(tmp_path / "lib" / "libold.so"), None, None, None, FileKind.REGULAR),
         (

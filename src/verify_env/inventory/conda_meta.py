@@ -8,8 +8,10 @@ What conda writes, and how each kind of entry is judged:
 - ``pyc_file`` and ``*_python_entry_point*`` entries are made at link time and carry no hash.
 - noarch-python packages record ``_path`` relative to site-packages (``site-packages/…``,
   ``python-scripts/…``) while ``files`` holds the real prefix paths.
-- records without ``paths_data`` (old conda, or a ``--force-reinstall`` from a damaged cache)
-  fall back to ``files``: existence only.
+- records without ``paths_data`` (old conda) fall back to ``files``: existence only.
+- a file in ``files`` with no ``paths_data`` entry (conda leaves it out when its size check of
+  the package-cache copy failed) is a ``record-malformed`` finding, and is judged by the cache's
+  ``info/paths.json`` when the record names a trustworthy one (`inventory.conda_cache`).
 """
 
 from __future__ import annotations
@@ -104,6 +106,42 @@ def _entry(prefix: str, raw: object, noarch: bool, sp_rel: str | None) -> Record
     return RecordedFile(path, location, "sha256" if digest else None, digest, size, hex=True)
 
 
+def _unpromised(
+    prefix: str,
+    record: dict[str, object],
+    json_path: str,
+    recorded: list[RecordedFile],
+    noarch: bool,
+    sp_rel: str | None,
+) -> list[RecordedFile]:
+    """The files ``files`` lists that ``paths_data`` does not (``.pyc`` aside): judged by the
+    package cache's ``info/paths.json`` where the record names a trustworthy one
+    (`verify_env.inventory.conda_cache`), else by their existence."""
+    covered = {f.path for f in recorded}
+    missing = [p for p in _strings(record.get("files")) if p not in covered]
+    if not [p for p in missing if not p.endswith(".pyc")]:
+        return []
+    from verify_env.inventory.conda_cache import cached_paths
+
+    by_path: dict[str, RecordedFile] = {}
+    for raw in cached_paths(record, json_path) or ():
+        entry = _entry(prefix, raw, noarch, sp_rel)
+        if isinstance(entry, RecordedFile):
+            by_path[entry.path] = entry
+    return [
+        by_path.get(p)
+        or RecordedFile(
+            p,
+            os.path.normpath(os.path.join(prefix, p)),
+            None,
+            None,
+            None,
+            FileKind.OPTIONAL if p.endswith(".pyc") else FileKind.REGULAR,
+        )
+        for p in missing
+    ]
+
+
 def read_record(prefix: str, json_path: str) -> Distribution:
     """One conda-meta JSON file as a distribution (a malformed one as its problems)."""
     rel = os.path.relpath(json_path, prefix)
@@ -135,13 +173,27 @@ def read_record(prefix: str, json_path: str) -> Distribution:
     paths = paths_data.get("paths") if isinstance(paths_data, dict) else None
     noarch = _is_noarch_python(record)
     sp_rel = _site_packages_rel(prefix, record) if noarch else None
-    if isinstance(paths, list) and paths:
+    if isinstance(paths, list):
         for raw in paths:
             entry = _entry(prefix, raw, noarch, sp_rel)
             if isinstance(entry, RecordedFile):
                 files.append(entry)
             elif entry:
                 problems.append(RecordProblem("record-malformed", rel, f"{rel}: {entry}"))
+        unpromised = _unpromised(prefix, record, json_path, files, noarch, sp_rel)
+        named = [f.path for f in unpromised if not f.path.endswith(".pyc")]
+        if named:
+            more = f" and {len(named) - 3} more" if len(named) > 3 else ""
+            problems.append(
+                RecordProblem(
+                    "record-malformed",
+                    rel,
+                    f"{rel} lists {len(named)} file(s) with no paths_data entry, so no size "
+                    f"or hash: {', '.join(named[:3])}{more} (conda leaves a file out after its "
+                    "own size check found the package-cache copy wrong)",
+                )
+            )
+        files += unpromised
     elif record:
         for path in _strings(record.get("files")):
             kind = FileKind.OPTIONAL if path.endswith(".pyc") else FileKind.REGULAR
