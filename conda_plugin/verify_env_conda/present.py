@@ -7,12 +7,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from verify_env.report import Report
     from verify_env.session import Outcome
     from verify_env_conda.cache_check import CacheProblem
     from verify_env_conda.clobber import Clobber
 
 __all__ = [
     "ESCAPES",
+    "cache_note",
     "cache_refusal",
     "clobber_refusal",
     "outcome_lines",
@@ -138,3 +140,31 @@ def clobber_refusal(clobbers: Sequence[Clobber], refused: bool = True) -> str:
     )
     lines.append(f"{fix} Or, {ESCAPES}." if refused else fix)
     return "\n".join(lines)
+
+
+def cache_note(report: Report) -> list[str]:
+    """When conda packages' damaged files share their inode with other links (conda's package
+    cache hard-links them), the reinstall the ``fix:`` line names relinks the same damaged
+    bytes: say so, and what repairs it (issue 19 §7)."""
+    import os
+
+    from verify_env.repair.plan import REINSTALLABLE
+
+    names = set()
+    for f in report.findings:
+        if f.installer != "conda" or f.code not in REINSTALLABLE or not f.path:
+            continue
+        try:
+            shared = os.lstat(f.location or os.path.join(report.target.prefix, f.path)).st_nlink
+        except OSError:
+            continue
+        if shared > 1 and f.distribution:
+            names.add(f.distribution)
+    if not names:
+        return []
+    return [
+        f"the damaged files of {', '.join(sorted(names))} are hard links into conda's package "
+        "cache, which holds the same damaged bytes: `conda install --force-reinstall` alone "
+        "relinks them; `conda doctor verify-env --fix` drops the damaged cache copy first, "
+        "then reinstalls"
+    ]

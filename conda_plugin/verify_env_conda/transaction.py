@@ -85,6 +85,9 @@ def verify_transaction(
         also=[d.key for d in stranded],
         inventory=inventory,
     )
+    from verify_env_conda.present import cache_note
+
+    outcome = dataclasses.replace(outcome, notes=(*outcome.notes, *cache_note(outcome.report)))
     if not stranded:
         return outcome
     names = ", ".join(sorted(f"{d.name} {d.version}" for d in stranded))

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -164,6 +165,9 @@ def test_health_check_and_fixer(
     os.link(lib, tmp_path / "other-env-copy")
     doctor.health_check(str(prefix), False)
     assert "note: lib/libfakeblas.so.3 has 1 other hard link(s)" in capsys.readouterr().out
+    assert _conda_verify("-p", str(prefix)) == 1
+    err = capsys.readouterr().err
+    assert "conda verify: the damaged files of libfakeblas are hard links into conda's" in err
     asked: list[str] = []
     reinstalled: list[tuple[list[str], list[str]]] = []
 
@@ -292,6 +296,56 @@ def test_record_without_paths_data_is_a_finding_and_the_cache_still_judges(
     assert findings() == {malformed}
 
 
+def test_json_lines_and_a_prefix_that_cannot_be_verified(channel: Channel, tmp_path: Path) -> None:
+    """Issue 19 §11 (one parseable JSON line per verification under conda's --json) and the
+    plugin's side of §2 (fail mode never passes a prefix whose interpreter cannot describe
+    itself)."""
+    import io
+
+    prefix = _env(channel, tmp_path, "python=3.11", "pyfoo")
+    _pip_dist(prefix, channel)
+    _replace(prefix / SITE / "pyfoo/__init__.py", b"X = 2\n")
+    pkgs = tmp_path / "pkgs"
+    linked = [ref_from_meta(prefix, "pyfoo")]
+
+    def run(check: TransactionCheck) -> list[dict[str, Any]]:
+        check.stream, check.json_lines, check.pkgs_dirs = io.StringIO(), True, [str(pkgs)]
+        try:
+            check.verify()
+            check.execute()
+        finally:
+            assert isinstance(check.stream, io.StringIO)
+            lines = check.stream.getvalue().splitlines()
+        return [json.loads(line)["verify_env"] for line in lines if line.startswith("{")]
+
+    (after,) = run(TransactionCheck(None, str(prefix), [], linked, mode=Mode.WARN))
+    assert (after["stage"], after["exit_status"], after["rolled_back"]) == ("after-link", 1, False)
+    (f,) = after["report"]["findings"]
+    assert (f["code"], f["distribution"]) == ("hash-mismatch", "pyfoo")
+    before, after = run(
+        TransactionCheck(None, str(prefix), [], [extract(channel, pkgs, "clobberer", "1.0")])
+    )
+    assert before["stage"] == "before-link" and not before["refused"]
+    assert {(f["code"], f["path"]) for f in before["findings"]} == {
+        ("file-conflict", f"{SITE}/pyfoo/__init__.py"),
+        ("file-conflict", f"{SITE}/pipext/__init__.py"),
+    }
+    python = prefix / "bin/python3.11"
+    python.unlink()
+    python.write_text("#!/bin/sh\necho 'SyntaxError: damaged stdlib' >&2\nexit 1\n")
+    python.chmod(0o755)
+    with pytest.raises(TransactionRefused) as refused:
+        run(TransactionCheck(None, str(prefix), [], linked, mode=Mode.FAIL))
+    text = str(refused.value)
+    assert f"could not verify {prefix} after linking, so conda rolls the transaction back" in text
+    assert "SyntaxError: damaged stdlib" in text and f"conda verify -p {prefix}" in text
+    warn = TransactionCheck(None, str(prefix), [], linked, mode=Mode.WARN)
+    (line,) = run(warn)
+    assert line["exit_status"] == 2 and "SyntaxError: damaged stdlib" in line["error"]
+    assert isinstance(warn.stream, io.StringIO)
+    assert f"could not verify {prefix}, so it is NOT verified" in warn.stream.getvalue()
+
+
 def test_action_after_linking_warn_and_fail(
     channel: Channel, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -312,6 +366,9 @@ def test_action_after_linking_warn_and_fail(
     assert "CONDA_PLUGINS_VERIFY_ENV_MODE=warn" in text and "--no-plugins" not in text
     assert "libfakeblas 1.0: [record/hash-mismatch]" in text
     assert "lib/libfakeblas.so.3 has 1 other hard link(s)" in text
+    # issue 19 §7: the fix line alone would relink the damaged cache bytes
+    assert "libfakeblas are hard links into conda's package cache" in text
+    assert "`conda doctor verify-env --fix` drops the damaged cache copy first" in text
     TransactionCheck(None, str(prefix), [], linked, mode=Mode.WARN).execute()
     out = capsys.readouterr().out
     assert "1 error(s), 0 warning(s)" in out
