@@ -16,10 +16,13 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from verify_env_conda.mode import DEFAULT_MODE, Mode
 from verify_env_conda.records import PackageRef
+
+if TYPE_CHECKING:
+    from verify_env_conda.clobber import Clobber
 
 __all__ = ["TransactionCheck", "TransactionRefused"]
 
@@ -47,7 +50,7 @@ class TransactionCheck:
 
     _verified = False
     #: What the pre-link check found that linking would overwrite (warn mode links anyway).
-    prelink_clobbers: Sequence[object] = ()
+    prelink_clobbers: Sequence[Clobber] = ()
     #: conda's ``--json``: one JSON line per verification on `stream` (`jsonline`).
     json_lines: bool = False
 
@@ -152,7 +155,10 @@ class TransactionCheck:
         session = transaction_session(self.plugins, self.stream)
         failing = self.mode is Mode.FAIL
         try:
-            outcome = verify_transaction(session, self.target_prefix, self.linked, self.unlinked)
+            overwritten = [c.owner_key for c in self.prelink_clobbers if c.owner_key]
+            outcome = verify_transaction(
+                session, self.target_prefix, self.linked, self.unlinked, overwritten
+            )
         except (VerifyEnvError, OSError) as exc:
             # A probe failure is the environment's (its python does not start): fail mode must
             # not let it pass. Anything else is ours, and never stops conda.

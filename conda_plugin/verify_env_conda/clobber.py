@@ -44,6 +44,9 @@ class Clobber:
     owner: str
     """Who owns it now: ``conda package NAME VERSION-BUILD`` or ``pip distribution NAME
     VERSION`` (or another package of the same transaction)."""
+    owner_key: str | None = None
+    """The owner's canonical name when it is installed (it joins the post-link scope: in
+    ``warn`` mode its overwritten file is then reported)."""
 
     @property
     def message(self) -> str:
@@ -109,13 +112,14 @@ def _python_xy(linked: Sequence[PackageRef], prefix: str) -> str | None:
     return None
 
 
-def _owners(prefix: str, unlinked: Iterable[PackageRef]) -> dict[str, str]:
-    """Every prefix-relative path an installed package that stays owns, and who."""
+def _owners(prefix: str, unlinked: Iterable[PackageRef]) -> dict[str, tuple[str, str]]:
+    """Every prefix-relative path an installed package that stays owns: who (in words, and
+    the canonical name)."""
     from verify_env.inventory.conda_meta import scan_conda_meta
     from verify_env.inventory.dist_info import scan_site_dir
 
     leaving = {ref.dist_name for ref in unlinked}
-    owners: dict[str, str] = {}
+    owners: dict[str, tuple[str, str]] = {}
     conda_owned: set[str] = set()
     for dist in scan_conda_meta(prefix):
         stem = os.path.basename(dist.metadata_dir or "")[: -len(".json")]
@@ -123,7 +127,7 @@ def _owners(prefix: str, unlinked: Iterable[PackageRef]) -> dict[str, str]:
         conda_owned.update(paths)
         if stem in leaving:
             continue  # unlinked in the same transaction: its paths are free
-        who = f"conda package {stem}"
+        who = (f"conda package {stem}", dist.key)
         for path in paths:
             owners.setdefault(path, who)
     sites = glob.glob(os.path.join(glob.escape(prefix), "lib", "python*", "site-packages"))
@@ -134,7 +138,7 @@ def _owners(prefix: str, unlinked: Iterable[PackageRef]) -> dict[str, str]:
             meta = os.path.relpath(dist.metadata_dir, prefix)
             if any(os.path.join(meta, n) in conda_owned for n in ("RECORD", "METADATA")):
                 continue  # a conda package's own dist-info: its conda record speaks for it
-            who = f"{dist.installer} distribution {dist.name} {dist.version}"
+            who = (f"{dist.installer} distribution {dist.name} {dist.version}", dist.key)
             for f in dist.files:
                 rel = os.path.relpath(f.location, prefix)
                 if not rel.startswith(".."):
@@ -168,5 +172,5 @@ def find_clobbers(
             if other is not ref:
                 found.append(Clobber(ref, path, f"{other.dist_name} (same transaction)"))
             elif path in owners and os.path.lexists(os.path.join(prefix, path)):
-                found.append(Clobber(ref, path, owners[path]))
+                found.append(Clobber(ref, path, *owners[path]))
     return found

@@ -64,9 +64,14 @@ def _target_with(target: Target, old_site: str | None) -> Target:
 
 
 def verify_transaction(
-    session: Session, prefix: str, linked: Sequence[PackageRef], unlinked: Sequence[PackageRef]
+    session: Session,
+    prefix: str,
+    linked: Sequence[PackageRef],
+    unlinked: Sequence[PackageRef],
+    also: Sequence[str] = (),
 ) -> Outcome:
-    """Verify ``prefix`` after conda linked ``linked`` and unlinked ``unlinked``.
+    """Verify ``prefix`` after conda linked ``linked`` and unlinked ``unlinked``; ``also``:
+    keys of distributions known to be affected (those whose files the link overwrote).
 
     Raises `verify_env.errors.VerifyEnvError` when the core cannot run (no interpreter probe);
     a damaged prefix is findings, never an exception.
@@ -82,7 +87,7 @@ def verify_transaction(
     outcome = session.run(
         target,
         change=change_of(linked, unlinked),
-        also=[d.key for d in stranded],
+        also=[*also, *(d.key for d in stranded)],
         inventory=inventory,
     )
     from verify_env_conda.present import cache_note

@@ -255,6 +255,11 @@ def test_action_refuses_clobbering_before_linking(
     warn.pkgs_dirs = [str(pkgs)]
     assert warn.verify() is None
     assert "conda links them anyway (mode warn)" in capsys.readouterr().out
+    # linked anyway: the owners' overwritten files are verified after linking
+    (prefix / SITE / "pyfoo/__init__.py").write_bytes(b"CLOBBERED = True\n")
+    warn.execute()
+    after = capsys.readouterr().out
+    assert "pyfoo 1.0: [record/size-mismatch]" in after, after
     # Not conflicts: a package replacing itself (its old version unlinks in the same
     # transaction), and the files of what the transaction removes.
     for name, version in (("libfakeblas", "2.0"), ("pyfoo", "1.0")):
