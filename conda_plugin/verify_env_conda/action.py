@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from verify_env_conda.mode import DEFAULT_MODE, Mode
 from verify_env_conda.records import PackageRef
 
 if TYPE_CHECKING:
-    from verify_env_conda.clobber import Clobber
+    from verify_env.target.model import Target
+    from verify_env_conda.clobber import Clobber, LinkedFiles
 
 __all__ = ["TransactionCheck", "TransactionRefused"]
 
@@ -51,6 +52,11 @@ class TransactionCheck:
     _verified = False
     #: What the pre-link check found that linking would overwrite (warn mode links anyway).
     prelink_clobbers: Sequence[Clobber] = ()
+    #: What each linked package links (`verify_env_conda.clobber.linked_files`), once read.
+    linked_files: LinkedFiles | None = None
+    #: The prefix's description, started in `verify` (`_start_target`), waited for in
+    #: `execute`.
+    pending_target: Callable[[], Target] | None = None
     #: conda's ``--json``: one JSON line per verification on `stream` (`jsonline`).
     json_lines: bool = False
 
@@ -102,7 +108,7 @@ class TransactionCheck:
         if self.mode is Mode.OFF or not self.linked:
             return None
         from verify_env_conda.cache_check import check_cache
-        from verify_env_conda.clobber import find_clobbers
+        from verify_env_conda.clobber import find_clobbers, linked_files
         from verify_env_conda.present import cache_refusal, clobber_refusal
 
         refused = self.mode is Mode.FAIL
@@ -110,9 +116,10 @@ class TransactionCheck:
             problems = check_cache(self.linked, self.pkgs_dirs)
             clobbers = []
             if self.target_prefix:
-                clobbers = find_clobbers(
-                    self.target_prefix, self.linked, self.unlinked, self.pkgs_dirs
-                )
+                self.linked_files = linked_files(self.target_prefix, self.linked, self.pkgs_dirs)
+                clobbers = find_clobbers(self.target_prefix, self.linked_files, self.unlinked)
+                if not (refused and (problems or clobbers)):
+                    self._start_target()
         except Exception as exc:  # our own failure: never refuse a transaction for it
             self._print(
                 [
@@ -136,6 +143,40 @@ class TransactionCheck:
         self._print("\n".join(messages).splitlines())
         return None
 
+    def _start_target(self) -> None:
+        """Describe the prefix now, while conda links: from conda's records when they suffice
+        (`verify_env_conda.static_target`: no interpreter starts at all), else by starting
+        the probe, which then runs beside the linking — unless the transaction changes what
+        the probe would see (python itself, a ``.pth``)."""
+        import os
+
+        from verify_env_conda.static_target import records_suffice, target_from_records
+
+        prefix = self.target_prefix
+        if not prefix or not os.path.isdir(os.path.join(prefix, "conda-meta")):
+            return
+        if self.linked_files is not None and records_suffice(
+            self.linked, self.unlinked, self.linked_files
+        ):
+            target = target_from_records(prefix)
+            if target is not None:
+                self.pending_target = lambda: target
+                return
+        changes_probe = any(
+            r.name in ("python", "pypy", "pypy3") or any(p.endswith(".pth") for p in r.files)
+            for r in self.unlinked
+        ) or any(
+            r.name in ("python", "pypy", "pypy3") or any(p.endswith(".pth") for p in paths)
+            for r, (_, paths) in (self.linked_files or {}).items()
+        )
+        if changes_probe or len(self.linked_files or {}) < len(self.linked):
+            return
+        from verify_env.target.interpreter import interpreter_in
+        from verify_env.target.model import start_target
+
+        if interpreter_in(prefix) is not None:
+            self.pending_target = start_target(prefix=prefix)
+
     def execute(self) -> None:
         """After linking: verify the transaction's scope; in ``fail`` mode an error finding
         raises, and conda rolls the transaction back. So does a prefix that cannot be verified
@@ -156,8 +197,10 @@ class TransactionCheck:
         failing = self.mode is Mode.FAIL
         try:
             overwritten = [c.owner_key for c in self.prelink_clobbers if c.owner_key]
+            pending, self.pending_target = self.pending_target, None
+            target = pending() if pending else None
             outcome = verify_transaction(
-                session, self.target_prefix, self.linked, self.unlinked, overwritten
+                session, self.target_prefix, self.linked, self.unlinked, overwritten, target
             )
         except (VerifyEnvError, OSError) as exc:
             # A probe failure is the environment's (its python does not start): fail mode must
@@ -183,8 +226,19 @@ class TransactionCheck:
             raise self.error(rollback_message(outcome, self.rollback_enabled))
         self._print(outcome_lines(outcome))
 
+    def _drop_pending(self) -> None:
+        """Wait for a probe started in `verify` that `execute` did not use."""
+        pending, self.pending_target = self.pending_target, None
+        if pending is not None:
+            try:
+                pending()
+            except Exception:  # its answer is not wanted any more
+                pass
+
     def reverse(self) -> None:
         """Nothing to undo: verification never writes the prefix."""
+        self._drop_pending()
 
     def cleanup(self) -> None:
-        """Nothing to clean up."""
+        """Nothing to clean up but a probe nobody waited for."""
+        self._drop_pending()

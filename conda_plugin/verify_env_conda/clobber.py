@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from verify_env_conda.cache_check import locate_extracted
 from verify_env_conda.records import PackageRef
 
-__all__ = ["Clobber", "find_clobbers", "linked_paths"]
+__all__ = ["Clobber", "LinkedFiles", "find_clobbers", "linked_files", "linked_paths"]
 
 #: ``info/paths.json`` larger than this is not read (the largest real ones are a few MiB).
 PATHS_JSON_CAP = 64 << 20
@@ -146,26 +146,35 @@ def _owners(prefix: str, unlinked: Iterable[PackageRef]) -> dict[str, tuple[str,
     return owners
 
 
-def find_clobbers(
-    prefix: str,
-    linked: Sequence[PackageRef],
-    unlinked: Sequence[PackageRef],
-    pkgs_dirs: Iterable[str],
-) -> list[Clobber]:
-    """What linking ``linked`` (and unlinking ``unlinked``) into ``prefix`` would overwrite.
+LinkedFiles = dict[PackageRef, tuple[str, list[str]]]
+"""For each package about to be linked that is extracted in the cache: its extracted dir and
+the prefix-relative paths it links."""
 
-    A package not extracted in the cache is left alone (conda refuses to link it anyway).
-    """
+
+def linked_files(
+    prefix: str, linked: Sequence[PackageRef], pkgs_dirs: Iterable[str]
+) -> LinkedFiles:
+    """What each package of ``linked`` links, read from its extracted cache dir. A package not
+    extracted anywhere is left out (conda refuses to link it anyway)."""
     dirs = list(pkgs_dirs)
     xy = _python_xy(linked, prefix)
+    out: LinkedFiles = {}
+    for ref in linked:
+        extracted = locate_extracted(ref, dirs)
+        paths = linked_paths(extracted, xy) if extracted else None
+        if extracted and paths is not None:
+            out[ref] = (extracted, paths)
+    return out
+
+
+def find_clobbers(prefix: str, files: LinkedFiles, unlinked: Sequence[PackageRef]) -> list[Clobber]:
+    """What linking ``files`` (and unlinking ``unlinked``) into ``prefix`` would overwrite."""
     exists = os.path.isdir(os.path.join(prefix, "conda-meta"))
     owners = _owners(prefix, unlinked) if exists else {}
     brought: dict[str, PackageRef] = {}
     found: list[Clobber] = []
-    for ref in linked:
-        extracted = locate_extracted(ref, dirs)
-        paths = linked_paths(extracted, xy) if extracted else None
-        for path in paths or ():
+    for ref, (_, paths) in files.items():
+        for path in paths:
             if _ignored(path):
                 continue
             other = brought.setdefault(path, ref)

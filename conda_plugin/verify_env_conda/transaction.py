@@ -69,6 +69,7 @@ def verify_transaction(
     linked: Sequence[PackageRef],
     unlinked: Sequence[PackageRef],
     also: Sequence[str] = (),
+    target: Target | None = None,
 ) -> Outcome:
     """Verify ``prefix`` after conda linked ``linked`` and unlinked ``unlinked``; ``also``:
     keys of distributions known to be affected (those whose files the link overwrote).
@@ -77,7 +78,7 @@ def verify_transaction(
     a damaged prefix is findings, never an exception.
     """
     old_site = left_behind_site(prefix, linked, unlinked)
-    target = _target_with(session.target(prefix=prefix), old_site)
+    target = _target_with(target or session.target(prefix=prefix), old_site)
     inventory = session.inventory(target)
     stranded = [
         d

@@ -268,6 +268,7 @@ def test_action_refuses_clobbering_before_linking(
         update = TransactionCheck(None, str(prefix), [old], [new], mode=Mode.FAIL)
         update.pkgs_dirs = [str(pkgs)]
         assert update.verify() is None, name
+        update.cleanup()  # what conda calls after a transaction that did not execute it
     swap = [ref_from_meta(prefix, "pyfoo")]
     replace = TransactionCheck(None, str(prefix), swap, [clobberer], mode=Mode.FAIL)
     replace.pkgs_dirs = [str(pkgs)]
@@ -349,6 +350,38 @@ def test_json_lines_and_a_prefix_that_cannot_be_verified(channel: Channel, tmp_p
     assert line["exit_status"] == 2 and "SyntaxError: damaged stdlib" in line["error"]
     assert isinstance(warn.stream, io.StringIO)
     assert f"could not verify {prefix}, so it is NOT verified" in warn.stream.getvalue()
+
+
+def test_target_from_conda_records_when_no_compiled_file_changes(
+    channel: Channel, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 19 §10: a transaction that changes no compiled file and not python starts no
+    interpreter; the target conda's records describe is the one the probe describes."""
+    from verify_env_conda.static_target import target_from_records
+
+    prefix = _env(channel, tmp_path, "python=3.11", "pyfoo", "libfakeblas=1.0")
+    described, probed = target_from_records(str(prefix)), resolve_target(prefix=str(prefix))
+    assert described is not None
+    for field in ("version", "implementation", "tags", "extension_suffixes", "markers"):
+        assert getattr(described, field) == getattr(probed, field), field
+    assert (described.site_dirs, described.libc) == (probed.site_dirs, probed.libc)
+    python = prefix / "bin/python3.11"  # from now on, starting it fails
+    python.unlink()
+    python.write_text("#!/bin/sh\necho 'interpreter started' >&2\nexit 1\n")
+    python.chmod(0o755)
+    pkgs = tmp_path / "pkgs"
+    reinstall = [ref_from_meta(prefix, "pyfoo")], [extract(channel, pkgs, "pyfoo", "1.0")]
+    pure = TransactionCheck(None, str(prefix), *reinstall, mode=Mode.FAIL)
+    pure.pkgs_dirs = [str(pkgs)]
+    assert pure.verify() is None
+    pure.execute()
+    assert capsys.readouterr().out == "verify-env: 1 changed + 0 affected packages verified: OK\n"
+    update = [ref_from_meta(prefix, "libfakeblas")], [extract(channel, pkgs, "libfakeblas", "2.0")]
+    compiled = TransactionCheck(None, str(prefix), *update, mode=Mode.FAIL)
+    compiled.pkgs_dirs = [str(pkgs)]
+    assert compiled.verify() is None
+    with pytest.raises(TransactionRefused, match="interpreter started"):
+        compiled.execute()
 
 
 def test_action_after_linking_warn_and_fail(
