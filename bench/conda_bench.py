@@ -161,6 +161,16 @@ def main() -> int:
     )
     print(f"prefix {env}: {files} files", flush=True)
 
+    # pip compiles what it installs; an editable install under PYTHONDONTWRITEBYTECODE=1 would
+    # compile verify-env's ~100 modules in every conda command and measure that instead.
+    code = (
+        "import os, verify_env, verify_env_conda as c\n"
+        "print(os.path.dirname(verify_env.__file__), os.path.dirname(c.__file__))"
+    )
+    dirs = subprocess.run(
+        [args.conda_python, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    subprocess.run([args.conda_python, "-m", "compileall", "-q", *dirs], check=True)
     only = set(args.only.split(","))
     if "1" in only:
         _transaction(args, conda, env)

@@ -112,37 +112,62 @@ def _python_xy(linked: Sequence[PackageRef], prefix: str) -> str | None:
     return None
 
 
+def _conda_files(json_path: str) -> tuple[str, list[str]] | None:
+    """A conda-meta record's canonical name and ``files`` (prefix-relative, as conda writes
+    them, noarch paths included): all the ownership check needs, without ``paths_data``."""
+    from verify_env.files import read_regular
+    from verify_env.inventory.model import canonical_name
+
+    data = read_regular(json_path, PATHS_JSON_CAP)
+    try:
+        record = json.loads(data.decode("utf-8")) if data else None
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("files"), list):
+        return None
+    name = record.get("name")
+    files = [os.path.normpath(f) for f in record["files"] if isinstance(f, str) and f]
+    return canonical_name(name if isinstance(name, str) else ""), files
+
+
 def _owners(prefix: str, unlinked: Iterable[PackageRef]) -> dict[str, tuple[str, str]]:
     """Every prefix-relative path an installed package that stays owns: who (in words, and
     the canonical name)."""
-    from verify_env.inventory.conda_meta import scan_conda_meta
-    from verify_env.inventory.dist_info import scan_site_dir
+    from verify_env.inventory.dist_info import metadata_entries, read_metadata_dir
 
     leaving = {ref.dist_name for ref in unlinked}
     owners: dict[str, tuple[str, str]] = {}
     conda_owned: set[str] = set()
-    for dist in scan_conda_meta(prefix):
-        stem = os.path.basename(dist.metadata_dir or "")[: -len(".json")]
-        paths = [os.path.normpath(f.path) for f in dist.files]
+    meta = os.path.join(prefix, "conda-meta")
+    try:
+        records = sorted(n for n in os.listdir(meta) if n.endswith(".json"))
+    except OSError:
+        records = []
+    for name in records:
+        read = _conda_files(os.path.join(meta, name))
+        if read is None:
+            continue
+        key, paths = read
         conda_owned.update(paths)
+        stem = name[: -len(".json")]
         if stem in leaving:
             continue  # unlinked in the same transaction: its paths are free
-        who = (f"conda package {stem}", dist.key)
         for path in paths:
-            owners.setdefault(path, who)
+            owners.setdefault(path, (f"conda package {stem}", key))
     sites = glob.glob(os.path.join(glob.escape(prefix), "lib", "python*", "site-packages"))
     for site in sorted(sites):
-        for dist in scan_site_dir(site):
-            if dist.metadata_dir is None:
-                continue
-            meta = os.path.relpath(dist.metadata_dir, prefix)
-            if any(os.path.join(meta, n) in conda_owned for n in ("RECORD", "METADATA")):
+        for entry in metadata_entries(site):
+            rel = os.path.relpath(os.path.join(site, entry), prefix)
+            if rel in conda_owned or any(
+                os.path.join(rel, n) in conda_owned for n in ("RECORD", "METADATA", "PKG-INFO")
+            ):
                 continue  # a conda package's own dist-info: its conda record speaks for it
+            dist = read_metadata_dir(site, entry)
             who = (f"{dist.installer} distribution {dist.name} {dist.version}", dist.key)
             for f in dist.files:
-                rel = os.path.relpath(f.location, prefix)
-                if not rel.startswith(".."):
-                    owners.setdefault(rel, who)
+                path = os.path.relpath(f.location, prefix)
+                if not path.startswith(".."):
+                    owners.setdefault(path, who)
     return owners
 
 
