@@ -52,6 +52,8 @@ class TransactionCheck:
     _verified = False
     #: What the pre-link check found that linking would overwrite (warn mode links anyway).
     prelink_clobbers: Sequence[Clobber] = ()
+    #: conda's ``--clobber``: the user asked to overwrite other packages' files.
+    allow_clobber: bool = False
     #: What each linked package links (`verify_env_conda.clobber.linked_files`), once read.
     linked_files: LinkedFiles | None = None
     #: The prefix's description, started in `verify` (`_start_target`), waited for in
@@ -111,15 +113,13 @@ class TransactionCheck:
         from verify_env_conda.clobber import find_clobbers, linked_files
         from verify_env_conda.present import cache_refusal, clobber_refusal
 
-        refused = self.mode is Mode.FAIL
+        failing = self.mode is Mode.FAIL
         try:
             problems = check_cache(self.linked, self.pkgs_dirs)
             clobbers = []
             if self.target_prefix:
                 self.linked_files = linked_files(self.target_prefix, self.linked, self.pkgs_dirs)
                 clobbers = find_clobbers(self.target_prefix, self.linked_files, self.unlinked)
-                if not (refused and (problems or clobbers)):
-                    self._start_target()
         except Exception as exc:  # our own failure: never refuse a transaction for it
             self._print(
                 [
@@ -129,11 +129,16 @@ class TransactionCheck:
             )
             return None
         self.prelink_clobbers = clobbers
+        # `conda install --clobber` asks for exactly this overwrite: reported, not refused
+        refused = failing and bool(problems or (clobbers and not self.allow_clobber))
+        if not refused:
+            self._start_target()
         if not problems and not clobbers:
             return None
         messages = [cache_refusal(problems, refused=refused)] if problems else []
         if clobbers:
-            messages.append(clobber_refusal(clobbers, refused=refused))
+            allowed = "conda's --clobber" if failing and self.allow_clobber else None
+            messages.append(clobber_refusal(clobbers, refused=refused, allowed_by=allowed))
         if self.json_lines:
             from verify_env_conda.jsonline import before_link
 

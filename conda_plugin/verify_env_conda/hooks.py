@@ -65,6 +65,7 @@ def _action_class() -> type[TransactionCheck]:
             self.pkgs_dirs = tuple(str(d) for d in context.pkgs_dirs)
             self.stream = _stream()
             self.json_lines = bool(context.json)
+            self.allow_clobber = bool(getattr(context, "clobber", False))
             self.plugins = context.plugins
             self.rollback_enabled = bool(getattr(context, "rollback_enabled", True))
             return current_mode()

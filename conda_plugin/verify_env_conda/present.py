@@ -117,13 +117,16 @@ def cache_refusal(problems: Sequence[CacheProblem], refused: bool = True) -> str
     return "\n".join(lines)
 
 
-def clobber_refusal(clobbers: Sequence[Clobber], refused: bool = True) -> str:
+def clobber_refusal(
+    clobbers: Sequence[Clobber], refused: bool = True, allowed_by: str | None = None
+) -> str:
     """Why ``Verifying transaction`` failed (``refused``), or what it warns about: paths the
     transaction would link over another installed package's files."""
     outcome = (
         "nothing was linked"
         if refused
-        else "conda links them anyway (mode warn), and the other owner's files are lost"
+        else f"conda links them anyway ({allowed_by or 'mode warn'}), and the other owner's "
+        "files are lost"
     )
     lines = [
         f"verify-env: {len(clobbers)} path(s) the transaction would link belong to another "

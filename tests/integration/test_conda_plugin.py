@@ -255,6 +255,11 @@ def test_action_refuses_clobbering_before_linking(
     warn.pkgs_dirs = [str(pkgs)]
     assert warn.verify() is None
     assert "conda links them anyway (mode warn)" in capsys.readouterr().out
+    allowed = TransactionCheck(None, str(prefix), [], [clobberer], mode=Mode.FAIL)
+    allowed.pkgs_dirs, allowed.allow_clobber = [str(pkgs)], True  # conda install --clobber
+    assert allowed.verify() is None
+    assert "conda links them anyway (conda's --clobber)" in capsys.readouterr().out
+    allowed.cleanup()
     # linked anyway: the owners' overwritten files are verified after linking
     (prefix / SITE / "pyfoo/__init__.py").write_bytes(b"CLOBBERED = True\n")
     warn.execute()
