@@ -145,23 +145,63 @@ def clobber_refusal(
     return "\n".join(lines)
 
 
+def _cache_dir(prefix: str, name: str, version: str) -> str | None:
+    """The package-cache dir the conda record of ``name`` ``version`` was linked from."""
+    import glob
+    import json
+    import os
+
+    from verify_env.files import read_regular
+
+    pattern = os.path.join(glob.escape(prefix), "conda-meta", f"{glob.escape(name)}-*.json")
+    for path in glob.glob(pattern):
+        data = read_regular(path, 64 << 20)
+        try:
+            record = json.loads(data.decode("utf-8")) if data else None
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(record, dict) and (record.get("name"), record.get("version")) == (
+            name,
+            version,
+        ):
+            extracted = record.get("extracted_package_dir")
+            return extracted if isinstance(extracted, str) and extracted else None
+    return None
+
+
+def _same_inode(a: str, b: str) -> bool:
+    import os
+
+    try:
+        sa, sb = os.lstat(a), os.lstat(b)
+    except OSError:
+        return False
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
 def cache_note(report: Report) -> list[str]:
-    """When conda packages' damaged files share their inode with other links (conda's package
-    cache hard-links them), the reinstall the ``fix:`` line names relinks the same damaged
-    bytes: say so, and what repairs it (issue 19 §7)."""
+    """When conda packages' damaged files are the very inodes of their own package-cache copy
+    (conda hard-links them), the reinstall the ``fix:`` line names relinks the same damaged
+    bytes: say so, and what repairs it (issue 19 §7). A file another package was linked over
+    is a link into *that* package's cache, and is not meant here."""
     import os
 
     from verify_env.repair.plan import REINSTALLABLE
 
+    prefix = report.target.prefix
     names = set()
     for f in report.findings:
         if f.installer != "conda" or f.code not in REINSTALLABLE or not f.path:
             continue
-        try:
-            shared = os.lstat(f.location or os.path.join(report.target.prefix, f.path)).st_nlink
-        except OSError:
+        if not f.distribution or not f.version:
             continue
-        if shared > 1 and f.distribution:
+        cache = _cache_dir(prefix, f.distribution, f.version)
+        if cache is None:
+            continue
+        location = f.location or os.path.join(prefix, f.path)
+        _, sep, tail = f.path.partition("/site-packages/")
+        candidates = [f.path] + ([f"site-packages/{tail}"] if sep else [])
+        if any(_same_inode(location, os.path.join(cache, c)) for c in candidates):
             names.add(f.distribution)
     if not names:
         return []

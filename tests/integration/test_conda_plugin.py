@@ -68,6 +68,17 @@ def _flip(data: bytes) -> bytes:
     return data[:200] + bytes([data[200] ^ 0xFF]) + data[201:]
 
 
+def _link_from_cache(prefix: Path, name: str, path: str, cache_dir: Path) -> None:
+    """Make ``path`` what conda makes it: a hard link of the package-cache copy its record's
+    ``extracted_package_dir`` names (rattler's own cache is gone after the install)."""
+    (cache_dir / path).unlink()
+    os.link(prefix / path, cache_dir / path)
+    (meta,) = (prefix / "conda-meta").glob(f"{name}-*.json")
+    record = json.loads(meta.read_text())
+    record["extracted_package_dir"] = str(cache_dir)
+    meta.write_text(json.dumps(record))
+
+
 def _conda_verify(
     *argv: str, names: dict[str, str] | None = None, active: str = "/nonexistent"
 ) -> int:
@@ -165,6 +176,9 @@ def test_health_check_and_fixer(
     os.link(lib, tmp_path / "other-env-copy")
     doctor.health_check(str(prefix), False)
     assert "note: lib/libfakeblas.so.3 has 1 other hard link(s)" in capsys.readouterr().out
+    assert _conda_verify("-p", str(prefix)) == 1
+    assert "package cache" not in capsys.readouterr().err  # not a link into its own cache
+    _link_from_cache(prefix, "libfakeblas", "lib/libfakeblas.so.3", pkgs / cached.dist_name)
     assert _conda_verify("-p", str(prefix)) == 1
     err = capsys.readouterr().err
     assert "conda verify: the damaged files of libfakeblas are hard links into conda's" in err
@@ -400,8 +414,11 @@ def test_action_after_linking_warn_and_fail(
     check.execute()  # clean: nothing raised
     assert check.seconds < 5
     lib = prefix / "lib/libfakeblas.so.3"
-    os.link(lib, tmp_path / "cache-copy")  # a second hard link, as from pkgs/
-    lib.write_bytes(_flip(channel.library))  # in place: the other link sees it too
+    cached = extract(channel, tmp_path / "pkgs", "libfakeblas", "1.0")
+    _link_from_cache(
+        prefix, "libfakeblas", "lib/libfakeblas.so.3", tmp_path / "pkgs" / cached.dist_name
+    )
+    lib.write_bytes(_flip(channel.library))  # in place: the cache's link sees it too
     with pytest.raises(TransactionRefused) as refused:
         TransactionCheck(None, str(prefix), [], linked, mode=Mode.FAIL).execute()
     text = str(refused.value)

@@ -188,7 +188,7 @@ def test_verify_finds_what_doctor_misses_and_doctor_fix_repairs(
     found = {(f["distribution"], f["code"]) for f in json.loads(verify.stdout)["findings"]}
     assert found == {("pyfoo", "hash-mismatch"), ("libfakeblas", "hash-mismatch")}
     # §7: the fix line alone would relink the cache's damaged bytes; the note says so
-    assert "libfakeblas are hard links into conda's package cache" in verify.stderr
+    assert "damaged files of libfakeblas, pyfoo are hard links into conda's" in verify.stderr
     doctor = conda("doctor", "-p", str(prefix))
     assert doctor.returncode == 0  # conda doctor exits 0 whatever it finds
     assert (
