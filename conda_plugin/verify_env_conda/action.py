@@ -132,7 +132,10 @@ class TransactionCheck:
         # `conda install --clobber` asks for exactly this overwrite: reported, not refused
         refused = failing and bool(problems or (clobbers and not self.allow_clobber))
         if not refused:
-            self._start_target()
+            try:
+                self._start_target()
+            except Exception:  # `execute` describes the prefix itself, and says why not
+                self.pending_target = None
         if not problems and not clobbers:
             return None
         messages = [cache_refusal(problems, refused=refused)] if problems else []

@@ -155,7 +155,10 @@ class Session:
         from verify_env.inventory import build_inventory
 
         path = None if self.settings.no_cache else cache_path_for(target.prefix)
-        return build_inventory(target, cache=StatCache(path).load())
+        cache = StatCache(path).load()
+        inventory = build_inventory(target, cache=cache)
+        cache.save()  # the parsed RECORDs: `verify` loads the cache again, after this
+        return inventory
 
     def _outcome(self, report: Report, changed: int = 0, affected: int = 0) -> Outcome:
         notes: list[str] = []

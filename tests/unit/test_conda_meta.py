@@ -483,3 +483,38 @@ def test_scan_conda_meta(tmp_path: Path) -> None:
     (tmp_path / "conda-meta" / "history").write_text("==> 2024 <==\n")
     assert [(d.name, d.version) for d in scan_conda_meta(str(tmp_path))] == [("a", "2"), ("b", "1")]
     assert scan_conda_meta(str(tmp_path / "not-conda")) == []
+
+
+def test_parsed_records_come_from_the_stat_cache_while_unchanged(tmp_path: Path) -> None:
+    """A record is parsed once; its cached parse is used while the JSON is unchanged, and a
+    record with a problem (here: files outside paths_data) is never cached (issue 19 §10)."""
+    from verify_env.cache.statcache import StatCache, stat_key
+
+    prefix = tmp_path / "env"
+    (prefix / "lib" / "python3.11" / "site-packages").mkdir(parents=True)
+    good = base_record(
+        "six",
+        "1.16.0",
+        "pyhd8ed1ab_0",
+        noarch="python",
+        files=NOARCH_FILES,
+        paths_data={"paths": NOARCH_PATHS, "paths_version": 1},
+    )
+    bad = base_record("old", "0.1", "0", files=["bin/old"], paths_data={"paths": []})
+    good_path = write_record(prefix, good, "six-1.16.0-pyhd8ed1ab_0")
+    write_record(prefix, bad, "old-0.1-0")
+    where = str(tmp_path / "cache" / "c.bin")
+    first = StatCache(where).load()
+    parsed = scan_conda_meta(str(prefix), first)
+    first.save()
+    cached = scan_conda_meta(str(prefix), StatCache(where).load())
+    assert cached == parsed and [d.name for d in cached] == ["old", "six"]
+    assert cached[0].problems and cached[1].files == parsed[1].files
+    remembered = StatCache(where).load()
+    for path, kept in ((good_path, True), (prefix / "conda-meta" / "old-0.1-0.json", False)):
+        fact = remembered.fact("conda-meta1", str(path), stat_key(os.stat(path)))
+        assert (fact is not None) is kept, path
+    good["depends"] = ["python >=3.12"]  # changed: read afresh
+    good_path.write_text(json.dumps(good))
+    again = scan_conda_meta(str(prefix), StatCache(where).load())
+    assert again[1].requires == ("python >=3.12",)

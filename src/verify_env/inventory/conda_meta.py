@@ -21,6 +21,7 @@ import json
 import os
 import re
 
+from verify_env.cache.statcache import StatCache, stat_key
 from verify_env.files import read_regular
 from verify_env.inventory.model import (
     Distribution,
@@ -200,6 +201,18 @@ def read_record(prefix: str, json_path: str) -> Distribution:
             location = os.path.normpath(os.path.join(prefix, path))
             files.append(RecordedFile(path, location, None, None, None, kind))
     depends = _strings(record.get("depends"))
+    return _distribution(prefix, json_path, name, version, files, depends, problems)
+
+
+def _distribution(
+    prefix: str,
+    json_path: str,
+    name: str,
+    version: str,
+    files: list[RecordedFile],
+    depends: list[str],
+    problems: list[RecordProblem],
+) -> Distribution:
     return Distribution(
         name=name,
         key=canonical_name(name),
@@ -216,11 +229,41 @@ def read_record(prefix: str, json_path: str) -> Distribution:
     )
 
 
-def scan_conda_meta(prefix: str) -> list[Distribution]:
+# The cache space of parsed conda-meta records (bump the name when the parse changes).
+_META_SPACE = "conda-meta1"
+
+
+def _cached_record(prefix: str, json_path: str, cache: StatCache | None) -> Distribution:
+    """`read_record`, from the stat cache while the JSON file is unchanged. Parsing a large
+    environment's records (``paths_data`` of every file) was most of the conda plugin's cost
+    after a one-package transaction; only records without problems are remembered, so those
+    (and their package-cache fallback) are always read afresh."""
+    key = None
+    if cache is not None and cache.enabled:
+        try:
+            key = stat_key(os.stat(json_path))
+        except OSError:
+            key = None
+        value = cache.fact(_META_SPACE, json_path, key) if key is not None else None
+        if isinstance(value, tuple) and len(value) == 4:
+            name, version, rows, depends = value
+            files = [
+                RecordedFile(row[0], row[1], row[2], row[3], row[4], FileKind(row[5]), row[6])
+                for row in rows
+            ]
+            return _distribution(prefix, json_path, name, version, files, list(depends), [])
+    dist = read_record(prefix, json_path)
+    if key is not None and cache is not None and not dist.problems:
+        rows = tuple((*f[:5], f.kind.value, f.hex) for f in dist.files)
+        cache.remember(_META_SPACE, json_path, key, (dist.name, dist.version, rows, dist.requires))
+    return dist
+
+
+def scan_conda_meta(prefix: str, cache: StatCache | None = None) -> list[Distribution]:
     """Every record in ``prefix/conda-meta`` (none if it is not a conda prefix)."""
     meta = os.path.join(prefix, "conda-meta")
     try:
         names = sorted(n for n in os.listdir(meta) if n.endswith(".json"))
     except OSError:
         return []
-    return [read_record(prefix, os.path.join(meta, n)) for n in names]
+    return [_cached_record(prefix, os.path.join(meta, n), cache) for n in names]
