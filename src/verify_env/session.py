@@ -22,6 +22,7 @@ from verify_env.verify import DEFAULT_CHECKS, parse_checks, verify
 # first milliseconds.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from verify_env.cache.statcache import StatCache
     from verify_env.inventory import Inventory
     from verify_env.settings.accept import Acceptance
     from verify_env.transaction.snapshot import Change
@@ -79,6 +80,7 @@ class Session:
             import_timeout=s.import_timeout if s.import_timeout is not None else 30.0,
         )
         self.acceptance: Acceptance | None = None
+        self._caches: dict[int, tuple[Inventory, StatCache]] = {}
         if s.ignore or s.baseline is not None or write_baseline:
             from verify_env.settings.accept import Acceptance
 
@@ -126,6 +128,7 @@ class Session:
                 progress=self.progress,
                 options=self.options,
                 inventory=inventory,
+                cache=self._cache_of(inventory),
             )
             return self._outcome(report)
         from verify_env.transaction.scope import scope_of
@@ -143,10 +146,16 @@ class Session:
             progress=self.progress,
             options=self.options,
             inventory=inventory,
+            cache=self._cache_of(inventory),
         )
         in_scope = {d.key for d in inventory.distributions if scope.includes(d)}
         changed = len((change.touched | also) & in_scope)
         return self._outcome(report, changed, len(in_scope) - changed)
+
+    def _cache_of(self, inventory: Inventory | None) -> StatCache | None:
+        """The stat cache `inventory` built ``inventory`` with (None: the engine loads one)."""
+        held = self._caches.pop(id(inventory), None) if inventory is not None else None
+        return held[1] if held is not None and held[0] is inventory else None
 
     def inventory(self, target: Target) -> Inventory:
         """The target's inventory, its parsed records taken from the stat cache (unless
@@ -157,7 +166,8 @@ class Session:
         path = None if self.settings.no_cache else cache_path_for(target.prefix)
         cache = StatCache(path).load()
         inventory = build_inventory(target, cache=cache)
-        cache.save()  # the parsed RECORDs: `verify` loads the cache again, after this
+        # `run` hands it to the engine, which saves it with the parsed records it remembers
+        self._caches[id(inventory)] = (inventory, cache)
         return inventory
 
     def _outcome(self, report: Report, changed: int = 0, affected: int = 0) -> Outcome:
