@@ -153,7 +153,8 @@ class Session:
         return self._outcome(report, changed, len(in_scope) - changed)
 
     def _cache_of(self, inventory: Inventory | None) -> StatCache | None:
-        """The stat cache `inventory` built ``inventory`` with (None: the engine loads one)."""
+        """The stat cache `Session.inventory` built ``inventory`` with (None: the engine loads
+        its own)."""
         held = self._caches.pop(id(inventory), None) if inventory is not None else None
         return held[1] if held is not None and held[0] is inventory else None
 
