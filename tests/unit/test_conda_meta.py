@@ -352,9 +352,9 @@ def test_without_paths_data_files_are_existence_only(
         assert dist.problems == ()  # old conda wrote no paths_data at all
     else:  # issue 19 §12: an empty paths_data beside a files list promises nothing
         (problem,) = dist.problems
-        assert problem.code == "record-malformed" and not problem.warning
+        assert problem.code == "record-malformed" and problem.warning  # safety_checks disabled?
         assert "lists 2 file(s) with no paths_data entry, so no size or hash: " in problem.message
-        assert "lib/libold.so, bin/old (conda leaves a file out" in problem.message
+        assert "lib/libold.so, bin/old (conda writes none with safety_checks" in problem.message
     assert [(f.path, f.location, f.algorithm, f.digest, f.size, f.kind) for f in dist.files] == [
         ("lib/libold.so", str(tmp_path / "lib" / "libold.so"), None, None, None, FileKind.REGULAR),
         (
@@ -366,6 +366,26 @@ def test_without_paths_data_files_are_existence_only(
             FileKind.OPTIONAL,
         ),
         ("bin/old", str(tmp_path / "bin" / "old"), None, None, None, FileKind.REGULAR),
+    ]
+
+
+def test_files_outside_a_partial_paths_data_are_an_error(tmp_path: Path) -> None:
+    """What conda writes after its size check failed for one file of the package-cache copy
+    (issue 19 §12): the others have entries, that one does not."""
+    record = base_record(
+        "odd",
+        "1.0",
+        "0",
+        files=["site-packages/six.py", "lib/libodd.so"],
+        paths_data={"paths": NOARCH_PATHS[1:2], "paths_version": 1},
+    )
+    dist = read(tmp_path, write_record(tmp_path, record))
+    (problem,) = dist.problems
+    assert problem.code == "record-malformed" and not problem.warning
+    assert "1 file(s) with no paths_data entry, so no size or hash: lib/libodd.so (conda leaves"
+    assert [(f.path, f.digest) for f in dist.files] == [
+        ("site-packages/six.py", sha(b"six")),
+        ("lib/libodd.so", None),  # no cache copy named: existence only
     ]
 
 

@@ -185,13 +185,22 @@ def read_record(prefix: str, json_path: str) -> Distribution:
         named = [f.path for f in unpromised if not f.path.endswith(".pyc")]
         if named:
             more = f" and {len(named) - 3} more" if len(named) > 3 else ""
+            # Some entries but not these: conda's size check failed for exactly these files.
+            # No entry at all is also what `safety_checks: disabled` writes: a warning.
+            why = (
+                "conda leaves a file out after its own size check found the package-cache "
+                "copy wrong"
+                if paths
+                else "conda writes none with safety_checks disabled, or when its own size "
+                "check found every package-cache file wrong"
+            )
             problems.append(
                 RecordProblem(
                     "record-malformed",
                     rel,
                     f"{rel} lists {len(named)} file(s) with no paths_data entry, so no size "
-                    f"or hash: {', '.join(named[:3])}{more} (conda leaves a file out after its "
-                    "own size check found the package-cache copy wrong)",
+                    f"or hash: {', '.join(named[:3])}{more} ({why})",
+                    warning=not paths,
                 )
             )
         files += unpromised
