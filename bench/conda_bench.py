@@ -161,6 +161,16 @@ def main() -> int:
     )
     print(f"prefix {env}: {files} files", flush=True)
 
+    # pip compiles what it installs; an editable install under PYTHONDONTWRITEBYTECODE=1 would
+    # compile verify-env's ~100 modules in every conda command and measure that instead.
+    code = (
+        "import os, verify_env, verify_env_conda as c\n"
+        "print(os.path.dirname(verify_env.__file__), os.path.dirname(c.__file__))"
+    )
+    dirs = subprocess.run(
+        [args.conda_python, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    subprocess.run([args.conda_python, "-m", "compileall", "-q", *dirs], check=True)
     only = set(args.only.split(","))
     if "1" in only:
         _transaction(args, conda, env)
@@ -187,6 +197,7 @@ def _transaction(args: argparse.Namespace, conda: Conda, env: Path) -> None:
         "import sys, time, statistics\n"
         "from verify_env_conda.transaction import verify_transaction\n"
         "from verify_env_conda.records import PackageRef\n"
+        "from verify_env.session import Session\n"
         "import json, glob\n"
         f"meta = [json.load(open(p)) for p in glob.glob({str(env)!r} + "
         "'/conda-meta/pyfoo-*.json')]\n"
@@ -194,7 +205,7 @@ def _transaction(args: argparse.Namespace, conda: Conda, env: Path) -> None:
         "times = []\n"
         f"for _ in range({args.rounds}):\n"
         "    t = time.perf_counter()\n"
-        f"    o = verify_transaction({str(env)!r}, [ref], [])\n"
+        f"    o = verify_transaction(Session(transaction=True), {str(env)!r}, [ref], [])\n"
         "    times.append(time.perf_counter() - t)\n"
         "print(f'verify_transaction alone: median {statistics.median(times)*1000:.0f} ms, "
         "min {min(times)*1000:.0f} ms; {o.changed} changed + {o.affected} affected, "

@@ -64,6 +64,8 @@ def _action_class() -> type[TransactionCheck]:
         def current_mode(self) -> Mode:
             self.pkgs_dirs = tuple(str(d) for d in context.pkgs_dirs)
             self.stream = _stream()
+            self.json_lines = bool(context.json)
+            self.allow_clobber = bool(getattr(context, "clobber", False))
             self.plugins = context.plugins
             self.rollback_enabled = bool(getattr(context, "rollback_enabled", True))
             return current_mode()
@@ -139,6 +141,10 @@ def _post_command(command: str) -> None:
     out = _stream()
     for line in outcome_lines(outcome):
         print(line, file=out)
+    if context.json:
+        from verify_env_conda.jsonline import after_link
+
+        print(after_link(outcome, rolled_back=False), file=out)
     if mode is Mode.FAIL and outcome.status:
         # Without transaction actions there is nothing to roll back: the exit status says it.
         raise SystemExit(1)

@@ -64,15 +64,21 @@ def _target_with(target: Target, old_site: str | None) -> Target:
 
 
 def verify_transaction(
-    session: Session, prefix: str, linked: Sequence[PackageRef], unlinked: Sequence[PackageRef]
+    session: Session,
+    prefix: str,
+    linked: Sequence[PackageRef],
+    unlinked: Sequence[PackageRef],
+    also: Sequence[str] = (),
+    target: Target | None = None,
 ) -> Outcome:
-    """Verify ``prefix`` after conda linked ``linked`` and unlinked ``unlinked``.
+    """Verify ``prefix`` after conda linked ``linked`` and unlinked ``unlinked``; ``also``:
+    keys of distributions known to be affected (those whose files the link overwrote).
 
     Raises `verify_env.errors.VerifyEnvError` when the core cannot run (no interpreter probe);
     a damaged prefix is findings, never an exception.
     """
     old_site = left_behind_site(prefix, linked, unlinked)
-    target = _target_with(session.target(prefix=prefix), old_site)
+    target = _target_with(target or session.target(prefix=prefix), old_site)
     inventory = session.inventory(target)
     stranded = [
         d
@@ -82,9 +88,12 @@ def verify_transaction(
     outcome = session.run(
         target,
         change=change_of(linked, unlinked),
-        also=[d.key for d in stranded],
+        also=[*also, *(d.key for d in stranded)],
         inventory=inventory,
     )
+    from verify_env_conda.present import cache_note
+
+    outcome = dataclasses.replace(outcome, notes=(*outcome.notes, *cache_note(outcome.report)))
     if not stranded:
         return outcome
     names = ", ".join(sorted(f"{d.name} {d.version}" for d in stranded))

@@ -85,5 +85,12 @@ def _run(args: argparse.Namespace, settings: Settings, prefix: str) -> int:
 
     session = Session(settings, write_baseline=getattr(args, "write_baseline", None))
     outcome = session.run(session.target(prefix=prefix))
+    from verify_env_conda.present import cache_note
+
+    note = cache_note(outcome.report)
+    if note:
+        import dataclasses
+
+        outcome = dataclasses.replace(outcome, notes=(*outcome.notes, *note))
     verbose = bool(getattr(args, "verify_env_verbose", False) or getattr(args, "verbosity", 0))
     return present(outcome, settings, "conda verify", verbose=verbose)

@@ -271,7 +271,9 @@ CODES: dict[str, Code] = {
             "rows); not reported: two records of one project (`duplicate-distribution`), "
             "conda's and the OS's packages (their installers arbitrate their files; pip over "
             "conda is `clobbered-file`), identical `__init__.py` files only (a namespace "
-            "package declared the old way, `pkgutil`/`pkg_resources` style)",
+            "package declared the old way, `pkgutil`/`pkg_resources` style); the conda "
+            "plugin reports it before linking, for a package about to be linked over a file "
+            "another installed package (conda or pip) owns, and in fail mode refuses it",
             why="pip installs `opencv-python-headless` over `opencv-python` without a word: "
             "the second writes over the first's files and both records claim them. Nothing "
             "fails until either is uninstalled and takes the shared files with it (a broken "

@@ -23,6 +23,7 @@ from verify_env.verify import DEFAULT_CHECKS, parse_checks, verify
 # first milliseconds.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from verify_env.cache.statcache import StatCache
     from verify_env.inventory import Inventory
     from verify_env.settings.accept import Acceptance
     from verify_env.transaction.snapshot import Change
@@ -81,6 +82,7 @@ class Session:
             import_env=s.import_env,
         )
         self.acceptance: Acceptance | None = None
+        self._caches: dict[int, tuple[Inventory, StatCache]] = {}
         if s.ignore or s.baseline is not None or write_baseline:
             from verify_env.settings.accept import Acceptance
 
@@ -231,6 +233,7 @@ class Session:
                 options=self.options,
                 inventory=inventory,
                 cache_dir=self.cache_dir,
+                cache=self._cache_of(inventory),
             )
             return self._outcome(report)
         from verify_env.transaction.scope import scope_of
@@ -249,10 +252,17 @@ class Session:
             options=self.options,
             inventory=inventory,
             cache_dir=self.cache_dir,
+            cache=self._cache_of(inventory),
         )
         in_scope = {d.key for d in inventory.distributions if scope.includes(d)}
         changed = len((change.touched | also) & in_scope)
         return self._outcome(report, changed, len(in_scope) - changed)
+
+    def _cache_of(self, inventory: Inventory | None) -> StatCache | None:
+        """The stat cache `Session.inventory` built ``inventory`` with (None: the engine loads
+        its own)."""
+        held = self._caches.pop(id(inventory), None) if inventory is not None else None
+        return held[1] if held is not None and held[0] is inventory else None
 
     def inventory(self, target: Target) -> Inventory:
         """The target's inventory, its parsed records taken from the stat cache (unless
@@ -261,7 +271,11 @@ class Session:
         from verify_env.inventory import build_inventory
 
         path = None if self.settings.no_cache else cache_path_for(target.prefix, self.cache_dir)
-        return build_inventory(target, cache=StatCache(path).load())
+        cache = StatCache(path).load()
+        inventory = build_inventory(target, cache=cache)
+        # `run` hands it to the engine, which saves it with the parsed records it remembers
+        self._caches[id(inventory)] = (inventory, cache)
+        return inventory
 
     def _outcome(self, report: Report, changed: int = 0, affected: int = 0) -> Outcome:
         notes: list[str] = []

@@ -54,15 +54,18 @@ def verify(
     options: Options | None = None,
     inventory: Inventory | None = None,
     cache_dir: str | None = None,
+    cache: StatCache | None = None,
 ) -> Report:
     """Verify ``target`` with the named checks within ``scope``; nothing is printed.
 
     ``inventory``: one the caller already built for this target (to compute the scope), so it
     is not read twice; the checks' early work starts only when the inventory is read here.
-    ``cache_dir``: where the stat cache lives (None: `cache_path_for`'s default)."""
+    ``cache_dir``: where the stat cache lives (None: `cache_path_for`'s default).
+    ``cache``: the stat cache that inventory was built with (loaded and saved once a run)."""
     started = time.perf_counter()
     scope = scope or Scope.full()
-    cache = StatCache(cache_path_for(target.prefix, cache_dir) if use_cache else None).load()
+    if cache is None:
+        cache = StatCache(cache_path_for(target.prefix, cache_dir) if use_cache else None).load()
     jobs = jobs or default_jobs()
     selected = [check for check in CHECKS if check.name in checks]
     prepared: dict[str, Preparation] = {}

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -65,6 +66,17 @@ def _replace(path: Path, data: bytes) -> None:
 
 def _flip(data: bytes) -> bytes:
     return data[:200] + bytes([data[200] ^ 0xFF]) + data[201:]
+
+
+def _link_from_cache(prefix: Path, name: str, path: str, cache_dir: Path) -> None:
+    """Make ``path`` what conda makes it: a hard link of the package-cache copy its record's
+    ``extracted_package_dir`` names (rattler's own cache is gone after the install)."""
+    (cache_dir / path).unlink()
+    os.link(prefix / path, cache_dir / path)
+    (meta,) = (prefix / "conda-meta").glob(f"{name}-*.json")
+    record = json.loads(meta.read_text())
+    record["extracted_package_dir"] = str(cache_dir)
+    meta.write_text(json.dumps(record))
 
 
 def _conda_verify(
@@ -164,6 +176,12 @@ def test_health_check_and_fixer(
     os.link(lib, tmp_path / "other-env-copy")
     doctor.health_check(str(prefix), False)
     assert "note: lib/libfakeblas.so.3 has 1 other hard link(s)" in capsys.readouterr().out
+    assert _conda_verify("-p", str(prefix)) == 1
+    assert "package cache" not in capsys.readouterr().err  # not a link into its own cache
+    _link_from_cache(prefix, "libfakeblas", "lib/libfakeblas.so.3", pkgs / cached.dist_name)
+    assert _conda_verify("-p", str(prefix)) == 1
+    err = capsys.readouterr().err
+    assert "conda verify: the damaged files of libfakeblas are hard links into conda's" in err
     asked: list[str] = []
     reinstalled: list[tuple[list[str], list[str]]] = []
 
@@ -225,6 +243,167 @@ def test_action_refuses_damaged_package_cache_before_linking(
     assert off.verify() is None and capsys.readouterr().out == ""
 
 
+def test_action_refuses_clobbering_before_linking(
+    channel: Channel, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prefix = _env(channel, tmp_path, "python=3.11", "pyfoo", "libfakeblas=1.0")
+    _pip_dist(prefix, channel)
+    pkgs = tmp_path / "pkgs"
+    clobberer = extract(channel, pkgs, "clobberer", "1.0")
+    before = sorted(p.name for p in (prefix / "conda-meta").iterdir())
+    check = TransactionCheck(None, str(prefix), [], [clobberer], mode=Mode.FAIL)
+    check.pkgs_dirs = [str(pkgs)]
+    refused = check.verify()
+    assert isinstance(refused, TransactionRefused)
+    text = str(refused)
+    assert "2 path(s) the transaction would link belong to another installed package" in text
+    assert (
+        f"[record/file-conflict] clobberer-1.0-0 would overwrite {SITE}/pyfoo/__init__.py, "
+        "which conda package pyfoo-1.0-0 owns" in text
+    )
+    assert f"{SITE}/pipext/__init__.py, which pip distribution pipext 0.1 owns" in text
+    assert "needsfoo" not in text  # nobody owns it here: no conflict
+    assert "nothing was linked" in text and "CONDA_PLUGINS_VERIFY_ENV_MODE=warn" in text
+    assert sorted(p.name for p in (prefix / "conda-meta").iterdir()) == before
+    warn = TransactionCheck(None, str(prefix), [], [clobberer], mode=Mode.WARN)
+    warn.pkgs_dirs = [str(pkgs)]
+    assert warn.verify() is None
+    assert "conda links them anyway (mode warn)" in capsys.readouterr().out
+    allowed = TransactionCheck(None, str(prefix), [], [clobberer], mode=Mode.FAIL)
+    allowed.pkgs_dirs, allowed.allow_clobber = [str(pkgs)], True  # conda install --clobber
+    assert allowed.verify() is None
+    assert "conda links them anyway (conda's --clobber)" in capsys.readouterr().out
+    allowed.cleanup()
+    # linked anyway: the owners' overwritten files are verified after linking
+    (prefix / SITE / "pyfoo/__init__.py").write_bytes(b"CLOBBERED = True\n")
+    warn.execute()
+    after = capsys.readouterr().out
+    assert "pyfoo 1.0: [record/size-mismatch]" in after, after
+    # Not conflicts: a package replacing itself (its old version unlinks in the same
+    # transaction), and the files of what the transaction removes.
+    for name, version in (("libfakeblas", "2.0"), ("pyfoo", "1.0")):
+        new = extract(channel, pkgs, name, version)
+        old = ref_from_meta(prefix, name)
+        update = TransactionCheck(None, str(prefix), [old], [new], mode=Mode.FAIL)
+        update.pkgs_dirs = [str(pkgs)]
+        assert update.verify() is None, name
+        update.cleanup()  # what conda calls after a transaction that did not execute it
+    swap = [ref_from_meta(prefix, "pyfoo")]
+    replace = TransactionCheck(None, str(prefix), swap, [clobberer], mode=Mode.FAIL)
+    replace.pkgs_dirs = [str(pkgs)]
+    assert "pyfoo" not in str(replace.verify()) and "pipext" in str(replace.verify())
+    assert capsys.readouterr().out == ""
+
+
+def test_record_without_paths_data_is_a_finding_and_the_cache_still_judges(
+    channel: Channel, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 19 §12: what conda writes after its size check of the cache copy failed."""
+    prefix = _env(channel, tmp_path, "python=3.11", "libfakeblas=1.0")
+    cached = extract(channel, tmp_path / "pkgs", "libfakeblas", "1.0")
+    cache_dir = tmp_path / "pkgs" / cached.dist_name
+    (meta,) = (prefix / "conda-meta").glob("libfakeblas-*.json")
+    record = json.loads(meta.read_text())
+    paths = record["paths_data"]["paths"]  # conda's size check failed for the library alone
+    record["paths_data"]["paths"] = [p for p in paths if p["_path"] != "lib/libfakeblas.so.3"]
+    record["extracted_package_dir"] = str(cache_dir)
+    record["link"] = {"source": str(cache_dir), "type": 1}
+    meta.write_text(json.dumps(record))
+    _replace(prefix / "lib/libfakeblas.so.3", _flip(channel.library))
+
+    def findings() -> set[tuple[str, str | None]]:
+        assert _conda_verify("-p", str(prefix), "--format", "json", "--no-cache") == 1
+        report = json.loads(capsys.readouterr().out)
+        return {(f["code"], f["path"]) for f in report["findings"]}
+
+    malformed = ("record-malformed", f"conda-meta/{meta.name}")
+    assert findings() == {malformed, ("hash-mismatch", "lib/libfakeblas.so.3")}
+    (cache_dir / "info/paths.json").chmod(0o666)  # anyone may write it: not trusted
+    assert findings() == {malformed}
+
+
+def test_json_lines_and_a_prefix_that_cannot_be_verified(channel: Channel, tmp_path: Path) -> None:
+    """Issue 19 §11 (one parseable JSON line per verification under conda's --json) and the
+    plugin's side of §2 (fail mode never passes a prefix whose interpreter cannot describe
+    itself)."""
+    import io
+
+    prefix = _env(channel, tmp_path, "python=3.11", "pyfoo")
+    _pip_dist(prefix, channel)
+    _replace(prefix / SITE / "pyfoo/__init__.py", b"X = 2\n")
+    pkgs = tmp_path / "pkgs"
+    linked = [ref_from_meta(prefix, "pyfoo")]
+
+    def run(check: TransactionCheck) -> list[dict[str, Any]]:
+        check.stream, check.json_lines, check.pkgs_dirs = io.StringIO(), True, [str(pkgs)]
+        try:
+            check.verify()
+            check.execute()
+        finally:
+            assert isinstance(check.stream, io.StringIO)
+            lines = check.stream.getvalue().splitlines()
+        return [json.loads(line)["verify_env"] for line in lines if line.startswith("{")]
+
+    (after,) = run(TransactionCheck(None, str(prefix), [], linked, mode=Mode.WARN))
+    assert (after["stage"], after["exit_status"], after["rolled_back"]) == ("after-link", 1, False)
+    (f,) = after["report"]["findings"]
+    assert (f["code"], f["distribution"]) == ("hash-mismatch", "pyfoo")
+    before, after = run(
+        TransactionCheck(None, str(prefix), [], [extract(channel, pkgs, "clobberer", "1.0")])
+    )
+    assert before["stage"] == "before-link" and not before["refused"]
+    assert {(f["code"], f["path"]) for f in before["findings"]} == {
+        ("file-conflict", f"{SITE}/pyfoo/__init__.py"),
+        ("file-conflict", f"{SITE}/pipext/__init__.py"),
+    }
+    python = prefix / "bin/python3.11"
+    python.unlink()
+    python.write_text("#!/bin/sh\necho 'SyntaxError: damaged stdlib' >&2\nexit 1\n")
+    python.chmod(0o755)
+    with pytest.raises(TransactionRefused) as refused:
+        run(TransactionCheck(None, str(prefix), [], linked, mode=Mode.FAIL))
+    text = str(refused.value)
+    assert f"could not verify {prefix} after linking, so conda rolls the transaction back" in text
+    assert "SyntaxError: damaged stdlib" in text and f"conda verify -p {prefix}" in text
+    warn = TransactionCheck(None, str(prefix), [], linked, mode=Mode.WARN)
+    (line,) = run(warn)
+    assert line["exit_status"] == 2 and "SyntaxError: damaged stdlib" in line["error"]
+    assert isinstance(warn.stream, io.StringIO)
+    assert f"could not verify {prefix}, so it is NOT verified" in warn.stream.getvalue()
+
+
+def test_target_from_conda_records_when_no_compiled_file_changes(
+    channel: Channel, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 19 §10: a transaction that changes no compiled file and not python starts no
+    interpreter; the target conda's records describe is the one the probe describes."""
+    from verify_env_conda.static_target import target_from_records
+
+    prefix = _env(channel, tmp_path, "python=3.11", "pyfoo", "libfakeblas=1.0")
+    described, probed = target_from_records(str(prefix)), resolve_target(prefix=str(prefix))
+    assert described is not None
+    for field in ("version", "implementation", "tags", "extension_suffixes", "markers"):
+        assert getattr(described, field) == getattr(probed, field), field
+    assert (described.site_dirs, described.libc) == (probed.site_dirs, probed.libc)
+    python = prefix / "bin/python3.11"  # from now on, starting it fails
+    python.unlink()
+    python.write_text("#!/bin/sh\necho 'interpreter started' >&2\nexit 1\n")
+    python.chmod(0o755)
+    pkgs = tmp_path / "pkgs"
+    reinstall = [ref_from_meta(prefix, "pyfoo")], [extract(channel, pkgs, "pyfoo", "1.0")]
+    pure = TransactionCheck(None, str(prefix), *reinstall, mode=Mode.FAIL)
+    pure.pkgs_dirs = [str(pkgs)]
+    assert pure.verify() is None
+    pure.execute()
+    assert capsys.readouterr().out == "verify-env: 1 changed + 0 affected packages verified: OK\n"
+    update = [ref_from_meta(prefix, "libfakeblas")], [extract(channel, pkgs, "libfakeblas", "2.0")]
+    compiled = TransactionCheck(None, str(prefix), *update, mode=Mode.FAIL)
+    compiled.pkgs_dirs = [str(pkgs)]
+    assert compiled.verify() is None
+    with pytest.raises(TransactionRefused, match="interpreter started"):
+        compiled.execute()
+
+
 def test_action_after_linking_warn_and_fail(
     channel: Channel, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -236,8 +415,11 @@ def test_action_after_linking_warn_and_fail(
     check.execute()  # clean: nothing raised
     assert check.seconds < 5
     lib = prefix / "lib/libfakeblas.so.3"
-    os.link(lib, tmp_path / "cache-copy")  # a second hard link, as from pkgs/
-    lib.write_bytes(_flip(channel.library))  # in place: the other link sees it too
+    cached = extract(channel, tmp_path / "pkgs", "libfakeblas", "1.0")
+    _link_from_cache(
+        prefix, "libfakeblas", "lib/libfakeblas.so.3", tmp_path / "pkgs" / cached.dist_name
+    )
+    lib.write_bytes(_flip(channel.library))  # in place: the cache's link sees it too
     with pytest.raises(TransactionRefused) as refused:
         TransactionCheck(None, str(prefix), [], linked, mode=Mode.FAIL).execute()
     text = str(refused.value)
@@ -245,6 +427,9 @@ def test_action_after_linking_warn_and_fail(
     assert "CONDA_PLUGINS_VERIFY_ENV_MODE=warn" in text and "--no-plugins" not in text
     assert "libfakeblas 1.0: [record/hash-mismatch]" in text
     assert "lib/libfakeblas.so.3 has 1 other hard link(s)" in text
+    # issue 19 §7: the fix line alone would relink the damaged cache bytes
+    assert "libfakeblas are hard links into conda's package cache" in text
+    assert "`conda doctor verify-env --fix` drops the damaged cache copy first" in text
     TransactionCheck(None, str(prefix), [], linked, mode=Mode.WARN).execute()
     out = capsys.readouterr().out
     assert "1 error(s), 0 warning(s)" in out

@@ -187,6 +187,8 @@ def test_verify_finds_what_doctor_misses_and_doctor_fix_repairs(
     assert verify.returncode == 1, verify.stderr
     found = {(f["distribution"], f["code"]) for f in json.loads(verify.stdout)["findings"]}
     assert found == {("pyfoo", "hash-mismatch"), ("libfakeblas", "hash-mismatch")}
+    # §7: the fix line alone would relink the cache's damaged bytes; the note says so
+    assert "damaged files of libfakeblas, pyfoo are hard links into conda's" in verify.stderr
     doctor = conda("doctor", "-p", str(prefix))
     assert doctor.returncode == 0  # conda doctor exits 0 whatever it finds
     assert (
@@ -284,3 +286,89 @@ def test_condarc_ignore_and_baseline_are_read_by_real_conda(conda: Conda, tmp_pa
     assert [
         f["distribution"] for f in json.loads(again.stdout)["findings"] if f["severity"] == "error"
     ] == ["libfakeblas"]
+
+
+def _json_lines(stderr: str) -> list[dict[str, object]]:
+    """The plugin's JSON lines on stderr under --json (docs/conda.md)."""
+    out = []
+    for line in stderr.splitlines():
+        if line.startswith('{"verify_env":'):
+            body = json.loads(line)["verify_env"]
+            assert isinstance(body, dict)
+            out.append(body)
+    return out
+
+
+def test_clobbering_is_refused_before_linking(conda: Conda, tmp_path: Path) -> None:
+    """Issue 19 §3/§4/§11: a package bringing files a conda package and a pip distribution
+    own is refused in Verifying transaction (fail), linked with the findings in warn mode,
+    and under --json the findings are parseable lines on stderr beside conda's JSON."""
+    prefix = tmp_path / "env"
+    run = conda("create", "-y", "-p", str(prefix), "python=3.11", "pyfoo")
+    assert run.returncode == 0, run.stdout + run.stderr
+    site = _pip_dependent(prefix)
+    pip_code = (site / "needsfoo/__init__.py").read_bytes()
+    refused = conda("install", "-y", "-p", str(prefix), "clobberer", mode="fail")
+    assert refused.returncode == 1, refused.stdout
+    text = refused.stdout + refused.stderr
+    assert "Verifying transaction: ...working... failed" in text
+    assert "2 path(s) the transaction would link belong to another installed package" in text
+    assert f"{SITE}/pyfoo/__init__.py, which conda package pyfoo-1.0-0 owns" in text
+    assert f"{SITE}/needsfoo/__init__.py, which pip distribution needsfoo 1.0 owns" in text
+    assert (site / "needsfoo/__init__.py").read_bytes() == pip_code  # nothing was linked
+    assert not list((prefix / "conda-meta").glob("clobberer-*.json"))
+    warned = conda("install", "-y", "-p", str(prefix), "--json", "clobberer")
+    assert warned.returncode == 0, warned.stderr
+    assert json.loads(warned.stdout)["success"] is True  # stdout: conda's one document
+    before, after = _json_lines(warned.stderr)
+    assert before["stage"] == "before-link" and before["refused"] is False
+    findings = before["findings"]
+    assert isinstance(findings, list) and {f["code"] for f in findings} == {"file-conflict"}
+    assert after["stage"] == "after-link" and after["exit_status"] == 1
+    report = after["report"]
+    assert isinstance(report, dict)
+    assert {(f["distribution"], f["code"]) for f in report["findings"]} >= {
+        ("pyfoo", "size-mismatch")
+    }
+
+
+def test_record_without_paths_data_after_a_damaged_cache(conda: Conda, tmp_path: Path) -> None:
+    """Issue 19 §12: conda's size check fails on a damaged cache copy; with its default
+    safety_checks it links the file anyway and leaves it out of paths_data."""
+    first = conda("create", "-y", "-p", str(tmp_path / "a"), "libfakeblas=2.0")
+    assert first.returncode == 0, first.stderr
+    cached = next(conda.pkgs.glob("libfakeblas-2.0-*/lib/libfakeblas.so.3"))
+    data = cached.read_bytes()
+    cached.unlink()  # a new inode: env "a" keeps the good bytes
+    cached.write_bytes(data + b"\0")
+    prefix = tmp_path / "b"
+    run = conda("create", "-y", "-p", str(prefix), "libfakeblas=2.0")  # warn: linked anyway
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "1 file(s) in the package cache differ" in run.stdout
+    (meta,) = (prefix / "conda-meta").glob("libfakeblas-*.json")
+    record = json.loads(meta.read_text())
+    assert "lib/libfakeblas.so.3" in record["files"]
+    assert "lib/libfakeblas.so.3" not in [p["_path"] for p in record["paths_data"]["paths"]]
+    verify = conda("verify", "-p", str(prefix), "--format", "json")
+    assert verify.returncode == 1, verify.stderr
+    found = {(f["code"], f["path"]) for f in json.loads(verify.stdout)["findings"]}
+    assert ("record-malformed", f"conda-meta/{meta.name}") in found
+    assert ("size-mismatch", "lib/libfakeblas.so.3") in found  # judged by the cache's paths.json
+
+
+def test_fail_mode_does_not_pass_a_prefix_it_cannot_verify(conda: Conda, tmp_path: Path) -> None:
+    """Issue 19 §2, the plugin's side: the environment's Python no longer starts; a fail-mode
+    transaction is not passed unverified (it used to print "could not verify" and exit 0)."""
+    prefix = tmp_path / "env"
+    run = conda("create", "-y", "-p", str(prefix), "python=3.11", "libfakeblas=1.0")
+    assert run.returncode == 0, run.stdout + run.stderr
+    python = prefix / "bin/python3.11"
+    python.unlink()
+    python.write_text("#!/bin/sh\necho 'SyntaxError: damaged stdlib' >&2\nexit 1\n")
+    python.chmod(0o755)
+    failed = conda("install", "-y", "-p", str(prefix), "libfakeblas=2.0", mode="fail")
+    assert failed.returncode == 1, failed.stdout
+    text = failed.stdout + failed.stderr
+    assert "could not verify" in text and "so conda rolls the transaction back" in text
+    assert "SyntaxError: damaged stdlib" in text
+    assert list((prefix / "conda-meta").glob("libfakeblas-1.0-*.json"))  # rolled back

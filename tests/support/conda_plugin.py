@@ -98,6 +98,16 @@ def make_channel(root: Path, py311: str, py312: str, include: str) -> Channel:
             depends=("python",),
             files=(PackageFile("site-packages/pyfoo/__init__.py", b"X = 1\n"),),
         ),
+        PackageSpec(  # brings files pyfoo and pip distributions own (issue 19 §3/§4)
+            "clobberer",
+            "1.0",
+            noarch_python=True,
+            depends=("python",),
+            files=tuple(
+                PackageFile(f"site-packages/{d}/__init__.py", b"CLOBBERED = True\n")
+                for d in ("pyfoo", "pipext", "needsfoo")
+            ),
+        ),
     )
     url = build_channel(root / "channel", packages)
     return Channel(url, root / "channel", lib.read_bytes(), ext.read_bytes())

@@ -327,7 +327,7 @@ def test_site_packages_paths_of_other_packages_are_left_alone(tmp_path: Path) ->
         "odd",
         "1.0",
         "0",
-        files=NOARCH_FILES,
+        files=["site-packages/six.py"],  # a file outside paths_data would be a finding (§12)
         paths_data={"paths": NOARCH_PATHS[1:2], "paths_version": 1},
     )
     dist = read(tmp_path, write_record(tmp_path, record))
@@ -348,7 +348,13 @@ def test_without_paths_data_files_are_existence_only(
         "old", "0.1", "0", files=["lib/libold.so", "lib/x/__pycache__/a.pyc", "bin/old"], **extra
     )
     dist = read(tmp_path, write_record(tmp_path, record))
-    assert dist.problems == ()
+    if paths_data is None:
+        assert dist.problems == ()  # old conda wrote no paths_data at all
+    else:  # issue 19 §12: an empty paths_data beside a files list promises nothing
+        (problem,) = dist.problems
+        assert problem.code == "record-malformed" and problem.warning  # safety_checks disabled?
+        assert "lists 2 file(s) with no paths_data entry, so no size or hash: " in problem.message
+        assert "lib/libold.so, bin/old (conda writes none with safety_checks" in problem.message
     assert [(f.path, f.location, f.algorithm, f.digest, f.size, f.kind) for f in dist.files] == [
         ("lib/libold.so", str(tmp_path / "lib" / "libold.so"), None, None, None, FileKind.REGULAR),
         (
@@ -360,6 +366,26 @@ def test_without_paths_data_files_are_existence_only(
             FileKind.OPTIONAL,
         ),
         ("bin/old", str(tmp_path / "bin" / "old"), None, None, None, FileKind.REGULAR),
+    ]
+
+
+def test_files_outside_a_partial_paths_data_are_an_error(tmp_path: Path) -> None:
+    """What conda writes after its size check failed for one file of the package-cache copy
+    (issue 19 §12): the others have entries, that one does not."""
+    record = base_record(
+        "odd",
+        "1.0",
+        "0",
+        files=["site-packages/six.py", "lib/libodd.so"],
+        paths_data={"paths": NOARCH_PATHS[1:2], "paths_version": 1},
+    )
+    dist = read(tmp_path, write_record(tmp_path, record))
+    (problem,) = dist.problems
+    assert problem.code == "record-malformed" and not problem.warning
+    assert "1 file(s) with no paths_data entry, so no size or hash: lib/libodd.so (conda leaves"
+    assert [(f.path, f.digest) for f in dist.files] == [
+        ("site-packages/six.py", sha(b"six")),
+        ("lib/libodd.so", None),  # no cache copy named: existence only
     ]
 
 
@@ -477,3 +503,38 @@ def test_scan_conda_meta(tmp_path: Path) -> None:
     (tmp_path / "conda-meta" / "history").write_text("==> 2024 <==\n")
     assert [(d.name, d.version) for d in scan_conda_meta(str(tmp_path))] == [("a", "2"), ("b", "1")]
     assert scan_conda_meta(str(tmp_path / "not-conda")) == []
+
+
+def test_parsed_records_come_from_the_stat_cache_while_unchanged(tmp_path: Path) -> None:
+    """A record is parsed once; its cached parse is used while the JSON is unchanged, and a
+    record with a problem (here: files outside paths_data) is never cached (issue 19 §10)."""
+    from verify_env.cache.statcache import StatCache, stat_key
+
+    prefix = tmp_path / "env"
+    (prefix / "lib" / "python3.11" / "site-packages").mkdir(parents=True)
+    good = base_record(
+        "six",
+        "1.16.0",
+        "pyhd8ed1ab_0",
+        noarch="python",
+        files=NOARCH_FILES,
+        paths_data={"paths": NOARCH_PATHS, "paths_version": 1},
+    )
+    bad = base_record("old", "0.1", "0", files=["bin/old"], paths_data={"paths": []})
+    good_path = write_record(prefix, good, "six-1.16.0-pyhd8ed1ab_0")
+    write_record(prefix, bad, "old-0.1-0")
+    where = str(tmp_path / "cache" / "c.bin")
+    first = StatCache(where).load()
+    parsed = scan_conda_meta(str(prefix), first)
+    first.save()
+    cached = scan_conda_meta(str(prefix), StatCache(where).load())
+    assert cached == parsed and [d.name for d in cached] == ["old", "six"]
+    assert cached[0].problems and cached[1].files == parsed[1].files
+    remembered = StatCache(where).load()
+    for path, kept in ((good_path, True), (prefix / "conda-meta" / "old-0.1-0.json", False)):
+        fact = remembered.fact("conda-meta1", str(path), stat_key(os.stat(path)))
+        assert (fact is not None) is kept, path
+    good["depends"] = ["python >=3.12"]  # changed: read afresh
+    good_path.write_text(json.dumps(good))
+    again = scan_conda_meta(str(prefix), StatCache(where).load())
+    assert again[1].requires == ("python >=3.12",)

@@ -209,7 +209,7 @@ def build_inventory(
     conda_prefix = (
         target.prefix if os.path.isdir(os.path.join(target.prefix, "conda-meta")) else None
     )
-    conda = scan_conda_meta(conda_prefix) if conda_prefix else []
+    conda = scan_conda_meta(conda_prefix, cache) if conda_prefix else []
     owned_by_conda = _conda_owner(conda) if conda else {}
     if dpkg is None and target.root is not None:
         from verify_env.loader.rootfs import RootFS

@@ -8,8 +8,10 @@ What conda writes, and how each kind of entry is judged:
 - ``pyc_file`` and ``*_python_entry_point*`` entries are made at link time and carry no hash.
 - noarch-python packages record ``_path`` relative to site-packages (``site-packages/…``,
   ``python-scripts/…``) while ``files`` holds the real prefix paths.
-- records without ``paths_data`` (old conda, or a ``--force-reinstall`` from a damaged cache)
-  fall back to ``files``: existence only.
+- records without ``paths_data`` (old conda) fall back to ``files``: existence only.
+- a file in ``files`` with no ``paths_data`` entry (conda leaves it out when its size check of
+  the package-cache copy failed) is a ``record-malformed`` finding, and is judged by the cache's
+  ``info/paths.json`` when the record names a trustworthy one (`inventory.conda_cache`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import json
 import os
 import re
 
+from verify_env.cache.statcache import StatCache, stat_key
 from verify_env.files import read_regular
 from verify_env.inventory.model import (
     Distribution,
@@ -104,6 +107,42 @@ def _entry(prefix: str, raw: object, noarch: bool, sp_rel: str | None) -> Record
     return RecordedFile(path, location, "sha256" if digest else None, digest, size, hex=True)
 
 
+def _unpromised(
+    prefix: str,
+    record: dict[str, object],
+    json_path: str,
+    recorded: list[RecordedFile],
+    noarch: bool,
+    sp_rel: str | None,
+) -> list[RecordedFile]:
+    """The files ``files`` lists that ``paths_data`` does not (``.pyc`` aside): judged by the
+    package cache's ``info/paths.json`` where the record names a trustworthy one
+    (`verify_env.inventory.conda_cache`), else by their existence."""
+    covered = {f.path for f in recorded}
+    missing = [p for p in _strings(record.get("files")) if p not in covered]
+    if not [p for p in missing if not p.endswith(".pyc")]:
+        return []
+    from verify_env.inventory.conda_cache import cached_paths
+
+    by_path: dict[str, RecordedFile] = {}
+    for raw in cached_paths(record, json_path) or ():
+        entry = _entry(prefix, raw, noarch, sp_rel)
+        if isinstance(entry, RecordedFile):
+            by_path[entry.path] = entry
+    return [
+        by_path.get(p)
+        or RecordedFile(
+            p,
+            os.path.normpath(os.path.join(prefix, p)),
+            None,
+            None,
+            None,
+            FileKind.OPTIONAL if p.endswith(".pyc") else FileKind.REGULAR,
+        )
+        for p in missing
+    ]
+
+
 def read_record(prefix: str, json_path: str) -> Distribution:
     """One conda-meta JSON file as a distribution (a malformed one as its problems)."""
     rel = os.path.relpath(json_path, prefix)
@@ -135,19 +174,54 @@ def read_record(prefix: str, json_path: str) -> Distribution:
     paths = paths_data.get("paths") if isinstance(paths_data, dict) else None
     noarch = _is_noarch_python(record)
     sp_rel = _site_packages_rel(prefix, record) if noarch else None
-    if isinstance(paths, list) and paths:
+    if isinstance(paths, list):
         for raw in paths:
             entry = _entry(prefix, raw, noarch, sp_rel)
             if isinstance(entry, RecordedFile):
                 files.append(entry)
             elif entry:
                 problems.append(RecordProblem("record-malformed", rel, f"{rel}: {entry}"))
+        unpromised = _unpromised(prefix, record, json_path, files, noarch, sp_rel)
+        named = [f.path for f in unpromised if not f.path.endswith(".pyc")]
+        if named:
+            more = f" and {len(named) - 3} more" if len(named) > 3 else ""
+            # Some entries but not these: conda's size check failed for exactly these files.
+            # No entry at all is also what `safety_checks: disabled` writes: a warning.
+            why = (
+                "conda leaves a file out after its own size check found the package-cache "
+                "copy wrong"
+                if paths
+                else "conda writes none with safety_checks disabled, or when its own size "
+                "check found every package-cache file wrong"
+            )
+            problems.append(
+                RecordProblem(
+                    "record-malformed",
+                    rel,
+                    f"{rel} lists {len(named)} file(s) with no paths_data entry, so no size "
+                    f"or hash: {', '.join(named[:3])}{more} ({why})",
+                    warning=not paths,
+                )
+            )
+        files += unpromised
     elif record:
         for path in _strings(record.get("files")):
             kind = FileKind.OPTIONAL if path.endswith(".pyc") else FileKind.REGULAR
             location = os.path.normpath(os.path.join(prefix, path))
             files.append(RecordedFile(path, location, None, None, None, kind))
     depends = _strings(record.get("depends"))
+    return _distribution(prefix, json_path, name, version, files, depends, problems)
+
+
+def _distribution(
+    prefix: str,
+    json_path: str,
+    name: str,
+    version: str,
+    files: list[RecordedFile],
+    depends: list[str],
+    problems: list[RecordProblem],
+) -> Distribution:
     return Distribution(
         name=name,
         key=canonical_name(name),
@@ -164,11 +238,41 @@ def read_record(prefix: str, json_path: str) -> Distribution:
     )
 
 
-def scan_conda_meta(prefix: str) -> list[Distribution]:
+# The cache space of parsed conda-meta records (bump the name when the parse changes).
+_META_SPACE = "conda-meta1"
+
+
+def _cached_record(prefix: str, json_path: str, cache: StatCache | None) -> Distribution:
+    """`read_record`, from the stat cache while the JSON file is unchanged. Parsing a large
+    environment's records (``paths_data`` of every file) was most of the conda plugin's cost
+    after a one-package transaction; only records without problems are remembered, so those
+    (and their package-cache fallback) are always read afresh."""
+    key = None
+    if cache is not None and cache.enabled:
+        try:
+            key = stat_key(os.stat(json_path))
+        except OSError:
+            key = None
+        value = cache.fact(_META_SPACE, json_path, key) if key is not None else None
+        if isinstance(value, tuple) and len(value) == 4:
+            name, version, rows, depends = value
+            files = [
+                RecordedFile(row[0], row[1], row[2], row[3], row[4], FileKind(row[5]), row[6])
+                for row in rows
+            ]
+            return _distribution(prefix, json_path, name, version, files, list(depends), [])
+    dist = read_record(prefix, json_path)
+    if key is not None and cache is not None and not dist.problems:
+        rows = tuple((*f[:5], f.kind.value, f.hex) for f in dist.files)
+        cache.remember(_META_SPACE, json_path, key, (dist.name, dist.version, rows, dist.requires))
+    return dist
+
+
+def scan_conda_meta(prefix: str, cache: StatCache | None = None) -> list[Distribution]:
     """Every record in ``prefix/conda-meta`` (none if it is not a conda prefix)."""
     meta = os.path.join(prefix, "conda-meta")
     try:
         names = sorted(n for n in os.listdir(meta) if n.endswith(".json"))
     except OSError:
         return []
-    return [read_record(prefix, os.path.join(meta, n)) for n in names]
+    return [_cached_record(prefix, os.path.join(meta, n), cache) for n in names]
