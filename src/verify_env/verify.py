@@ -92,6 +92,12 @@ def verify(
             total.bytes_hashed += result.bytes_hashed
             total.facts.update(result.facts)
             total.details += result.details
+        if target.fallback is not None and not any(c.name == "paths" for c in selected):
+            # an interpreter that cannot start is damage whatever was asked (a transaction
+            # runs no paths check): the finding that says so comes with every run
+            from verify_env.checks.startup import cannot_start
+
+            total.findings += cannot_start(target)
     finally:
         for early in prepared.values():
             early.abort()  # a no-op once its check has taken the results
