@@ -23,6 +23,7 @@ from verify_env.loader.rootfs import RootFS
 from verify_env.target.static import (
     describe_files,
     libc_of,
+    linux_markers,
     manylinux_platforms,
     read_pyvenv_cfg,
     tags_for,
@@ -115,19 +116,7 @@ def _venv_only(fs: RootFS, python: str, venv: tuple[str, str, dict[str, str]]) -
         "tags": tags_for(
             (major, minor), f"cp{major}{minor}", manylinux_platforms(arch, glibc, musl)
         ),
-        "markers": {
-            "implementation_name": "cpython",
-            "implementation_version": full,
-            "os_name": "posix",
-            "platform_machine": arch,
-            "platform_release": "",
-            "platform_system": "Linux",
-            "platform_version": "",
-            "python_full_version": full,
-            "platform_python_implementation": "CPython",
-            "python_version": version,
-            "sys_platform": "linux",
-        },
+        "markers": linux_markers(arch, full),
         "pyvenv_cfg": fs.host(cfg_path),
         "home": cfg.get("home"),
     }

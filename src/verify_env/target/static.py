@@ -33,7 +33,14 @@ from verify_env.files import read_regular
 from verify_env.loader.rootfs import RootFS
 from verify_env.target import introspect
 
-__all__ = ["describe_files", "libc_of", "manylinux_platforms", "read_pyvenv_cfg", "tags_for"]
+__all__ = [
+    "describe_files",
+    "libc_of",
+    "linux_markers",
+    "manylinux_platforms",
+    "read_pyvenv_cfg",
+    "tags_for",
+]
 
 _SYSCONFIG_CAP = 4 << 20
 """Bytes read of a ``_sysconfigdata`` module (the real ones are ~50 KB)."""
@@ -87,6 +94,25 @@ def manylinux_platforms(
     if musl is not None and musl[0] == 1:
         out += [f"musllinux_1_{minor}_{arch}" for minor in range(musl[1], -1, -1)]
     return out
+
+
+def linux_markers(arch: str, full: str) -> dict[str, str]:
+    """The PEP 508 environment markers of CPython ``full`` (``3.11.2``) on Linux/``arch``, as
+    its interpreter would report them; the kernel's release and version are the running
+    machine's business, not the image's: left empty."""
+    return {
+        "implementation_name": "cpython",
+        "implementation_version": full,
+        "os_name": "posix",
+        "platform_machine": arch,
+        "platform_release": "",
+        "platform_system": "Linux",
+        "platform_version": "",
+        "python_full_version": full,
+        "platform_python_implementation": "CPython",
+        "python_version": ".".join(full.split(".")[:2]),
+        "sys_platform": "linux",
+    }
 
 
 def tags_for(version: tuple[int, int], abi: str, platforms: list[str]) -> list[str]:
@@ -324,19 +350,7 @@ def describe_files(fs: RootFS, python: str, note: str | None = None) -> dict[str
         "platstdlib": stdlib,
         "env": {},
         "tags": tags_for((major, minor), abi, platforms),
-        "markers": {
-            "implementation_name": "cpython",
-            "implementation_version": full,
-            "os_name": "posix",
-            "platform_machine": arch,
-            "platform_release": "",
-            "platform_system": "Linux",
-            "platform_version": "",
-            "python_full_version": full,
-            "platform_python_implementation": "CPython",
-            "python_version": version,
-            "sys_platform": "linux",
-        },
+        "markers": linux_markers(arch, full),
         "stdlib_modules": _stdlib_modules(stdlib),
         "startup_code": state.startup_code,
         "customize": introspect._customize(state.path, False),
