@@ -129,6 +129,9 @@ class TransactionCheck:
             )
             return None
         self.prelink_clobbers = clobbers
+        clobbers, accepted = self._unaccepted(clobbers)
+        if accepted:
+            self._print(accepted)
         # `conda install --clobber` asks for exactly this overwrite: reported, not refused
         refused = failing and bool(problems or (clobbers and not self.allow_clobber))
         if not refused:
@@ -150,6 +153,41 @@ class TransactionCheck:
             return self.error("\n".join(messages))
         self._print("\n".join(messages).splitlines())
         return None
+
+    def _unaccepted(self, clobbers: list[Clobber]) -> tuple[list[Clobber], list[str]]:
+        """The clobbers no ``--ignore`` rule or baseline of the settings accepts (the rules
+        every door applies after linking: `verify_env.settings.accept`), and a line for each
+        one that is. The settings are read only when there is a clobber to judge."""
+        if not clobbers or self.target_prefix is None:
+            return clobbers, []
+        import os
+
+        from verify_env.finding import Finding, Severity
+        from verify_env_conda.settings import transaction_session
+
+        acceptance = transaction_session(self.plugins, self.stream).acceptance
+        if acceptance is None:
+            return clobbers, []
+        kept, notes = [], []
+        for c in clobbers:
+            why = acceptance.accepts(
+                Finding(
+                    "record",
+                    "file-conflict",
+                    Severity.ERROR,
+                    c.package.name,
+                    c.package.version,
+                    "conda",
+                    c.path,
+                    c.message,
+                    location=os.path.join(self.target_prefix, c.path),
+                )
+            )
+            if why is None:
+                kept.append(c)
+            else:
+                notes.append(f"verify-env: {c.message} (accepted: {why})")
+        return kept, notes
 
     def _start_target(self) -> None:
         """Describe the prefix now, while conda links: from conda's records when they suffice

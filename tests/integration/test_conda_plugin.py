@@ -295,6 +295,34 @@ def test_action_refuses_clobbering_before_linking(
     assert capsys.readouterr().out == ""
 
 
+def test_an_accepted_clobber_is_not_refused_before_linking(
+    channel: Channel,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The --ignore rules every door applies after linking hold before linking too."""
+    prefix = _env(channel, tmp_path, "python=3.11", "pyfoo", "libfakeblas=1.0")
+    _pip_dist(prefix, channel)
+    pkgs = tmp_path / "pkgs"
+    clobberer = extract(channel, pkgs, "clobberer", "1.0")
+    monkeypatch.setenv("VERIFY_ENV_IGNORE", "record:file-conflict:clobberer:*/pipext/*")
+    check = TransactionCheck(None, str(prefix), [], [clobberer], mode=Mode.FAIL)
+    check.pkgs_dirs = [str(pkgs)]
+    refused = check.verify()
+    assert isinstance(refused, TransactionRefused)
+    assert f"{SITE}/pyfoo/__init__.py" in str(refused) and "pipext" not in str(refused)
+    assert (
+        f"would overwrite {SITE}/pipext/__init__.py, which pip distribution pipext 0.1 owns "
+        "(accepted: VERIFY_ENV_IGNORE record:file-conflict:clobberer:*/pipext/*)"
+    ) in capsys.readouterr().out
+    monkeypatch.setenv("VERIFY_ENV_IGNORE", "record:file-conflict:clobberer")
+    check = TransactionCheck(None, str(prefix), [], [clobberer], mode=Mode.FAIL)
+    check.pkgs_dirs = [str(pkgs)]
+    assert check.verify() is None
+    check.cleanup()
+
+
 def test_record_without_paths_data_is_a_finding_and_the_cache_still_judges(
     channel: Channel, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

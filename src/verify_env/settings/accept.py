@@ -43,6 +43,7 @@ __all__ = [
     "Baseline",
     "IgnoreRule",
     "accept_all",
+    "accepted",
     "apply",
     "file_sha256",
     "not_for_a_baseline",
@@ -258,11 +259,19 @@ def apply(
     (rules first: they need no hashing). Without rules and baseline, the same report."""
     if not rules and baseline is None:
         return report
+    return dataclasses.replace(report, findings=accepted(report.findings, rules, baseline))
+
+
+def accepted(
+    findings: Sequence[Finding], rules: Sequence[IgnoreRule] = (), baseline: Baseline | None = None
+) -> tuple[Finding, ...]:
+    """``findings``, those ``rules`` or ``baseline`` accept marked accepted: `apply` for
+    findings made outside a report (the conda plugin's, before anything is linked)."""
     candidates: dict[tuple[str, str, str, str | None, str | None, str | None], set[str | None]] = {}
     for e in baseline.entries if baseline else ():
         candidates.setdefault(_key(e), set()).add(e.sha256)
     out = []
-    for f in report.findings:
+    for f in findings:
         if f.accepted is None:
             rule = next((r for r in rules if r.matches(f)), None)
             if rule is not None:
@@ -272,7 +281,7 @@ def apply(
                 if hashes is not None and file_sha256(f.location) in hashes:
                     f = _accept(f, baseline.accepted)
         out.append(f)
-    return dataclasses.replace(report, findings=tuple(out))
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,6 +294,10 @@ class Acceptance:
 
     def apply(self, report: Report) -> Report:
         return apply(report, self.rules, self.baseline)
+
+    def accepts(self, f: Finding) -> str | None:
+        """Why ``f`` is accepted (`Finding.accepted`), or None."""
+        return accepted((f,), self.rules, self.baseline)[0].accepted
 
 
 def accept_all(report: Report, reason: str) -> Report:
