@@ -2,11 +2,12 @@
 real CLI: no error and no warning. Then one recorded file damaged and one deleted in a copy of
 each: both found, with the right code, distribution and path (issue 16 §1).
 
-The installers come from the registry into a tools venv of their own: virtualenv (whose seeder
-tox, hatch and poetry use), pdm with its install cache in each link mode, pipx, uv, and pip's
-``--target``. Their RECORD dialects differ: rows without hash or size, ``sha256=`` rows with an
-empty digest for linked files, console scripts whose ``#!`` line is edited after recording,
-rows relative to a directory the files were moved out of.
+The installers come from the registry into a tools venv of their own: virtualenv, the project
+tools built on its seeder (tox and hatch installing with pip, poetry with its own installer, each
+on a small project of one's own), meson-python's editable install, pdm with its install cache in
+each link mode, pipx, uv, and pip's ``--target``. Their RECORD dialects differ: rows without
+hash or size, ``sha256=`` rows with an empty digest for linked files, console scripts whose
+``#!`` line is edited after recording, rows relative to a directory the files were moved out of.
 """
 
 from __future__ import annotations
@@ -148,7 +149,108 @@ def _target(tools: Path, base: Path, py: str) -> Built:
     return Built(base, venv / "bin" / "python", target, env)
 
 
+def _project(base: Path, py: str) -> Path:
+    """A small project of one's own (hatchling-built, ``src/`` layout) needing ``PACKAGES``,
+    with a tox.ini: what tox, hatch and poetry are pointed at."""
+    project = base / "proj"
+    (project / "src" / "proj").mkdir(parents=True)
+    (project / "src" / "proj" / "__init__.py").write_text("X = 1\n")
+    deps = ", ".join(f'"{p}"' for p in PACKAGES)
+    (project / "pyproject.toml").write_text(
+        f'[project]\nname = "proj"\nversion = "0.1"\ndependencies = [{deps}]\n\n'
+        '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
+    )
+    (project / "tox.ini").write_text(
+        "[tox]\nenv_list = py\n[testenv]\n"
+        f"basepython = {py}\ndeps =\n" + "".join(f"    {p}\n" for p in PACKAGES)
+    )
+    return project
+
+
+def _tox(tools: Path, base: Path, py: str) -> Built:
+    """tox's test env: virtualenv's seeder, then pip installs the deps and the project."""
+    project = _project(base, py)
+    run_checked(tools / "tox", "-q", "-e", "py", "--notest", cwd=project)
+    venv = project / ".tox" / "py"
+    _prove(venv / "bin" / "python", "proj", *PACKAGES)
+    run_checked(venv / "bin" / "python", "-m", "pip", "check")
+    return Built(base, venv / "bin" / "python", _site(venv))
+
+
+def _hatch(tools: Path, base: Path, py: str) -> Built:
+    """hatch's default env: virtualenv, then the deps and the project as an editable install."""
+    project = _project(base, py)
+    env = {
+        "HATCH_DATA_DIR": str(base / "hatch-data"),
+        "HATCH_CACHE_DIR": str(base / "hatch-cache"),
+        "HATCH_PYTHON": py,
+    }
+    run_checked(tools / "hatch", "env", "create", env=env, cwd=project)
+    venv = next((base / "hatch-data" / "env" / "virtual").glob("proj/*/proj"))
+    _prove(venv / "bin" / "python", "proj", *PACKAGES)
+    run_checked(venv / "bin" / "python", "-m", "pip", "check")
+    return Built(base, venv / "bin" / "python", _site(venv))
+
+
+def _poetry(tools: Path, base: Path, py: str) -> Built:
+    """poetry's in-project venv: virtualenv, then poetry's own installer (its own RECORD
+    writer), the project editable."""
+    project = _project(base, py)
+    env = {
+        "POETRY_VIRTUALENVS_IN_PROJECT": "true",
+        "POETRY_CACHE_DIR": str(base / "poetry-cache"),
+        "POETRY_CONFIG_DIR": str(base / "poetry-config"),
+    }
+    run_checked(tools / "poetry", "env", "use", "-q", py, env=env, cwd=project)
+    run_checked(tools / "poetry", "install", "-q", env=env, cwd=project)
+    venv = project / ".venv"
+    _prove(venv / "bin" / "python", "proj", *PACKAGES)
+    run_checked(venv / "bin" / "python", "-m", "pip", "check")
+    return Built(base, venv / "bin" / "python", _site(venv))
+
+
+_MESON_BUILD = """project('mesproj', 'c')
+py = import('python').find_installation(pure: false)
+py.extension_module('_speed', 'src/speed.c', install: true, subdir: 'mesproj')
+py.install_sources('src/__init__.py', subdir: 'mesproj')
+"""
+_SPEED_C = """#include <Python.h>
+static PyObject *twice(PyObject *s, PyObject *a) { return PyNumber_Add(a, a); }
+static PyMethodDef methods[] = {{"twice", twice, METH_O, ""}, {0}};
+static struct PyModuleDef def = {PyModuleDef_HEAD_INIT, "_speed", 0, -1, methods};
+PyMODINIT_FUNC PyInit__speed(void) { return PyModule_Create(&def); }
+"""
+
+
+def _meson_python(tools: Path, base: Path, py: str) -> Built:
+    """An editable install by meson-python: a ``.pth`` and an import hook of its own that
+    finds the compiled module in the project's build dir (and rebuilds it when it changed)."""
+    project = base / "mesproj"
+    (project / "src").mkdir(parents=True)
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nbuild-backend = "mesonpy"\nrequires = ["meson-python"]\n\n'
+        '[project]\nname = "mesproj"\nversion = "0.1"\n'
+    )
+    (project / "meson.build").write_text(_MESON_BUILD)
+    (project / "src" / "speed.c").write_text(_SPEED_C)
+    (project / "src" / "__init__.py").write_text("from ._speed import twice\n")
+    venv = base / "venv"
+    run_checked(py, "-m", "venv", venv)
+    python = venv / "bin" / "python"
+    run_checked(python, "-m", "pip", "install", "-q", "meson-python", "meson", "ninja")
+    path = {"PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
+    run_checked(
+        python, "-m", "pip", "install", "-q", "--no-build-isolation", "-e", project, env=path
+    )
+    run_checked(python, "-c", "import mesproj; assert mesproj.twice(21) == 42", env=path)
+    return Built(base, python, _site(venv))
+
+
 BUILDERS: dict[str, Callable[[Path, Path, str], Built]] = {
+    "meson-python-editable": _meson_python,
+    "tox": _tox,
+    "hatch": _hatch,
+    "poetry": _poetry,
     "virtualenv": lambda t, b, p: _virtualenv(t, b, p),
     "virtualenv-symlink-app-data": lambda t, b, p: _virtualenv(t, b, p, "--symlink-app-data"),
     "pdm-symlink": lambda t, b, p: _pdm(t, b, p, "symlink"),

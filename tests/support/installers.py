@@ -8,9 +8,19 @@ from pathlib import Path
 
 __all__ = ["TOOLS", "install_tools", "run_checked"]
 
-# virtualenv's seeder is also what tox, hatch and poetry use. pdm 2.29 imports
-# hishel.SyncSqliteStorage, which hishel 2 no longer has.
-TOOLS = ("virtualenv", "pdm", "hishel[httpx2]>=1.4,<2", "pipx", "uv")
+# pdm 2.29 imports hishel.SyncSqliteStorage, which hishel 2 no longer has. The project tools
+# (tox, hatch, poetry: virtualenv's seeder, then pip or poetry's own installer) are pinned to
+# the releases tried here: their environment layouts are what the tests assert on.
+TOOLS = (
+    "virtualenv",
+    "pdm",
+    "hishel[httpx2]>=1.4,<2",
+    "pipx",
+    "uv",
+    "tox==4.67.17",
+    "hatch==1.18.2",
+    "poetry==2.5.1",
+)
 
 
 def run_checked(
