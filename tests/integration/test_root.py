@@ -165,6 +165,9 @@ def test_damage_in_an_x86_64_image_is_found_inside_it(
     errors = _errors(run.report)
     assert ("/opt/app", "hash-mismatch", "numpy", "numpy/__init__.py") in errors
     assert ("/opt/app", "missing-file", "numpy", f"numpy.libs/{openblas.name}") in errors
+    # the repair names the interpreter as it is inside the image, where it will be run
+    hint = run.find("hash-mismatch", "numpy/__init__.py")["hint"]
+    assert hint.startswith("/opt/app/bin/python") and str(root) not in hint, hint
     missing = {
         f["message"].split("'")[1] for f in run.report["findings"] if f["code"] == "missing-library"
     }

@@ -271,6 +271,6 @@ def orphan_packages(ctx: Context, tops: dict[str, Distribution]) -> Iterator[Fin
                 "installer's record owns it: an install interrupted before its metadata was "
                 "written, or files copied in by hand",
                 f"reinstall the package that should own {name}/ "
-                f"({install_command('pip', ctx.target.executable)} --force-reinstall …), "
+                f"({install_command('pip', ctx.target.command_python)} --force-reinstall …), "
                 f"or remove {top}",
             )

@@ -241,5 +241,5 @@ def findings(
                 if sized
                 else ""
             ),
-            _hint(dist, ctx.target.executable),
+            _hint(dist, ctx.target.command_python),
         )

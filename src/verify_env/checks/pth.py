@@ -162,7 +162,7 @@ def _owners(ctx: Context, wanted: set[str]) -> dict[str, Distribution]:
 
 
 def _repair(ctx: Context, pth: str, owner: Distribution | None) -> str:
-    python = shlex.quote(ctx.target.executable or "python")
+    python = shlex.quote(ctx.target.command_python or "python")
     if owner is None:
         return f"remove {pth}: no installed distribution owns it"
     rebuild = "rebuild it in place: pip "
@@ -250,7 +250,7 @@ def _finding(
 def _mismatch_repair(ctx: Context, owner: Distribution | None, theirs: Distribution | None) -> str:
     """The module the line calls is another distribution's and lacks the name: bring that
     one to a release that has it, or remove the distribution whose .pth calls it."""
-    python = shlex.quote(ctx.target.executable or "python")
+    python = shlex.quote(ctx.target.command_python or "python")
     if theirs is None or owner is None:
         what = owner.name if owner is not None else "the .pth file"
         return f"remove the module the line imports, or reinstall {what}"

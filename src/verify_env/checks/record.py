@@ -434,7 +434,7 @@ def run(ctx: Context) -> CheckResult | Deferred:
         result.files = sum(1 for f in files if f.kind is FileKind.REGULAR) - problems
         notes = superseded(duplicates, failed)
         result.findings.extend(duplicate_finding(group, notes) for group in duplicates)
-        python = ctx.target.executable or "python"
+        python = ctx.target.command_python or "python"
         report = {id(d) for d in judged}
         result.findings.extend(conflicts(owners, failed, python, report))
         result.findings.extend(denied_findings(failed, ctx.target.prefix))

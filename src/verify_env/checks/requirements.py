@@ -243,7 +243,7 @@ def run(ctx: Context) -> CheckResult:
         if key in seen:
             continue
         seen.add(key)
-        finding = _judge(need, dists, ctx.target.executable)
+        finding = _judge(need, dists, ctx.target.command_python)
         if finding is not None:
             result.findings.append(finding)
     full = ctx.target.markers.get("python_full_version", "")

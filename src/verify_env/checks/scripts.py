@@ -91,7 +91,7 @@ def _repair(ctx: Context, bin_dir: str) -> str:
     """Recreate the venv where it now lives, from what it holds (the base interpreter from
     pyvenv.cfg's ``home``); outside a venv, reinstall what wrote the scripts."""
     target = ctx.target
-    python = shlex.quote(target.executable or os.path.join(bin_dir, "python"))
+    python = shlex.quote(target.command_python or target.shown(os.path.join(bin_dir, "python")))
     home = _venv_home(target.prefix)
     if home is None:
         return (
@@ -100,10 +100,11 @@ def _repair(ctx: Context, bin_dir: str) -> str:
         )
     version = f"{target.version[0]}.{target.version[1]}" if target.version else "3"
     base = os.path.join(home, f"python{version}")
-    if not os.path.exists(base):
+    if not os.path.exists(target.real(base)):  # inside the image for --root
         base = os.path.join(home, "python3")
-    prefix = shlex.quote(target.prefix)
-    saved = shlex.quote(os.path.join(os.path.dirname(target.prefix.rstrip(os.sep)), "reqs.txt"))
+    shown = target.shown(target.prefix)
+    prefix = shlex.quote(shown)
+    saved = shlex.quote(os.path.join(os.path.dirname(shown.rstrip(os.sep)), "reqs.txt"))
     return (
         f"recreate the venv where it now is: {python} -m pip freeze --exclude-editable > "
         f"{saved} && {shlex.quote(base)} -m venv --clear {prefix} && "

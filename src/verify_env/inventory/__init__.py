@@ -225,7 +225,7 @@ def build_inventory(
     links = editable.egg_links(target.site_dirs)
     for site_dir in target.site_dirs:
         for name in metadata_entries(site_dir):  # one at a time: see on_distribution
-            python = target.executable
+            python = target.command_python
             dist = _editable(read_metadata_dir(site_dir, name, cache, python), links, python)
             assert dist.metadata_dir is not None
             marker = os.path.join(

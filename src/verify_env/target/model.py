@@ -111,6 +111,12 @@ class Target:
 
         return RootFS(self.root).resolve(path)
 
+    @property
+    def command_python(self) -> str | None:
+        """The interpreter as a repair command names it: the path a user types where the
+        environment runs (inside the image for `root`), None when there is none."""
+        return self.shown(self.executable) if self.executable else None
+
     def shown(self, path: str) -> str:
         """A path as the user knows it: inside the image for `root`, else as it is."""
         if self.root is None:
