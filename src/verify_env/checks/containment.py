@@ -68,14 +68,21 @@ def readable_files(dist: Distribution, prefix: str) -> list[RecordedFile]:
     seen: set[str] = set()
     dirs: dict[str, bool] = {}
     out = []
+    sep = os.sep
     for f in dist.files:
         location = f.location
         if location in seen or not location.startswith(roots):
             continue
-        if real_roots is not None and not _dir_stays(
-            os.path.dirname(location), roots, real_roots, dirs
-        ):
-            continue
+        if real_roots is not None:
+            # the directory's verdict is memoized: most files share theirs with the last one
+            directory = location[: location.rfind(sep) + 1]  # posixpath.dirname, inline
+            if directory and directory != sep * len(directory):
+                directory = directory.rstrip(sep)
+            stays = dirs.get(directory)
+            if stays is None:
+                stays = _dir_stays(directory, roots, real_roots, dirs)
+            if not stays:
+                continue
         seen.add(location)
         out.append(f)
     return out
