@@ -15,10 +15,9 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable, Sequence
 
+from verify_env.repair.execute import run_installer
 from verify_env.target.interpreter import module_command
 from verify_env_pip.journal import Interrupted
 from verify_env_pip.pip_args import carried_options
@@ -100,7 +99,7 @@ def finish(
     if dry_run:
         return PENDING
     if interrupted.installs:
-        status = _run(module_command(python, "pip", args))
+        status = run_installer(module_command(python, "pip", args))
         if status != 0:
             kept = f"; its stashes are kept: {', '.join(stashes)}" if stashes else ""
             say(f"pip could not finish it (exit status {status}){kept}")
@@ -113,15 +112,3 @@ def finish(
             return PENDING
         say(f"removed {path}")
     return DONE
-
-
-def _run(argv: list[str]) -> int:
-    """pip's own output goes to stderr: stdout is the report's."""
-    try:
-        out: int | None = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):
-        out = subprocess.DEVNULL
-    try:
-        return subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=out, check=False).returncode
-    except OSError:
-        return 127

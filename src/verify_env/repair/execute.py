@@ -18,7 +18,7 @@ from verify_env.repair.plan import Plan, Step, plan_for
 from verify_env.session import Outcome, Session
 from verify_env.target.model import Target
 
-__all__ = ["Runner", "repair", "run_step"]
+__all__ = ["Runner", "repair", "run_installer", "run_step"]
 
 Runner = Callable[[Step], int]
 """Runs one step; returns the installer's exit status (127: the installer is not there)."""
@@ -44,8 +44,13 @@ def run_step(step: Step) -> int:
             if os.geteuid() != 0 or not shutil.which("apt-get"):
                 return 127
             argv = [argv[0], "install", "-y", *argv[2:]]
+    return run_installer(argv)
+
+
+def run_installer(argv: list[str]) -> int:
+    """An installer's command, non-interactive, its output on stderr (stdout is the
+    report's: ``--format json``); its exit status, 127 when it cannot be started."""
     try:
-        # The installer's own output goes to stderr: stdout is the report's (--format json).
         out: int | None = sys.stderr.fileno()
     except (AttributeError, OSError, ValueError):
         out = subprocess.DEVNULL
