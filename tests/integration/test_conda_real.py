@@ -254,12 +254,13 @@ def test_python_upgrade_reports_dead_pip_extensions(
 def test_condarc_ignore_and_baseline_are_read_by_real_conda(conda: Conda, tmp_path: Path) -> None:
     """The plugin's own settings, through conda's configuration machinery: an ignore rule in
     .condarc accepts one finding (info, exit 0); --write-baseline then --baseline accept the
-    rest, and a further change to a baselined file is new again."""
+    rest (an admin's edit of a config file: a damaged library never goes into a baseline), and
+    a further change to a baselined file is new again."""
     prefix = tmp_path / "env"
     run = conda("create", "-y", "-p", str(prefix), "pyfoo", "libfakeblas=1.0", "python=3.11")
     assert run.returncode == 0, run.stderr
     _flip(prefix / SITE / "pyfoo/__init__.py")
-    _flip(prefix / "lib/libfakeblas.so.3")
+    _flip(prefix / "etc/fakeblas.conf")
     condarc = Path(conda.env["HOME"]) / ".condarc"
     condarc.write_text(
         condarc.read_text() + "plugins:\n  verify_env_ignore:\n    - record:hash-mismatch:pyfoo\n"
@@ -276,10 +277,10 @@ def test_condarc_ignore_and_baseline_are_read_by_real_conda(conda: Conda, tmp_pa
     assert wrote.returncode == 0, wrote.stdout + wrote.stderr
     accepted = conda("verify", "-p", str(prefix), "--baseline", str(baseline))
     assert accepted.returncode == 0, accepted.stdout + accepted.stderr
-    lib = prefix / "lib/libfakeblas.so.3"  # changed again: no longer what was accepted
-    data = bytearray(lib.read_bytes())
+    conf = prefix / "etc/fakeblas.conf"  # changed again: no longer what was accepted
+    data = bytearray(conf.read_bytes())
     data[-3] ^= 0x01  # another byte: flipping the same one would undo the first change
-    with open(lib, "r+b") as fh:
+    with open(conf, "r+b") as fh:
         fh.write(bytes(data))
     again = conda("verify", "-p", str(prefix), "--baseline", str(baseline), "--format", "json")
     assert again.returncode == 1, again.stderr
@@ -369,6 +370,7 @@ def test_fail_mode_does_not_pass_a_prefix_it_cannot_verify(conda: Conda, tmp_pat
     failed = conda("install", "-y", "-p", str(prefix), "libfakeblas=2.0", mode="fail")
     assert failed.returncode == 1, failed.stdout
     text = failed.stdout + failed.stderr
-    assert "could not verify" in text and "so conda rolls the transaction back" in text
+    # the interpreter that cannot start is the finding; the file checks ran too
+    assert "[paths/interpreter-fails]" in text and "so conda rolls the transaction back" in text
     assert "SyntaxError: damaged stdlib" in text
     assert list((prefix / "conda-meta").glob("libfakeblas-1.0-*.json"))  # rolled back
