@@ -7,12 +7,46 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from verify_env.cache.statcache import StatCache
-from verify_env.finding import Finding, Skip
+from verify_env.finding import Finding, Severity, Skip
 from verify_env.inventory import Distribution, Inventory
 from verify_env.target.model import Target
 from verify_env.transaction.scope import Scope
 
-__all__ = ["Check", "CheckResult", "Context", "Deferred", "Options", "Preparation", "Start"]
+__all__ = [
+    "Check",
+    "CheckResult",
+    "Context",
+    "Deferred",
+    "Options",
+    "Preparation",
+    "Start",
+    "dist_finding",
+]
+
+
+def dist_finding(
+    check: str,
+    dist: Distribution,
+    code: str,
+    path: str | None,
+    message: str,
+    severity: Severity = Severity.ERROR,
+    hint: str | None = None,
+) -> Finding:
+    """A finding about one distribution: its name, version and installer, and its own repair
+    (`Distribution.hint`) unless the finding has a better one."""
+    return Finding(
+        check,
+        code,
+        severity,
+        dist.name,
+        dist.version,
+        dist.installer,
+        path,
+        message,
+        hint if hint is not None else dist.hint,
+    )
+
 
 ProgressFn = Callable[[str, int, int, int, int], None]
 """(phase, files done, files total, bytes done, bytes total)."""

@@ -15,7 +15,7 @@ import stat
 from verify_env.checks.containment import escapes, roots_of
 from verify_env.checks.deliberate import appended_certificates, only_shebang_flags
 from verify_env.checks.duplicates import Failed
-from verify_env.checks.interface import CheckResult, Context
+from verify_env.checks.interface import CheckResult, Context, dist_finding
 from verify_env.checks.permissions import DENIED
 from verify_env.finding import Finding, Severity, Skip
 from verify_env.inventory import Distribution, FileKind, RecordedFile
@@ -42,17 +42,7 @@ def finding(
     severity: Severity = Severity.ERROR,
     hint: str | None = None,
 ) -> Finding:
-    return Finding(
-        NAME,
-        code,
-        severity,
-        dist.name,
-        dist.version,
-        dist.installer,
-        path,
-        message,
-        hint if hint is not None else dist.hint,
-    )
+    return dist_finding(NAME, dist, code, path, message, severity, hint)
 
 
 def _grown_bundle_hint(dist: Distribution, code: str, path: str) -> str:

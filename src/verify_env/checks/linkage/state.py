@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from verify_env.binary.extensions import is_elf_shared_object, tagged_suffix
-from verify_env.checks.interface import CheckResult, Context
+from verify_env.checks.interface import CheckResult, Context, dist_finding
 from verify_env.checks.linkage import blas, optional
 from verify_env.checks.linkage.binding import Binder, GapMemo
 from verify_env.checks.linkage.facts import FileFacts
@@ -99,17 +99,7 @@ class Run:
         hint: str | None = None,
     ) -> None:
         self.result.findings.append(
-            Finding(
-                NAME,
-                code,
-                severity,
-                dist.name,
-                dist.version,
-                dist.installer,
-                path,
-                message,
-                hint or dist.hint,
-            )
+            dist_finding(NAME, dist, code, path, message, severity, hint or None)
         )
 
     # -- optional modules (§3b) --------------------------------------------------------------
