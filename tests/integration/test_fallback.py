@@ -97,3 +97,11 @@ def test_an_interpreter_that_cannot_run(
     by_prefix = run_cli("--prefix", str(venv), "--format", "json", cache_dir=cache_dir)
     assert by_prefix.returncode == 1
     assert by_prefix.find("base-interpreter-missing")["path"] == missing["path"]
+
+    # a FIFO where the base interpreter was: no read may block on it
+    (tmp_path / "python/bin").mkdir(parents=True)
+    os.mkfifo(tmp_path / "python/bin/python3.11", 0o755)
+    run = run_cli("--python", python, "--format", "json", cache_dir=cache_dir, timeout=60)
+    assert run.returncode == 1, run.stderr
+    validate(run.report)
+    assert run.find("hash-mismatch", "numpy/__init__.py")["distribution"] == "numpy"

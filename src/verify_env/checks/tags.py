@@ -139,11 +139,14 @@ class _Interpreter:
         if target.executable is None:
             self.reason = "no interpreter"
             return
+        # non-blocking and regular only: an image's (or a broken venv's) "python" may be a FIFO
+        head = read_regular(target.real(target.executable), 64)
+        if head is None:
+            self.reason = "the interpreter's ELF header could not be read: not a readable file"
+            return
         try:
-            with open(target.real(target.executable), "rb") as fh:
-                head = fh.read(64)
             self.header = elf.read_header(head)
-        except (OSError, elf.ElfFormatError) as exc:
+        except elf.ElfFormatError as exc:
             self.reason = f"the interpreter's ELF header could not be read: {exc}"
 
 
