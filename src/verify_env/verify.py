@@ -14,9 +14,8 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 
 from verify_env.cache.statcache import StatCache, cache_path_for
-from verify_env.checks import CHECKS, CheckResult, Context
+from verify_env.checks import CHECKS, DEFAULT_CHECKS, CheckResult, Context, parse_checks
 from verify_env.checks.interface import Options, Preparation, ProgressFn, Start
-from verify_env.errors import UsageError
 from verify_env.finding import CODES, Finding
 from verify_env.inventory import Distribution, Inventory, build_inventory
 from verify_env.pool.hashing import default_jobs
@@ -25,23 +24,6 @@ from verify_env.target.model import Target
 from verify_env.transaction.scope import Scope
 
 __all__ = ["DEFAULT_CHECKS", "parse_checks", "verify"]
-
-DEFAULT_CHECKS: tuple[str, ...] = tuple(c.name for c in CHECKS if c.default)
-
-
-def parse_checks(text: str) -> tuple[str, ...]:
-    """``tags,record`` or ``all`` -> check names in registry order; unknown names refused."""
-    known = [c.name for c in CHECKS]
-    if text.strip() == "all":
-        return tuple(known)
-    asked = [p.strip() for p in text.split(",") if p.strip()]
-    unknown = [p for p in asked if p not in known]
-    if unknown or not asked:
-        raise UsageError(
-            f"--checks {text!r}: unknown check(s) {', '.join(unknown) or '(none)'}; "
-            f"choose from {', '.join(known)} or all"
-        )
-    return tuple(n for n in known if n in asked)
 
 
 def verify(

@@ -9,8 +9,9 @@ imports and linkage machinery (~30 ms of imports here).
 from __future__ import annotations
 
 from verify_env.checks.interface import Check, CheckResult, Context
+from verify_env.errors import UsageError
 
-__all__ = ["CHECKS", "Check", "CheckResult", "Context", "by_name"]
+__all__ = ["CHECKS", "DEFAULT_CHECKS", "Check", "CheckResult", "Context", "by_name", "parse_checks"]
 
 # record first: it starts the hashing workers and finishes after the others have run.
 CHECKS: tuple[Check, ...] = (
@@ -25,3 +26,21 @@ CHECKS: tuple[Check, ...] = (
 
 def by_name() -> dict[str, Check]:
     return {c.name: c for c in CHECKS}
+
+
+DEFAULT_CHECKS: tuple[str, ...] = tuple(c.name for c in CHECKS if c.default)
+
+
+def parse_checks(text: str) -> tuple[str, ...]:
+    """``tags,record`` or ``all`` -> check names in registry order; unknown names refused."""
+    known = [c.name for c in CHECKS]
+    if text.strip() == "all":
+        return tuple(known)
+    asked = [p.strip() for p in text.split(",") if p.strip()]
+    unknown = [p for p in asked if p not in known]
+    if unknown or not asked:
+        raise UsageError(
+            f"--checks {text!r}: unknown check(s) {', '.join(unknown) or '(none)'}; "
+            f"choose from {', '.join(known)} or all"
+        )
+    return tuple(n for n in known if n in asked)

@@ -6,11 +6,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from verify_env.cache.statcache import StatCache
 from verify_env.finding import Finding, Severity, Skip
-from verify_env.inventory import Distribution, Inventory
-from verify_env.target.model import Target
-from verify_env.transaction.scope import Scope
+
+# Types only: the registry (`verify_env.checks`) and the session import this module before the
+# target's probe is waited for, so what it needs at run time stays small (the inventory, the
+# stat cache and the target's model are imported by the engine, while the probe runs).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from verify_env.cache.statcache import StatCache
+    from verify_env.inventory import Distribution, Inventory
+    from verify_env.target.model import Target
+    from verify_env.transaction.scope import Scope
 
 __all__ = [
     "Check",
