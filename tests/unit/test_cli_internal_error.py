@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from verify_env import cli, session
+from verify_env import cli
+from verify_env import verify as engine
 from verify_env.report import Report
 
 
@@ -15,7 +16,7 @@ def _broken(*_args: object, **_kwargs: object) -> Report:
 def test_internal_error_is_one_line_and_exit_2(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(session, "verify", _broken)
+    monkeypatch.setattr(engine, "verify", _broken)
     assert cli.main(["--no-cache"]) == 2
     err = capsys.readouterr().err
     assert err.strip().splitlines() == [
@@ -24,6 +25,6 @@ def test_internal_error_is_one_line_and_exit_2(
 
 
 def test_debug_lets_the_traceback_through(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(session, "verify", _broken)
+    monkeypatch.setattr(engine, "verify", _broken)
     with pytest.raises(RuntimeError, match="boom in a check"):
         cli.main(["--no-cache", "--debug"])

@@ -14,6 +14,8 @@ was left out escaped.
 from __future__ import annotations
 
 import os
+from itertools import repeat
+from operator import itemgetter, methodcaller
 
 from verify_env.inventory import Distribution, RecordedFile
 from verify_env.inventory.dialects import owned_alike
@@ -65,27 +67,49 @@ def readable_files(dist: Distribution, prefix: str) -> list[RecordedFile]:
     thousand times is hashed once)."""
     roots = roots_of(dist, prefix)
     real_roots = None if roots == (os.sep,) else resolved_roots(roots + dist.link_roots)
-    seen: set[str] = set()
     dirs: dict[str, bool] = {}
+    files = dist.files
+    locations = list(map(_LOCATION, files))
+    # The usual record: every location once, below a root, in directories that stay inside.
+    # Decided by C loops over the locations and one look per directory (~1.5k in a torch venv)
+    # instead of a Python loop over every file (~23k): 40 -> 6 ms on a warm run.
+    if (
+        len(set(locations)) == len(locations)
+        and all(map(str.startswith, locations, repeat(roots)))
+        and (
+            real_roots is None
+            or all(
+                _dir_stays(_parent(d), roots, real_roots, dirs)
+                for d in set(map(_HEAD, map(_RPARTITION, locations)))
+            )
+        )
+    ):
+        return list(files)
+    seen: set[str] = set()
     out = []
-    sep = os.sep
-    for f in dist.files:
-        location = f.location
+    for f, location in zip(files, locations, strict=True):
         if location in seen or not location.startswith(roots):
             continue
-        if real_roots is not None:
-            # the directory's verdict is memoized: most files share theirs with the last one
-            directory = location[: location.rfind(sep) + 1]  # posixpath.dirname, inline
-            if directory and directory != sep * len(directory):
-                directory = directory.rstrip(sep)
-            stays = dirs.get(directory)
-            if stays is None:
-                stays = _dir_stays(directory, roots, real_roots, dirs)
-            if not stays:
-                continue
+        if real_roots is not None and not _dir_stays(
+            _parent(location.rpartition(os.sep)[0]), roots, real_roots, dirs
+        ):
+            continue
         seen.add(location)
         out.append(f)
     return out
+
+
+_LOCATION = itemgetter(1)
+_RPARTITION = methodcaller("rpartition", os.sep)
+_HEAD = itemgetter(0)
+
+
+def _parent(head: str) -> str:
+    """`os.path.dirname` of a location from its ``rpartition`` head: ``/`` for a file at the
+    top, and no trailing separators."""
+    if not head:
+        return os.sep
+    return head.rstrip(os.sep) or os.sep
 
 
 def resolved_roots(roots: tuple[str, ...]) -> tuple[str, ...]:

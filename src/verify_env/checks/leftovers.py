@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
+from operator import itemgetter, methodcaller
 
 from verify_env.binary.extensions import tagged_suffix
 from verify_env.cache.statcache import StatCache, stat_key
@@ -30,6 +31,11 @@ __all__ = ["orphan_packages", "package_dirs", "stashed_leftovers", "unrecorded_e
 
 _NOT_PACKAGES = (".dist-info", ".egg-info", ".data")
 _MODULE_ENDINGS = (".so", ".pyd")
+_PATH = itemgetter(0)
+_LOCATION = itemgetter(1)
+_PARTITION = methodcaller("partition", "/")
+_PART_AND_SLASH = itemgetter(0, 1)
+_IS_MODULE = methodcaller("endswith", _MODULE_ENDINGS)
 
 
 def _promises_nothing(f: RecordedFile) -> bool:
@@ -54,11 +60,14 @@ def _package_dirs(
         if dist.source == "dist-info" and dist.site_dir is not None and dist.root == dist.site_dir:
             # RECORD paths are relative to the site dir: the first part is the top level
             base = os.path.normpath(dist.site_dir) + os.sep
-            tops.update(
-                f.path.partition("/")[0] for f in dist.files if "/" in f.path and f.path[0] != "/"
-            )
-            # a row for a whole top-level directory (virtualenv --symlink-app-data) owns it
-            tops.update(f.path for f in dist.files if "/" not in f.path and _promises_nothing(f))
+            # (first part, "/" or "") of every path, counted by C loops (~23k rows)
+            parts = Counter(map(_PART_AND_SLASH, map(_PARTITION, map(_PATH, dist.files))))
+            tops.update({top: n for (top, slash), n in parts.items() if slash and top})
+            if any(not slash for _, slash in parts):
+                # a row for a whole top-level directory (virtualenv --symlink-app-data) owns it
+                tops.update(
+                    f.path for f in dist.files if "/" not in f.path and _promises_nothing(f)
+                )
             for top in tops:
                 if top not in ("..", "__pycache__") and not top.endswith(_NOT_PACKAGES):
                     counts[base + top][ident] += tops[top]
@@ -130,19 +139,16 @@ def package_dirs(ctx: Context, dists: Iterable[Distribution]) -> dict[str, Distr
 
 
 def unrecorded_extensions(ctx: Context, tops: dict[str, Distribution]) -> Iterator[Finding]:
-    owned = {
-        f.location
-        for d in ctx.inventory.distributions
-        for f in d.files
-        if f.location.endswith((".so", ".pyd"))
-    }
+    owned: set[str] = set()
+    for d in ctx.inventory.distributions:  # C loops: ~23k rows
+        owned.update(filter(_IS_MODULE, map(_LOCATION, d.files)))
     # directories a record lists as a whole (virtualenv's --symlink-app-data links each
     # top-level directory from its image and records only that): what is inside is theirs
     owned_dirs = tuple(
         f.location + os.sep
         for d in ctx.inventory.distributions
         for f in d.files
-        if _promises_nothing(f) and os.path.isdir(f.location)
+        if f[2] is None and f[4] is None and _promises_nothing(f) and os.path.isdir(f.location)
     )
     loadable = tuple(s for s in ctx.target.extension_suffixes if s != ".so")
     os_db = ctx.inventory.os_database

@@ -36,6 +36,7 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from operator import itemgetter, methodcaller
 from urllib.parse import unquote, urlparse
 
 from verify_env.binary.extensions import tagged_suffix
@@ -160,18 +161,28 @@ def _modules(directory: str, suffixes: tuple[str, ...]) -> dict[str, str]:
 
 
 def _owned_locations(dists: tuple[Distribution, ...]) -> set[str]:
-    """Top-level locations (``site/x``) some installer's record claims."""
+    """Top-level locations (``site/x``) some installer's record claims: every recorded
+    location and every directory above one. The locations are added by C loops and the
+    ancestors walked once per directory (~1.5k), not once per file (~23k): 12 -> 4 ms."""
     owned: set[str] = set()
+    heads: set[str] = set()
     sep = os.sep
+    split = methodcaller("rpartition", sep)
     for dist in dists:
-        for f in dist.files:
-            location = f[1]  # normalized and absolute: its parents by rpartition, not split
-            owned.add(location)
-            head = location.rpartition(sep)[0]
-            while head and head not in owned:  # every ancestor directory of a recorded file
-                owned.add(head)
-                head = head.rpartition(sep)[0]
+        locations = list(map(_LOCATION, dist.files))  # normalized and absolute
+        owned.update(locations)
+        heads.update(map(_HEAD, map(split, locations)))
+    for head in heads:
+        while head and head not in owned:  # every ancestor directory of a recorded file
+            owned.add(head)
+            head = head.rpartition(sep)[0]
     return owned
+
+
+_PATH = _HEAD = itemgetter(0)
+_LOCATION = itemgetter(1)
+_PARTITION = methodcaller("partition", "/")
+_PART_AND_SLASH = itemgetter(0, 1)
 
 
 def _provided(
@@ -184,7 +195,7 @@ def _provided(
     for dist in dists:
         names: set[tuple[str, str]] = set()
         tops = (
-            {(p, bool(s)) for p, s, _ in (f[0].partition("/") for f in dist.files)}
+            set(map(_PART_AND_SLASH, map(_PARTITION, map(_PATH, dist.files))))  # C loops
             if dist.site_dir in sites and dist.root == dist.site_dir and os.sep == "/"
             else None
         )
@@ -314,10 +325,14 @@ def _fix(entry: _Entry) -> str:
     return f"remove {entry.path} from sys.path"
 
 
-def _shadowing(entries: list[_Entry], ctx: Context, suffixes: tuple[str, ...]) -> Iterator[Finding]:
+def _shadowing(
+    entries: list[_Entry],
+    ctx: Context,
+    suffixes: tuple[str, ...],
+    provided: dict[str, list[tuple[str, Distribution]]],
+    owned: set[str],
+) -> Iterator[Finding]:
     target, inventory = ctx.target, ctx.inventory
-    provided = _provided(inventory.distributions, inventory.site_dirs, suffixes)
-    owned = _owned_locations(inventory.distributions)
     os_db = inventory.os_database
     trees = tuple(_source_trees(inventory.distributions))
     site_real = {_real(s): s for s in inventory.site_dirs}
@@ -456,16 +471,15 @@ def run(ctx: Context) -> CheckResult:
         finding = _foreign(entry, target, suffixes)
         if finding is not None:
             result.findings.append(finding)
-    result.findings.extend(_shadowing(entries, ctx, suffixes))
-    result.findings.extend(startup_code(ctx, _owned_locations))
+    inventory = ctx.inventory
+    # each computed once: the shadowing, start-up code and user-site parts all ask
+    owned = _owned_locations(inventory.distributions)
+    provided = _provided(inventory.distributions, inventory.site_dirs, suffixes)
+    result.findings.extend(_shadowing(entries, ctx, suffixes, provided, owned))
+    result.findings.extend(startup_code(ctx, lambda _dists: owned))
     result.findings.extend(script_findings(ctx))
     result.findings.extend(pth_findings(ctx))
-    inventory = ctx.inventory
-    result.findings.extend(
-        user_site_shadowing(
-            ctx, lambda: _provided(inventory.distributions, inventory.site_dirs, suffixes)
-        )
-    )
+    result.findings.extend(user_site_shadowing(ctx, lambda: provided))
     unseen = _unseen(ctx)
     if unseen is not None:
         result.findings.append(unseen)
