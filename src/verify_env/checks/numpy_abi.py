@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from packaging.requirements import InvalidRequirement, Requirement
 
 from verify_env.binary.elf_sections import read_only_data
-from verify_env.binary.extensions import is_shared_object, tagged_suffix
+from verify_env.binary.extensions import candidate_shared_objects, is_shared_object, tagged_suffix
 from verify_env.cache.statcache import stat_key
 from verify_env.checks.interface import CheckResult, Context
 from verify_env.files import open_regular
@@ -181,7 +181,7 @@ def _scanned(
 ) -> Iterator[str]:
     """Paths of the distribution's shared objects built against NumPy 1.x (those that check
     ``numpy.dtype``'s size first, into ``sized``)."""
-    for f in dist.files:
+    for f in candidate_shared_objects(dist.files):
         loc = f.location
         if (
             f.kind is not FileKind.REGULAR

@@ -17,7 +17,12 @@ from collections.abc import Iterator
 from packaging.tags import Tag, parse_tag
 
 from verify_env.binary import elf, isa
-from verify_env.binary.extensions import abi3_minimum, is_shared_object, tagged_suffix
+from verify_env.binary.extensions import (
+    abi3_minimum,
+    candidate_shared_objects,
+    is_shared_object,
+    tagged_suffix,
+)
 from verify_env.cache.statcache import stat_key
 from verify_env.checks.interface import CheckResult, Context
 from verify_env.files import read_regular
@@ -336,7 +341,7 @@ def run(ctx: Context) -> CheckResult:
         if dist.judged_by is not None:
             continue  # its files are checked through the record that owns them
         minimum = abi3_minimum(dist.wheel_tags)
-        for f in dist.files:
+        for f in candidate_shared_objects(dist.files):
             if f.kind is not FileKind.REGULAR:
                 continue
             if not is_shared_object(f.location):
