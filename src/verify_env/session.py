@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from verify_env.checks import DEFAULT_CHECKS, parse_checks
 from verify_env.checks.interface import Options, ProgressFn
+from verify_env.gcpolicy import few_collections
 from verify_env.report import Report
 from verify_env.settings.config import Settings
 from verify_env.target.model import Target, start_target
@@ -121,6 +122,7 @@ class Session:
 
         return target
 
+    @few_collections
     def _import_engine(self) -> None:
         """The modules a run will import, imported now (a no-op the second time)."""
         import importlib

@@ -17,6 +17,7 @@ from verify_env.cache.statcache import StatCache, cache_path_for
 from verify_env.checks import CHECKS, DEFAULT_CHECKS, CheckResult, Context, parse_checks
 from verify_env.checks.interface import Options, Preparation, ProgressFn, Start
 from verify_env.finding import CODES, Finding
+from verify_env.gcpolicy import few_collections
 from verify_env.inventory import Distribution, Inventory, build_inventory
 from verify_env.pool.hashing import default_jobs
 from verify_env.report import Report, Summary
@@ -26,6 +27,7 @@ from verify_env.transaction.scope import Scope
 __all__ = ["DEFAULT_CHECKS", "parse_checks", "verify"]
 
 
+@few_collections
 def verify(
     target: Target,
     checks: Sequence[str] = DEFAULT_CHECKS,
