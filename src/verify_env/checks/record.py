@@ -87,18 +87,21 @@ def _too_big(size: int, unsized: bool) -> str:
     return f"{size} bytes: not hashed (no installed file is over {MAX_HASHED >> 30} GiB)"
 
 
-def _columns(files: Sequence[RecordedFile]) -> tuple[list[object], ...]:
+def _columns(files: Sequence[RecordedFile]) -> tuple[Sequence[object], ...]:
     """What a worker forked before the files were read needs of them, as marshal-able columns
-    in `RecordedFile`'s field order (the path itself is not needed: an empty column)."""
-    kinds = _KIND_TEXT
+    in `RecordedFile`'s field order (the path itself is not needed: an empty column). The rows
+    are transposed by ``zip`` in C, not by a comprehension per field."""
+    if not files:
+        return ((),) * len(RecordedFile._fields)
+    _, locations, algorithms, digests, sizes, kinds, hexes = zip(*files, strict=True)
     return (
-        [""] * len(files),
-        [f[1] for f in files],
-        [f[2] for f in files],
-        [f[3] for f in files],
-        [f[4] for f in files],
-        [kinds[f[5]] for f in files],
-        [f[6] for f in files],
+        ("",) * len(files),
+        locations,
+        algorithms,
+        digests,
+        sizes,
+        tuple(map(_KIND_TEXT.__getitem__, kinds)),
+        hexes,
     )
 
 
