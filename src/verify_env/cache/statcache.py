@@ -30,7 +30,9 @@ from verify_env.cache.location import cache_path_for, user_cache_dir
 
 __all__ = ["StatCache", "StatKey", "cache_path_for", "stat_key", "user_cache_dir"]
 
-VERSION = 4
+VERSION = 5
+# 5: RECORD4 (locations derived from paths not stored): the bump drops version 4's RECORD3 space,
+# which nothing reads any more and a save would otherwise carry on (4.4 MB in a torch venv's).
 # marshal, authenticated: a file we did not write is rejected before marshal ever sees it.
 # Each entry is (the packed stat key, value): one int per entry loads ~3x faster than a tuple of
 # five (json took ~100 ms for 30k entries). Each space is marshalled on its own and decoded
