@@ -11,6 +11,7 @@ is not buildable offline); every other file is what rattler wrote, with its cond
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -25,6 +26,7 @@ from tests.support.linkwheels import (
     FAKEBLAS,
     build_extension,
     build_library,
+    patchelf,
     python_include,
 )
 from verify_env.inventory import build_inventory
@@ -175,3 +177,66 @@ def test_conda_libstdcxx_older_than_an_extension_needs(
     assert ok.returncode == 0, ok.stderr
     again = _verify(prefix, cache_dir)
     assert again.returncode == 0 and again.findings == [], again.findings
+
+
+def test_conda_python_rpath_picks_the_older_libstdcxx(
+    tmp_path: Path, cache_dir: Path, py311: str
+) -> None:
+    """conda's python carries DT_RPATH ``$ORIGIN/../lib``; an extension without a search path
+    of its own then gets the prefix's libstdc++ through it (ld.so searches the executable's
+    RPATH for every object that has no RUNPATH)."""
+    need, build = cxx_need(), tmp_path / "build"
+    older = build_older_libstdcxx(build / "older" / "libstdc++.so.6", need)
+    ext = build_cxx_extension(
+        build / "cxx" / "_m.cpython-311-x86_64-linux-gnu.so", need, python_include(py311), []
+    )
+    exe = build / "python3.11"
+    shutil.copyfile(os.path.realpath(py311), exe)
+    own = patchelf("--print-rpath", str(exe)).strip()  # where its libpython is
+    patchelf("--force-rpath", "--set-rpath", f"$ORIGIN/../lib:{own}", str(exe))
+    home = str(Path(py311).parent)
+    channel = build_channel(
+        tmp_path / "channel",
+        (
+            PackageSpec(
+                "python",
+                "3.11.7",
+                files=(
+                    PackageFile("bin/python3.11", exe.read_bytes(), executable=True),
+                    PackageFile("bin/python", symlink_to="python3.11"),
+                    PackageFile(
+                        "pyvenv.cfg",
+                        f"home = {home}\ninclude-system-site-packages = false\n".encode(),
+                    ),
+                    PackageFile(f"{SITE}/README.txt", b"site-packages marker\n"),
+                ),
+            ),
+            PackageSpec(
+                "libstdcxx-ng",
+                "9.3.0",
+                files=(PackageFile("lib/libstdc++.so.6", older.read_bytes(), executable=True),),
+            ),
+            PackageSpec(
+                "cxxpkg",
+                "1.0",
+                depends=("python", "libstdcxx-ng"),
+                files=(
+                    PackageFile(f"{SITE}/cxxpkg/__init__.py", b"from . import _m\n"),
+                    PackageFile(CXX, ext.read_bytes(), executable=True),
+                ),
+            ),
+        ),
+    )
+    prefix = tmp_path / "env"
+    create_prefix(prefix, channel, ["cxxpkg"], python_site=SITE)
+    imported = subprocess.run(
+        [str(prefix / "bin/python"), "-c", "import cxxpkg"], capture_output=True, text=True
+    )
+    assert f"libstdc++.so.6: version `{need.newest}' not found" in imported.stderr
+    assert f"{prefix}/bin/../lib/libstdc++.so.6" in imported.stderr, imported.stderr
+    run = _verify(prefix, cache_dir)
+    assert run.returncode == 1
+    assert run.codes() == {("linkage", "symbol-version", "cxxpkg")}, run.findings
+    msg = run.find("symbol-version", CXX)["message"]
+    assert "loader picks lib/libstdc++.so.6 of libstdcxx-ng (rpath" in msg, msg
+    assert f"whose newest GLIBCXX_ version is {need.older}" in msg

@@ -22,18 +22,13 @@ from tests.support.linkwheels import (
     PLAIN_EXTENSION,
     build_extension,
     make_platform_wheel,
+    patchelf,
     python_include,
 )
 
 SUFFIX = ".cpython-311-x86_64-linux-gnu.so"
 LIBOMP = "cmeel-libomp==21.1.8"
 """LLVM's OpenMP runtime, built for manylinux_2_28 (2 MB; ``intel-openmp``'s is 50 MB)."""
-
-
-def _patchelf() -> str:
-    found = shutil.which("patchelf", path=str(Path(sys.executable).parent))
-    assert found, "patchelf (the test extra) is not installed beside this python"
-    return found
 
 
 def _libomp(wheel_dir: Path, dest: Path) -> Path:
@@ -56,7 +51,7 @@ def venv(tmp_path_factory: pytest.TempPathFactory, py311: str, wheel_dir: Path) 
         lib = root / "b" / f"{dist}.libs" / name
         lib.parent.mkdir(parents=True)
         shutil.copyfile(real, lib)
-        subprocess.run([_patchelf(), "--set-soname", name, str(lib)], check=True)
+        patchelf("--set-soname", name, str(lib))
         source = PLAIN_EXTENSION.replace("EXTERN_DECLS", "int omp_get_max_threads(void);").replace(
             "CALL_EXPR", "omp_get_max_threads()"
         )
