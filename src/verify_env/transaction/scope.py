@@ -84,7 +84,8 @@ class Scope:
             return self
         import os
 
-        under = tuple(os.path.join(p, "") for p in disturbed)
+        entries = frozenset(disturbed)  # a package dir, or a single-file module
+        under = tuple(os.path.join(p, "") for p in entries)
         if not under:
             return self
         extra = set()
@@ -94,7 +95,8 @@ class Scope:
             there = [
                 f.location
                 for f in dist.files
-                if f.kind != FileKind.OPTIONAL and f.location.startswith(under)
+                if f.kind != FileKind.OPTIONAL
+                and (f.location.startswith(under) or f.location in entries)
             ]
             if any(not os.path.lexists(p) for p in there):
                 extra.add(dist.key)
