@@ -54,7 +54,8 @@ def test_pipv_reports_the_second_owner_then_the_bereaved(
         "cvx-headless 1.0 (pip): cvx/__init__.py, cvx/_impl.py" in err
     ), err
     assert "Uninstalling either removes them from the other" in err
-    assert f"fix: {py} -m pip uninstall -y cvx-headless cvx-full && {py} -m pip install " in err
+    hint = f"fix: {py} -m pip uninstall -y cvx-headless cvx-full && {py} -m pip install cvx-"
+    assert hint + "headless==1.0\n" in err, err
     assert "--force-reinstall" not in err
     assert "pipv: verified 1 changed + 0 affected distributions: 1 error" in err
 
