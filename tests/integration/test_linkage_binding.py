@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cxxneed import build_cxx_extension, build_older_libstdcxx, cxx_need
 from tests.support.envs import CliRun, run_cli, site_packages
 from tests.support.linkwheels import (
     PLAIN_EXTENSION,
@@ -63,6 +64,7 @@ def _script(path: Path, text: str) -> str:
 
 @dataclass(frozen=True)
 class Env:
+    root: Path
     venv: Path
     run: CliRun
 
@@ -85,6 +87,19 @@ def _build(root: Path, python: str) -> list[Path]:
             "cxxneed",
             "1.0",
             {"cxxneed/__init__.py": "from . import _m\n", f"cxxneed/_m{SUFFIX}": ext},
+        )
+    )
+    # cxxsys needs the system libstdc++'s newest GLIBCXX: met, unless LD_LIBRARY_PATH names a
+    # directory holding an older copy (built beside, not installed)
+    need = cxx_need()
+    build_older_libstdcxx(root / "olderlibs" / "libstdc++.so.6", need)
+    ext = build_cxx_extension(b / "cxxsys" / f"_m{SUFFIX}", need, inc, [])
+    out.append(
+        make_platform_wheel(
+            wheels,
+            "cxxsys",
+            "1.0",
+            {"cxxsys/__init__.py": "from . import _m\n", f"cxxsys/_m{SUFFIX}": ext},
         )
     )
     # vxuser needs VX_2.0 of libvx.so.1; the copy vxlib 1.0 ships (found through vxuser's
@@ -231,12 +246,17 @@ def env(tmp_path_factory: pytest.TempPathFactory, py311: str) -> Env:
         "json",
         cache_dir=cache,
     )
-    return Env(venv, run)
+    return Env(root, venv, run)
 
 
-def _import(venv: Path, module: str) -> subprocess.CompletedProcess[str]:
+def _import(
+    venv: Path, module: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(venv / "bin/python"), "-c", f"import {module}"], capture_output=True, text=True
+        [str(venv / "bin/python"), "-c", f"import {module}"],
+        capture_output=True,
+        text=True,
+        env=None if env is None else {**os.environ, **env},
     )
 
 
@@ -255,6 +275,36 @@ def test_version_the_system_libstdcxx_lacks(env: Env) -> None:
         "libstdc++.so.6 (ld.so.cache)" in msg and "newest GLIBCXX_ version is GLIBCXX_3.4." in msg
     )
     assert "reinstall" not in f["hint"] and "defines GLIBCXX_3.4.99" in f["hint"]
+
+
+def test_version_an_older_copy_on_ld_library_path_lacks(env: Env) -> None:
+    """verify-env models the loader of the process the user starts: the target's probe reads
+    LD_LIBRARY_PATH from verify-env's own environment (it inherits the caller's), so the run
+    sees what ``LD_LIBRARY_PATH=… python`` meets, and a run without it does not."""
+    need, older = cxx_need(), env.root / "olderlibs"
+    assert _import(env.venv, "cxxsys").returncode == 0
+    err = _import(env.venv, "cxxsys", {"LD_LIBRARY_PATH": str(older)}).stderr
+    assert f"{older}/libstdc++.so.6: version `{need.newest}' not found" in err
+    assert not [f for f in env.run.findings if f["distribution"] == "cxxsys"]
+    run = run_cli(
+        "--python",
+        str(env.venv / "bin/python"),
+        "--checks",
+        "linkage",
+        "--format",
+        "json",
+        cache_dir=env.root / "cache",
+        env={"LD_LIBRARY_PATH": str(older)},
+    )
+    assert run.returncode == 1
+    (f,) = [f for f in _only(run, "symbol-version") if f["distribution"] == "cxxsys"]
+    assert (f["severity"], f["path"]) == ("error", f"cxxsys/_m{SUFFIX}")
+    msg = f["message"]
+    assert f"needs version {need.newest} of libstdc++.so.6" in msg
+    assert f"loader picks {older}/libstdc++.so.6 (LD_LIBRARY_PATH)" in msg
+    assert f"newest GLIBCXX_ version is {need.older}" in msg
+    hint = f["hint"]
+    assert "reinstall" not in hint and "take" in hint and "(LD_LIBRARY_PATH)" in hint
 
 
 def test_version_an_older_vendored_copy_lacks(env: Env) -> None:

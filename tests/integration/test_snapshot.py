@@ -27,7 +27,9 @@ def test_install_upgrade_uninstall_and_the_widened_scope(bare_venv: Path, tmp_pa
     base2 = make_wheel(wheels, "base-lib", "2.0", {"base_lib.py": "x = 2\n"})
     user = make_wheel(wheels, "uses-base", "1.0", {"uses_base.py": ""}, requires=["base-lib>=1"])
     other = make_wheel(wheels, "unrelated", "1.0", {"unrelated.py": ""})
-    _pip(env, "install", "--no-deps", str(base1), str(user), str(other))
+    # twin-lib records base_lib.py too (two owners of one file): uninstalling base-lib takes it
+    twin = make_wheel(wheels, "twin-lib", "1.0", {"base_lib.py": "", "twin_lib.py": ""})
+    _pip(env, "install", "--no-deps", str(twin), str(base1), str(user), str(other))
     target = resolve_target(str(env / "bin/python"))
 
     before = Snapshot.take(target)
@@ -47,4 +49,6 @@ def test_install_upgrade_uninstall_and_the_widened_scope(bare_venv: Path, tmp_pa
     _pip(env, "uninstall", "-y", "base-lib")
     gone = Change.between(after, Snapshot.take(target))
     assert gone.removed == {"base-lib"} and not gone.added
-    assert scope_of(gone, build_inventory(target)).keys == frozenset({"base-lib", "uses-base"})
+    scope = scope_of(gone, build_inventory(target))
+    assert scope.keys == frozenset({"base-lib", "uses-base", "twin-lib"})
+    assert "distributions whose files it removed: twin-lib" in scope.reason

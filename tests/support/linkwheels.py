@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import shutil
 import subprocess
+import sys
 import sysconfig
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -24,6 +26,7 @@ __all__ = [
     "build_extension",
     "build_library",
     "make_platform_wheel",
+    "patchelf",
     "python_include",
 ]
 
@@ -120,6 +123,14 @@ def python_include(python: str) -> str:
         text=True,
         check=True,
     ).stdout.strip()
+
+
+def patchelf(*args: str) -> str:
+    """Run the ``patchelf`` of the test extra (installed beside this python) with ``args``;
+    its stdout. auditwheel and conda-build edit SONAMEs and RPATHs with it."""
+    tool = shutil.which("patchelf", path=str(Path(sys.executable).parent))
+    assert tool, "patchelf (the test extra) is not installed beside this python"
+    return subprocess.run([tool, *args], capture_output=True, text=True, check=True).stdout
 
 
 def _gcc(args: Sequence[str]) -> None:

@@ -204,6 +204,8 @@ def conflicts(
         if benign:
             continue
         keep, other = (b_dist, a_dist) if b_ok >= a_ok else (a_dist, b_dist)
+        # named in one order whatever the scope gathered first: a run and a scoped run agree
+        first, second = sorted((a_dist, b_dist), key=lambda d: (d.key, d.version))
         paths = sorted(a[1].path for a, _ in shared)
         shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
         stale = len(shared) - min(a_ok, b_ok)
@@ -222,8 +224,8 @@ def conflicts(
             keep.installer,
             paths[0],
             f"{len(paths)} file{'s are' if len(paths) != 1 else ' is'} recorded by both "
-            f"{a_dist.name} {a_dist.version} ({a_dist.installer}) and {b_dist.name} "
-            f"{b_dist.version} ({b_dist.installer}): {shown}{whose}. Uninstalling either "
+            f"{first.name} {first.version} ({first.installer}) and {second.name} "
+            f"{second.version} ({second.installer}): {shown}{whose}. Uninstalling either "
             "removes them from the other, and reinstalling either only moves the conflict",
             _repair(python, keep, other),
         )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from verify_env.binary.extensions import is_library
-from verify_env.inventory import Distribution, Inventory
+from verify_env.inventory import Distribution, FileKind, Inventory
 from verify_env.names import requirement_name
 
 if TYPE_CHECKING:
@@ -74,6 +74,39 @@ class Scope:
             f"{self.reason}; every distribution with compiled files (the interpreter changed)",
         )
 
+    def with_bereaved(self, inventory: Inventory, disturbed: Iterable[str]) -> Scope:
+        """This scope widened to every distribution a file of which is gone from a
+        ``disturbed`` package dir: removing a distribution removes the files it recorded, also
+        those another one recorded too (``pip uninstall opencv-python`` takes ``cv2/`` from
+        opencv-python-headless). Only distributions with a file there are looked at (an lstat
+        per recorded file of theirs), so an ordinary transaction costs nothing more."""
+        if self.keys is None:
+            return self
+        import os
+
+        entries = frozenset(disturbed)  # a package dir, or a single-file module
+        under = tuple(os.path.join(p, "") for p in entries)
+        if not under:
+            return self
+        extra = set()
+        for dist in inventory.distributions:
+            if dist.key in self.keys:
+                continue
+            there = [
+                f.location
+                for f in dist.files
+                if f.kind != FileKind.OPTIONAL
+                and (f.location.startswith(under) or f.location in entries)
+            ]
+            if any(not os.path.lexists(p) for p in there):
+                extra.add(dist.key)
+        if not extra:
+            return self
+        return Scope(
+            self.keys | extra,
+            f"{self.reason}; distributions whose files it removed: {', '.join(sorted(extra))}",
+        )
+
     def with_consumers(self, inventory: Inventory, changed: Iterable[str]) -> Scope:
         """This scope widened to every distribution with a compiled file whose DT_NEEDED names
         one of the ``changed`` shared libraries (paths, or sonames): a transaction that
@@ -94,7 +127,8 @@ class Scope:
 def scope_of(change: Change, inventory: Inventory, also: Iterable[str] = ()) -> Scope:
     """What to verify after ``change``: the touched distributions (and ``also``: keys a front
     door knows are affected, such as pip packages stranded in a site dir the new interpreter
-    no longer reads), their dependents through Requires-Dist / ``depends``, the consumers of
+    no longer reads), their dependents through Requires-Dist / ``depends``, the distributions
+    that lost files with a removed or replaced one (they recorded them too), the consumers of
     the shared libraries they ship or took away, and every distribution with compiled files
     when the interpreter itself changed."""
     touched = change.touched | frozenset(also)
@@ -102,6 +136,8 @@ def scope_of(change: Change, inventory: Inventory, also: Iterable[str] = ()) -> 
     if change.interpreter_changed:
         scope = scope.with_binaries(inventory)
     scope = scope.with_dependents(inventory, touched)
+    if change.disturbed:
+        scope = scope.with_bereaved(inventory, change.disturbed)
     libraries = [
         f.location
         for d in inventory.distributions

@@ -53,6 +53,9 @@ class Snapshot:
     layout: frozenset[str] = frozenset()
     """Every top-level entry of the site dirs: an installer killed before it wrote the
     metadata dir still leaves new package dirs (or pip's ``~`` stashes) behind."""
+    tops: dict[str, StatKey | None] = field(default_factory=dict)
+    """The lstat key of each `layout` entry: a directory's changes when an entry in it is
+    added or removed, so two snapshots tell which package dirs a transaction went into."""
 
     @classmethod
     def take(cls, target: Target) -> Snapshot:
@@ -64,12 +67,15 @@ class Snapshot:
         target has been fully described)."""
         entries: dict[str, Entry] = {}
         layout: set[str] = set()
+        tops: dict[str, StatKey | None] = {}
         for site in site_dirs:
             try:
                 names = os.listdir(site)
             except OSError:
                 continue
             layout.update(os.path.join(site, n) for n in names)
+            for name in names:
+                tops[os.path.join(site, name)] = _lstat(os.path.join(site, name))
             for name in names:
                 if not name.endswith(_META):
                     continue
@@ -96,7 +102,7 @@ class Snapshot:
                 exe = stat_key(os.stat(os.path.realpath(executable)))
             except OSError:
                 exe = None
-        return cls(entries, exe, frozenset(layout))
+        return cls(entries, exe, frozenset(layout), tops)
 
 
 def _stat(path: str, *inside: str) -> StatKey | None:
@@ -106,6 +112,13 @@ def _stat(path: str, *inside: str) -> StatKey | None:
         except OSError:
             continue
     return None
+
+
+def _lstat(path: str) -> StatKey | None:
+    try:
+        return stat_key(os.lstat(path))
+    except OSError:
+        return None
 
 
 def _conda_name(stem: str) -> tuple[str, str]:
@@ -131,6 +144,10 @@ class Change:
     """File names of shared libraries the transaction took away (known when the front door
     saw the removed packages' file lists, as conda's unlink records give them): their
     consumers lose them, though nothing on disk names them any more."""
+    disturbed: frozenset[str] = frozenset()
+    """Top-level site-dir entries that appeared, vanished or were changed in (`Snapshot.tops`)
+    by a transaction that removed or replaced a distribution: where files another
+    distribution also recorded may have gone with it (`scope.Scope.with_bereaved`)."""
 
     @classmethod
     def of_packages(
@@ -170,12 +187,20 @@ class Change:
         added = frozenset(new.keys() - old.keys())
         removed = frozenset(old.keys() - new.keys())
         changed = frozenset(k for k in old.keys() & new.keys() if old[k] != new[k])
+        disturbed: frozenset[str] = frozenset()
+        if removed or changed:
+            disturbed = frozenset(
+                p
+                for p in before.tops.keys() | after.tops.keys()
+                if before.tops.get(p) != after.tops.get(p) and not p.endswith(_META)
+            )
         return cls(
             added,
             removed,
             changed,
             before.interpreter is not None and before.interpreter != after.interpreter,
             before.layout != after.layout,
+            disturbed=disturbed,
         )
 
     @property
