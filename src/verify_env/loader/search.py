@@ -44,6 +44,7 @@ from verify_env.binary import elf
 from verify_env.files import read_regular
 from verify_env.loader.ldcache import LdCache, read_ld_cache
 from verify_env.loader.rootfs import RootFS
+from verify_env.loader.witness import Witness
 
 __all__ = [
     "Closure",
@@ -64,6 +65,7 @@ _TRIPLETS = {
     "loongarch64": "loongarch64-linux-gnu",
 }  # fmt: skip
 _MUSL_DEFAULT = ("/lib", "/usr/local/lib", "/usr/lib")
+LD_SO_CACHE = "/etc/ld.so.cache"
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,17 +143,20 @@ class RealPaths:
     """``os.path.realpath`` for many files in few directories.
 
     realpath looks at every component of every path (an lstat each: ~13.7k of them for the
-    torch venv's 421 objects, a third of the static pass). Here each directory is resolved
-    once; a file then costs one readlink of its last component, and a symlinked library
-    (``libfoo.so.1 -> libfoo.so.1.2``) one more step. Only for one run: directories are
-    assumed not to change under it. A target with ``..`` goes to realpath itself, which
-    resolves the link before the ``..`` as the kernel does."""
+    torch venv's 421 objects, a third of the static pass). Here a path is walked one component
+    at a time as realpath walks it (``..`` is the parent of what is resolved so far, as the
+    kernel takes it), and what each component of an already resolved directory is — itself, or
+    where its link leads — is looked at once: a run lstats each directory and file it meets
+    once, whatever the number of paths through them. A link is resolved by realpath itself
+    (strictly: a dangling link or a loop sends the whole path to realpath). Only for one run:
+    directories are assumed not to change under it."""
 
-    __slots__ = ("_dirs", "_files", "_fs")
+    __slots__ = ("_files", "_fs", "_parts")
 
     def __init__(self, fs: RootFS | None = None) -> None:
-        self._dirs: dict[str, str] = {}
         self._files: dict[str, str] = {}
+        self._parts: dict[str, str | None] = {}
+        """A resolved directory + one component -> what that resolves to; None: realpath's."""
         self._fs = fs
         """``--root``: links are followed inside this image instead (`RootFS.resolve`)."""
 
@@ -160,28 +165,44 @@ class RealPaths:
         if got is None:
             if self._fs is not None:
                 got = self._fs.resolve(path)
-            elif ".." in path.split("/"):  # '..' after a link is the link's parent: realpath's job
-                got = os.path.realpath(path)
             else:
-                got = self._resolve(os.path.abspath(path), 0)
+                full = path if path.startswith("/") else os.path.join(os.getcwd(), path)
+                got = self._walk(full)
+                if got is None:
+                    got = os.path.realpath(path)
             self._files[path] = got
         return got
 
-    def _resolve(self, path: str, depth: int) -> str:
-        head, tail = os.path.split(path)
-        real_dir = self._dirs.get(head)
-        if real_dir is None:
-            real_dir = self._dirs[head] = os.path.realpath(head)
-        full = os.path.join(real_dir, tail) if tail else real_dir
-        if not tail or depth > 40:
-            return os.path.realpath(full)
+    def _walk(self, path: str) -> str | None:
+        out = "/"
+        for name in path.split("/"):
+            if not name or name == ".":
+                continue
+            if name == "..":
+                out = os.path.dirname(out)
+                continue
+            step = out + name if out == "/" else f"{out}/{name}"
+            if step in self._parts:
+                got = self._parts[step]
+            else:
+                got = self._parts[step] = self._component(step)
+            if got is None:
+                return None
+            out = got
+        return out
+
+    @staticmethod
+    def _component(step: str) -> str | None:
         try:
-            target = os.readlink(full)
-        except OSError:  # not a symlink, or missing: realpath would answer the same
-            return full
-        if ".." in target.split("/"):
-            return os.path.realpath(full)
-        return self._resolve(os.path.normpath(os.path.join(real_dir, target)), depth + 1)
+            st = os.lstat(step)
+        except (OSError, ValueError):  # missing, or no directory: realpath keeps it as it is
+            return step
+        if not stat.S_ISLNK(st.st_mode):
+            return step
+        try:
+            return os.path.realpath(step, strict=True)
+        except (OSError, ValueError):  # dangling, or a loop: realpath's own non-strict answer
+            return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,17 +225,27 @@ class SearchSetup:
     """``--root``: the image whose loader is modelled. Every directory above is then a host path
     inside it, an absolute RPATH/RUNPATH entry is taken inside it, and a candidate is looked at
     where its links lead inside it (`RootFS.resolve`): the host's libraries are never used."""
+    witness: Witness | None = field(default=None, compare=False)
+    """Where every existence test is recorded, for a later run to repeat (`loader.witness`)."""
 
     def exists(self, path: str) -> bool:
         """Whether ``path`` exists for the target's loader."""
+        if self.witness is not None and self.fs is None:
+            return self.witness.exists(path)
         return os.path.exists(path if self.fs is None else self.fs.resolve(path))
 
 
-def _default_dirs(machine: str, elf_class: int, fs: RootFS | None) -> tuple[str, ...]:
+def _default_dirs(
+    machine: str, elf_class: int, fs: RootFS | None, witness: Witness | None
+) -> tuple[str, ...]:
     triplet = _TRIPLETS.get(machine)
     dirs: list[str] = []
     multiarch = f"/lib/{triplet}"
-    if triplet and os.path.isdir(multiarch if fs is None else fs.resolve(multiarch)):
+    if fs is None and witness is not None:
+        is_dir = witness.is_dir(multiarch)
+    else:
+        is_dir = os.path.isdir(multiarch if fs is None else fs.resolve(multiarch))
+    if triplet and is_dir:
         dirs += [f"/lib/{triplet}", f"/usr/lib/{triplet}"]
     elif elf_class == 64:
         dirs += ["/lib64", "/usr/lib64"]
@@ -236,17 +267,26 @@ def search_setup(
     libc: str | None,
     env: Mapping[str, str],
     fs: RootFS | None = None,
+    witness: Witness | None = None,
 ) -> SearchSetup:
     """The search facts of a target: its machine, libc and environment; with ``fs``, those of
-    the image it names (its ld.so.cache, its default directories; no LD_LIBRARY_PATH)."""
+    the image it names (its ld.so.cache, its default directories; no LD_LIBRARY_PATH).
+    ``witness``: where the files read here (ld.so.cache, musl's path file) and every existence
+    test of the search are recorded (not for an image: `fs` resolves its own links)."""
+    if fs is not None:
+        witness = None
     llp = tuple(p for p in env.get("LD_LIBRARY_PATH", "").split(":") if p.startswith("/"))
     host = (lambda p: p) if fs is None else fs.host
     if fs is not None:
         llp = ()
     if libc == "musl":
+        if witness is not None:
+            witness.note(f"/etc/ld-musl-{machine}.path")  # before the read: a later change shows
         dirs = tuple(map(host, _musl_dirs(machine, fs)))
-        return SearchSetup(llp, {}, dirs, "lib", machine, True, fs)
+        return SearchSetup(llp, {}, dirs, "lib", machine, True, fs, witness)
     if fs is None:
+        if witness is not None:
+            witness.note(LD_SO_CACHE)
         cache = read_ld_cache(machine, elf_class)
     else:
         inner = read_ld_cache(machine, elf_class, fs.resolve("/etc/ld.so.cache"))
@@ -256,8 +296,8 @@ def search_setup(
     if libc_paths:
         d = os.path.dirname(libc_paths[0] if fs is None else fs.inner(libc_paths[0]))
         lib = d[len("/usr/") :] if d.startswith("/usr/") else d.lstrip("/")
-    dirs = tuple(map(host, _default_dirs(machine, elf_class, fs)))
-    return SearchSetup(llp, cache, dirs, lib, machine, False, fs)
+    dirs = tuple(map(host, _default_dirs(machine, elf_class, fs, witness)))
+    return SearchSetup(llp, cache, dirs, lib, machine, False, fs, witness)
 
 
 def expand(entry: str, origin: str, setup: SearchSetup) -> str | None:

@@ -120,11 +120,11 @@ class BlasFacts:
         return has_core(self.exports)
 
 
-def family_of(path: str, facts: BlasFacts) -> str:
-    """A provider's family: from its exports, else from its (resolved) name."""
+def family_of(real: str, facts: BlasFacts) -> str:
+    """A provider's family: from its exports, else from its name, links resolved (``real``)."""
     if facts.family:
         return facts.family
-    real = os.path.realpath(path).lower()
+    real = real.lower()
     for marker, family in (
         ("openblas", "OpenBLAS"),
         ("mkl", "MKL"),

@@ -110,7 +110,7 @@ def judge(
         )
     pf = facts.blas(provider)
     assert pf is not None
-    family = blas.family_of(provider, pf)
+    family = blas.family_of(facts.realpath(provider), pf)
     version = blas.version_of(pf)
     pi = blas.interface_of(provider, soname_of.get(provider), pf, as_consumer=False)
     name = os.path.basename(provider)

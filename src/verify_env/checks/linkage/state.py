@@ -19,8 +19,9 @@ from verify_env.checks.linkage.process import Process
 from verify_env.finding import Finding, Severity
 from verify_env.inventory import Distribution, FileKind, RecordedFile
 from verify_env.loader.search import Closure, ObjectFacts, Resolution
+from verify_env.loader.witness import Witness
 
-__all__ = ["NAME", "Run", "Unit", "is_extension", "units"]
+__all__ = ["NAME", "Run", "Unit", "is_extension", "python_sources", "units"]
 
 NAME = "linkage"
 
@@ -47,23 +48,41 @@ def is_extension(location: str, site_dirs: tuple[str, ...]) -> bool:
     )
 
 
+def python_sources(dist: Distribution) -> tuple[str, ...]:
+    """The ``.py`` files `optional.is_optional` reads for a distribution's modules."""
+    return tuple(f.location for f in dist.files if f.location.endswith(".py"))
+
+
 def units(ctx: Context) -> Iterator[Unit]:
     sites = tuple(os.path.normpath(s) for s in ctx.target.site_dirs)
+    regular = FileKind.REGULAR
     for dist in ctx.inventory.distributions:
         if dist.judged_by is not None:
             continue  # its files are those of the record that owns them
-        for f in dist.files:
-            if f.kind is FileKind.REGULAR and is_elf_shared_object(f.location):
-                yield Unit(dist, f, is_extension(f.location, sites))
+        for f in dist.files:  # ".so" first: one C search rules out nearly every file
+            loc = f.location
+            if ".so" in loc and f.kind is regular and is_elf_shared_object(loc):
+                yield Unit(dist, f, is_extension(loc, sites))
 
 
 class Run:
     """One run of the check: the units, the process model and the findings so far."""
 
-    def __init__(self, ctx: Context, process: Process, facts: FileFacts) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        process: Process,
+        facts: FileFacts,
+        shared: list[Unit] | None = None,
+        witness: Witness | None = None,
+    ) -> None:
         self.ctx, self.process, self.facts = ctx, process, facts
         self.result = CheckResult()
-        self.units = list(units(ctx))
+        self.units = list(units(ctx)) if shared is None else shared
+        self.witness = witness
+        """Where what the run reads is recorded for a later run (`replay`), if anywhere."""
+        self.sources: dict[str, tuple[str, ...]] = {}
+        """Distribution key -> the ``.py`` files read to tell optional modules (`is_optional`)."""
         self._by_location = {os.path.normpath(u.file.location): u for u in self.units}
         self.owners: dict[str, list[Distribution]] = defaultdict(list)
         for u in self.units:
@@ -109,15 +128,19 @@ class Run:
         if loc not in self.optional_memo:
             t = self.ctx.target
             module = optional.module_name(loc, t.site_dirs, t.extension_suffixes)
-            sources = [
-                (f.location, os.path.relpath(f.location, unit.dist.site_dir or "/"))
-                for f in unit.dist.files
-                if f.location.endswith(".py")
-            ]
+            found = python_sources(unit.dist)
+            if self.witness is not None:
+                self.sources[unit.dist.key] = found
+                for path in found:
+                    self.witness.note(path)  # before the read: a later edit shows
+            sources = [(p, os.path.relpath(p, unit.dist.site_dir or "/")) for p in found]
             self.optional_memo[loc] = module is not None and optional.is_optional(module, sources)
         return self.optional_memo[loc]
 
     # -- missing libraries ------------------------------------------------------------------
+
+    def exists(self, path: str) -> bool:
+        return os.path.exists(path) if self.witness is None else self.witness.exists(path)
 
     def missing(self, unit: Unit, cl: Closure, res: Resolution, consumer_blas: bool) -> None:
         key = (res.requester, res.name)
@@ -150,7 +173,7 @@ class Run:
                 for u in self.units
                 if u.dist is dist and os.path.basename(u.file.location) == res.name
             ]
-            there = next((f for f in shipped if os.path.exists(f.location)), None)
+            there = next((f for f in shipped if self.exists(f.location)), None)
             self.add(
                 dist,
                 "missing-library",

@@ -8,8 +8,9 @@ from collections import defaultdict
 from verify_env.checks.linkage.facts import FileFacts
 from verify_env.checks.linkage.judge import Verdict
 from verify_env.checks.linkage.state import Run
-from verify_env.loader.confirm import Job, confirm, reconcile, search_context
+from verify_env.loader.confirm import Job, Listing, confirm, reconcile, search_context
 from verify_env.loader.search import Closure, ObjectFacts, SearchSetup
+from verify_env.loader.witness import Witness
 
 __all__ = ["confirm_closures", "probe"]
 
@@ -72,6 +73,24 @@ def probe(r: Run, verdicts: list[tuple[Verdict, Closure]]) -> None:
                 )
 
 
+PRELOAD_FILE = "/etc/ld.so.preload"
+
+
+def witness_listings(witness: Witness, jobs: list[Job], listings: dict[str, Listing]) -> None:
+    """What ld.so's answers depend on: each directory it searched and file it tried, and the
+    files it names. An answer that is missing, an error (a timeout is no verdict), or that does
+    not say what was searched cannot be replayed."""
+    for job in jobs:
+        listing = listings.get(job.path)
+        if listing is None or listing.error:
+            witness.spoil(f"ld.so gave no listing for {job.path}")
+            continue
+        if not listing.tried and any(listing.found.values()):
+            witness.spoil(f"ld.so did not say where it searched for {job.path}")
+        for path in (*listing.tried, *(p for p in listing.found.values() if p)):
+            witness.note(path)
+
+
 def confirm_closures(r: Run, interp: str, closures: list[Closure], setup: SearchSetup) -> None:
     """Hand the files the static pass could not fully resolve, and every BLAS/LAPACK
     consumer, to the target's ld.so; one per search context; the loader wins."""
@@ -103,12 +122,16 @@ def confirm_closures(r: Run, interp: str, closures: list[Closure], setup: Search
                 )
             )
         group.append(cl)
+    if r.witness is not None:
+        r.witness.note(PRELOAD_FILE)  # ld.so maps what it names into every process
     listings, seconds = confirm(interp, jobs, r.ctx.target.env.get("LD_LIBRARY_PATH"))
+    if r.witness is not None:
+        witness_listings(r.witness, jobs, listings)
     for group in groups.values():
         listing = listings.get(group[0].root)
         if listing is not None:
             for cl in group:
-                r.result.details += reconcile(cl, listing, r.label(cl.root))
+                r.result.details += reconcile(cl, listing, r.label(cl.root), facts.realpath)
     r.result.details.append(
         f"linkage: {sum(map(len, groups.values()))} files confirmed by {interp} "
         f"({len(jobs)} runs, one per search context) in {seconds:.3f} s"
