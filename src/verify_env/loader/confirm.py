@@ -105,11 +105,14 @@ def _command(interpreter: str, job: Job) -> list[str]:
 
 
 def confirm(
-    interpreter: str, jobs: Sequence[Job], ld_library_path: str | None
+    interpreter: str, jobs: Sequence[Job], ld_library_path: str | None, *, debug: bool = False
 ) -> tuple[dict[str, Listing], float]:
-    """Run the loader on every job, a few at a time; (path -> listing, seconds spent)."""
+    """Run the loader on every job, a few at a time; (path -> listing, seconds spent).
+    ``debug``: also ask what it searched (`Listing.tried`)."""
     started = time.perf_counter()
-    env = {"LD_TRACE_LOADED_OBJECTS": "1", "LD_DEBUG": "libs", "PATH": os.defpath, "LC_ALL": "C"}
+    env = {"LD_TRACE_LOADED_OBJECTS": "1", "PATH": os.defpath, "LC_ALL": "C"}
+    if debug:
+        env["LD_DEBUG"] = "libs"
     if ld_library_path:
         env["LD_LIBRARY_PATH"] = ld_library_path
     results: dict[str, Listing] = {}

@@ -124,7 +124,9 @@ def confirm_closures(r: Run, interp: str, closures: list[Closure], setup: Search
         group.append(cl)
     if r.witness is not None:
         r.witness.note(PRELOAD_FILE)  # ld.so maps what it names into every process
-    listings, seconds = confirm(interp, jobs, r.ctx.target.env.get("LD_LIBRARY_PATH"))
+    listings, seconds = confirm(
+        interp, jobs, r.ctx.target.env.get("LD_LIBRARY_PATH"), debug=r.witness is not None
+    )
     if r.witness is not None:
         witness_listings(r.witness, jobs, listings)
     for group in groups.values():
