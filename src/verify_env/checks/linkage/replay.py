@@ -2,10 +2,11 @@
 
 The linkage check's verdict is a function of two things. What is not on disk: the target's
 machine, libc, LD_LIBRARY_PATH, site dirs and extension suffixes, the shared objects of the
-inventory with the distributions that own them, what they require, the scope, the options (and
-this code's version). And what is on disk: every file the loader model and the target's ld.so
-looked at, found or not (`loader.witness`: the stat of each, the realpaths the run took). The
-first is hashed into one digest, the key of the stored verdict; the second is stored with it.
+inventory with the distributions that own them, what they require, the scope, the options,
+this code's version and the host (ld.so's hwcaps directories follow the CPU). And what is on
+disk: every file the loader model and the target's ld.so looked at, found or not
+(`loader.witness`: the stat of each, the realpaths the run took). The first is hashed into one
+digest, the key of the stored verdict; the second is stored with it.
 
 A warm run hashes the first, stats every path of the second and resolves its realpaths again;
 when all are as they were, it returns the findings, skips, report facts (the BLAS summary) and
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -90,6 +92,7 @@ def _digest(
     facts = (
         _SPACE,
         __version__,
+        os.uname().nodename,
         (t.executable, t.platform, t.machine, t.libc, t.root, t.env.get("LD_LIBRARY_PATH")),
         tuple(t.site_dirs),
         tuple(t.extension_suffixes),
