@@ -24,7 +24,10 @@ from collections.abc import Callable
 
 from verify_env.cache.statcache import packed, stat_key
 
-__all__ = ["Witness", "changed", "observe"]
+__all__ = ["PRELOAD_FILE", "Witness", "changed", "observe"]
+
+PRELOAD_FILE = "/etc/ld.so.preload"
+"""What glibc's ld.so maps into every process it starts: an input of each of its answers."""
 
 _KIND = 1 << 20  # value of a non-regular file: -(_KIND + S_IFMT); of an error: -errno
 

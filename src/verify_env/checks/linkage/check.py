@@ -181,5 +181,5 @@ def run(ctx: Context) -> CheckResult:
     r.result.files = sum(1 for u in r.units if u.dist.key in in_scope)
     r.result.skips += result.skips
     if replay is not None:
-        replay.store(r.result, r.sources)
+        replay.store(r.result, r.sources, r.listings)
     return r.result

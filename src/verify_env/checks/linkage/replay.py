@@ -33,12 +33,14 @@ from verify_env.checks.interface import CheckResult, Context
 from verify_env.checks.linkage.facts import FileFacts, _Entry
 from verify_env.checks.linkage.state import Unit, python_sources
 from verify_env.finding import Finding, Severity, Skip
-from verify_env.loader.search import RealPaths
-from verify_env.loader.witness import Witness, changed
+from verify_env.loader.confirm import Job, Listing
+from verify_env.loader.search import LD_SO_CACHE, RealPaths
+from verify_env.loader.witness import PRELOAD_FILE, Witness, changed
 
-__all__ = ["Replay", "WitnessedFacts"]
+__all__ = ["Replay", "WitnessedFacts", "recall_listings"]
 
 _SPACE = "linkage.run.1"  # bump when what is stored changes shape or meaning
+_LISTINGS = "linkage.ldso.1"  # ld.so's answer for one job, with what it depends on
 _FINDING = tuple(f.name for f in dataclasses.fields(Finding))
 _SKIP = tuple(f.name for f in dataclasses.fields(Skip))
 
@@ -80,7 +82,7 @@ def _digest(
     in_scope: set[str],
     wanted: set[str],
     required: Mapping[str, frozenset[str]],
-) -> bytes:
+) -> StatKey:
     t = ctx.target
     by_dist: dict[str, list[object]] = {}
     for u in units:
@@ -101,7 +103,64 @@ def _digest(
         tuple(sorted(wanted)),
         tuple((k, tuple(sorted(required.get(k, ())))) for k in sorted(in_scope)),
     )
-    return hashlib.blake2b(repr(facts).encode("utf-8", "surrogateescape"), digest_size=32).digest()
+    return _as_key(facts)
+
+
+def _as_key(facts: tuple[object, ...]) -> StatKey:
+    """A digest of plain data as a stat key (the stat cache compares it exactly)."""
+    digest = hashlib.blake2b(repr(facts).encode("utf-8", "surrogateescape"), digest_size=32)
+    a, b, c, d = (int.from_bytes(digest.digest()[i : i + 8], "big") for i in range(0, 32, 8))
+    return (a, b, c, d, 0)
+
+
+def _job_key(interp: str, ld_library_path: str | None, job: Job) -> StatKey:
+    return _as_key(
+        (_LISTINGS, __version__, os.uname().nodename, interp, ld_library_path, *_fields(job))
+    )
+
+
+def _fields(job: Job) -> tuple[object, ...]:
+    return (job.path, job.library_path, job.preload)
+
+
+def recall_listings(
+    cache: StatCache, witness: Witness, interp: str, ld_library_path: str | None, jobs: list[Job]
+) -> dict[str, Listing]:
+    """ld.so's answers to the jobs whose every input is as it was when it gave them (after a
+    change elsewhere, a warm run runs ld.so only for what the change could move). What they
+    depend on goes into ``witness`` as it was then: `Replay.store` checks it once more."""
+    out: dict[str, Listing] = {}
+    for job in jobs:
+        value = cache.fact(_LISTINGS, job.path, _job_key(interp, ld_library_path, job))
+        if not isinstance(value, tuple) or len(value) != 2:
+            continue
+        stats, found = value
+        if not isinstance(stats, dict) or not isinstance(found, dict):
+            continue
+        if changed(stats, {}, str) is not None:
+            continue
+        for path, seen in stats.items():
+            witness.stats.setdefault(path, seen)
+        out[job.path] = Listing(found, None, tuple(stats))
+    return out
+
+
+def listing_to_store(
+    witness: Witness, interp: str, ld_library_path: str | None, job: Job, listing: Listing
+) -> tuple[str, StatKey, object]:
+    """(location, key, value) of ld.so's answer to ``job`` in the stat cache, with the stat of
+    everything it depends on as the run observed it."""
+    paths = (
+        interp,
+        LD_SO_CACHE,
+        PRELOAD_FILE,
+        job.path,
+        *job.preload,
+        *listing.tried,
+        *(p for p in listing.found.values() if p),
+    )
+    stats = {p: witness.note(p) for p in paths}
+    return job.path, _job_key(interp, ld_library_path, job), (stats, dict(listing.found))
 
 
 def _pack(result: CheckResult) -> tuple[object, ...]:
@@ -152,10 +211,7 @@ class Replay:
         required: Mapping[str, frozenset[str]],
     ) -> None:
         self.ctx = ctx
-        digest = _digest(ctx, units, in_scope, wanted, required)
-        a, b, c, d = (int.from_bytes(digest[i : i + 8], "big") for i in range(0, 32, 8))
-        self.key: StatKey = (a, b, c, d, 0)
-        """The digest as a stat key: the stat cache compares it exactly."""
+        self.key = _digest(ctx, units, in_scope, wanted, required)
         self.location = "run" if ctx.scope.keys is None else "run in a scope"
         """One entry for the full run, one for a transaction's: neither evicts the other."""
         self.witness = Witness()
@@ -190,11 +246,19 @@ class Replay:
                 return False
         return True
 
-    def store(self, result: CheckResult, sources: Mapping[str, tuple[str, ...]]) -> None:
-        """Remember ``result`` with what it was judged from, unless something it read changed
-        while the check ran (observed again now: the verdict was judged from the first)."""
+    def store(
+        self,
+        result: CheckResult,
+        sources: Mapping[str, tuple[str, ...]],
+        listings: Iterable[tuple[str, StatKey, object]] = (),
+    ) -> None:
+        """Remember ``result`` with what it was judged from, and ld.so's new answers, unless
+        something the run read changed while it ran (observed again now: the verdict was judged
+        from the first observation)."""
         w = self.witness
         if w.spoiled is not None or changed(w.stats, w.reals, RealPaths()) is not None:
             return
         value = (w.stats, w.reals, tuple(sources.items()), _pack(result))
         self.ctx.cache.remember(_SPACE, self.location, self.key, value)
+        for location, key, listing in listings:
+            self.ctx.cache.remember(_LISTINGS, location, key, listing)

@@ -10,11 +10,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from verify_env.binary.extensions import is_elf_shared_object, tagged_suffix
+from verify_env.cache.statcache import StatKey
 from verify_env.checks.interface import CheckResult, Context, dist_finding
 from verify_env.checks.linkage import blas, optional
 from verify_env.checks.linkage.binding import Binder, GapMemo
 from verify_env.checks.linkage.facts import FileFacts
-from verify_env.checks.linkage.judge import Verdict, judge
+from verify_env.checks.linkage.judge import ExportSets, Verdict, judge
 from verify_env.checks.linkage.process import Process
 from verify_env.finding import Finding, Severity
 from verify_env.inventory import Distribution, FileKind, RecordedFile
@@ -81,6 +82,8 @@ class Run:
         self.units = list(units(ctx)) if shared is None else shared
         self.witness = witness
         """Where what the run reads is recorded for a later run (`replay`), if anywhere."""
+        self.listings: list[tuple[str, StatKey, object]] = []
+        """ld.so's new answers, stored with the verdict (`replay.listing_to_store`)."""
         self.sources: dict[str, tuple[str, ...]] = {}
         """Distribution key -> the ``.py`` files read to tell optional modules (`is_optional`)."""
         self._by_location = {os.path.normpath(u.file.location): u for u in self.units}
@@ -90,6 +93,7 @@ class Run:
         self.reported: set[tuple[str, str]] = set()
         self.blas_seen: set[str] = set()
         self.optional_memo: dict[str, bool] = {}
+        self.exported: ExportSets = {}
         self.binder = Binder(ctx.cache, facts.stat_key)
         self.gap_memo: GapMemo = {}
         self.omp_done: list[Finding] = []
@@ -237,7 +241,9 @@ class Run:
             real = self.facts.realpath(obj)
             if real in self.blas_seen:
                 continue
-            verdict = judge(obj, scope, self.facts, self.process.sonames, self.label(obj))
+            verdict = judge(
+                obj, scope, self.facts, self.process.sonames, self.label(obj), self.exported
+            )
             if verdict is None:
                 continue
             self.blas_seen.add(real)
