@@ -86,7 +86,7 @@ def changed(
     stats: dict[str, int], reals: dict[str, str], resolve: Callable[[str], str]
 ) -> str | None:
     """The first observation that no longer holds, as a path; None when all do. ``resolve``:
-    a fresh realpath resolver (`search.RealPaths`: each directory once)."""
+    a fresh realpath resolver (`realpaths.RealPaths`: each component once)."""
     for path, value in stats.items():
         if observe(path) != value:
             return path

@@ -83,6 +83,9 @@ def _digest(
     wanted: set[str],
     required: Mapping[str, frozenset[str]],
 ) -> StatKey:
+    """Everything the verdict depends on that is not on disk, as one key: the target's facts
+    the check reads, each shared object with the distribution that owns it (its name, version,
+    installer and repair hint are in the findings), the scope and what it pulls in."""
     t = ctx.target
     by_dist: dict[str, list[object]] = {}
     for u in units:
@@ -114,13 +117,19 @@ def _as_key(facts: tuple[object, ...]) -> StatKey:
 
 
 def _job_key(interp: str, ld_library_path: str | None, job: Job) -> StatKey:
+    """What is not on disk of one ld.so run: its loader, command line and environment."""
     return _as_key(
-        (_LISTINGS, __version__, os.uname().nodename, interp, ld_library_path, *_fields(job))
+        (
+            _LISTINGS,
+            __version__,
+            os.uname().nodename,
+            interp,
+            ld_library_path,
+            job.path,
+            job.library_path,
+            job.preload,
+        )
     )
-
-
-def _fields(job: Job) -> tuple[object, ...]:
-    return (job.path, job.library_path, job.preload)
 
 
 def recall_listings(
