@@ -182,4 +182,6 @@ def run(ctx: Context) -> CheckResult:
     r.result.skips += result.skips
     if replay is not None:
         replay.store(r.result, r.sources, r.listings)
+        if replay.missed:  # after the store: a replay of this verdict was not judged in full
+            r.result.details.append(f"linkage: judged in full: {replay.missed}")
     return r.result

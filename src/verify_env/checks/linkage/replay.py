@@ -209,7 +209,7 @@ def cast_tuple(value: object, n: int) -> tuple[Any, ...]:
 class Replay:
     """One run's stored verdict: recall it if its inputs hold, else witness and store anew."""
 
-    __slots__ = ("ctx", "key", "location", "witness")
+    __slots__ = ("ctx", "key", "location", "missed", "witness")
 
     def __init__(
         self,
@@ -224,18 +224,25 @@ class Replay:
         self.location = "run" if ctx.scope.keys is None else "run in a scope"
         """One entry for the full run, one for a transaction's: neither evicts the other."""
         self.witness = Witness()
+        self.missed: str | None = None
+        """Why the stored verdict was not replayed, if one was looked for."""
 
     def recall(self) -> CheckResult | None:
-        """The stored verdict, if every input it was judged from is as it was."""
+        """The stored verdict, if every input it was judged from is as it was; else None, and
+        `missed` says why (a ``--verbose`` line)."""
         value = self.ctx.cache.fact(_SPACE, self.location, self.key)
         if not isinstance(value, tuple) or len(value) != 4:
+            self.missed = "no verdict stored for these settings, libraries and scope"
             return None
         stats, reals, sources, result = value
         if not isinstance(stats, dict) or not isinstance(reals, dict):
             return None
         if not isinstance(sources, tuple) or not self._same_sources(sources):
+            self.missed = "the Python files that tell optional modules changed"
             return None
-        if changed(stats, reals, RealPaths()) is not None:
+        moved = changed(stats, reals, RealPaths())
+        if moved is not None:
+            self.missed = f"{moved} changed since the verdict was stored"
             return None
         out = _unpack(result)
         if out is not None:
