@@ -67,7 +67,9 @@ def test_warm_runs_replay_until_an_input_changes(
     assert _codes(gone) == CLEAN | {("missing-library", "ldpath-ext", "error")}
     assert "'libldp.so.1'" in gone.find("missing-library", f"ldpath_ext/_m{SUFFIX}")["message"]
     (tmp_path / "libldp.so.1").rename(ldpath / "libldp.so.1")
-    _run(env, cache_dir, ldpath)
+    back = _run(env, cache_dir, ldpath, "--verbose")
+    assert "linkage: judged in full: " in back.stdout  # --verbose says why
+    assert "changed since the verdict was stored" in back.stdout
     _replays(env, cache_dir, ldpath)
 
     # the same files, another LD_LIBRARY_PATH
