@@ -273,7 +273,9 @@ def test_musl_order(tmp_path: Path) -> None:
     assert fallback.resolved["libleaf.so.1"].path is not None
 
 
-def test_realpaths_agree_with_os_realpath_on_a_tree_of_links(tmp_path: Path) -> None:
+def test_realpaths_agree_with_os_realpath_on_a_tree_of_links(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Library dirs are full of links (libfoo.so.1 -> libfoo.so.1.2, lib64 -> lib): the
     per-directory resolver must answer exactly what os.path.realpath answers."""
     from verify_env.loader.search import RealPaths
@@ -307,12 +309,20 @@ def test_realpaths_agree_with_os_realpath_on_a_tree_of_links(tmp_path: Path) -> 
     ]
     resolve = RealPaths()
     (tmp_path / "deep").symlink_to(real / "sub")  # deep/.. is real/, not tmp_path/
+    (tmp_path / "hop").symlink_to("deep/../sublink")  # a directory link through '..'
+    (tmp_path / "ring").symlink_to("ring2")
+    (tmp_path / "ring2").symlink_to("ring")  # a loop of directory links
+    monkeypatch.chdir(tmp_path)  # relative paths resolve from the working directory
     for base in (
-        real,
-        tmp_path / "lib64",
-        tmp_path / "lib64" / "sub" / "..",
-        tmp_path / "deep" / "..",
+        str(real),
+        str(tmp_path / "lib64"),
+        str(tmp_path / "lib64" / "sub" / ".."),
+        str(tmp_path / "deep" / ".."),
+        str(tmp_path / "hop"),
+        str(tmp_path / "ring"),
+        "lib64/./sub/..",
+        "deep/../..",
     ):
         for name in names:
-            path = os.path.join(str(base), name)
+            path = os.path.join(base, name)
             assert resolve(path) == os.path.realpath(path), path

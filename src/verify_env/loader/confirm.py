@@ -9,11 +9,17 @@ passed explicitly: the DT_RPATH it inherits from the interpreter as ``--library-
 of the target's LD_LIBRARY_PATH, which is where ld.so searches them when the file has no
 DT_RUNPATH), and the libraries already in the process as ``--preload``. Our own environment never
 leaks into the child: it gets only what the target's environment says.
+
+With ``LD_DEBUG=libs`` glibc's loader also says every directory it searched and every file it
+tried (hwcaps subdirectories, which the static model leaves to it, included): what its answer
+depends on, so a later run can tell by a stat of each that the answer still holds
+(`loader.witness`). Its lines go to stderr, apart from the listing; they never reach a message.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -47,6 +53,31 @@ class Listing:
     """DT_NEEDED name -> path, or None for ``not found``."""
     error: str | None
     """Why the loader gave no listing (e.g. ``invalid ELF header``), or None."""
+    tried: tuple[str, ...] = ()
+    """Directories and files the loader looked at (``LD_DEBUG=libs``; empty from a loader
+    that does not say, e.g. musl's)."""
+
+
+_DEBUG = re.compile(r"\s*\d+:\s(.*)")
+_TRIED = ("trying file=", "search cache=")
+
+
+def _debug(err: str) -> tuple[tuple[str, ...], str]:
+    """(what ``LD_DEBUG=libs`` says was looked at, the rest of stderr)."""
+    tried: list[str] = []
+    rest: list[str] = []
+    for line in err.splitlines():
+        m = _DEBUG.fullmatch(line)
+        if m is None:
+            rest.append(line)
+            continue
+        text = m[1].strip()
+        if text.startswith("search path="):
+            dirs = text[len("search path=") :].split("\t", 1)[0]
+            tried += [d for d in dirs.split(":") if d]
+        else:
+            tried += [text[len(p) :] for p in _TRIED if text.startswith(p)]
+    return tuple(dict.fromkeys(tried)), "\n".join(rest)
 
 
 def _parse(out: str) -> dict[str, str | None]:
@@ -74,11 +105,14 @@ def _command(interpreter: str, job: Job) -> list[str]:
 
 
 def confirm(
-    interpreter: str, jobs: Sequence[Job], ld_library_path: str | None
+    interpreter: str, jobs: Sequence[Job], ld_library_path: str | None, *, debug: bool = False
 ) -> tuple[dict[str, Listing], float]:
-    """Run the loader on every job, a few at a time; (path -> listing, seconds spent)."""
+    """Run the loader on every job, a few at a time; (path -> listing, seconds spent).
+    ``debug``: also ask what it searched (`Listing.tried`)."""
     started = time.perf_counter()
     env = {"LD_TRACE_LOADED_OBJECTS": "1", "PATH": os.defpath, "LC_ALL": "C"}
+    if debug:
+        env["LD_DEBUG"] = "libs"
     if ld_library_path:
         env["LD_LIBRARY_PATH"] = ld_library_path
     results: dict[str, Listing] = {}
@@ -111,11 +145,12 @@ def confirm(
             proc.communicate()
             results[job.path] = Listing({}, f"no answer within {TIMEOUT:.0f} s")
             continue
+        tried, err = _debug(err)
         if proc.returncode != 0 or not out.strip():
             last = (err.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
-            results[job.path] = Listing(_parse(out), last)
+            results[job.path] = Listing(_parse(out), last, tried)
         else:
-            results[job.path] = Listing(_parse(out), None)
+            results[job.path] = Listing(_parse(out), None, tried)
     return results, time.perf_counter() - started
 
 
@@ -133,9 +168,14 @@ def search_context(
     return (f.needed, dirs, f.nodeflib, f.triple)
 
 
-def reconcile(cl: Closure, listing: Listing, label: str) -> list[str]:
+def reconcile(
+    cl: Closure,
+    listing: Listing,
+    label: str,
+    realpath: Callable[[str], str] = os.path.realpath,
+) -> list[str]:
     """Make the closure say what ld.so said (the loader wins); the disagreements, as lines for
-    ``--verbose``."""
+    ``--verbose``. ``realpath``: how the run resolves links (`facts.FileFacts.realpath`)."""
     if listing.error and not listing.found:
         return [f"linkage: ld.so gave no listing for {label}: {listing.error}"]
     lines = []
@@ -158,11 +198,7 @@ def reconcile(cl: Closure, listing: Listing, label: str) -> list[str]:
                 f"linkage: {label}: {name}: the static search found nothing; ld.so "
                 f"finds {path}, and ld.so wins"
             )
-        elif (
-            path is not None
-            and res.path is not None
-            and os.path.realpath(path) != os.path.realpath(res.path)
-        ):
+        elif path is not None and res.path is not None and realpath(path) != realpath(res.path):
             cl.resolved[name] = Resolution(name, res.requester, path, "ld.so")
             cl.order = [path if p == res.path else p for p in cl.order]
             lines.append(

@@ -43,7 +43,9 @@ from dataclasses import dataclass, field
 from verify_env.binary import elf
 from verify_env.files import read_regular
 from verify_env.loader.ldcache import LdCache, read_ld_cache
+from verify_env.loader.realpaths import RealPaths
 from verify_env.loader.rootfs import RootFS
+from verify_env.loader.witness import Witness
 
 __all__ = [
     "Closure",
@@ -64,6 +66,7 @@ _TRIPLETS = {
     "loongarch64": "loongarch64-linux-gnu",
 }  # fmt: skip
 _MUSL_DEFAULT = ("/lib", "/usr/local/lib", "/usr/lib")
+LD_SO_CACHE = "/etc/ld.so.cache"
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,53 +140,6 @@ def read_facts(path: str) -> ObjectFacts | str:
 FactsFn = Callable[[str], "ObjectFacts | str"]
 
 
-class RealPaths:
-    """``os.path.realpath`` for many files in few directories.
-
-    realpath looks at every component of every path (an lstat each: ~13.7k of them for the
-    torch venv's 421 objects, a third of the static pass). Here each directory is resolved
-    once; a file then costs one readlink of its last component, and a symlinked library
-    (``libfoo.so.1 -> libfoo.so.1.2``) one more step. Only for one run: directories are
-    assumed not to change under it. A target with ``..`` goes to realpath itself, which
-    resolves the link before the ``..`` as the kernel does."""
-
-    __slots__ = ("_dirs", "_files", "_fs")
-
-    def __init__(self, fs: RootFS | None = None) -> None:
-        self._dirs: dict[str, str] = {}
-        self._files: dict[str, str] = {}
-        self._fs = fs
-        """``--root``: links are followed inside this image instead (`RootFS.resolve`)."""
-
-    def __call__(self, path: str) -> str:
-        got = self._files.get(path)
-        if got is None:
-            if self._fs is not None:
-                got = self._fs.resolve(path)
-            elif ".." in path.split("/"):  # '..' after a link is the link's parent: realpath's job
-                got = os.path.realpath(path)
-            else:
-                got = self._resolve(os.path.abspath(path), 0)
-            self._files[path] = got
-        return got
-
-    def _resolve(self, path: str, depth: int) -> str:
-        head, tail = os.path.split(path)
-        real_dir = self._dirs.get(head)
-        if real_dir is None:
-            real_dir = self._dirs[head] = os.path.realpath(head)
-        full = os.path.join(real_dir, tail) if tail else real_dir
-        if not tail or depth > 40:
-            return os.path.realpath(full)
-        try:
-            target = os.readlink(full)
-        except OSError:  # not a symlink, or missing: realpath would answer the same
-            return full
-        if ".." in target.split("/"):
-            return os.path.realpath(full)
-        return self._resolve(os.path.normpath(os.path.join(real_dir, target)), depth + 1)
-
-
 @dataclass(frozen=True, slots=True)
 class SearchSetup:
     """The target's fixed search facts: one per run."""
@@ -204,17 +160,27 @@ class SearchSetup:
     """``--root``: the image whose loader is modelled. Every directory above is then a host path
     inside it, an absolute RPATH/RUNPATH entry is taken inside it, and a candidate is looked at
     where its links lead inside it (`RootFS.resolve`): the host's libraries are never used."""
+    witness: Witness | None = field(default=None, compare=False)
+    """Where every existence test is recorded, for a later run to repeat (`loader.witness`)."""
 
     def exists(self, path: str) -> bool:
         """Whether ``path`` exists for the target's loader."""
+        if self.witness is not None and self.fs is None:
+            return self.witness.exists(path)
         return os.path.exists(path if self.fs is None else self.fs.resolve(path))
 
 
-def _default_dirs(machine: str, elf_class: int, fs: RootFS | None) -> tuple[str, ...]:
+def _default_dirs(
+    machine: str, elf_class: int, fs: RootFS | None, witness: Witness | None
+) -> tuple[str, ...]:
     triplet = _TRIPLETS.get(machine)
     dirs: list[str] = []
     multiarch = f"/lib/{triplet}"
-    if triplet and os.path.isdir(multiarch if fs is None else fs.resolve(multiarch)):
+    if fs is None and witness is not None:
+        is_dir = witness.is_dir(multiarch)
+    else:
+        is_dir = os.path.isdir(multiarch if fs is None else fs.resolve(multiarch))
+    if triplet and is_dir:
         dirs += [f"/lib/{triplet}", f"/usr/lib/{triplet}"]
     elif elf_class == 64:
         dirs += ["/lib64", "/usr/lib64"]
@@ -236,17 +202,26 @@ def search_setup(
     libc: str | None,
     env: Mapping[str, str],
     fs: RootFS | None = None,
+    witness: Witness | None = None,
 ) -> SearchSetup:
     """The search facts of a target: its machine, libc and environment; with ``fs``, those of
-    the image it names (its ld.so.cache, its default directories; no LD_LIBRARY_PATH)."""
+    the image it names (its ld.so.cache, its default directories; no LD_LIBRARY_PATH).
+    ``witness``: where the files read here (ld.so.cache, musl's path file) and every existence
+    test of the search are recorded (not for an image: `fs` resolves its own links)."""
+    if fs is not None:
+        witness = None
     llp = tuple(p for p in env.get("LD_LIBRARY_PATH", "").split(":") if p.startswith("/"))
     host = (lambda p: p) if fs is None else fs.host
     if fs is not None:
         llp = ()
     if libc == "musl":
+        if witness is not None:
+            witness.note(f"/etc/ld-musl-{machine}.path")  # before the read: a later change shows
         dirs = tuple(map(host, _musl_dirs(machine, fs)))
-        return SearchSetup(llp, {}, dirs, "lib", machine, True, fs)
+        return SearchSetup(llp, {}, dirs, "lib", machine, True, fs, witness)
     if fs is None:
+        if witness is not None:
+            witness.note(LD_SO_CACHE)
         cache = read_ld_cache(machine, elf_class)
     else:
         inner = read_ld_cache(machine, elf_class, fs.resolve("/etc/ld.so.cache"))
@@ -256,8 +231,8 @@ def search_setup(
     if libc_paths:
         d = os.path.dirname(libc_paths[0] if fs is None else fs.inner(libc_paths[0]))
         lib = d[len("/usr/") :] if d.startswith("/usr/") else d.lstrip("/")
-    dirs = tuple(map(host, _default_dirs(machine, elf_class, fs)))
-    return SearchSetup(llp, cache, dirs, lib, machine, False, fs)
+    dirs = tuple(map(host, _default_dirs(machine, elf_class, fs, witness)))
+    return SearchSetup(llp, cache, dirs, lib, machine, False, fs, witness)
 
 
 def expand(entry: str, origin: str, setup: SearchSetup) -> str | None:

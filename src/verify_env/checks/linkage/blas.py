@@ -54,6 +54,7 @@ _CORE = re.compile(
     r"[sdcz](?:gemm|gemv|dot[uc]?|axpy|scal|copy|swap|nrm2|trsm|gesv|getrf|potrf)"
     r"_?|i[sdcz]amax_?"
 )
+_CORE_STEM = re.compile(r"gemm|gemv|dot|axpy|scal|copy|swap|nrm2|trsm|gesv|getrf|potrf|amax")
 _SONAME = re.compile(
     r"lib(?:scipy_)?(?:openblas|blas|cblas|lapack|lapacke|mkl_rt|mkl_core|"
     r"mkl_intel|blis|flexiblas|satlas|tatlas|atlas|goto2)",
@@ -120,11 +121,11 @@ class BlasFacts:
         return has_core(self.exports)
 
 
-def family_of(path: str, facts: BlasFacts) -> str:
-    """A provider's family: from its exports, else from its (resolved) name."""
+def family_of(real: str, facts: BlasFacts) -> str:
+    """A provider's family: from its exports, else from its name, links resolved (``real``)."""
     if facts.family:
         return facts.family
-    real = os.path.realpath(path).lower()
+    real = real.lower()
     for marker, family in (
         ("openblas", "OpenBLAS"),
         ("mkl", "MKL"),
@@ -148,16 +149,25 @@ def family_from_strings(strings: bytes) -> str | None:
     return None
 
 
+def _maybe_core(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The names that may be core routines: each core routine's name holds one of these
+    stems in every mangling, so the rest need no `split` (a provider exports thousands of
+    names, ~40 of them core)."""
+    search = _CORE_STEM.search
+    return tuple(n for n in names if search(n))
+
+
 @functools.lru_cache(maxsize=1024)
 def has_core(names: tuple[str, ...]) -> bool:
     """Whether any of ``names`` is a core routine (memoized like `routines`)."""
-    return any(is_core(r) for r in routines(names))
+    return any(is_core(r) for r in routines(_maybe_core(names)))
 
 
 @functools.lru_cache(maxsize=1024)
 def core_flags(names: tuple[str, ...]) -> tuple[bool, ...]:
-    """ILP64-by-name of each core routine among ``names`` (memoized like `routines`)."""
-    return tuple(ilp for r, ilp in routines(names).items() if is_core(r))
+    """ILP64-by-name of each core routine among ``names`` (memoized like `routines`): the same
+    routines, in the same order, with the same flag, as from all of ``names``."""
+    return tuple(ilp for r, ilp in routines(_maybe_core(names)).items() if is_core(r))
 
 
 @functools.lru_cache(maxsize=256)

@@ -52,29 +52,46 @@ def quote(names: Sequence[str]) -> str:
     return shown + (f" and {len(names) - _SHOW} more" if len(names) > _SHOW else "")
 
 
+ExportSets = dict[str, frozenset[str]]
+"""path -> the BLAS/LAPACK names it exports, as a set; one per run (providers are in the scope
+of every consumer: a provider's thousands of names are not walked again for each)."""
+
+
 def judge(
-    consumer: str, scope: Sequence[str], facts: FileFacts, soname_of: dict[str, str], label: str
+    consumer: str,
+    scope: Sequence[str],
+    facts: FileFacts,
+    soname_of: dict[str, str],
+    label: str,
+    exported: ExportSets | None = None,
 ) -> Verdict | None:
     """The verdict for ``consumer`` given the objects in its lookup scope, in order; None if it
     imports no BLAS/LAPACK. ``label`` names the consumer in messages."""
     mine = facts.blas(consumer)
     if mine is None or not mine.consumer:
         return None
+    exported = {} if exported is None else exported
     wanted = set(mine.imports)
     ci = blas.interface_of(consumer, None, mine, as_consumer=True)
     provider: str | None = None
-    defined: set[str] = set()
-    others: dict[str, bool] = {}
+    lacking = wanted  # what nothing in the scope so far defines
+    looked: list[blas.BlasFacts] = []
     for obj in scope:
         got = facts.blas(obj)
         if obj == consumer or got is None:
             continue
-        if provider is None and wanted.intersection(got.exports):
+        names = exported.get(obj)
+        if names is None:
+            names = exported[obj] = frozenset(got.exports)
+        if provider is None and not names.isdisjoint(wanted):
             provider = obj
-        defined.update(got.exports)
+        lacking = lacking - names  # walks the consumer's few names, not the provider's many
+        looked.append(got)
+    unresolved = tuple(sorted(lacking))
+    others: dict[str, bool] = {}
+    for got in looked if unresolved else ():  # the other interface's names, for what lacks
         for routine, ilp in blas.routines(got.exports).items():
             others.setdefault(routine, ilp)
-    unresolved = tuple(sorted(wanted - defined))
     want_routines = blas.routines(unresolved)
     twins = [
         n
@@ -110,7 +127,7 @@ def judge(
         )
     pf = facts.blas(provider)
     assert pf is not None
-    family = blas.family_of(provider, pf)
+    family = blas.family_of(facts.realpath(provider), pf)
     version = blas.version_of(pf)
     pi = blas.interface_of(provider, soname_of.get(provider), pf, as_consumer=False)
     name = os.path.basename(provider)

@@ -10,17 +10,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from verify_env.binary.extensions import is_elf_shared_object, tagged_suffix
+from verify_env.cache.statcache import StatKey
 from verify_env.checks.interface import CheckResult, Context, dist_finding
 from verify_env.checks.linkage import blas, optional
 from verify_env.checks.linkage.binding import Binder, GapMemo
 from verify_env.checks.linkage.facts import FileFacts
-from verify_env.checks.linkage.judge import Verdict, judge
+from verify_env.checks.linkage.judge import ExportSets, Verdict, judge
 from verify_env.checks.linkage.process import Process
 from verify_env.finding import Finding, Severity
 from verify_env.inventory import Distribution, FileKind, RecordedFile
 from verify_env.loader.search import Closure, ObjectFacts, Resolution
+from verify_env.loader.witness import Witness
 
-__all__ = ["NAME", "Run", "Unit", "is_extension", "units"]
+__all__ = ["NAME", "Run", "Unit", "is_extension", "python_sources", "units"]
 
 NAME = "linkage"
 
@@ -47,23 +49,43 @@ def is_extension(location: str, site_dirs: tuple[str, ...]) -> bool:
     )
 
 
+def python_sources(dist: Distribution) -> tuple[str, ...]:
+    """The ``.py`` files `optional.is_optional` reads for a distribution's modules."""
+    return tuple(f.location for f in dist.files if f.location.endswith(".py"))
+
+
 def units(ctx: Context) -> Iterator[Unit]:
     sites = tuple(os.path.normpath(s) for s in ctx.target.site_dirs)
+    regular = FileKind.REGULAR
     for dist in ctx.inventory.distributions:
         if dist.judged_by is not None:
             continue  # its files are those of the record that owns them
-        for f in dist.files:
-            if f.kind is FileKind.REGULAR and is_elf_shared_object(f.location):
-                yield Unit(dist, f, is_extension(f.location, sites))
+        for f in dist.files:  # ".so" first: one C search rules out nearly every file
+            loc = f.location
+            if ".so" in loc and f.kind is regular and is_elf_shared_object(loc):
+                yield Unit(dist, f, is_extension(loc, sites))
 
 
 class Run:
     """One run of the check: the units, the process model and the findings so far."""
 
-    def __init__(self, ctx: Context, process: Process, facts: FileFacts) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        process: Process,
+        facts: FileFacts,
+        shared: list[Unit] | None = None,
+        witness: Witness | None = None,
+    ) -> None:
         self.ctx, self.process, self.facts = ctx, process, facts
         self.result = CheckResult()
-        self.units = list(units(ctx))
+        self.units = list(units(ctx)) if shared is None else shared
+        self.witness = witness
+        """Where what the run reads is recorded for a later run (`replay`), if anywhere."""
+        self.listings: list[tuple[str, StatKey, object]] = []
+        """ld.so's new answers, stored with the verdict (`replay.listing_to_store`)."""
+        self.sources: dict[str, tuple[str, ...]] = {}
+        """Distribution key -> the ``.py`` files read to tell optional modules (`is_optional`)."""
         self._by_location = {os.path.normpath(u.file.location): u for u in self.units}
         self.owners: dict[str, list[Distribution]] = defaultdict(list)
         for u in self.units:
@@ -71,6 +93,7 @@ class Run:
         self.reported: set[tuple[str, str]] = set()
         self.blas_seen: set[str] = set()
         self.optional_memo: dict[str, bool] = {}
+        self.exported: ExportSets = {}
         self.binder = Binder(ctx.cache, facts.stat_key)
         self.gap_memo: GapMemo = {}
         self.omp_done: list[Finding] = []
@@ -109,15 +132,19 @@ class Run:
         if loc not in self.optional_memo:
             t = self.ctx.target
             module = optional.module_name(loc, t.site_dirs, t.extension_suffixes)
-            sources = [
-                (f.location, os.path.relpath(f.location, unit.dist.site_dir or "/"))
-                for f in unit.dist.files
-                if f.location.endswith(".py")
-            ]
+            found = python_sources(unit.dist)
+            if self.witness is not None:
+                self.sources[unit.dist.key] = found
+                for path in found:
+                    self.witness.note(path)  # before the read: a later edit shows
+            sources = [(p, os.path.relpath(p, unit.dist.site_dir or "/")) for p in found]
             self.optional_memo[loc] = module is not None and optional.is_optional(module, sources)
         return self.optional_memo[loc]
 
     # -- missing libraries ------------------------------------------------------------------
+
+    def exists(self, path: str) -> bool:
+        return os.path.exists(path) if self.witness is None else self.witness.exists(path)
 
     def missing(self, unit: Unit, cl: Closure, res: Resolution, consumer_blas: bool) -> None:
         key = (res.requester, res.name)
@@ -150,7 +177,7 @@ class Run:
                 for u in self.units
                 if u.dist is dist and os.path.basename(u.file.location) == res.name
             ]
-            there = next((f for f in shipped if os.path.exists(f.location)), None)
+            there = next((f for f in shipped if self.exists(f.location)), None)
             self.add(
                 dist,
                 "missing-library",
@@ -214,7 +241,9 @@ class Run:
             real = self.facts.realpath(obj)
             if real in self.blas_seen:
                 continue
-            verdict = judge(obj, scope, self.facts, self.process.sonames, self.label(obj))
+            verdict = judge(
+                obj, scope, self.facts, self.process.sonames, self.label(obj), self.exported
+            )
             if verdict is None:
                 continue
             self.blas_seen.add(real)

@@ -7,9 +7,11 @@ from collections import defaultdict
 
 from verify_env.checks.linkage.facts import FileFacts
 from verify_env.checks.linkage.judge import Verdict
+from verify_env.checks.linkage.replay import listing_to_store, recall_listings
 from verify_env.checks.linkage.state import Run
-from verify_env.loader.confirm import Job, confirm, reconcile, search_context
+from verify_env.loader.confirm import Job, Listing, confirm, reconcile, search_context
 from verify_env.loader.search import Closure, ObjectFacts, SearchSetup
+from verify_env.loader.witness import PRELOAD_FILE, Witness
 
 __all__ = ["confirm_closures", "probe"]
 
@@ -72,6 +74,21 @@ def probe(r: Run, verdicts: list[tuple[Verdict, Closure]]) -> None:
                 )
 
 
+def witness_listings(witness: Witness, jobs: list[Job], listings: dict[str, Listing]) -> None:
+    """What ld.so's answers depend on: each directory it searched and file it tried, and the
+    files it names. An answer that is missing, an error (a timeout is no verdict), or that does
+    not say what was searched cannot be replayed."""
+    for job in jobs:
+        listing = listings.get(job.path)
+        if listing is None or listing.error:
+            witness.spoil(f"ld.so gave no listing for {job.path}")
+            continue
+        if not listing.tried and any(listing.found.values()):
+            witness.spoil(f"ld.so did not say where it searched for {job.path}")
+        for path in (*listing.tried, *(p for p in listing.found.values() if p)):
+            witness.note(path)
+
+
 def confirm_closures(r: Run, interp: str, closures: list[Closure], setup: SearchSetup) -> None:
     """Hand the files the static pass could not fully resolve, and every BLAS/LAPACK
     consumer, to the target's ld.so; one per search context; the loader wins."""
@@ -103,13 +120,27 @@ def confirm_closures(r: Run, interp: str, closures: list[Closure], setup: Search
                 )
             )
         group.append(cl)
-    listings, seconds = confirm(interp, jobs, r.ctx.target.env.get("LD_LIBRARY_PATH"))
+    llp = r.ctx.target.env.get("LD_LIBRARY_PATH")
+    known: dict[str, Listing] = {}
+    if r.witness is not None:
+        r.witness.note(PRELOAD_FILE)  # ld.so maps what it names into every process
+        known = recall_listings(r.ctx.cache, r.witness, interp, llp, jobs)
+    todo = [j for j in jobs if j.path not in known]
+    listings, seconds = confirm(interp, todo, llp, debug=r.witness is not None)
+    if r.witness is not None:
+        witness_listings(r.witness, todo, listings)
+        for job in todo:
+            got = listings.get(job.path)
+            if got is not None and not got.error and (got.tried or not any(got.found.values())):
+                r.listings.append(listing_to_store(r.witness, interp, llp, job, got))
+    listings.update(known)
     for group in groups.values():
         listing = listings.get(group[0].root)
         if listing is not None:
             for cl in group:
-                r.result.details += reconcile(cl, listing, r.label(cl.root))
+                r.result.details += reconcile(cl, listing, r.label(cl.root), facts.realpath)
     r.result.details.append(
         f"linkage: {sum(map(len, groups.values()))} files confirmed by {interp} "
-        f"({len(jobs)} runs, one per search context) in {seconds:.3f} s"
+        f"({len(todo)} runs, one per search context, {len(known)} answers remembered) "
+        f"in {seconds:.3f} s"
     )
