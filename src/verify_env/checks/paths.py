@@ -277,6 +277,8 @@ def _foreign(entry: _Entry, target: Target, suffixes: tuple[str, ...]) -> Findin
     foreign: dict[str, str] = {}
     loadable: set[str] = set()
     for rel in _below(entry.path, listing):
+        if not rel.endswith((".so", ".pyd")):
+            continue  # what a tag can end with: the regex is asked of compiled modules only
         base = os.path.basename(rel)
         tag = tagged_suffix(base)
         if tag is None:

@@ -368,10 +368,10 @@ def run(ctx: Context) -> CheckResult | Deferred:
                     )
     if pre is not None:  # the same files, queued while the inventory was read
         files, starts, judged, shared = pre.files, pre.starts, pre.judged, pre.shared
-    weights = [f.size or 0 for f in files]
     progress = None
     if ctx.progress is not None:
-        report, total, total_bytes = ctx.progress, len(files), sum(weights)
+        report, total = ctx.progress, len(files)
+        total_bytes = sum(f.size or 0 for f in files)
 
         def progress(n: int, done: int) -> None:
             report("verifying", n, total, done, total_bytes)
@@ -381,6 +381,7 @@ def run(ctx: Context) -> CheckResult | Deferred:
         pre.stream.progress = progress
         work = pre.stream
     else:
+        weights = [f.size or 0 for f in files]  # only without the early start (prepare)
         work = ForkMap(_FileJudge(ctx.cache), files, weights, ctx.jobs, progress)
     compiled = bytecode.start(ctx, dists)  # the .pyc files, judged while the workers hash
     duplicates = duplicate_groups(dists)
