@@ -116,3 +116,20 @@ def test_other_python_version_compiles_in_the_target(
     run = _verify(env, cache_dir)
     assert run.returncode == 1
     assert "six.cpython-38.pyc" in run.find("bytecode-mismatch")["path"]
+
+
+def test_compiled_file_linked_out_of_the_env_is_not_read(
+    six_wheel: Path, py311: str, tmp_path: Path, cache_dir: Path
+) -> None:
+    """A ``.pyc`` that is a symlink leading out of the environment is never opened: a skip
+    that names where it leads, not a verdict."""
+    env = six_env(py311, tmp_path / "env", six_wheel)
+    pyc = site_packages(env) / "__pycache__" / "six.cpython-311.pyc"
+    outside = tmp_path / "outside.pyc"
+    outside.write_bytes(pyc.read_bytes())
+    pyc.unlink()
+    pyc.symlink_to(outside)
+    run = _verify(env, cache_dir)
+    assert run.returncode == 0, run.stdout
+    reasons = [s["reason"] for s in run.report["skipped"] if s["path"] == str(pyc)]
+    assert reasons == [f"{pyc} links to {outside}, outside the environment; not read"]

@@ -136,7 +136,7 @@ def candidates(ctx: Context, dists: Iterable[Distribution]) -> tuple[list[Item],
     cached = cache.enabled
     now = time.time_ns()
     listing = _Listing()
-    real: dict[str, str] = {}
+    resolved: dict[str, str] = {}
     seen: set[str] = set()
     items: list[Item] = []
     skips: list[Skip] = []
@@ -144,7 +144,7 @@ def candidates(ctx: Context, dists: Iterable[Distribution]) -> tuple[list[Item],
         if dist.judged_by is not None:
             continue  # another record judges these files, and lists them itself
         dist_tops = tops | {os.path.normpath(dist.site_dir)} if dist.site_dir else tops
-        for f in _sources(dist, target.prefix, None if strict else dist_tops, real):
+        for f in _sources(dist, target.prefix, None if strict else dist_tops, resolved):
             location = f[1]
             directory, _, base = location.rpartition(sep)
             pycache = directory + sep + "__pycache__"
