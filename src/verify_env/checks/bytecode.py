@@ -55,6 +55,11 @@ __all__ = ["CODE", "Pending", "start"]
 CODE = "bytecode-mismatch"
 _SPLIT_BYTES = 8 << 20
 """Source bytes to compile above which the work is split over ``--jobs`` processes."""
+_COLLECT = 0.05
+"""Seconds `Pending.into` reads a background comparer's answers before it takes over."""
+_VERDICTS = frozenset(
+    ("ignored", "stale", "loaded", "same", "differs", "unchecked-stale", "unreadable")
+)
 
 
 def _compiler(target: Target) -> tuple[str, bool]:
@@ -111,9 +116,6 @@ class Pending:
         return later
 
     def _start(self, items: list[Item]) -> None:
-        from verify_env import sandbox
-        from verify_env.checks.pyc_compare import request
-
         work = sum(i.size for i in items if i.compare)
         parts = max(1, min(self.ctx.jobs, work // _SPLIT_BYTES)) if self.compiles else 1
         groups: list[list[Item]] = [[] for _ in range(parts)]
@@ -122,61 +124,79 @@ class Pending:
             k = loads.index(min(loads))
             groups[k].append(item)
             loads[k] += (item.size if item.compare else 0) + 1
-        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyc_compare.py")
         for group in groups:
-            asked = [(i.source.location, i.pyc, i.optimize, i.compare) for i in group]
+            proc = self._spawn(group, background=True)
+            if proc is not None:
+                self.runs.append((proc, group))
+
+    def _spawn(self, group: list[Item], background: bool) -> subprocess.Popen[bytes] | None:
+        """A comparer for ``group`` (None: it could not start; a skip says so). In the
+        ``background`` it lowers its priority (`pyc_compare.NICE`)."""
+        from verify_env import sandbox
+        from verify_env.checks.pyc_compare import request
+
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyc_compare.py")
+        asked = [(i.source.location, i.pyc, i.optimize, i.compare) for i in group]
+        try:
+            fd = _request_file(request(self.compiles, asked, background))
             try:
-                fd = _request_file(request(self.compiles, asked))
-                try:
-                    proc = sandbox.start([self.interpreter, "-I", "-S", "-B", script], stdin=fd)
-                finally:
-                    os.close(fd)
-            except OSError as exc:
-                self.skips.append(
-                    Skip(
-                        CHECK,
-                        None,
-                        None,
-                        f"compiled files not judged: {self.interpreter} could not be run "
-                        f"({exc.strerror or exc})",
-                    )
+                return sandbox.start([self.interpreter, "-I", "-S", "-B", script], stdin=fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            self.skips.append(
+                Skip(
+                    CHECK,
+                    None,
+                    None,
+                    f"compiled files not judged: {self.interpreter} could not be run "
+                    f"({exc.strerror or exc})",
                 )
-                continue
-            self.runs.append((proc, group))
+            )
+            return None
 
     def into(self, result: CheckResult) -> None:
-        """Wait for the comparer processes; their findings and skips join ``result``."""
+        """Collect the comparers' verdicts; their findings and skips join ``result``.
+
+        A comparer still at work when the run comes here has been yielding the CPU to the
+        run's own work, which is over: what it answered is kept, and a comparer at full
+        priority judges the rest (so a machine busy with other work never leaves the run
+        waiting on a starved process). One that crashed on a hostile file crashes again on
+        it: the skip names that file, as before."""
         from verify_env import sandbox
 
         compared = 0
         for item, verdict, detail in self.judged:
             self._judged(item, verdict, detail, result)
         for proc, group in self.runs:
-            work = sum(i.size for i in group if i.compare)
-            timeout = 60.0 + 2.0 * work / (1 << 20)
-            done = sandbox.finish(proc, timeout, 256 * len(group) + (64 << 10))
-            answered: set[int] = set()
-            for line in done.stdout.decode("utf-8", "replace").splitlines():
-                index_text, _, rest = line.partition("\t")
-                verdict, _, detail = rest.partition("\t")
-                if not index_text.isdigit() or int(index_text) >= len(group):
-                    continue
-                index = int(index_text)
-                answered.add(index)
+            cap = 256 * len(group) + (64 << 10)
+            done = sandbox.finish(proc, _COLLECT, cap)
+            answers = _answers(done.stdout, len(group))
+            missing = [k for k in range(len(group)) if k not in answers]
+            if missing:  # still at work (or crashed): the rest at full priority, once
+                rest = [group[k] for k in missing]
+                again = self._spawn(rest, background=False)
+                if again is not None:
+                    work = sum(i.size for i in rest if i.compare)
+                    done = sandbox.finish(again, 60.0 + 2.0 * work / (1 << 20), cap)
+                    more = _answers(done.stdout, len(rest))
+                    answers.update((missing[k], answer) for k, answer in more.items())
+                    missing = [k for k in missing if k not in answers]
+            for index, (verdict, detail) in sorted(answers.items()):
                 compared += verdict in ("same", "differs")
                 self._judged(group[index], verdict, detail, result)
-            missing = [i for k, i in enumerate(group) if k not in answered]
             if missing:
+                first = group[missing[0]]
                 why = (
                     "timed out"
                     if done.timed_out
-                    else f"stopped (exit {done.returncode}) while judging {missing[0].pyc}"
+                    else f"stopped (exit {done.returncode}) while judging {first.pyc}"
                 )
                 result.skips.append(
                     Skip(
                         CHECK,
-                        missing[0].dist.name,
-                        missing[0].path,
+                        first.dist.name,
+                        first.path,
                         f"{len(missing)} compiled file(s) not judged: {self.interpreter} {why}",
                     )
                 )
@@ -271,3 +291,15 @@ def _request_file(data: bytes) -> int:
         os.close(fd)
         raise
     return fd
+
+
+def _answers(stdout: bytes, count: int) -> dict[int, tuple[str, str]]:
+    """A comparer's verdicts by index: whole lines only, with a verdict it can give (a
+    comparer killed mid-line leaves a piece of one)."""
+    answers: dict[int, tuple[str, str]] = {}
+    for line in stdout.decode("utf-8", "replace").split("\n")[:-1]:
+        index_text, _, rest = line.partition("\t")
+        verdict, _, detail = rest.partition("\t")
+        if index_text.isdigit() and int(index_text) < count and verdict in _VERDICTS:
+            answers[int(index_text)] = (verdict, detail)
+    return answers

@@ -7,11 +7,11 @@ interpreter, isolated: ``-I`` (no PYTHON* variables, no user site, no working di
 imported, so no code of the environment's packages runs. It must stay 3.8-compatible.
 
 Reads its request on stdin as NUL-terminated fields (no path holds a NUL): ``1`` or ``0``
-(whether it may compile), then ``SOURCE PYC OPTIMIZE COMPARE`` per item (``COMPARE``: ``1`` or
-``0``); it prints one line per item, ``INDEX<TAB>VERDICT<TAB>DETAIL``, as it goes (a crash on a
-hostile file leaves the lines before it). Not JSON, and no ``importlib.util``: their imports
-(``re``, ``enum``, ``contextlib``…) cost nearly as much CPU as the interpreter's own start.
-It lowers its own CPU priority first (`_yield_cpu`). Verdicts:
+(whether it may compile), ``1`` or ``0`` (whether it runs in the background: `_yield_cpu`),
+then ``SOURCE PYC OPTIMIZE COMPARE`` per item (``COMPARE``: ``1`` or ``0``); it prints one
+line per item, ``INDEX<TAB>VERDICT<TAB>DETAIL``, as it goes (a crash on a hostile file leaves
+the lines before it). Not JSON, and no ``importlib.util``: their imports (``re``, ``enum``,
+``contextlib``…) cost nearly as much CPU as the interpreter's own start. Verdicts:
 
 - ``ignored``: Python would not load the file (short, another magic number, unknown flags);
 - ``stale``: its header names another state of the source (timestamp and size, or checked
@@ -178,11 +178,11 @@ def _without_lines(code: CodeType) -> CodeType:
 
 
 NICE = 10
-"""How much the comparer lowers its CPU priority. It starts while the record check's workers
-hash and finishes long before its verdicts are collected (the end of the run): at the same
-priority it took CPU from the hashing that decides the run's wall time; lowered, it runs
-mostly on what they leave idle. Not lower: on a machine busy with other work it must still
-finish in time (at nice 10 it gets about a tenth of a core shared with one busy process)."""
+"""How much a background comparer lowers its CPU priority. It starts while the record check's
+workers hash, and its verdicts are collected at the end of the run: at the same priority it
+took CPU from the hashing that decides the run's wall time; lowered, it runs mostly on what
+they leave idle. What it has not judged when the run needs its verdicts a comparer at full
+priority judges (`verify_env.checks.bytecode.Pending.into`)."""
 
 
 def _yield_cpu() -> None:
@@ -193,12 +193,13 @@ def _yield_cpu() -> None:
 
 
 def main() -> int:
-    _yield_cpu()
     fields = sys.stdin.buffer.read().split(b"\0")
-    can_compile = fields[0] == b"1"
+    can_compile, background = fields[0] == b"1", fields[1] == b"1"
+    if background:
+        _yield_cpu()
     out = sys.stdout
-    for index in range((len(fields) - 1) // 4):
-        source, pyc, optimize, compare = fields[1 + 4 * index : 5 + 4 * index]
+    for index in range((len(fields) - 2) // 4):
+        source, pyc, optimize, compare = fields[2 + 4 * index : 6 + 4 * index]
         verdict, detail = judge(
             os.fsdecode(source), os.fsdecode(pyc), int(optimize), compare == b"1", can_compile
         )
@@ -207,9 +208,12 @@ def main() -> int:
     return 0
 
 
-def request(can_compile: bool, items: list[tuple[str, str, int, bool]]) -> bytes:
-    """What `main` reads: ``items`` as (source, compiled file, optimization level, compare)."""
-    fields = [b"1" if can_compile else b"0"]
+def request(
+    can_compile: bool, items: list[tuple[str, str, int, bool]], background: bool = False
+) -> bytes:
+    """What `main` reads: ``items`` as (source, compiled file, optimization level, compare);
+    ``background``: lower the comparer's priority first."""
+    fields = [b"1" if can_compile else b"0", b"1" if background else b"0"]
     for source, pyc, optimize, compare in items:
         flag = b"1" if compare else b"0"
         fields += (os.fsencode(source), os.fsencode(pyc), b"%d" % optimize, flag)
