@@ -11,7 +11,7 @@ files, 165 MB of sources):
 
 - **by default, each distribution's entry modules**: its top-level modules and top-level
   packages' ``__init__`` (what ``import NAME`` runs first): 30 files, 554 KB of source here,
-  ~6 ms to find here and ~80 ms of CPU in a parallel process (~70 of it compiling).
+  ~5 ms to find here and ~70 ms of CPU in a background process (~60 of it compiling).
 - **under ``--strict``, every compiled file Python would load**: compiling all sources takes
   ~35 s of CPU here (~5 MB/s), spread over ``--jobs`` processes and remembered by the stat
   cache, so the next strict run pays only for what changed. Reading every header alone (9.5k
