@@ -12,8 +12,15 @@ import subprocess
 from pathlib import Path
 
 from tests.integration.test_untrusted_env import byte_snapshot
-from tests.support.envs import CliRun, pyenv_python, run_cli, site_packages
+from tests.support.envs import (
+    CliRun,
+    install_with_installer,
+    pyenv_python,
+    run_cli,
+    site_packages,
+)
 from tests.support.six import six_env
+from tests.support.wheels import make_wheel
 
 FORGE = r"""
 import importlib.util, os, py_compile, sys, tempfile
@@ -116,3 +123,40 @@ def test_other_python_version_compiles_in_the_target(
     run = _verify(env, cache_dir)
     assert run.returncode == 1
     assert "six.cpython-38.pyc" in run.find("bytecode-mismatch")["path"]
+
+
+def test_compiled_file_linked_out_of_the_env_is_not_read(
+    six_wheel: Path, py311: str, tmp_path: Path, cache_dir: Path
+) -> None:
+    """A ``.pyc`` that is a symlink leading out of the environment is never opened: a skip
+    that names where it leads, not a verdict."""
+    env = six_env(py311, tmp_path / "env", six_wheel)
+    pyc = site_packages(env) / "__pycache__" / "six.cpython-311.pyc"
+    outside = tmp_path / "outside.pyc"
+    outside.write_bytes(pyc.read_bytes())
+    pyc.unlink()
+    pyc.symlink_to(outside)
+    run = _verify(env, cache_dir)
+    assert run.returncode == 0, run.stdout
+    reasons = [s["reason"] for s in run.report["skipped"] if s["path"] == str(pyc)]
+    assert reasons == [f"{pyc} links to {outside}, outside the environment; not read"]
+
+
+def test_forgery_behind_a_slow_compile_is_found(
+    py311: str, tmp_path: Path, cache_dir: Path
+) -> None:
+    """An entry module that takes about a second to compile: the background comparer (low
+    priority) is still at work when the run collects its verdicts, and what it has not judged
+    is judged at full priority; the forgery is found all the same."""
+    body = "".join(f"def f{i}(a, b=1):\n    return a + b * {i}\n" for i in range(40_000))
+    wheel = make_wheel(tmp_path / "wheels", "slowmod", "1.0", {"slowmod.py": body})
+    env = tmp_path / "env"
+    subprocess.run([py311, "-m", "venv", "--without-pip", str(env)], check=True)
+    install_with_installer(wheel, env)
+    module = site_packages(env) / "slowmod.py"
+    _forge(env, module, "slowmod")
+    run = _verify(env, cache_dir)
+    assert run.returncode == 1, run.stdout
+    found = run.find("bytecode-mismatch", "__pycache__/slowmod.cpython-311.pyc")
+    assert "not compiled from slowmod.py" in found["message"]
+    assert not run.report["skipped"]

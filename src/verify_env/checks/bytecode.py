@@ -6,24 +6,9 @@ source's mtime and size (or, PEP 552, its hash), and never looks at what the bod
 ``.pyc`` compiled from other source and stamped with the untouched ``.py``'s mtime and size
 runs on import (issue 18, §4). Reported by the record check as ``bytecode-mismatch``.
 
-Which files: for every recorded ``.py`` the record check may read, the files Python's
-``SourceFileLoader`` would load for it: ``__pycache__/NAME.<cache_tag>.pyc`` and, under ``-O``
-/ ``-OO``, ``.opt-1`` / ``.opt-2``, with the *target's* cache tag and magic number. A legacy
-``NAME.pyc`` beside ``NAME.py`` is never loaded (``FileFinder`` tries source before sourceless
-files for one name), so it is left alone.
-
-Which of them (the speed budget, measured on the torch venv: 24 distributions, 9.5k compiled
-files, 165 MB of sources):
-
-- **by default, each distribution's entry modules**: its top-level modules and top-level
-  packages' ``__init__`` (what ``import NAME`` runs first): 30 files, 554 KB of source here,
-  ~20 ms to find and ~100 ms of compile in a parallel process. Their header and their code.
-- **under ``--strict``, every compiled file Python would load**: compiling all sources takes
-  ~35 s of CPU here (~5 MB/s), spread over ``--jobs`` processes and remembered by the stat
-  cache, so the next strict run pays only for what changed. Reading every header alone (9.5k
-  opens and stats, +30% on a cold run) is not done by default: it would catch only a stale
-  unchecked hash-based file of a deep module, which a forger replaces as easily as a
-  timestamp one.
+Which files (`pyc_files`): what Python's ``SourceFileLoader`` would load for a recorded
+source, with the *target's* cache tag and magic number; by default each distribution's entry
+modules, under ``--strict`` every one.
 
 What is judged (`pyc_compare`):
 
@@ -41,26 +26,27 @@ What is judged (`pyc_compare`):
   The subprocess runs in its own session with a deadline and an output cap
   (`verify_env.sandbox`); a file whose judgement died with it is a skip, not a verdict.
 
-The stat cache remembers, per compiled file's stat key, the source's stat key and how far it
-was judged (header, or content), so a warm run stats both files and reads nothing; a file
-changed in the last two seconds is judged but not remembered.
+Where the CPU goes (a cold default run of the torch venv, 30 entry modules): ~70 ms in the
+comparer, ~60 of them compiling and ~9 starting the interpreter; ~6 ms here, finding the
+files. The compile stays out of this process although it runs no code of the environment:
+this process is the run's critical path, the comparer overlaps it. The comparer starts in the
+background (`pyc_compare.NICE`), so that it takes the CPU the hashing leaves idle rather than
+slow it; `Pending.into` hands what it has not judged by then to one at full priority. Its
+request goes in a memory file, without ``tempfile`` and ``json`` (imports of a few ms each).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import stat
 import sys
-import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 
-from verify_env.cache.statcache import StatCache, StatKey, packed, stat_key
-from verify_env.checks.containment import readable_files, resolved_roots, roots_of
+from verify_env.cache.statcache import packed
 from verify_env.checks.interface import CheckResult, Context
+from verify_env.checks.pyc_files import CHECK, CONTENT, HEADER, SPACE, Item, candidates
 from verify_env.finding import Finding, Severity, Skip
-from verify_env.inventory import Distribution, FileKind, RecordedFile
+from verify_env.inventory import Distribution
 from verify_env.target.model import Target
 
 TYPE_CHECKING = False
@@ -69,34 +55,14 @@ if TYPE_CHECKING:
 
 __all__ = ["CODE", "Pending", "start"]
 
-CHECK = "record"
 CODE = "bytecode-mismatch"
-SPACE = "bytecode"
-"""The stat cache's space: compiled file -> (packed stat key of its source, level)."""
-_HEADER, _CONTENT = 1, 2
-"""How far a file was judged: its header only, or its content too (or it is never loaded)."""
-_RECENT_NS = 2_000_000_000
 _SPLIT_BYTES = 8 << 20
 """Source bytes to compile above which the work is split over ``--jobs`` processes."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Item:
-    dist: Distribution
-    source: RecordedFile
-    pyc: str
-    """Its location."""
-    path: str
-    """As the finding names it: the source's recorded path with ``__pycache__/NAME`` put in."""
-    optimize: int
-    compare: bool
-    keys: tuple[StatKey, StatKey] | None
-    """(compiled file, source) stat keys, to remember the verdict under (None: no cache)."""
-    recent: bool
-    """One of the two changed in the last two seconds: judged now, remembered by a later run
-    (a rewrite within the same timestamp tick would look unchanged)."""
-    size: int
-    """The source's recorded size: the compile work it costs."""
+_COLLECT = 0.05
+"""Seconds `Pending.into` reads a background comparer's answers before it takes over."""
+_VERDICTS = frozenset(
+    ("ignored", "stale", "loaded", "same", "differs", "unchecked-stale", "unreadable")
+)
 
 
 def _compiler(target: Target) -> tuple[str, bool]:
@@ -114,191 +80,23 @@ def _compiler(target: Target) -> tuple[str, bool]:
     return target.executable, target.implementation == "cpython"
 
 
-def _entry(source: str, tops: frozenset[str]) -> bool:
-    """Whether ``source`` is what ``import NAME`` runs first: a module in a site dir, or a
-    top-level package's ``__init__.py``."""
-    directory, name = os.path.split(source)
-    return directory in tops or (name == "__init__.py" and os.path.dirname(directory) in tops)
-
-
-class _Listing:
-    """The names in each ``__pycache__`` directory, read once; a directory that is a symlink
-    is read only when it resolves inside the distribution's roots."""
-
-    def __init__(self) -> None:
-        self.names: dict[str, frozenset[str]] = {}
-        self.skips: list[Skip] = []
-
-    def of(self, directory: str, dist: Distribution, prefix: str) -> frozenset[str]:
-        known = self.names.get(directory)
-        if known is None:
-            known = self.names[directory] = self._read(directory, dist, prefix)
-        return known
-
-    def _read(self, directory: str, dist: Distribution, prefix: str) -> frozenset[str]:
-        try:
-            st = os.lstat(directory)
-            if stat.S_ISLNK(st.st_mode):
-                real = os.path.realpath(directory)
-                if _outside(real, dist, prefix):
-                    self.skips.append(
-                        Skip(
-                            CHECK,
-                            dist.name,
-                            directory,
-                            f"{directory} links to {real}, outside the environment: its "
-                            "compiled files are not read",
-                        )
-                    )
-                    return frozenset()
-                st = os.stat(directory)
-            return frozenset(os.listdir(directory)) if stat.S_ISDIR(st.st_mode) else frozenset()
-        except OSError:
-            return frozenset()
-
-
-def _outside(real: str, dist: Distribution, prefix: str) -> bool:
-    """Whether a symlink's resolved path ``real`` leaves the distribution's roots."""
-    roots = roots_of(dist, prefix)
-    return roots != (os.sep,) and not (real + os.sep).startswith(
-        resolved_roots(roots + dist.link_roots)
-    )
-
-
-def _candidates(ctx: Context, dists: Iterable[Distribution]) -> tuple[list[_Item], list[Skip]]:
-    """The compiled files to judge now: those Python would load for a recorded source, less
-    those the stat cache says were judged far enough in this state.
-
-    The hot loop of a warm run (9.5k files on the torch venv): two stats and a cache look-up
-    per file, paths built by concatenation (``os.path`` costs more than the stats)."""
-    target = ctx.target
-    tag = target.cache_tag
-    if not tag:
-        return [], []
-    sep = os.sep
-    suffixes = ((0, f".{tag}.pyc"), (1, f".{tag}.opt-1.pyc"), (2, f".{tag}.opt-2.pyc"))
-    tops = frozenset(os.path.normpath(d) for d in target.site_dirs)
-    strict = ctx.options.strict
-    cache: StatCache = ctx.cache
-    cached = cache.enabled
-    now = time.time_ns()
-    listing = _Listing()
-    seen: set[str] = set()
-    items: list[_Item] = []
-    skips: list[Skip] = []
-    for dist in dists:
-        if dist.judged_by is not None:
-            continue  # another record judges these files, and lists them itself
-        dist_tops = tops | {os.path.normpath(dist.site_dir)} if dist.site_dir else tops
-        for f in _sources(dist, target.prefix, None if strict else dist_tops):
-            location = f[1]
-            directory, _, base = location.rpartition(sep)
-            pycache = directory + sep + "__pycache__"
-            names = listing.of(pycache, dist, target.prefix)
-            if not names:
-                continue
-            stem = base[:-3]
-            for optimize, suffix in suffixes:
-                name = stem + suffix
-                if name not in names:
-                    continue
-                pyc = pycache + sep + name
-                if pyc in seen:
-                    continue
-                seen.add(pyc)
-                try:
-                    st = os.lstat(pyc)
-                    if stat.S_ISLNK(st.st_mode):
-                        real = os.path.realpath(pyc)
-                        if _outside(real, dist, target.prefix):
-                            why = f"{pyc} links to {real}, outside the environment; not read"
-                            skips.append(Skip(CHECK, dist.name, pyc, why))
-                            continue
-                        st = os.stat(pyc)
-                    source = os.stat(location) if cached else None
-                except OSError:
-                    continue  # vanished, or the source is missing (the record check says so)
-                if not stat.S_ISREG(st.st_mode):
-                    why = f"{pyc} is not a regular file; not opened"
-                    skips.append(Skip(CHECK, dist.name, pyc, why))
-                    continue
-                compare = strict or _entry(location, dist_tops)
-                keys = (stat_key(st), stat_key(source)) if source is not None else None
-                if keys is not None and _settled(cache, pyc, keys, compare):
-                    continue
-                rel = f.path.rpartition("/")[0]
-                path = (rel + "/" if rel else "") + "__pycache__/" + name if f.path else pyc
-                recent = keys is None or _recent(keys[0], now) or _recent(keys[1], now)
-                size = f.size if f.size is not None else st.st_size
-                items.append(_Item(dist, f, pyc, path, optimize, compare, keys, recent, size))
-    return items, skips + listing.skips
-
-
-def _recent(key: StatKey, now_ns: int) -> bool:
-    return now_ns - max(key[3], key[4]) < _RECENT_NS
-
-
-def _sources(
-    dist: Distribution, prefix: str, entry_dirs: frozenset[str] | None
-) -> Iterable[RecordedFile]:
-    """The recorded ``.py`` files whose compiled files are judged, each read only inside the
-    distribution's roots: all (``entry_dirs`` None: ``--strict``), or its entry modules. The
-    default run never walks the whole record (a cold run of the torch venv would pay for
-    9.5k files it does not judge)."""
-    regular = FileKind.REGULAR
-    if entry_dirs is None:
-        for f in readable_files(dist, prefix):
-            if f[1].endswith(".py") and f.kind is regular:
-                yield f
-        return
-    roots = roots_of(dist, prefix)
-    real_roots = None if roots == (os.sep,) else resolved_roots(roots + dist.link_roots)
-    sep = os.sep
-    for f in dist.files:
-        location = f[1]
-        if not location.endswith(".py") or f.kind is not regular:
-            continue
-        directory, _, name = location.rpartition(sep)
-        if directory not in entry_dirs and (
-            name != "__init__.py" or directory.rpartition(sep)[0] not in entry_dirs
-        ):
-            continue
-        if not location.startswith(roots):
-            continue
-        if real_roots is None or (os.path.realpath(directory) + sep).startswith(real_roots):
-            yield f
-
-
-def _settled(cache: StatCache, pyc: str, keys: tuple[StatKey, StatKey], compare: bool) -> bool:
-    """Whether the cache holds a verdict for this very state of both files, judged at least as
-    far as this run asks."""
-    known = cache.fact(SPACE, pyc, keys[0])
-    return (
-        isinstance(known, tuple)
-        and len(known) == 2
-        and known[0] == packed(keys[1])
-        and isinstance(known[1], int)
-        and known[1] >= (_CONTENT if compare else _HEADER)
-    )
-
-
 class Pending:
     """The compiled files' judgement, started by `start`; `into` waits and adds what it found
     to the record check's result."""
 
-    def __init__(self, ctx: Context, items: list[_Item], skips: list[Skip]) -> None:
+    def __init__(self, ctx: Context, items: list[Item], skips: list[Skip]) -> None:
         self.ctx = ctx
         self.skips = skips
         self.items = items
-        self.runs: list[tuple[subprocess.Popen[bytes], list[_Item]]] = []
-        self.judged: list[tuple[_Item, str, str]] = []
+        self.runs: list[tuple[subprocess.Popen[bytes], list[Item]]] = []
+        self.judged: list[tuple[Item, str, str]] = []
         """Verdicts reached in this process: headers read, no code loaded."""
         self.interpreter, self.compiles = _compiler(ctx.target)
         later = self._headers(items)
         if later:
             self._start(later)
 
-    def _headers(self, items: list[_Item]) -> list[_Item]:
+    def _headers(self, items: list[Item]) -> list[Item]:
         """Judge by header, here, what needs no compile; return what the comparer must see:
         the files whose code is compared, and hash-based files (their hash is the target's
         to compute)."""
@@ -320,79 +118,88 @@ class Pending:
                 self.judged.append((item, verdict, detail))
         return later
 
-    def _start(self, items: list[_Item]) -> None:
-        import json
-        import tempfile
-
-        from verify_env import sandbox
-
+    def _start(self, items: list[Item]) -> None:
         work = sum(i.size for i in items if i.compare)
         parts = max(1, min(self.ctx.jobs, work // _SPLIT_BYTES)) if self.compiles else 1
-        groups: list[list[_Item]] = [[] for _ in range(parts)]
+        groups: list[list[Item]] = [[] for _ in range(parts)]
         loads = [0] * parts
         for item in sorted(items, key=lambda i: -i.size if i.compare else 0):
             k = loads.index(min(loads))
             groups[k].append(item)
             loads[k] += (item.size if item.compare else 0) + 1
-        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyc_compare.py")
         for group in groups:
-            request = {
-                "compile": self.compiles,
-                "items": [[i.source.location, i.pyc, i.optimize, i.compare] for i in group],
-            }
-            with tempfile.TemporaryFile() as tmp:
-                tmp.write(json.dumps(request).encode("utf-8", "surrogateescape"))
-                tmp.seek(0)
-                try:
-                    proc = sandbox.start(
-                        [self.interpreter, "-I", "-S", "-B", script], stdin=tmp.fileno()
-                    )
-                except OSError as exc:
-                    self.skips.append(
-                        Skip(
-                            CHECK,
-                            None,
-                            None,
-                            f"compiled files not judged: {self.interpreter} could not be run "
-                            f"({exc.strerror or exc})",
-                        )
-                    )
-                    continue
-            self.runs.append((proc, group))
+            proc = self._spawn(group, background=True)
+            if proc is not None:
+                self.runs.append((proc, group))
+
+    def _spawn(self, group: list[Item], background: bool) -> subprocess.Popen[bytes] | None:
+        """A comparer for ``group`` (None: it could not start; a skip says so). In the
+        ``background`` it lowers its priority (`pyc_compare.NICE`)."""
+        from verify_env import sandbox
+        from verify_env.checks.pyc_compare import request
+
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyc_compare.py")
+        asked = [(i.source.location, i.pyc, i.optimize, i.compare) for i in group]
+        try:
+            fd = _request_file(request(self.compiles, asked, background))
+            try:
+                return sandbox.start([self.interpreter, "-I", "-S", "-B", script], stdin=fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            self.skips.append(
+                Skip(
+                    CHECK,
+                    None,
+                    None,
+                    f"compiled files not judged: {self.interpreter} could not be run "
+                    f"({exc.strerror or exc})",
+                )
+            )
+            return None
 
     def into(self, result: CheckResult) -> None:
-        """Wait for the comparer processes; their findings and skips join ``result``."""
+        """Collect the comparers' verdicts; their findings and skips join ``result``.
+
+        A comparer still at work when the run comes here has been yielding the CPU to the
+        run's own work, which is over: what it answered is kept, and a comparer at full
+        priority judges the rest (so a machine busy with other work never leaves the run
+        waiting on a starved process). One that crashed on a hostile file crashes again on
+        it: the skip names that file, as before."""
         from verify_env import sandbox
 
         compared = 0
         for item, verdict, detail in self.judged:
             self._judged(item, verdict, detail, result)
         for proc, group in self.runs:
-            work = sum(i.size for i in group if i.compare)
-            timeout = 60.0 + 2.0 * work / (1 << 20)
-            done = sandbox.finish(proc, timeout, 256 * len(group) + (64 << 10))
-            answered: set[int] = set()
-            for line in done.stdout.decode("utf-8", "replace").splitlines():
-                index_text, _, rest = line.partition("\t")
-                verdict, _, detail = rest.partition("\t")
-                if not index_text.isdigit() or int(index_text) >= len(group):
-                    continue
-                index = int(index_text)
-                answered.add(index)
+            cap = 256 * len(group) + (64 << 10)
+            done = sandbox.finish(proc, _COLLECT, cap)
+            answers = _answers(done.stdout, len(group))
+            missing = [k for k in range(len(group)) if k not in answers]
+            if missing:  # still at work (or crashed): the rest at full priority, once
+                rest = [group[k] for k in missing]
+                again = self._spawn(rest, background=False)
+                if again is not None:
+                    work = sum(i.size for i in rest if i.compare)
+                    done = sandbox.finish(again, 60.0 + 2.0 * work / (1 << 20), cap)
+                    more = _answers(done.stdout, len(rest))
+                    answers.update((missing[k], answer) for k, answer in more.items())
+                    missing = [k for k in missing if k not in answers]
+            for index, (verdict, detail) in sorted(answers.items()):
                 compared += verdict in ("same", "differs")
                 self._judged(group[index], verdict, detail, result)
-            missing = [i for k, i in enumerate(group) if k not in answered]
             if missing:
+                first = group[missing[0]]
                 why = (
                     "timed out"
                     if done.timed_out
-                    else f"stopped (exit {done.returncode}) while judging {missing[0].pyc}"
+                    else f"stopped (exit {done.returncode}) while judging {first.pyc}"
                 )
                 result.skips.append(
                     Skip(
                         CHECK,
-                        missing[0].dist.name,
-                        missing[0].path,
+                        first.dist.name,
+                        first.path,
                         f"{len(missing)} compiled file(s) not judged: {self.interpreter} {why}",
                     )
                 )
@@ -405,8 +212,8 @@ class Pending:
                 f"compared with their source by {self.interpreter}{how}"
             )
 
-    def _judged(self, item: _Item, verdict: str, detail: str, result: CheckResult) -> None:
-        level = {"ignored": _CONTENT, "stale": _CONTENT, "same": _CONTENT, "loaded": _HEADER}
+    def _judged(self, item: Item, verdict: str, detail: str, result: CheckResult) -> None:
+        level = {"ignored": CONTENT, "stale": CONTENT, "same": CONTENT, "loaded": HEADER}
         if verdict in level:
             if not item.recent and item.keys is not None:
                 pyc_key, source_key = item.keys
@@ -426,7 +233,7 @@ _HOW = {
 }
 
 
-def _finding(item: _Item, verdict: str, detail: str, target: Target) -> Finding:
+def _finding(item: Item, verdict: str, detail: str, target: Target) -> Finding:
     import shlex
 
     source = item.source.path
@@ -463,5 +270,39 @@ def _finding(item: _Item, verdict: str, detail: str, target: Target) -> Finding:
 def start(ctx: Context, dists: Iterable[Distribution]) -> Pending:
     """Find the compiled files to judge and start judging them (in the background); the
     result's `Pending.into` waits."""
-    items, skips = _candidates(ctx, dists)
+    items, skips = candidates(ctx, dists)
     return Pending(ctx, items, skips)
+
+
+def _request_file(data: bytes) -> int:
+    """A descriptor to read ``data`` from, at its start: a memory file (Linux), else a
+    temporary file. Not a pipe: a strict run's request (a few MB) would not fit in one before
+    the comparer reads it."""
+    try:
+        fd = os.memfd_create("verify-env-pyc-request", os.MFD_CLOEXEC)
+    except (AttributeError, OSError):  # not Linux, or memfd refused
+        import tempfile
+
+        fd, name = tempfile.mkstemp(prefix="verify-env-pyc-")
+        os.unlink(name)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.lseek(fd, 0, os.SEEK_SET)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _answers(stdout: bytes, count: int) -> dict[int, tuple[str, str]]:
+    """A comparer's verdicts by index: whole lines only, with a verdict it can give (a
+    comparer killed mid-line leaves a piece of one)."""
+    answers: dict[int, tuple[str, str]] = {}
+    for line in stdout.decode("utf-8", "replace").split("\n")[:-1]:
+        index_text, _, rest = line.partition("\t")
+        verdict, _, detail = rest.partition("\t")
+        if index_text.isdigit() and int(index_text) < count and verdict in _VERDICTS:
+            answers[int(index_text)] = (verdict, detail)
+    return answers

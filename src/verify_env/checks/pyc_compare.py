@@ -6,9 +6,12 @@ interpreter, isolated: ``-I`` (no PYTHON* variables, no user site, no working di
 (no ``site``: no ``.pth`` line runs), ``-B`` (nothing written). Only the standard library is
 imported, so no code of the environment's packages runs. It must stay 3.8-compatible.
 
-Reads a JSON object on stdin: ``{"compile": bool, "items": [[source, pyc, optimize, compare],
-…]}`` and prints one line per item, ``INDEX<TAB>VERDICT<TAB>DETAIL``, as it goes (a crash on a
-hostile file leaves the lines before it). Verdicts:
+Reads its request on stdin as NUL-terminated fields (no path holds a NUL): ``1`` or ``0``
+(whether it may compile), ``1`` or ``0`` (whether it runs in the background: `_yield_cpu`),
+then ``SOURCE PYC OPTIMIZE COMPARE`` per item (``COMPARE``: ``1`` or ``0``); it prints one
+line per item, ``INDEX<TAB>VERDICT<TAB>DETAIL``, as it goes (a crash on a hostile file leaves
+the lines before it). Not JSON, and no ``importlib.util``: their imports (``re``, ``enum``,
+``contextlib``…) cost nearly as much CPU as the interpreter's own start. Verdicts:
 
 - ``ignored``: Python would not load the file (short, another magic number, unknown flags);
 - ``stale``: its header names another state of the source (timestamp and size, or checked
@@ -32,13 +35,25 @@ tables, but not ``co_filename``, so the path pip or py3compile compiled under do
 
 from __future__ import annotations
 
-import json
+import _imp
 import marshal
 import os
 import stat
 import sys
-from importlib.util import MAGIC_NUMBER, source_hash
 from types import CodeType
+
+try:  # importlib.util's, without importing it
+    from _frozen_importlib_external import MAGIC_NUMBER
+except ImportError:  # pragma: no cover - not CPython
+    from importlib.util import MAGIC_NUMBER
+
+_HASH_KEY = int.from_bytes(MAGIC_NUMBER, "little")
+
+
+def source_hash(source: bytes) -> bytes:
+    """`importlib.util.source_hash`, computed as it does (CPython 3.7 to 3.13)."""
+    return _imp.source_hash(_HASH_KEY, source)
+
 
 HEADER = 16
 MAX_SOURCE = 64 << 20
@@ -162,15 +177,47 @@ def _without_lines(code: CodeType) -> CodeType:
     return code.replace(co_consts=consts, co_firstlineno=1, co_lnotab=b"")  # type: ignore[call-arg]  # pragma: no cover
 
 
+NICE = 10
+"""How much a background comparer lowers its CPU priority. It starts while the record check's
+workers hash, and its verdicts are collected at the end of the run: at the same priority it
+took CPU from the hashing that decides the run's wall time; lowered, it runs mostly on what
+they leave idle. What it has not judged when the run needs its verdicts a comparer at full
+priority judges (`verify_env.checks.bytecode.Pending.into`)."""
+
+
+def _yield_cpu() -> None:
+    try:
+        os.nice(NICE)
+    except (AttributeError, OSError):  # pragma: no cover - no nice (Windows) or not allowed
+        pass
+
+
 def main() -> int:
-    request = json.loads(sys.stdin.read())
-    can_compile = bool(request.get("compile"))
+    fields = sys.stdin.buffer.read().split(b"\0")
+    can_compile, background = fields[0] == b"1", fields[1] == b"1"
+    if background:
+        _yield_cpu()
     out = sys.stdout
-    for index, (source, pyc, optimize, compare) in enumerate(request["items"]):
-        verdict, detail = judge(str(source), str(pyc), int(optimize), bool(compare), can_compile)
+    for index in range((len(fields) - 2) // 4):
+        source, pyc, optimize, compare = fields[2 + 4 * index : 6 + 4 * index]
+        verdict, detail = judge(
+            os.fsdecode(source), os.fsdecode(pyc), int(optimize), compare == b"1", can_compile
+        )
         out.write(f"{index}\t{verdict}\t{detail}\n")
     out.flush()
     return 0
+
+
+def request(
+    can_compile: bool, items: list[tuple[str, str, int, bool]], background: bool = False
+) -> bytes:
+    """What `main` reads: ``items`` as (source, compiled file, optimization level, compare);
+    ``background``: lower the comparer's priority first."""
+    fields = [b"1" if can_compile else b"0", b"1" if background else b"0"]
+    for source, pyc, optimize, compare in items:
+        flag = b"1" if compare else b"0"
+        fields += (os.fsencode(source), os.fsencode(pyc), b"%d" % optimize, flag)
+    return b"\0".join(fields) + b"\0"
 
 
 if __name__ == "__main__":
