@@ -214,6 +214,15 @@ def parse_record(
                 )
             )
             continue
+        if "\0" in path:
+            problems.append(  # no file system path holds one: opening it would raise
+                RecordProblem(
+                    "record-malformed",
+                    record_rel,
+                    f"RECORD line {lineno}: path {path!r} holds a NUL character; not opened",
+                )
+            )
+            continue
         if "\\" in path:
             path = path.replace("\\", "/")
         if path[0] == "/" or "." in path.partition("/")[0] or "/." in path or "//" in path:
