@@ -336,3 +336,31 @@ def test_a_forking_printing_pth_neither_runs_nor_delays_the_run(
         str(sp / "spew.pth"),
     }
     assert byte_snapshot(env) == before
+
+
+def test_nul_characters_in_recorded_paths_and_pth_lines_are_findings_not_crashes(
+    bare_venv: Path, tmp_path: Path, cache_dir: Path
+) -> None:
+    """No file is named with a NUL, and opening one raises ValueError in Python: a RECORD row,
+    an egg-info's installed-files.txt line and a .pth line holding one are findings (or, for
+    the .pth line, skipped as ``site`` skips it), never an exit-2 "internal error"."""
+    env = clone_env(bare_venv, tmp_path / "env")
+    sp = site_packages(env)
+    _add_rows(env, "pip/a\x00b.py,,\n")
+    egg = sp / "eggy-1.0.egg-info"
+    egg.mkdir()
+    (egg / "PKG-INFO").write_text("Metadata-Version: 1.0\nName: eggy\nVersion: 1.0\n\n")
+    (egg / "installed-files.txt").write_text("../eggy/a\x00.py\n")
+    (sp / "zz.pth").write_text("/tmp/a\x00b\n")
+    run = _verify(env, cache_dir, "--no-cache")
+    assert run.returncode == 1, run.stderr
+    assert "internal error" not in run.stderr
+    malformed = [
+        f for f in run.findings if f["code"] == "record-malformed" and f["distribution"] == "pip"
+    ]
+    assert len(malformed) == 1, run.findings
+    assert "'pip/a\\x00b.py' holds a NUL character; not opened" in malformed[0]["message"]
+    eggy = [f for f in run.findings if f["distribution"] == "eggy"]
+    # the report spells the control character out, as it does every one in a path
+    assert [(f["code"], f["path"]) for f in eggy] == [("missing-file", "../eggy/a\\x00.py")], eggy
+    assert "the recorded path holds a NUL character" in eggy[0]["message"]

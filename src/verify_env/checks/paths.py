@@ -84,7 +84,9 @@ class _Entry:
 
 
 def _real(path: str) -> str:
-    return os.path.realpath(path) if path else path
+    """The resolved path; a path holding a NUL (a hostile ``.pth`` line) as it is: no file
+    has such a name, and ``site`` skips the line the same way."""
+    return os.path.realpath(path) if path and "\0" not in path else path
 
 
 def _pth_lines(site_dirs: tuple[str, ...]) -> dict[str, str]:

@@ -11,6 +11,7 @@ files are `permissions`.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import time
@@ -132,6 +133,8 @@ class _FileJudge:
             st = os.lstat(location) if kind == _REGULAR and not follow else os.stat(location)
         except OSError as err:
             return ("errno", err.errno, err.strerror or str(err))
+        except ValueError:  # a NUL in a path an installer's list gave: no file is named so
+            return ("errno", errno.EINVAL, "the recorded path holds a NUL character")
         if kind != _REGULAR:
             return None
         if stat.S_ISLNK(st.st_mode):

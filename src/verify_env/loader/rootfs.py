@@ -75,8 +75,8 @@ class RootFS:
             here = self._base + "/" + "/".join([*done, part])
             try:
                 target = os.readlink(here)
-            except OSError:  # not a link, or absent: taken as spelled
-                done.append(part)
+            except (OSError, ValueError):  # not a link, absent, or a NUL in the name (no
+                done.append(part)  # file has one: an image's crafted pyvenv.cfg): as spelled
                 continue
             links += 1
             if links > _MAX_LINKS:

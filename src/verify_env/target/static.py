@@ -60,7 +60,7 @@ def read_pyvenv_cfg(path: str) -> dict[str, str] | None:
         return None
     keys: dict[str, str] = {}
     for line in raw.decode("utf-8", "replace").splitlines():
-        if "=" in line:
+        if "=" in line and "\0" not in line:  # no path holds a NUL: a crafted line is skipped
             key, _, value = line.partition("=")
             keys[key.strip().lower()] = value.strip()
     return keys
