@@ -119,10 +119,25 @@ _EMPTY = SymbolNames(frozenset(), frozenset(), frozenset())
 class Binder:
     """The binding pass over the closures of one run."""
 
-    __slots__ = ("_cache", "_key", "_names", "_python_visible", "resolved", "tables_read")
+    __slots__ = (
+        "_cache",
+        "_key",
+        "_names",
+        "_prefetched",
+        "_python_visible",
+        "resolved",
+        "tables_read",
+    )
 
-    def __init__(self, cache: StatCache, key: Callable[[str], StatKey | None]) -> None:
+    def __init__(
+        self,
+        cache: StatCache,
+        key: Callable[[str], StatKey | None],
+        prefetched: Callable[[str], SymbolNames | None] | None = None,
+    ) -> None:
         self._cache, self._key = cache, key
+        self._prefetched = prefetched
+        """Names read ahead (by the prefetch workers, `facts.FileFacts.symbol_names`)."""
         self._names: dict[str, SymbolNames] = {}
         self._python_visible: bool | None = None
         self.resolved = 0
@@ -132,6 +147,11 @@ class Binder:
 
     def names(self, path: str) -> SymbolNames:
         got = self._names.get(path)
+        if got is None and self._prefetched is not None:
+            got = self._prefetched(path)
+            if got is not None:
+                self.tables_read += 1
+                self._names[path] = got
         if got is None:
             try:
                 got = symbol_names(path)
