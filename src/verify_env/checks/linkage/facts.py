@@ -187,7 +187,10 @@ class FileFacts:
         keys = list(todo)
         order = keys if self._fs is None else [todo[p][0] for p in keys]  # read where it leads
         weights = [todo[p][1][2] for p in keys]  # bytes: the symbol tables grow with them
-        for index, (packed, names) in ForkMap(_read_packed, order, weights, jobs).results():
+        for index, answer in ForkMap(_read_packed, order, weights, jobs).results():
+            if not isinstance(answer, tuple) or len(answer) != 2:
+                continue
+            packed, names = answer
             got = _unpack(packed)
             if got is None:
                 continue
