@@ -15,8 +15,10 @@ import pytest
 from tests.support.envs import site_packages
 from tests.support.linkwheels import FAKEBLAS, build_library
 from verify_env.binary.elfsym import symbol_names, symbols_matching
+from verify_env.cache.statcache import StatCache
 from verify_env.checks.linkage import blas
 from verify_env.checks.linkage.blas_probe import naming
+from verify_env.checks.linkage.facts import FileFacts
 from verify_env.checks.linkage.optional import is_optional, module_name
 from verify_env.inventory import build_inventory
 from verify_env.loader.consumers import consumers_of
@@ -178,6 +180,31 @@ def test_symbols_matching_agrees_with_the_full_table(tmp_path: Path) -> None:
     fast = symbols_matching(lib, blas.NAMES)
     assert fast.defined == {n for n in full.defined if blas.split(n)}
     assert {"sdot_", "dsdot_", "ddot_", "dgemm_", "dgesv_"} <= fast.defined
+
+
+def test_prefetched_symbol_names_are_the_files_own(tmp_path: Path) -> None:
+    """The binding pass takes the names the prefetch workers read (NUL-joined across the pipe):
+    exports, strong and weak imports each as the file's own table says, for the files
+    prefetched and for an object met before (as the interpreter's libraries are)."""
+    source = (
+        "extern int needed_strong(void);\n"
+        "extern int needed_weak(void) __attribute__((weak));\n"
+        '__attribute__((visibility("hidden"))) int kept_inside(void) {{ return 1; }}\n'
+        "int exported_{n}(void) {{ return needed_strong() + kept_inside()"
+        " + (needed_weak ? needed_weak() : 0); }}\n"
+    )
+    libs = [
+        build_library(tmp_path / f"lib{n}.so", source.format(n=n), f"lib{n}.so")
+        for n in ("met", "one", "two")
+    ]
+    facts = FileFacts(StatCache(None))
+    facts.object(str(libs[0]))  # met before the prefetch
+    facts.prefetch([str(p) for p in libs[1:]], 2)
+    for lib in libs:
+        got, own = facts.symbol_names(str(lib)), symbol_names(lib)
+        assert got == own, lib.name
+        assert f"exported_{lib.name[3:-3]}" in got.defined and "kept_inside" not in got.defined
+        assert "needed_strong" in got.undefined and "needed_weak" in got.weak_undefined
 
 
 @pytest.mark.parametrize(("storage", "version"), [("const char", "0.3.91"), ("char", "0.3.92")])

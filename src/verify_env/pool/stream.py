@@ -41,6 +41,24 @@ def _nonblocking(fd: int) -> None:
     os.set_blocking(fd, False)
 
 
+WORKER_NICENESS = 5
+"""How much lower the workers' priority is than the caller's (``nice``).
+
+The stream's work (hashing every recorded file: ~1 s of CPU for the torch venv) is needed only
+at the end of a run, while the caller's own work (the inventory, the other checks, and the
+workers those fork for a moment, e.g. the linkage check's) is the run's critical path. At equal
+priority the scheduler shared each core evenly, so on 2 cores the caller waited on the
+hashing it did not need yet; one step of 5 gives the caller ~3/4 of a shared core, and the
+stream still gets every core the caller leaves idle."""
+
+
+def _yield_to_the_caller() -> None:
+    try:
+        os.nice(WORKER_NICENESS)
+    except OSError:  # not allowed here: the same priority, only slower
+        pass
+
+
 def _worker(
     func: Callable[[Any], object], shared: mmap.mmap, queues: list[int], wfd: int, report: bool
 ) -> None:
@@ -124,6 +142,7 @@ class ForkStream:
                         os.close(rfd)
                         for fd in (*self._children, *self._queues):
                             os.close(fd)
+                        _yield_to_the_caller()
                         _worker(func, self._shared, reads, wfd, report_progress)
                     except BaseException:
                         code = 1

@@ -119,10 +119,25 @@ _EMPTY = SymbolNames(frozenset(), frozenset(), frozenset())
 class Binder:
     """The binding pass over the closures of one run."""
 
-    __slots__ = ("_cache", "_key", "_names", "_python_visible", "resolved", "tables_read")
+    __slots__ = (
+        "_cache",
+        "_key",
+        "_names",
+        "_prefetched",
+        "_python_visible",
+        "resolved",
+        "tables_read",
+    )
 
-    def __init__(self, cache: StatCache, key: Callable[[str], StatKey | None]) -> None:
+    def __init__(
+        self,
+        cache: StatCache,
+        key: Callable[[str], StatKey | None],
+        prefetched: Callable[[str], SymbolNames | None] | None = None,
+    ) -> None:
         self._cache, self._key = cache, key
+        self._prefetched = prefetched
+        """Names read ahead (by the prefetch workers, `facts.FileFacts.symbol_names`)."""
         self._names: dict[str, SymbolNames] = {}
         self._python_visible: bool | None = None
         self.resolved = 0
@@ -132,6 +147,11 @@ class Binder:
 
     def names(self, path: str) -> SymbolNames:
         got = self._names.get(path)
+        if got is None and self._prefetched is not None:
+            got = self._prefetched(path)
+            if got is not None:
+                self.tables_read += 1
+                self._names[path] = got
         if got is None:
             try:
                 got = symbol_names(path)
@@ -145,8 +165,9 @@ class Binder:
     def _scope(cl: Closure, process: list[str], loaded: Iterable[str]) -> list[str]:
         return list(dict.fromkeys([*process, *cl.order, *loaded]))
 
-    def _cached(self, cl: Closure, scope: list[str]) -> tuple[object, ...] | None:
-        inputs = self._inputs(scope)
+    def _cached(
+        self, cl: Closure, inputs: tuple[tuple[str, int], ...] | None
+    ) -> tuple[object, ...] | None:
         root_key = self._key(cl.root)
         if inputs is None or root_key is None:
             return None
@@ -162,7 +183,8 @@ class Binder:
         closure that lacks some; the process is ``process`` (the interpreter's objects, in
         load order), the closure and ``loaded`` (objects it found already in the process)."""
         scope = self._scope(cl, process, loaded)
-        hit = self._cached(cl, scope)
+        inputs = self._inputs(scope)  # the stat keys of every object read, once a closure
+        hit = self._cached(cl, inputs)
         if hit is not None:
             self.resolved += int(hit[2])  # type: ignore[call-overload]
             return [(o, tuple(n)) for o, n in hit[1]]  # type: ignore[attr-defined]
@@ -181,7 +203,7 @@ class Binder:
             if (lack := names & remaining)
         ]
         self.resolved += total - len(remaining)
-        inputs, root_key = self._inputs(scope), self._key(cl.root)
+        root_key = self._key(cl.root)
         if inputs is not None and root_key is not None:
             self._cache.remember(_SPACE, cl.root, root_key, (inputs, found, total - len(remaining)))
         return found

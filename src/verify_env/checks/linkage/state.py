@@ -94,7 +94,7 @@ class Run:
         self.blas_seen: set[str] = set()
         self.optional_memo: dict[str, bool] = {}
         self.exported: ExportSets = {}
-        self.binder = Binder(ctx.cache, facts.stat_key)
+        self.binder = Binder(ctx.cache, facts.stat_key, facts.symbol_names)
         self.gap_memo: GapMemo = {}
         self.omp_done: list[Finding] = []
 
