@@ -25,14 +25,16 @@ _SPACE = "linkage.3"  # bump when the facts change shape or meaning
 _Entry = tuple[ObjectFacts | str, blas.BlasFacts | None, str | None]
 
 
-def _read(path: str) -> _Entry:
+def _read(path: str, strings: bytes | None = None) -> _Entry:
+    """The facts of ``path``; ``strings``: its dynamic string table, when already read."""
     obj = read_facts(path)
     if not isinstance(obj, ObjectFacts):
         return (obj, None, None)
-    try:
-        strings = elfsym.dynamic_strings(path)
-    except (OSError, elf.ElfFormatError):
-        return (obj, None, None)
+    if strings is None:
+        try:
+            strings = elfsym.dynamic_strings(path)
+        except (OSError, elf.ElfFormatError):
+            return (obj, None, None)
     kind = None
     if openmp.IN_STRINGS in strings:
         try:
@@ -63,13 +65,16 @@ def _read_packed(item: tuple[str, bool, bool]) -> tuple[object, _PackedNames | N
     facts, packed as the stat cache keeps them (or None when not asked for), and the symbol
     names of a dynamic object for the binding pass, packed by `_pack_names` (marshal-able)."""
     path, facts_too, names_too = item
-    entry = _read(path) if facts_too else None
-    names = None
-    if names_too and (entry is None or isinstance(entry[0], ObjectFacts)):
-        try:
-            names = _pack_names(elfsym.symbol_names(path))
+    read: tuple[elfsym.SymbolNames, bytes] | None = None
+    if names_too:
+        try:  # the names and the string table _read wants, from one read of the tables
+            read = elfsym.symbol_names_and_strings(path)
         except (OSError, elf.ElfFormatError):
-            names = None  # the binding pass reads it again and meets the same error
+            read = None  # the binding pass reads it again and meets the same error
+    entry = _read(path, None if read is None else read[1]) if facts_too else None
+    names = None
+    if read is not None and (entry is None or isinstance(entry[0], ObjectFacts)):
+        names = _pack_names(read[0])
     return (None if entry is None else _pack(entry)), names
 
 
