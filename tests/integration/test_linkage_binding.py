@@ -304,7 +304,8 @@ def test_version_an_older_copy_on_ld_library_path_lacks(env: Env) -> None:
     assert f"loader picks {older}/libstdc++.so.6 (LD_LIBRARY_PATH)" in msg
     assert f"newest GLIBCXX_ version is {need.older}" in msg
     hint = f["hint"]
-    assert "reinstall" not in hint and "take" in hint and "(LD_LIBRARY_PATH)" in hint
+    assert "reinstall" not in hint and "from LD_LIBRARY_PATH" in hint
+    assert hint.startswith(f"remove {older} from LD_LIBRARY_PATH"), hint
 
 
 def test_version_an_older_vendored_copy_lacks(env: Env) -> None:
@@ -316,7 +317,8 @@ def test_version_an_older_vendored_copy_lacks(env: Env) -> None:
         "VX_2.0 of libvx.so.1" in f["message"] and "vxlib/lib/libvx.so.1 of vxlib" in f["message"]
     )
     assert "(runpath)" in f["message"] and "newest VX_ version is VX_1.0" in f["message"]
-    assert "upgrade vxlib" in f["hint"]
+    assert "upgrade vxlib to a build whose libvx.so.1 defines VX_2.0:" in f["hint"]
+    assert "-m pip install --upgrade vxlib" in f["hint"], f["hint"]
 
 
 def test_undefined_symbol_by_default(env: Env) -> None:

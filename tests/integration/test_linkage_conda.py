@@ -164,7 +164,8 @@ def test_conda_libstdcxx_older_than_an_extension_needs(
     assert "loader picks lib/libstdc++.so.6 of libstdcxx-ng (runpath)" in msg, msg
     assert f"whose newest GLIBCXX_ version is {need.older}" in msg
     hint = found["hint"]
-    assert "upgrade libstdcxx-ng" in hint
+    assert "upgrade libstdcxx-ng to a build whose libstdc++.so.6 defines" in hint, hint
+    assert "conda update libstdcxx-ng" in hint, hint
     assert "reinstall" not in hint and "cxxpkg==" not in hint and "cxxpkg=1.0" not in hint
 
     # control: the prefix's copy upgraded to one as new as the system's; the import works and

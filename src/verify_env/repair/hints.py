@@ -14,7 +14,12 @@ from __future__ import annotations
 
 import shlex
 
-__all__ = ["accept_rule", "install_command", "reinstall_hint"]
+__all__ = [
+    "accept_rule",
+    "install_command",
+    "reinstall_hint",
+    "upgrade_command",
+]
 
 # Installers that write RECORD and whose files pip can reinstall (unknown: a dist-info
 # without INSTALLER, most often pip's own of old).
@@ -32,6 +37,21 @@ def install_command(installer: str, python: str | None) -> str:
         case "dpkg":
             return "apt-get install"
     return f"{shlex.quote(python)} -m pip install" if python else "pip install"
+
+
+def upgrade_command(installer: str, name: str, python: str | None) -> str | None:
+    """The command that upgrades one distribution in place through its own installer; None for
+    an installer this tool cannot name."""
+    match installer:
+        case "uv":
+            return f"{install_command('uv', python)} --upgrade {name}"
+        case "conda":
+            return f"conda update {name}"
+        case "dpkg":
+            return f"apt-get install --only-upgrade {name}"
+        case _ if installer in _PIP_LIKE:
+            return f"{install_command('pip', python)} --upgrade {name}"
+    return None
 
 
 def reinstall_hint(installer: str, name: str, version: str, python: str | None) -> str | None:

@@ -3,6 +3,7 @@ undefined symbols, and two KMP OpenMP runtimes in one process (`openmp`)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 from verify_env.checks.linkage import openmp
@@ -11,6 +12,7 @@ from verify_env.checks.linkage.judge import quote
 from verify_env.checks.linkage.state import NAME, Run, Unit
 from verify_env.finding import Finding, Severity
 from verify_env.loader.search import Closure
+from verify_env.repair.hints import upgrade_command
 
 __all__ = ["report_openmp", "report_undefined", "report_versions"]
 
@@ -45,12 +47,31 @@ def report_versions(r: Run, unit: Unit, cl: Closure) -> bool:
             "symbol-version",
             r.label(gap.needer),
             text,
-            hint=f"make the loader pick a {gap.name} that defines {gap.version}: upgrade "
-            f"{owner.dist.name if owner else picked}, or take {picked} out of the search "
-            f"path ({gap.how}); else install a {u.dist.name} built against the older "
-            f"{gap.name}",
+            hint=_version_fix(r, gap.name, gap.version, gap.provider, gap.how, owner)
+            + f"; else install a {u.dist.name} built against the older {gap.name}",
         )
     return bool(gaps)
+
+
+def _version_fix(
+    r: Run, name: str, version: str, provider: str, how: str, owner: Unit | None
+) -> str:
+    """How the loader comes to pick a ``name`` that defines ``version``: by taking the older
+    copy's directory out of LD_LIBRARY_PATH when that is where it came from, else by upgrading
+    the distribution that brings the older copy (its installer's command), else by hand."""
+    picked = r.label(provider)
+    if how == "LD_LIBRARY_PATH":
+        return (
+            f"remove {os.path.dirname(os.path.normpath(provider))} from LD_LIBRARY_PATH (its "
+            f"{name} is older than {version}) before starting python"
+        )
+    if owner is not None:
+        command = upgrade_command(
+            owner.dist.installer, owner.dist.name, r.ctx.target.command_python
+        )
+        what = f"upgrade {owner.dist.name} to a build whose {name} defines {version}"
+        return f"{what}: {command}" if command else what
+    return f"make the loader pick a {name} that defines {version} instead of {picked}"
 
 
 def report_undefined(r: Run, unit: Unit, cl: Closure) -> None:
