@@ -38,6 +38,45 @@ CORE = f"{SITE}/fakeblas_ext/_core.cpython-311-x86_64-linux-gnu.so"
 CXX = f"{SITE}/cxxpkg/_m.cpython-311-x86_64-linux-gnu.so"
 
 
+def _python(interpreter: PackageFile, home: str, *more: PackageFile) -> PackageSpec:
+    """conda's ``python`` package: the interpreter, ``bin/python``, a ``pyvenv.cfg`` naming the
+    real one's home (so that a symlinked or copied interpreter finds its standard library)."""
+    return PackageSpec(
+        "python",
+        "3.11.7",
+        files=(
+            interpreter,
+            *more,
+            PackageFile("bin/python", symlink_to="python3.11"),
+            PackageFile(
+                "pyvenv.cfg",
+                f"home = {home}\ninclude-system-site-packages = false\nversion = 3.11.7\n".encode(),
+            ),
+            PackageFile(f"{SITE}/README.txt", b"site-packages marker\n"),
+        ),
+    )
+
+
+def _older_libstdcxx_and_user(older: Path, ext: Path) -> tuple[PackageSpec, PackageSpec]:
+    """``libstdcxx-ng`` holding the older copy, and ``cxxpkg`` whose extension needs more."""
+    return (
+        PackageSpec(
+            "libstdcxx-ng",
+            "9.3.0",
+            files=(PackageFile("lib/libstdc++.so.6", older.read_bytes(), executable=True),),
+        ),
+        PackageSpec(
+            "cxxpkg",
+            "1.0",
+            depends=("python", "libstdcxx-ng"),
+            files=(
+                PackageFile(f"{SITE}/cxxpkg/__init__.py", b"from . import _m\n"),
+                PackageFile(CXX, ext.read_bytes(), executable=True),
+            ),
+        ),
+    )
+
+
 @pytest.fixture(scope="module")
 def channel(tmp_path_factory: pytest.TempPathFactory, py311: str) -> str:
     build = tmp_path_factory.mktemp("condabuild")
@@ -61,20 +100,10 @@ def channel(tmp_path_factory: pytest.TempPathFactory, py311: str) -> str:
     )
     home = str(Path(py311).parent)
     packages = (
-        PackageSpec(
-            "python",
-            "3.11.7",
-            files=(
-                PackageFile("bin/python3.11", symlink_to=py311),
-                PackageFile("bin/python3", symlink_to="python3.11"),
-                PackageFile("bin/python", symlink_to="python3.11"),
-                PackageFile(
-                    "pyvenv.cfg",
-                    f"home = {home}\ninclude-system-site-packages = false\n"
-                    "version = 3.11.7\n".encode(),
-                ),
-                PackageFile(f"{SITE}/README.txt", b"site-packages marker\n"),
-            ),
+        _python(
+            PackageFile("bin/python3.11", symlink_to=py311),
+            home,
+            PackageFile("bin/python3", symlink_to="python3.11"),
         ),
         PackageSpec(
             "libfakeblas",
@@ -90,20 +119,7 @@ def channel(tmp_path_factory: pytest.TempPathFactory, py311: str) -> str:
                 PackageFile(CORE, ext.read_bytes(), executable=True),
             ),
         ),
-        PackageSpec(
-            "libstdcxx-ng",
-            "9.3.0",
-            files=(PackageFile("lib/libstdc++.so.6", older.read_bytes(), executable=True),),
-        ),
-        PackageSpec(
-            "cxxpkg",
-            "1.0",
-            depends=("python", "libstdcxx-ng"),
-            files=(
-                PackageFile(f"{SITE}/cxxpkg/__init__.py", b"from . import _m\n"),
-                PackageFile(CXX, cxx.read_bytes(), executable=True),
-            ),
-        ),
+        *_older_libstdcxx_and_user(older, cxx),
     )
     return build_channel(tmp_path_factory.mktemp("channel"), packages)
 
@@ -199,33 +215,8 @@ def test_conda_python_rpath_picks_the_older_libstdcxx(
     channel = build_channel(
         tmp_path / "channel",
         (
-            PackageSpec(
-                "python",
-                "3.11.7",
-                files=(
-                    PackageFile("bin/python3.11", exe.read_bytes(), executable=True),
-                    PackageFile("bin/python", symlink_to="python3.11"),
-                    PackageFile(
-                        "pyvenv.cfg",
-                        f"home = {home}\ninclude-system-site-packages = false\n".encode(),
-                    ),
-                    PackageFile(f"{SITE}/README.txt", b"site-packages marker\n"),
-                ),
-            ),
-            PackageSpec(
-                "libstdcxx-ng",
-                "9.3.0",
-                files=(PackageFile("lib/libstdc++.so.6", older.read_bytes(), executable=True),),
-            ),
-            PackageSpec(
-                "cxxpkg",
-                "1.0",
-                depends=("python", "libstdcxx-ng"),
-                files=(
-                    PackageFile(f"{SITE}/cxxpkg/__init__.py", b"from . import _m\n"),
-                    PackageFile(CXX, ext.read_bytes(), executable=True),
-                ),
-            ),
+            _python(PackageFile("bin/python3.11", exe.read_bytes(), executable=True), home),
+            *_older_libstdcxx_and_user(older, ext),
         ),
     )
     prefix = tmp_path / "env"
