@@ -46,6 +46,7 @@ def _in_process(python: str) -> tuple[list[str], list[str]]:
     from verify_env.cache.statcache import StatCache
     from verify_env.checks.interface import Context, Options
     from verify_env.checks.linkage import check as linkage
+    from verify_env.checks.linkage.state import units as linkage_units
     from verify_env.checks.linkage.facts import FileFacts
     from verify_env.inventory import build_inventory
     from verify_env.loader.search import (
@@ -62,7 +63,7 @@ def _in_process(python: str) -> tuple[list[str], list[str]]:
 
     target = resolve_target(python)
     inventory = build_inventory(target)
-    units = list(linkage._units(Context(target, inventory, Scope.full(), 1, StatCache(None))))
+    units = list(linkage_units(Context(target, inventory, Scope.full(), 1, StatCache(None))))
     files = [u.file.location for u in units]
     stats = elf.ReadStats()
     start = time.perf_counter()
