@@ -46,8 +46,8 @@ def _in_process(python: str) -> tuple[list[str], list[str]]:
     from verify_env.cache.statcache import StatCache
     from verify_env.checks.interface import Context, Options
     from verify_env.checks.linkage import check as linkage
-    from verify_env.checks.linkage.state import units as linkage_units
     from verify_env.checks.linkage.facts import FileFacts
+    from verify_env.checks.linkage.state import units as linkage_units
     from verify_env.inventory import build_inventory
     from verify_env.loader.search import (
         ObjectFacts,
