@@ -9,8 +9,12 @@ where its settings come from (command line, ``.condarc``, pyproject.toml …) an
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import sys
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from verify_env.checks import DEFAULT_CHECKS, parse_checks
@@ -24,7 +28,9 @@ from verify_env.target.model import Target, start_target
 # first milliseconds.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from verify_env.cache.observer import Observation
     from verify_env.cache.statcache import StatCache
+    from verify_env.cache.verdict import Candidate
     from verify_env.inventory import Inventory
     from verify_env.settings.accept import Acceptance
     from verify_env.transaction.snapshot import Change
@@ -84,6 +90,12 @@ class Session:
         )
         self.acceptance: Acceptance | None = None
         self._caches: dict[int, tuple[Inventory, StatCache]] = {}
+        self._verdict: str | None = None
+        """Where the verdict of a full run of the target `start` named is stored (None: not
+        stored: ``--no-cache``, or checks that run the environment's code)."""
+        self._recalled: tuple[Target, Candidate | str, float] | None = None
+        """The target `start` gave, what `verdict.recall` said of its stored verdict, and when
+        the run began."""
         if s.ignore or s.baseline is not None or write_baseline:
             from verify_env.settings.accept import Acceptance
 
@@ -114,13 +126,33 @@ class Session:
         """Start describing the target (another interpreter is probed in a subprocess while
         the caller goes on); the result waits for it, importing the engine and the selected
         checks first: the imports (~40 ms) and the probe (~40 ms) overlap on two cores."""
+        started = time.perf_counter()
         pending = start_target(python, prefix)
+        recalled: Candidate | str | None = None
+        if self._replayable:
+            from verify_env.cache.verdict import recall, request_path
+
+            self._verdict = request_path(self.cache_dir, python, prefix, os.environ)
+            recalled = recall(self._verdict)  # the paths are stat'ed while the probe runs
 
         def target() -> Target:
-            self._import_engine()
-            return pending()
+            from verify_env.cache.verdict import Candidate
+
+            if not isinstance(recalled, Candidate):
+                self._import_engine()
+            got = pending()
+            if recalled is not None:
+                self._recalled = (got, recalled, started)
+            return got
 
         return target
+
+    @property
+    def _replayable(self) -> bool:
+        """Whether a full run's verdict may be stored and replayed: not under ``--no-cache``,
+        nor when it runs the environment's code (its outcome is not a function of files)."""
+        s = self.settings
+        return not s.no_cache and "imports" not in self.checks and not self.options.blas_probe
 
     @few_collections
     def _import_engine(self) -> None:
@@ -248,17 +280,26 @@ class Session:
             sys.stderr.write(line + "\n")
             sys.stderr.flush()
         if change is None and not also:
-            report = verify(
-                target,
-                self.checks,
-                jobs=self.settings.jobs,
-                use_cache=not self.settings.no_cache,
-                progress=self.progress,
-                options=self.options,
-                inventory=inventory,
-                cache_dir=self.cache_dir,
-                cache=self._cache_of(inventory),
-            )
+            recalled, self._recalled = self._recalled, None
+            replayed, why = self._replay(target, recalled) if inventory is None else (None, None)
+            if replayed is not None:
+                return self._outcome(replayed)
+            observe = self._verdict is not None and inventory is None and target.root is None
+            with self._observing(observe) as seen:
+                started = time.time_ns()
+                report = verify(
+                    target,
+                    self.checks,
+                    jobs=self.settings.jobs,
+                    use_cache=not self.settings.no_cache,
+                    progress=self.progress,
+                    options=self.options,
+                    inventory=inventory,
+                    cache_dir=self.cache_dir,
+                    cache=self._cache_of(inventory),
+                )
+            if seen is not None:
+                report = self._store(target, report, seen, started, why)
             return self._outcome(report)
         from verify_env.transaction.scope import scope_of
         from verify_env.transaction.snapshot import Change
@@ -281,6 +322,83 @@ class Session:
         in_scope = {d.key for d in inventory.distributions if scope.includes(d)}
         changed = len((change.touched | also) & in_scope)
         return self._outcome(report, changed, len(in_scope) - changed)
+
+    def _replay(
+        self, target: Target, recalled: tuple[Target, Candidate | str, float] | None
+    ) -> tuple[Report | None, str | None]:
+        """The stored verdict as this run's report, if every path it read holds (`start`
+        checked) and it was judged with everything else as now; else (None, why not)."""
+        from verify_env.cache.verdict import Candidate, run_key
+
+        if recalled is None or recalled[0] is not target:
+            return None, None
+        _, candidate, started = recalled
+        if not isinstance(candidate, Candidate):
+            return None, candidate
+        if candidate.key != run_key(target, self.checks, self.options):
+            return None, "the target, settings or verify-env changed since it was stored"
+        from verify_env.cache.verdict import unpack_findings
+        from verify_env.report import Summary
+
+        checks, packed, (distributions, files), facts, details = candidate.report
+        findings, skips = unpack_findings(packed)
+        seconds = round(time.perf_counter() - started, 3)
+        line = (
+            f"verdict: replayed from an earlier run: the {candidate.paths} paths it read are as "
+            "they were (--no-cache judges anew)"
+        )
+        return Report(
+            target,
+            tuple(checks),
+            tuple(findings),
+            tuple(skips),
+            Summary(distributions, files, 0, seconds),
+            (),
+            dict(facts),
+            (*details, line),
+        ), None
+
+    @contextmanager
+    def _observing(self, on: bool) -> Iterator[Observation | None]:
+        """What the run reads, observed (`verify_env.cache.observer`) when ``on``; never the
+        cache dir, which the run itself writes."""
+        if not on:
+            yield None
+            return
+        from verify_env.cache.observer import observing
+
+        with observing((os.path.join(os.path.abspath(self.cache_dir), ""),)) as seen:
+            yield seen
+
+    def _store(
+        self, target: Target, report: Report, seen: Observation, started: int, why: str | None
+    ) -> Report:
+        """Store ``report`` as the verdict of the target `start` named, if it may be (see
+        `verify_env.cache.verdict`); the report with a ``--verbose`` line on its replay."""
+        from verify_env.cache.verdict import run_key, store
+
+        assert self._verdict is not None
+        if report.notes:
+            not_stored: str | None = "the stat cache had problems (see the notes)"
+        elif report.summary.bytes_hashed:
+            not_stored = "the run hashed files (a later warm run stores it)"
+        else:
+            not_stored = store(
+                self._verdict,
+                run_key(target, self.checks, self.options),
+                seen,
+                started,
+                report.checks,
+                report.findings,
+                report.skips,
+                (report.summary.distributions, report.summary.files),
+                report.facts,
+                report.details,
+            )
+        lines = [f"verdict: judged in full: {why}"] if why else []
+        if not_stored:
+            lines.append(f"verdict: not stored for a replay: {not_stored}")
+        return dataclasses.replace(report, details=(*report.details, *lines)) if lines else report
 
     def _cache_of(self, inventory: Inventory | None) -> StatCache | None:
         """The stat cache `Session.inventory` built ``inventory`` with (None: the engine loads

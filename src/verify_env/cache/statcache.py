@@ -19,14 +19,13 @@ A corrupt, untrusted or unwritable cache costs one warning and a full run, never
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import marshal
 import os
-import stat
 from dataclasses import dataclass, field
 
 from verify_env.cache.location import cache_path_for, user_cache_dir
+from verify_env.cache.observer import cached
+from verify_env.cache.sealed import dir_problem, read_sealed, write_sealed
 
 __all__ = ["StatCache", "StatKey", "cache_path_for", "stat_key", "user_cache_dir"]
 
@@ -39,13 +38,11 @@ VERSION = 5
 # only when a check asks for it: a run of `--checks tags,requirements` never pays the ~35 ms of
 # decoding 23k digests.
 _MAGIC = b"verify-env stat cache %d\n" % VERSION
-_TAG = 32
 MAX_BYTES = 256 << 20
 """A cache file larger than this is not read (a torch venv's is ~5 MB)."""
 StatKey = tuple[int, int, int, int, int]
 Entries = dict[str, tuple[int, object]]
 _U64 = (1 << 64) - 1
-_OPEN = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
 
 
 def stat_key(st: os.stat_result) -> StatKey:
@@ -58,110 +55,6 @@ def packed(key: StatKey) -> int:
     for value in key:
         out = (out << 64) | (value & _U64)
     return out
-
-
-def _untrusted(st: os.stat_result) -> str | None:
-    """Why a cache dir or file of this stat cannot be trusted, or None."""
-    if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
-        return f"owned by uid {st.st_uid}, not by the running user"
-    if st.st_mode & 0o022:
-        return f"writable by {'group' if st.st_mode & 0o020 else 'others'}"
-    return None
-
-
-def _read_bounded(path: str, cap: int) -> bytes | None:
-    """A regular file's bytes, read non-blocking, not through a symlink; None if absent.
-    Raises ValueError for anything else (a FIFO, a device, too big, untrusted)."""
-    try:
-        fd = os.open(path, _OPEN)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except OSError as exc:
-        raise ValueError(exc.strerror or str(exc)) from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise ValueError("not a regular file")
-        why = _untrusted(st)
-        if why:
-            raise ValueError(why)
-        if st.st_size > cap:
-            raise ValueError(f"{st.st_size} bytes, more than the {cap >> 20} MiB a cache may be")
-        chunks, left = [], st.st_size
-        while left > 0:
-            chunk = os.read(fd, min(left, 1 << 24))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
-
-
-def _dir_problem(directory: str) -> str | None:
-    try:
-        st = os.stat(directory)
-    except (FileNotFoundError, NotADirectoryError):
-        return None  # created by save, ours (or save says why it cannot be)
-    except OSError as exc:
-        return exc.strerror or str(exc)
-    why = _untrusted(st)
-    return f"its directory is {why}" if why else None
-
-
-def _key(directory: str, create: bool) -> bytes | None:
-    """The per-user key that authenticates cache files in ``directory``."""
-    path = os.path.join(directory, "key")
-    try:
-        data = _read_bounded(path, 1024)
-    except ValueError:
-        return None
-    if data is not None and len(data) == 32:
-        return data
-    if not create:
-        return None
-    fresh = os.urandom(32)
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(fresh)
-    return fresh
-
-
-def _tag(key: bytes, payload: bytes) -> bytes:
-    return hmac.new(key, payload, hashlib.blake2b).digest()[:_TAG]
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _clean_stale(path: str) -> None:
-    """Remove ``NAME.PID.tmp`` files beside ``path`` whose process is gone (a SIGKILL in save)."""
-    directory, base = os.path.split(path)
-    try:
-        names = os.listdir(directory)
-    except OSError:
-        return
-    for name in names:
-        if not (name.startswith(base + ".") and name.endswith(".tmp")):
-            continue
-        pid = name[len(base) + 1 : -4]
-        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
-            try:
-                os.unlink(os.path.join(directory, name))
-            except OSError:
-                pass
 
 
 @dataclass(slots=True)
@@ -184,7 +77,7 @@ class StatCache:
     def load(self) -> StatCache:
         if self.path is None:
             return self
-        problem = _dir_problem(os.path.dirname(self.path))
+        problem = dir_problem(os.path.dirname(self.path))
         if problem:
             fix = (
                 f" (chmod 700 {os.path.dirname(self.path)} if that is yours alone)"
@@ -195,18 +88,10 @@ class StatCache:
             self.path = None  # neither read nor written this run
             return self
         try:
-            blob = _read_bounded(self.path, MAX_BYTES)
-            if blob is None:
-                return self  # no cache yet; an unwritable place is reported once, by save()
-            n = len(_MAGIC)
-            head, tag, payload = blob[:n], blob[n : n + _TAG], blob[n + _TAG :]
-            if head != _MAGIC and blob.startswith(_MAGIC[:-2]):
-                return self  # another version's cache: rebuilt silently on save
-            if head != _MAGIC:
-                raise ValueError("not a stat cache of this version, or damaged")
-            key = _key(os.path.dirname(self.path), create=False)
-            if key is None or not hmac.compare_digest(_tag(key, payload), tag):
-                raise ValueError("damaged, or not written by this user's verify-env")
+            payload = read_sealed(self.path, _MAGIC, MAX_BYTES)
+            if payload is None:
+                return self  # none yet (an unwritable place is reported once, by save()), or
+                # another version's: rebuilt silently on save
             spaces = marshal.loads(payload)
             if not isinstance(spaces, dict) or not all(
                 isinstance(v, bytes) for v in spaces.values()
@@ -244,6 +129,7 @@ class StatCache:
         entry = self._space(space).get(location)
         if entry is None or entry[0] != packed(key):
             return None
+        cached(location)
         return entry[1]
 
     def remember(self, space: str, location: str, key: StatKey, value: object) -> None:
@@ -262,34 +148,9 @@ class StatCache:
     def save(self) -> None:
         if self.path is None or not self._dirty:
             return
-        tmp = f"{self.path}.{os.getpid()}.tmp"
         try:
             spaces = dict(self._raw)
             spaces.update((name, marshal.dumps(entries)) for name, entries in self._spaces.items())
-            payload = marshal.dumps(spaces)
-            directory = os.path.dirname(self.path)
-            os.makedirs(os.path.dirname(directory) or ".", exist_ok=True)
-            try:
-                os.mkdir(directory, 0o700)
-            except FileExistsError:
-                pass
-            problem = _dir_problem(directory)
-            if problem:
-                raise ValueError(problem)
-            _clean_stale(self.path)
-            key = _key(directory, create=True)
-            assert key is not None
-            try:
-                os.unlink(tmp)  # our pid: a dead run's leftover
-            except FileNotFoundError:
-                pass
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-            with os.fdopen(os.open(tmp, flags, 0o600), "wb") as fh:
-                fh.write(_MAGIC + _tag(key, payload) + payload)
-            os.replace(tmp, self.path)
+            write_sealed(self.path, _MAGIC, marshal.dumps(spaces))
         except (OSError, ValueError) as exc:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
             self.warnings.append(f"could not write stat cache {self.path}: {exc}")

@@ -42,6 +42,7 @@ import os
 import sys
 from collections.abc import Iterable
 
+from verify_env.cache.observer import declare
 from verify_env.cache.statcache import packed
 from verify_env.checks.interface import CheckResult, Context
 from verify_env.checks.pyc_files import CHECK, CONTENT, HEADER, SPACE, Item, candidates
@@ -140,6 +141,7 @@ class Pending:
 
         script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyc_compare.py")
         asked = [(i.source.location, i.pyc, i.optimize, i.compare) for i in group]
+        declare(p for a in asked for p in a[:2])  # the comparer reads them, not this process
         try:
             fd = _request_file(request(self.compiles, asked, background))
             try:

@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from verify_env.cache.observer import declare
 from verify_env.cache.statcache import StatCache, StatKey, stat_key
 from verify_env.checks import bytecode
 from verify_env.checks.conflicts import HERE, Owner, Shared, clobbered, conflicts, derive
@@ -95,6 +96,7 @@ def _columns(files: Sequence[RecordedFile]) -> tuple[Sequence[object], ...]:
     if not files:
         return ((),) * len(RecordedFile._fields)
     _, locations, algorithms, digests, sizes, kinds, hexes = zip(*files, strict=True)
+    declare(locations)  # the workers read them: a stored verdict holds while they do
     return (
         ("",) * len(files),
         locations,

@@ -21,28 +21,26 @@ authenticated, ``--no-cache``) hold for this entry as for every other.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from verify_env import __version__
+from verify_env.cache.observer import declare
 from verify_env.cache.statcache import StatCache, StatKey, packed
+from verify_env.cache.verdict import pack_findings, unpack_findings
 from verify_env.checks.interface import CheckResult, Context
 from verify_env.checks.linkage.facts import FileFacts, _Entry
 from verify_env.checks.linkage.state import Unit, python_sources
-from verify_env.finding import Finding, Severity, Skip
 from verify_env.loader.confirm import Job, Listing
 from verify_env.loader.search import LD_SO_CACHE, RealPaths
 from verify_env.loader.witness import PRELOAD_FILE, Witness, changed
 
 __all__ = ["Replay", "WitnessedFacts", "recall_listings"]
 
-_SPACE = "linkage.run.1"  # bump when what is stored changes shape or meaning
+_SPACE = "linkage.run.2"  # bump when what is stored changes shape or meaning
 _LISTINGS = "linkage.ldso.1"  # ld.so's answer for one job, with what it depends on
-_FINDING = tuple(f.name for f in dataclasses.fields(Finding))
-_SKIP = tuple(f.name for f in dataclasses.fields(Skip))
 
 
 class WitnessedFacts(FileFacts):
@@ -173,12 +171,8 @@ def listing_to_store(
 
 
 def _pack(result: CheckResult) -> tuple[object, ...]:
-    def fields(obj: object, names: tuple[str, ...]) -> tuple[object, ...]:
-        return tuple(v.value if isinstance(v := getattr(obj, n), Severity) else v for n in names)
-
     return (
-        tuple(fields(f, _FINDING) for f in result.findings),
-        tuple(fields(s, _SKIP) for s in result.skips),
+        pack_findings(result.findings, result.skips),
         result.files,
         result.facts,
         tuple(result.details),
@@ -187,13 +181,9 @@ def _pack(result: CheckResult) -> tuple[object, ...]:
 
 def _unpack(value: object) -> CheckResult | None:
     try:
-        findings, skips, files, facts, details = cast_tuple(value, 5)
+        packed_findings, files, facts, details = cast_tuple(value, 4)
         out = CheckResult(files=int(files), facts=dict(facts), details=list(details))
-        for row in findings:
-            kw = dict(zip(_FINDING, row, strict=True))
-            kw["severity"] = Severity(kw["severity"])
-            out.findings.append(Finding(**kw))
-        out.skips += [Skip(**dict(zip(_SKIP, row, strict=True))) for row in skips]
+        out.findings, out.skips = unpack_findings(packed_findings)
     except (TypeError, ValueError, KeyError):
         return None
     return out
@@ -246,6 +236,7 @@ class Replay:
             return None
         out = _unpack(result)
         if out is not None:
+            declare(stats)  # read for it by workers and ld.so: a stored run verdict holds on them
             out.details.append(
                 f"linkage: the verdict of an earlier run, replayed: its {len(stats)} paths "
                 "and their links are as they were"
@@ -272,6 +263,7 @@ class Replay:
         something the run read changed while it ran (observed again now: the verdict was judged
         from the first observation)."""
         w = self.witness
+        declare(w.stats)  # read by the prefetch workers and ld.so, not only by this process
         if w.spoiled is not None or changed(w.stats, w.reals, RealPaths()) is not None:
             return
         value = (w.stats, w.reals, tuple(sources.items()), _pack(result))
