@@ -380,8 +380,6 @@ class Session:
         assert self._verdict is not None
         if report.notes:
             not_stored: str | None = "the stat cache had problems (see the notes)"
-        elif report.summary.bytes_hashed:
-            not_stored = "the run hashed files (a later warm run stores it)"
         else:
             not_stored = store(
                 self._verdict,

@@ -113,7 +113,7 @@ def declare(paths: Iterable[str]) -> None:
 def cached(location: str) -> None:
     """A location the stat cache gave a fact for: the fact holds for its whole state."""
     obs = _active
-    if obs is not None:
+    if obs is not None and location.startswith("/"):  # not a check's own name ("run")
         obs.whole(location)
 
 

@@ -7,13 +7,14 @@ every path read, each stat'ed again. When both are as they were, the stored repo
 report: no check is imported, no RECORD parsed, nothing hashed. A warm run then costs the
 probe and a stat of each path read (issue 15: the torch venv's ~22k recorded files).
 
-Stored only by a full, warm run: one that hashed nothing (a run that had to hash was not
-warm, and right after an install its files are too fresh to trust anyway), whose stat cache
-was healthy, which ran nothing of the environment's (``imports``, ``--blas-probe``) and was
-not ``--root``; and only when no path it read changed within `RECENT_NS` of its start, since a
-file written within the clock's granularity of being read could change again without its
-timestamps moving. One stored verdict a target as the command line named it; ``--no-cache``
-neither reads nor writes one. Like the stat cache it is this user's, authenticated, bounded.
+Stored only by a full run whose stat cache was healthy, which ran nothing of the
+environment's (``imports``, ``--blas-probe``) and was not ``--root``; and only when no path it
+read changed within `RECENT_NS` of its start, since a file written within the clock's
+granularity of being read could change again without its timestamps moving (right after an
+install the first path looked at says so, and storing stops there; otherwise the states cost
+a stat of each path, ~0.1 s of a torch venv's 4 s first run). One stored verdict a target as
+the command line named it (the last stored wins); ``--no-cache`` neither reads nor writes one.
+Like the stat cache it is this user's, authenticated, bounded.
 """
 
 from __future__ import annotations
@@ -165,11 +166,13 @@ def store(
     details: tuple[str, ...],
 ) -> str | None:
     """Store a run's verdict with the state of every path it read; None, or why not."""
-    states = list(observation.states())
+    states = []
     recent = started_ns - RECENT_NS
-    for p, _, state in states:
+    for p, whole, state in observation.states():  # what this process read first: right
+        # after an install, the site dir's listing says "too recent" at once
         if state is not None and any(state[i] >= recent for i in (5, 11) if i < len(state)):
             return f"{p} changed within {RECENT_NS // 10**9} s of the run"
+        states.append((p, whole, state))
     report: Any = (checks, pack_findings(findings, skips), summary, facts, details)
     try:
         payload = marshal.dumps((key, encode(states), report))

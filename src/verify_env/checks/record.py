@@ -387,6 +387,7 @@ def run(ctx: Context) -> CheckResult | Deferred:
         work = pre.stream
     else:
         weights = [f.size or 0 for f in files]  # only without the early start (prepare)
+        declare(f.location for f in files)  # the workers read them (`_columns` for the stream)
         work = ForkMap(_FileJudge(ctx.cache), files, weights, ctx.jobs, progress)
     compiled = bytecode.start(ctx, dists)  # the .pyc files, judged while the workers hash
     duplicates = duplicate_groups(dists)
