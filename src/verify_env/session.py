@@ -149,9 +149,12 @@ class Session:
 
     @property
     def _replayable(self) -> bool:
-        """Whether a full run's verdict may be stored and replayed: not under ``--no-cache``,
-        nor when it runs the environment's code (its outcome is not a function of files)."""
+        """Whether a full run's verdict may be stored and replayed: not after a transaction,
+        not under ``--no-cache``, nor when it runs the environment's code (its outcome is not
+        a function of files)."""
         s = self.settings
+        if self.transaction:  # its runs are scoped (a full one is rare): no stat of it all
+            return False
         return not s.no_cache and "imports" not in self.checks and not self.options.blas_probe
 
     @few_collections
@@ -272,8 +275,6 @@ class Session:
         """Verify ``target``: everything, or — given the ``change`` a transaction made (and
         ``also``, keys the front door knows are affected) — what changed and what that could
         break, by the one rule `verify_env.transaction.scope.scope_of`."""
-        from verify_env.verify import verify
-
         also = frozenset(also)
         line = self.announcement()
         if line is not None:
@@ -284,6 +285,8 @@ class Session:
             replayed, why = self._replay(target, recalled) if inventory is None else (None, None)
             if replayed is not None:
                 return self._outcome(replayed)
+            from verify_env.verify import verify
+
             observe = self._verdict is not None and inventory is None and target.root is None
             with self._observing(observe) as seen:
                 started = time.time_ns()
@@ -303,6 +306,7 @@ class Session:
             return self._outcome(report)
         from verify_env.transaction.scope import scope_of
         from verify_env.transaction.snapshot import Change
+        from verify_env.verify import verify
 
         inventory = inventory if inventory is not None else self.inventory(target)
         change = change if change is not None else Change(frozenset(), frozenset(), frozenset())

@@ -32,6 +32,7 @@ State = tuple[int, ...] | None
 _active: Observation | None = None
 _hooked = False
 _WRITING = os.O_WRONLY | os.O_RDWR | os.O_CREAT
+_EVENTS = frozenset(("open", "os.listdir", "os.scandir"))
 
 
 class Observation:
@@ -119,8 +120,10 @@ def cached(location: str) -> None:
 
 def _audit(event: str, args: tuple[Any, ...]) -> None:
     obs = _active
-    if obs is None:
+    if obs is None or event not in _EVENTS:
         return
+    if sys._getframe(1).f_code.co_filename.startswith("<frozen importlib"):
+        return  # the import system loading verify-env's own modules: not the run's input
     if event == "open":
         path, _mode, flags = args
         if not flags & _WRITING:

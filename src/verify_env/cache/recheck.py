@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import struct
+import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -39,13 +40,17 @@ def encode(states: Iterable[tuple[str, bool, State]]) -> Stored:
         groups.setdefault(directory, []).append((name, whole, state))
     wholes = bytearray()
     keys = bytearray()
+    pack = _KEY.pack
     odd: dict[int, Any] = {}
     i = 0
     for entries in groups.values():
         for _, whole, state in entries:
             wholes.append(whole)
             if whole and state is not None and len(state) == 6:
-                keys += _KEY.pack(*map(_signed, state))
+                try:
+                    keys += pack(*state)
+                except struct.error:  # a field beyond 63 bits, as `_scan` packs it
+                    keys += pack(*map(_signed, state))
             else:
                 keys += bytes(_KEY.size)
                 odd[i] = state
@@ -76,7 +81,9 @@ def first_changed(stored: object) -> str | None:
     except (TypeError, ValueError):
         return "the stored witness (unreadable)"
     half = len(paths) // 2
-    if half < _SPLIT or not hasattr(os, "fork"):
+    threading = sys.modules.get("threading")  # a host's threads (conda) may hold locks:
+    threaded = threading is not None and threading.active_count() > 1  # then no fork
+    if half < _SPLIT or not hasattr(os, "fork") or threaded:
         return _scan(paths, wholes, keys, odd, 0, len(paths))
     read_end, write_end = os.pipe()
     pid = os.fork()

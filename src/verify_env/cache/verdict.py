@@ -88,6 +88,7 @@ def run_key(target: object, checks: Iterable[str], options: object) -> bytes:
         __version__,
         os.path.dirname(os.path.abspath(__file__)),
         sys.executable,
+        sys.version,
         tuple(os.uname()),
         os.geteuid() if hasattr(os, "geteuid") else None,
         cwd,
@@ -96,6 +97,17 @@ def run_key(target: object, checks: Iterable[str], options: object) -> bytes:
         _canonical(target),
     )
     return hashlib.blake2b(repr(facts).encode("utf-8", "surrogateescape")).digest()
+
+
+def _own_sources() -> list[str]:
+    """The modules of verify-env itself (the import system's reads are not observed)."""
+    top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return [
+        os.path.join(d, name)
+        for d, _, names in os.walk(top)
+        for name in names
+        if name.endswith(".py")
+    ]
 
 
 def pack_findings(findings: Iterable[Finding], skips: Iterable[Skip]) -> tuple[object, ...]:
@@ -165,7 +177,10 @@ def store(
     facts: dict[str, Any],
     details: tuple[str, ...],
 ) -> str | None:
-    """Store a run's verdict with the state of every path it read; None, or why not."""
+    """Store a run's verdict with the state of every path it read, and of verify-env's own
+    sources (an edit of a check, without a new version, is another verdict); None, or why
+    not."""
+    observation.declared.update(dict.fromkeys(_own_sources()))
     states = []
     recent = started_ns - RECENT_NS
     for p, whole, state in observation.states():  # what this process read first: right
@@ -176,6 +191,8 @@ def store(
     report: Any = (checks, pack_findings(findings, skips), summary, facts, details)
     try:
         payload = marshal.dumps((key, encode(states), report))
+        if len(payload) > MAX_BYTES:
+            return f"{len(states)} paths: more than a stored verdict may hold"
         write_sealed(path, _MAGIC, payload)
     except (OSError, ValueError) as exc:
         return f"could not store the verdict: {exc}"

@@ -17,8 +17,11 @@ from dataclasses import dataclass
 
 from verify_env.files import read_regular
 from verify_env.finding import Finding, Severity
-from verify_env.inventory import Distribution, Inventory
 from verify_env.report import Report
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # every run asks `shared_damage`; a replayed one reads no inventory
+    from verify_env.inventory import Distribution, Inventory
 
 __all__ = ["REINSTALLABLE", "Manual", "Package", "Plan", "Step", "plan_for", "shared_damage"]
 
