@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import stat
 
-__all__ = ["open_regular", "read_regular", "replace_atomically"]
+__all__ = ["open_regular", "read_regular", "read_up_to", "replace_atomically"]
 
 _FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
@@ -35,6 +35,19 @@ def open_regular(path: str) -> tuple[int, os.stat_result] | None:
     return fd, st
 
 
+def read_up_to(fd: int, want: int) -> bytes:
+    """``want`` bytes from ``fd``, fewer only where the file ends first (it shrank since its
+    ``fstat``), read in 16 MiB chunks. Raises OSError."""
+    chunks = []
+    while want > 0:
+        chunk = os.read(fd, min(want, 1 << 24))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        want -= len(chunk)
+    return b"".join(chunks)
+
+
 def read_regular(path: str, limit: int = -1) -> bytes | None:
     """The file's bytes (at most ``limit`` when given), or None if it is not a readable
     regular file."""
@@ -43,15 +56,7 @@ def read_regular(path: str, limit: int = -1) -> bytes | None:
         return None
     fd, st = opened
     try:
-        want = st.st_size if limit < 0 else min(limit, st.st_size)
-        chunks = []
-        while want > 0:
-            chunk = os.read(fd, min(want, 1 << 24))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            want -= len(chunk)
-        return b"".join(chunks)
+        return read_up_to(fd, st.st_size if limit < 0 else min(limit, st.st_size))
     except OSError:
         return None
     finally:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from verify_env.cache.verdict import Candidate
     from verify_env.inventory import Inventory
     from verify_env.settings.accept import Acceptance
+    from verify_env.transaction.scope import Scope
     from verify_env.transaction.snapshot import Change
 
 __all__ = ["TRANSACTION_CHECKS", "Outcome", "Session"]
@@ -285,33 +286,29 @@ class Session:
             replayed, why = self._replay(target, recalled) if inventory is None else (None, None)
             if replayed is not None:
                 return self._outcome(replayed)
-            from verify_env.verify import verify
-
             observe = self._verdict is not None and inventory is None and target.root is None
             with self._observing(observe) as seen:
                 started = time.time_ns()
-                report = verify(
-                    target,
-                    self.checks,
-                    jobs=self.settings.jobs,
-                    use_cache=not self.settings.no_cache,
-                    progress=self.progress,
-                    options=self.options,
-                    inventory=inventory,
-                    cache_dir=self.cache_dir,
-                    cache=self._cache_of(inventory),
-                )
+                report = self._verify(target, None, inventory)
             if seen is not None:
                 report = self._store(target, report, seen, started, why)
             return self._outcome(report)
         from verify_env.transaction.scope import scope_of
         from verify_env.transaction.snapshot import Change
-        from verify_env.verify import verify
 
         inventory = inventory if inventory is not None else self.inventory(target)
         change = change if change is not None else Change(frozenset(), frozenset(), frozenset())
         scope = scope_of(change, inventory, also)
-        report = verify(
+        report = self._verify(target, scope, inventory)
+        in_scope = {d.key for d in inventory.distributions if scope.includes(d)}
+        changed = len((change.touched | also) & in_scope)
+        return self._outcome(report, changed, len(in_scope) - changed)
+
+    def _verify(self, target: Target, scope: Scope | None, inventory: Inventory | None) -> Report:
+        """The engine, with this session's settings."""
+        from verify_env.verify import verify
+
+        return verify(
             target,
             self.checks,
             scope=scope,
@@ -323,9 +320,6 @@ class Session:
             cache_dir=self.cache_dir,
             cache=self._cache_of(inventory),
         )
-        in_scope = {d.key for d in inventory.distributions if scope.includes(d)}
-        changed = len((change.touched | also) & in_scope)
-        return self._outcome(report, changed, len(in_scope) - changed)
 
     def _replay(
         self, target: Target, recalled: tuple[Target, Candidate | str, float] | None

@@ -16,6 +16,8 @@ import hmac
 import os
 import stat
 
+from verify_env.files import read_up_to
+
 __all__ = ["dir_problem", "read_sealed", "write_sealed"]
 
 _TAG = 32
@@ -49,14 +51,7 @@ def _read_bounded(path: str, cap: int) -> bytes | None:
             raise ValueError(why)
         if st.st_size > cap:
             raise ValueError(f"{st.st_size} bytes, more than the {cap >> 20} MiB a cache may be")
-        chunks, left = [], st.st_size
-        while left > 0:
-            chunk = os.read(fd, min(left, 1 << 24))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
-        return b"".join(chunks)
+        return read_up_to(fd, st.st_size)
     finally:
         os.close(fd)
 
