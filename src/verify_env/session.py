@@ -378,6 +378,8 @@ class Session:
         assert self._verdict is not None
         if report.notes:
             not_stored: str | None = "the stat cache had problems (see the notes)"
+        elif report.skips:  # a timeout, a helper that died: what was not judged stays open
+            not_stored = "something could not be judged (see the skips)"
         else:
             not_stored = store(
                 self._verdict,

@@ -7,14 +7,15 @@ every path read, each stat'ed again. When both are as they were, the stored repo
 report: no check is imported, no RECORD parsed, nothing hashed. A warm run then costs the
 probe and a stat of each path read (issue 15: the torch venv's ~22k recorded files).
 
-Stored only by a full run whose stat cache was healthy, which ran nothing of the
-environment's (``imports``, ``--blas-probe``) and was not ``--root``; and only when no path it
-read changed within `RECENT_NS` of its start, since a file written within the clock's
-granularity of being read could change again without its timestamps moving (right after an
-install the first path looked at says so, and storing stops there; otherwise the states cost
-a stat of each path, ~0.1 s of a torch venv's 4 s first run). One stored verdict a target as
-the command line named it (the last stored wins); ``--no-cache`` neither reads nor writes one.
-Like the stat cache it is this user's, authenticated, bounded.
+Stored only by a full run that judged everything (no skip: a timeout is not a verdict) with a
+healthy stat cache, which ran nothing of the environment's (``imports``, ``--blas-probe``) and
+was not ``--root``; and only when no path it read changed within `RECENT_NS` of its start,
+since a file written within the clock's granularity of being read could change again without
+its timestamps moving (right after an install the first path looked at says so, and storing
+stops there; otherwise the states cost a stat of each path, ~0.1 s of a torch venv's 4 s first
+run). One stored verdict a target as the command line named it (the last stored wins);
+``--no-cache`` neither reads nor writes one. Like the stat cache it is this user's,
+authenticated, bounded.
 """
 
 from __future__ import annotations
