@@ -1,7 +1,8 @@
 """A warm full run replays the stored verdict of an earlier run only while everything that run
 read is as it was (issue 15): a recorded file rewritten in place with its mtime put back, a
-file deleted, a module put in the working directory, other settings, another
-LD_LIBRARY_PATH — each is judged in full and reported as a cold run reports it. A verdict is
+file deleted, a module put in the working directory or in a PYTHONPATH directory outside the
+environment, other settings, another LD_LIBRARY_PATH — each is judged in full and reported as
+a cold run reports it. A verdict is
 stored only by a warm run none of whose paths changed in the last two seconds, never under
 ``--no-cache``, and a stored verdict that was tampered with is not used."""
 
@@ -40,17 +41,17 @@ def _json(run: CliRun) -> dict[str, object]:
     return {**report, "summary": summary}
 
 
-def _stored_then_replayed(env: Path, cache_dir: Path, cwd: Path) -> CliRun:
+def _stored_then_replayed(env: Path, cache_dir: Path, cwd: Path, **kw: str) -> CliRun:
     """Settle and run until a run stores its verdict (a test beside this one may touch a file
     every run reads, such as the base interpreter, within those two seconds), then run again:
     the replay, whose text this returns."""
     for _ in range(3):
         _settle()
-        stored = _verbose(env, cache_dir, cwd)
+        stored = _verbose(env, cache_dir, cwd, **kw)
         if NOT_STORED not in stored.stdout:
             break
     assert NOT_STORED not in stored.stdout, stored.stdout
-    replayed = _verbose(env, cache_dir, cwd)
+    replayed = _verbose(env, cache_dir, cwd, **kw)
     assert REPLAYED in replayed.stdout, replayed.stdout
     return replayed
 
@@ -96,6 +97,15 @@ def test_a_replay_holds_until_anything_the_run_read_changes(
     assert shadowed.returncode == 1
     assert shadowed.find("shadowed-module", "numpy.py")["distribution"] == "numpy"
     (work / "numpy.py").unlink()
+
+    # outside the environment: a directory on PYTHONPATH gains a module that shadows numpy
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    _stored_then_replayed(numpy_env, cache_dir, work, PYTHONPATH=str(extra))
+    (extra / "numpy.py").write_text("version = 'mine'\n")
+    outside = _run(numpy_env, cache_dir, work, "--format", "json", PYTHONPATH=str(extra))
+    assert outside.returncode == 1
+    assert "(PYTHONPATH)" in outside.find("shadowed-module", "numpy.py")["message"]
 
     # a recorded file deleted
     _stored_then_replayed(numpy_env, cache_dir, work)

@@ -39,7 +39,7 @@ class Observation:
     """The paths one run read: each with whether its whole state counts (``True``) or only
     its identity when it is a directory (``False``: stat'ed, never opened or listed)."""
 
-    __slots__ = ("declared", "paths", "skip")
+    __slots__ = ("declared", "paths", "skip", "spoiled")
 
     def __init__(self, skip: tuple[str, ...]) -> None:
         self.paths: dict[str, bool] = {}
@@ -48,6 +48,8 @@ class Observation:
         paths most likely to have changed (directories listed, files opened here) first."""
         self.skip = skip
         """Prefixes never observed: verify-env's own cache files, written by the run itself."""
+        self.spoiled = False
+        """A read could not be noted: the run's verdict cannot be stored."""
 
     def whole(self, path: object) -> None:
         p = _text(path)
@@ -108,7 +110,10 @@ def declare(paths: Iterable[str]) -> None:
     run is being observed."""
     obs = _active
     if obs is not None:
-        obs.declared.update(dict.fromkeys(p for p in map(_text, paths) if p is not None))
+        try:
+            obs.declared.update(dict.fromkeys(p for p in map(_text, paths) if p is not None))
+        except OSError:  # a relative path, and the working directory is gone
+            obs.spoiled = True
 
 
 def cached(location: str) -> None:
@@ -122,14 +127,25 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
     obs = _active
     if obs is None or event not in _EVENTS:
         return
-    if sys._getframe(1).f_code.co_filename.startswith("<frozen importlib"):
-        return  # the import system loading verify-env's own modules: not the run's input
-    if event == "open":
-        path, _mode, flags = args
-        if not flags & _WRITING:
-            obs.whole(path)
-    elif event == "os.listdir" or event == "os.scandir":
-        obs.whole("." if args[0] is None else args[0])
+    try:
+        if _from_import_system():
+            return  # verify-env loading its own modules: not the run's input
+        if event == "open":
+            path, _mode, flags = args
+            if not flags & _WRITING:
+                obs.whole(path)
+        else:
+            obs.whole("." if args[0] is None else args[0])
+    except Exception:  # a hook that raises fails the operation it observes: never that
+        obs.spoiled = True
+
+
+def _from_import_system() -> bool:
+    try:
+        caller = sys._getframe(2).f_code.co_filename
+    except ValueError:  # no Python frame called it
+        return False
+    return caller.startswith("<frozen importlib")
 
 
 def _observed(real: Callable[..., Any]) -> Callable[..., Any]:
@@ -138,7 +154,10 @@ def _observed(real: Callable[..., Any]) -> Callable[..., Any]:
     def call(path: Any, *args: Any, **kwargs: Any) -> Any:
         obs = _active
         if obs is not None and kwargs.get("dir_fd") is None:
-            obs.stated(path)
+            try:
+                obs.stated(path)
+            except Exception:  # (a working directory that is gone, for a relative path)
+                obs.spoiled = True
         return real(path, *args, **kwargs)
 
     call.__wrapped__ = real  # type: ignore[attr-defined]

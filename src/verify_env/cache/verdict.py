@@ -181,6 +181,8 @@ def store(
     """Store a run's verdict with the state of every path it read, and of verify-env's own
     sources (an edit of a check, without a new version, is another verdict); None, or why
     not."""
+    if observation.spoiled:
+        return "a path the run read could not be noted"
     observation.declared.update(dict.fromkeys(_own_sources()))
     states = []
     recent = started_ns - RECENT_NS
