@@ -292,13 +292,14 @@ def name_table(path: str | os.PathLike[str], *, stats: ReadStats | None = None) 
         raise ElfFormatError(f"symbol {i + 1}: name at offset {offsets[i]:#x} is unterminated")
     parts: list[bytes] = []
     starts: list[int] = []
+    how_many = strings.count(0)  # strings in the table, give or take the last
 
     def joined(which: bytes) -> bytes | None:
         offs = set(compress(offsets, kind.translate(which)))
         offs.discard(0)  # no name
         if not offs:
             return None
-        if 3 * len(offs) < strings.count(0):  # few: each found on its own
+        if 3 * len(offs) < how_many:  # few: each found on its own
             return b"\0".join([strings[o : strings.index(b"\0", o)] for o in offs])
         if not parts:  # many: the table's strings that start at one of them, in one pass
             parts.extend(strings.split(b"\0"))
