@@ -276,15 +276,16 @@ def name_table(path: str | os.PathLike[str], *, stats: ReadStats | None = None) 
     raw = bytearray(4 * n)  # st_name of every entry, as machine words
     for k in range(4):
         raw[k::4] = body[k::syment]
-    offsets = array(_U32)
-    offsets.frombytes(raw)
+    words = array(_U32)
+    words.frombytes(raw)
     if little != (sys.byteorder == "little"):
-        offsets.byteswap()
+        words.byteswap()
+    offsets = words.tolist()  # an int per entry made once, not once per pass over the array
     top, size = max(offsets), len(strings)
     if top and top >= size:
         i = next(i for i, o in enumerate(offsets) if o >= size)
         raise ElfFormatError(
-            f"symbol {i + 1}: name offset {top:#x} is outside the {size}-byte string table"
+            f"symbol {i + 1}: name offset {offsets[i]:#x} is outside the {size}-byte string table"
         )
     last = strings.rfind(b"\0")
     if top > last:
