@@ -220,6 +220,7 @@ class NameTable:
     """The names it imports weakly (`SymbolNames.weak_undefined`)."""
 
     def names(self) -> SymbolNames:
+        """The three kinds as sets (`symbol_names`)."""
         return SymbolNames(_names(self.defined), _names(self.strong), _names(self.weak))
 
     def texts(self) -> tuple[str | None, str | None, str | None]:
@@ -252,8 +253,9 @@ def name_table(path: str | os.PathLike[str], *, stats: ReadStats | None = None) 
     sliced out of the table at once and classified with translate tables; a kind with many
     names takes the table's strings that start at one of its offsets (the strings split once),
     one with few slices each name out. A Python step per entry cost ~160 ms of CPU over the
-    torch venv's 269 prefetched tables (libtorch_cpu has 74k symbols); this, ~115 ms, and the
-    BLAS and OpenMP names are then searched in it instead of in a second read (~75 ms more).
+    torch venv's 269 prefetched tables (libtorch_cpu has 74k symbols); this, ~100 ms, and the
+    BLAS and OpenMP names are then searched in what it read (~24 ms), not in a second read of
+    each table (~77 ms; `bench/prefetch_cpu.py`).
     Raises ElfFormatError if the file is malformed (a name outside the string table, or
     unterminated, included).
     """
@@ -268,11 +270,11 @@ def name_table(path: str | os.PathLike[str], *, stats: ReadStats | None = None) 
     n = count - 1
     if n <= 0:
         return NameTable(strings, None, None, None)
-    flags = 0
-    for column, kinds in ((at, _BY_INFO), (at + 1, _BY_OTHER), (at + 2, _BY_SHNDX)):
-        flags |= int.from_bytes(body[column::syment].translate(kinds), "little")
+    flags = 0  # the flags of every entry, one byte each, OR-ed column by column as one int
+    for column, flag_of in ((at, _BY_INFO), (at + 1, _BY_OTHER), (at + 2, _BY_SHNDX)):
+        flags |= int.from_bytes(body[column::syment].translate(flag_of), "little")
     flags |= int.from_bytes(body[at + 3 :: syment].translate(_BY_SHNDX), "little")
-    kind = flags.to_bytes(n, "little")
+    entry_flags = flags.to_bytes(n, "little")
     raw = bytearray(4 * n)  # st_name of every entry, as machine words
     for k in range(4):
         raw[k::4] = body[k::syment]
@@ -296,7 +298,7 @@ def name_table(path: str | os.PathLike[str], *, stats: ReadStats | None = None) 
     how_many = strings.count(0)  # strings in the table, give or take the last
 
     def joined(which: bytes) -> bytes | None:
-        offs = set(compress(offsets, kind.translate(which)))
+        offs = set(compress(offsets, entry_flags.translate(which)))
         offs.discard(0)  # no name
         if not offs:
             return None
@@ -329,5 +331,9 @@ def dynamic_strings(path: str | os.PathLike[str], *, stats: ReadStats | None = N
 def symbols_matching(
     path: str | os.PathLike[str], pattern: re.Pattern[bytes], *, stats: ReadStats | None = None
 ) -> SymbolNames:
-    """`symbol_names`, restricted to the names the pattern matches whole (`NameTable.matching`)."""
+    """`symbol_names`, restricted to the names the pattern matches whole (`NameTable.matching`).
+
+    Searched in the names of each kind, not in the string table: a matching name the linker
+    stored only as the tail of one that does not match (``sdot_`` inside ``xsdot_``) is found
+    too, which a search of the string table missed."""
     return name_table(path, stats=stats).matching(pattern)
