@@ -175,7 +175,7 @@ class FileFacts:
         tables of every object are most of the check. The workers read each object's symbol
         names for the binding pass (`elfsym.name_table`), with those of the objects met
         already (the interpreter's closure), and search the BLAS and OpenMP names in what they
-        read: ~165 ms of CPU for the torch venv's 269 objects (~280 when each was a loop over
+        read: ~145 ms of CPU for the torch venv's 269 objects (~280 when each was a loop over
         the symbols and the BLAS names a second read), off the main process. What is in the
         stat cache, in memory, or not a regular file is left to `entry`; a warm run (nothing
         to read) forks nothing."""
