@@ -8,6 +8,7 @@ import importlib.util
 import os
 import platform
 import random
+import re
 import shutil
 import struct
 import subprocess
@@ -32,7 +33,13 @@ from verify_env.binary.elf import (
     read_dynamic,
     read_header,
 )
-from verify_env.binary.elfsym import Symbol, dynamic_symbols
+from verify_env.binary.elfsym import (
+    Symbol,
+    SymbolNames,
+    dynamic_strings,
+    dynamic_symbols,
+    name_table,
+)
 
 PT_LOAD, PT_DYNAMIC, PT_INTERP = 1, 2, 3
 DT_NULL, DT_NEEDED, DT_HASH, DT_STRTAB, DT_SYMTAB, DT_STRSZ, DT_SYMENT = 0, 1, 4, 5, 6, 10, 11
@@ -222,6 +229,10 @@ def test_hand_built_file_in_every_class_and_byte_order(
         Symbol("tiny_fn", True, None, STB_GLOBAL, STT_FUNC),
         Symbol("memcpy", False, "GLIBC_2.17", STB_GLOBAL, STT_FUNC),
     )
+    # the column reader (no step per symbol) sees the same, in every class and byte order
+    table = name_table(path)
+    assert table.names() == SymbolNames(frozenset({"tiny_fn"}), frozenset({"memcpy"}), frozenset())
+    assert table.strings == dynamic_strings(path) and b"\0tiny_fn\0" in table.strings
 
 
 @pytest.mark.skipif(shutil.which("readelf") is None, reason="needs binutils readelf")
@@ -392,6 +403,52 @@ def test_dynamic_symbols_of_a_real_library(built: dict[str, Path]) -> None:
         assert (syms[imported].version or "").startswith("GLIBC_"), syms[imported]
 
 
+TAILS_C = r"""
+extern int needed_strong(void);
+extern int needed_weak(void) __attribute__((weak));
+__attribute__((visibility("hidden"))) int kept_inside(void) { return 1; }
+__attribute__((visibility("protected"))) int shown_protected(void) { return 2; }
+int sdot_(void) { return needed_strong() + kept_inside(); }
+int dsdot_(void) { return needed_weak ? needed_weak() : 0; }
+int cblas_dsdot(void) { return 3; }
+"""
+
+
+@needs_gcc
+@pytest.mark.parametrize("extra", ["imports", "exports"])
+def test_name_table_agrees_with_the_symbol_by_symbol_reader(tmp_path: Path, extra: str) -> None:
+    """`name_table` reads the symbol table by columns, and takes a kind with many names from
+    the split string table, one with few name by name: its names are those of
+    `dynamic_symbols`, a name the linker stores as the tail of another (``sdot_`` inside
+    ``dsdot_``) included, on both paths (60 more imports, or 60 more exports)."""
+    more = (
+        "extern int extra_{0}(void);\n"
+        if extra == "imports"
+        else "int extra_{0}(void) {{ return 0; }}\n"
+    )
+    calls = " + ".join(f"extra_{i}()" for i in range(60)) if extra == "imports" else "0"
+    source = TAILS_C + "".join(more.format(i) for i in range(60))
+    source += f"int uses_extras(void) {{ return {calls}; }}\n"
+    (tmp_path / "tails.c").write_text(source)
+    lib = tmp_path / "libtails.so"
+    gcc("-shared", "-fPIC", "-O0", "-o", lib, tmp_path / "tails.c")
+    strings = name_table(lib).strings
+    assert b"\0dsdot_\0" in strings and b"\0sdot_\0" not in strings  # merged: a tail
+    syms = dynamic_symbols(lib)
+    local, weak = 0, 2  # STB_LOCAL, STB_WEAK
+    got = name_table(lib).names()
+    many = 3 * len(got.defined) >= strings.count(0), 3 * len(got.undefined) >= strings.count(0)
+    assert many == ((False, True) if extra == "imports" else (True, False))  # both paths
+    assert got.undefined == {s.name for s in syms if not s.defined and s.binding != weak}
+    assert got.weak_undefined == {s.name for s in syms if not s.defined and s.binding == weak}
+    exported = {s.name for s in syms if s.defined and s.binding != local}
+    assert got.defined == exported - {"kept_inside"}
+    assert {"sdot_", "dsdot_", "cblas_dsdot", "shown_protected", "uses_extras"} <= got.defined
+    assert "needed_strong" in got.undefined and "needed_weak" in got.weak_undefined
+    blas = re.compile(rb"\x00((?:cblas_)?d?sdot_?[a-z]*)(?=\x00)")
+    assert name_table(lib).matching(blas).defined == {"sdot_", "dsdot_", "cblas_dsdot"}
+
+
 @needs_gcc
 def test_dynamic_symbols_with_defined_versions(built: dict[str, Path]) -> None:
     syms = {s.name: s for s in dynamic_symbols(built["versioned"])}
@@ -514,7 +571,7 @@ def rejects(path: Path, match: str | None = None) -> None:
 
 def survives(path: Path) -> None:
     """Each reader returns or raises ElfFormatError (and nothing else), quickly."""
-    for reader in (read_dynamic, dynamic_symbols):
+    for reader in (read_dynamic, dynamic_symbols, name_table):
         start = time.perf_counter()
         try:
             reader(path)

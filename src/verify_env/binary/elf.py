@@ -23,16 +23,17 @@ import os
 import re
 import struct
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from io import FileIO
+from typing import TypeVar
 
 from verify_env.files import open_regular
 
 __all__ = [
     "DynamicInfo", "ElfFormatError", "ElfHeader", "ReadStats", "VersionNeed",
-    "classify", "glibc_versions_needed", "machine_name", "read_dynamic",
+    "classify", "glibc_versions_needed", "machine_name", "read_dynamic", "read_dynamic_and",
     "read_header",
 ]  # fmt: skip
 
@@ -444,42 +445,66 @@ def read_dynamic(path: str | os.PathLike[str], *, stats: ReadStats | None = None
     return info
 
 
+_T = TypeVar("_T")
+
+
+def read_dynamic_and(path: str, also: Callable[[_Elf], _T]) -> tuple[DynamicInfo, _T]:
+    """`read_dynamic`, and what ``also`` reads from the same open file (the tags check wants
+    the ISA note too: one open and one header parse less per object). The dynamic section is
+    remembered as `read_dynamic` does, before ``also`` runs, so a failure of ``also`` (raised
+    to the caller) leaves the loader's view as it would be without it."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        st = None
+    with _open(path, None) as elf:
+        info = _dynamic_info(elf)
+        if st is not None and time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > 20_000_000:
+            key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+            _dynamic_memo[path] = (key, info)
+        return info, also(elf)
+
+
 def _read_dynamic(path: str | os.PathLike[str], stats: ReadStats | None) -> DynamicInfo:
     with _open(path, stats) as elf:
-        interp = elf.interpreter()
-        if not any(p[0] == _PT_DYNAMIC for p in elf.phdrs):
-            return DynamicInfo(elf.header, interp, (), None, (), (), 0, (), False)
-        entries, dyn = elf.dynamic()
-        named = (_DT_NEEDED, _DT_SONAME, _DT_RPATH, _DT_RUNPATH, _DT_VERNEED, _DT_VERDEF)
-        strtab = elf.strtab(dyn) if any(t in dyn for t in named) else (0, 0)
+        return _dynamic_info(elf)
 
-        def values(tag: int, what: str) -> list[str]:
-            return [elf.string(strtab, v, what) for t, v in entries if t == tag]
 
-        def path_list(tag: int, what: str) -> tuple[str, ...]:
-            return tuple(p for v in values(tag, what) for p in v.split(":") if p)
+def _dynamic_info(elf: _Elf) -> DynamicInfo:
+    interp = elf.interpreter()
+    if not any(p[0] == _PT_DYNAMIC for p in elf.phdrs):
+        return DynamicInfo(elf.header, interp, (), None, (), (), 0, (), False)
+    entries, dyn = elf.dynamic()
+    named = (_DT_NEEDED, _DT_SONAME, _DT_RPATH, _DT_RUNPATH, _DT_VERNEED, _DT_VERDEF)
+    strtab = elf.strtab(dyn) if any(t in dyn for t in named) else (0, 0)
 
-        soname = values(_DT_SONAME, "DT_SONAME")
-        needs = elf.verneed(dyn, strtab)
-        return DynamicInfo(
-            header=elf.header,
-            interpreter=interp,
-            needed=tuple(values(_DT_NEEDED, "DT_NEEDED")),
-            soname=soname[0] if soname else None,
-            rpath=path_list(_DT_RPATH, "DT_RPATH"),
-            runpath=path_list(_DT_RUNPATH, "DT_RUNPATH"),
-            flags_1=dyn.get(_DT_FLAGS_1, 0),
-            version_needs=tuple(
-                VersionNeed(
-                    f,
-                    tuple(n for _, n, _ in v),
-                    tuple(n for _, n, flags in v if flags & _VER_FLG_WEAK),
-                )
-                for f, v in needs
-            ),
-            has_dynamic=True,
-            version_defs=tuple(elf.verdef(dyn, strtab).values()),
-        )
+    def values(tag: int, what: str) -> list[str]:
+        return [elf.string(strtab, v, what) for t, v in entries if t == tag]
+
+    def path_list(tag: int, what: str) -> tuple[str, ...]:
+        return tuple(p for v in values(tag, what) for p in v.split(":") if p)
+
+    soname = values(_DT_SONAME, "DT_SONAME")
+    needs = elf.verneed(dyn, strtab)
+    return DynamicInfo(
+        header=elf.header,
+        interpreter=interp,
+        needed=tuple(values(_DT_NEEDED, "DT_NEEDED")),
+        soname=soname[0] if soname else None,
+        rpath=path_list(_DT_RPATH, "DT_RPATH"),
+        runpath=path_list(_DT_RUNPATH, "DT_RUNPATH"),
+        flags_1=dyn.get(_DT_FLAGS_1, 0),
+        version_needs=tuple(
+            VersionNeed(
+                f,
+                tuple(n for _, n, _ in v),
+                tuple(n for _, n, flags in v if flags & _VER_FLG_WEAK),
+            )
+            for f, v in needs
+        ),
+        has_dynamic=True,
+        version_defs=tuple(elf.verdef(dyn, strtab).values()),
+    )
 
 
 def glibc_versions_needed(info: DynamicInfo) -> tuple[int, int] | None:

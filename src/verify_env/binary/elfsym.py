@@ -3,8 +3,9 @@
 Split from `elf.py`, which reads what the loader needs before it maps a file; this reads what it
 needs while binding symbols (.dynsym through DT_HASH or DT_GNU_HASH, with DT_VERSYM, DT_VERDEF
 and DT_VERNEED for version names).  Same contract: only the tables needed are read, every offset
-is checked, anything malformed is an `ElfFormatError`.  `symbol_names` is the fast path for the
-linkage check: name sets, no object per symbol (a large C++ library has 10^5 of them).
+is checked, anything malformed is an `ElfFormatError`.  `name_table` is the fast path for the
+linkage check: the names by kind, read by columns, with no object per symbol and no Python step
+per entry (a large C++ library has 10^5 of them).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import re
 import struct
 import sys
 from array import array
-from bisect import bisect_right
 from dataclasses import dataclass
+from itertools import accumulate, compress
 
 from verify_env.binary.elf import (
     _DT_GNU_HASH,
@@ -35,12 +36,13 @@ from verify_env.binary.elf import (
 )
 
 __all__ = [
+    "NameTable",
     "Symbol",
     "SymbolNames",
     "dynamic_strings",
     "dynamic_symbols",
+    "name_table",
     "symbol_names",
-    "symbol_names_and_strings",
     "symbols_matching",
 ]
 
@@ -184,43 +186,133 @@ def symbol_names(path: str | os.PathLike[str], *, stats: ReadStats | None = None
 
     Raises ElfFormatError if the file is malformed (a name outside the string table included).
     """
-    return symbol_names_and_strings(path, stats=stats)[0]
+    return name_table(path, stats=stats).names()
 
 
-def symbol_names_and_strings(
-    path: str | os.PathLike[str], *, stats: ReadStats | None = None
-) -> tuple[SymbolNames, bytes]:
-    """`symbol_names` and `dynamic_strings` from one open and one read of the tables (a
-    prefetch worker wants both of every object: opening and parsing each file once less saved
-    ~20 ms of CPU over a torch venv's 264 objects)."""
-    defined: set[str] = set()
-    strong: set[str] = set()
-    weak: set[str] = set()
+# Each symbol's kind as bit flags, from its st_info, st_other and st_shndx bytes (translate
+# tables, so that a whole column is classified in C): 1 weak, 2 not local (weak included),
+# 4 default or protected visibility, 8 defined (either byte of st_shndx is not zero)
+_BY_INFO = bytes(0 if b >> 4 == _STB_LOCAL else 3 if b >> 4 == _STB_WEAK else 2 for b in range(256))
+_BY_OTHER = bytes(4 if b & _STV_HIDDEN_MASK in (0, 3) else 0 for b in range(256))
+_BY_SHNDX = bytes([0] + [8] * 255)
+# ... and from those flags, whether it is exported, a strong import or a weak import
+_EXPORTED = bytes(1 if k & 14 == 14 else 0 for k in range(256))
+_STRONG = bytes(1 if not k & 8 and k & 1 == 0 else 0 for k in range(256))
+_WEAK = bytes(1 if not k & 8 and k & 1 else 0 for k in range(256))
+_U32 = next(t for t in "IL" if array(t).itemsize == 4)
+
+
+@dataclass(frozen=True, slots=True)
+class NameTable:
+    """The dynamic string table and the names of .dynsym by kind, from one read of the file.
+
+    Each kind is its names NUL-joined (None: no name): a name holds no NUL, and one string is
+    cheap to build, to search with a regex in C (`matching`) and to send over a pipe, where a
+    set of 10^5 short strings is not."""
+
+    strings: bytes
+    """The whole dynamic string table (`dynamic_strings`)."""
+    defined: bytes | None
+    """The names it exports (`SymbolNames.defined`)."""
+    strong: bytes | None
+    """The names it imports strongly (`SymbolNames.undefined`)."""
+    weak: bytes | None
+    """The names it imports weakly (`SymbolNames.weak_undefined`)."""
+
+    def names(self) -> SymbolNames:
+        """The three kinds as sets (`symbol_names`)."""
+        return SymbolNames(_names(self.defined), _names(self.strong), _names(self.weak))
+
+    def texts(self) -> tuple[str | None, str | None, str | None]:
+        """The three kinds NUL-joined and decoded (each at once, not name by name)."""
+        return tuple(  # type: ignore[return-value]
+            None if k is None else _decode(k) for k in (self.defined, self.strong, self.weak)
+        )
+
+    def matching(self, pattern: re.Pattern[bytes]) -> SymbolNames:
+        """`names`, restricted to those the pattern matches whole: it must match a NUL and then
+        a whole name up to the next NUL, as its group 1 (searched in C over each kind)."""
+        return SymbolNames(*(_found(pattern, k) for k in (self.defined, self.strong, self.weak)))
+
+
+def _names(joined: bytes | None) -> frozenset[str]:
+    return frozenset() if joined is None else frozenset(_decode(joined).split("\0"))
+
+
+def _found(pattern: re.Pattern[bytes], joined: bytes | None) -> frozenset[str]:
+    if joined is None:
+        return frozenset()
+    found = [m[1] for m in pattern.finditer(b"\0" + joined + b"\0")]
+    return _names(b"\0".join(found)) if found else frozenset()
+
+
+def name_table(path: str | os.PathLike[str], *, stats: ReadStats | None = None) -> NameTable:
+    """The dynamic string table and every name of .dynsym by kind, from one open of the file.
+
+    The symbol table is read by columns, not symbol by symbol: each field of every entry is
+    sliced out of the table at once and classified with translate tables; a kind with many
+    names takes the table's strings that start at one of its offsets (the strings split once),
+    one with few slices each name out. A Python step per entry cost ~160 ms of CPU over the
+    torch venv's 269 prefetched tables (libtorch_cpu has 74k symbols); this, ~100 ms, and the
+    BLAS and OpenMP names are then searched in what it read (~24 ms), not in a second read of
+    each table (~77 ms; `bench/prefetch_cpu.py`).
+    Raises ElfFormatError if the file is malformed (a name outside the string table, or
+    unterminated, included).
+    """
     with _open(path, stats) as elf:
         found = _table(elf)
         if found is None:
-            return SymbolNames(frozenset(), frozenset(), frozenset()), b""
-        strings, table, sym, syment, count = found
-        is64 = elf.is64
-        size = len(strings)
-        for i in range(1, count):
-            v = sym.unpack_from(table, i * syment)
-            name, info, other, shndx = v[:4] if is64 else (v[0], *v[3:])
-            if name == 0:
-                continue
-            if name >= size:
-                raise ElfFormatError(
-                    f"symbol {i}: name offset {name:#x} is outside the {size}-byte string table"
-                )
-            end = strings.find(b"\0", name)
-            if end < 0:
-                raise ElfFormatError(f"symbol {i}: name at offset {name:#x} is unterminated")
-            binding = info >> 4
-            if shndx == 0:
-                (weak if binding == _STB_WEAK else strong).add(_decode(strings[name:end]))
-            elif binding != _STB_LOCAL and other & _STV_HIDDEN_MASK in (0, 3):
-                defined.add(_decode(strings[name:end]))
-    return SymbolNames(frozenset(defined), frozenset(strong), frozenset(weak)), strings
+            return NameTable(b"", None, None, None)
+        strings, table, _sym, syment, count = found
+        little = elf.header.little_endian
+        at = 4 if elf.is64 else 12  # st_info; st_other after it, then st_shndx
+    body = table[syment : count * syment]  # without the null entry 0
+    n = count - 1
+    if n <= 0:
+        return NameTable(strings, None, None, None)
+    flags = 0  # the flags of every entry, one byte each, OR-ed column by column as one int
+    for column, flag_of in ((at, _BY_INFO), (at + 1, _BY_OTHER), (at + 2, _BY_SHNDX)):
+        flags |= int.from_bytes(body[column::syment].translate(flag_of), "little")
+    flags |= int.from_bytes(body[at + 3 :: syment].translate(_BY_SHNDX), "little")
+    entry_flags = flags.to_bytes(n, "little")
+    raw = bytearray(4 * n)  # st_name of every entry, as machine words
+    for k in range(4):
+        raw[k::4] = body[k::syment]
+    words = array(_U32)
+    words.frombytes(raw)
+    if little != (sys.byteorder == "little"):
+        words.byteswap()
+    offsets = words.tolist()  # an int per entry made once, not once per pass over the array
+    top, size = max(offsets), len(strings)
+    if top and top >= size:
+        i = next(i for i, o in enumerate(offsets) if o >= size)
+        raise ElfFormatError(
+            f"symbol {i + 1}: name offset {offsets[i]:#x} is outside the {size}-byte string table"
+        )
+    last = strings.rfind(b"\0")
+    if top > last:
+        i = next(i for i, o in enumerate(offsets) if o > last)
+        raise ElfFormatError(f"symbol {i + 1}: name at offset {offsets[i]:#x} is unterminated")
+    parts: list[bytes] = []
+    starts: list[int] = []
+    how_many = strings.count(0)  # strings in the table, give or take the last
+
+    def joined(which: bytes) -> bytes | None:
+        offs = set(compress(offsets, entry_flags.translate(which)))
+        offs.discard(0)  # no name
+        if not offs:
+            return None
+        if 3 * len(offs) < how_many:  # few: each found on its own
+            return b"\0".join([strings[o : strings.index(b"\0", o)] for o in offs])
+        if not parts:  # many: the table's strings that start at one of them, in one pass
+            parts.extend(strings.split(b"\0"))
+            starts.extend(accumulate(map((1).__add__, map(len, parts)), initial=0))
+        names = list(compress(parts, map(offs.__contains__, starts)))
+        if len(names) < len(offs):  # tails of longer strings ("sdot_" merged into "dsdot_")
+            names += [strings[o : strings.index(b"\0", o)] for o in offs.difference(starts)]
+        return b"\0".join(names)
+
+    return NameTable(strings, joined(_EXPORTED), joined(_STRONG), joined(_WEAK))
 
 
 def dynamic_strings(path: str | os.PathLike[str], *, stats: ReadStats | None = None) -> bytes:
@@ -239,71 +331,9 @@ def dynamic_strings(path: str | os.PathLike[str], *, stats: ReadStats | None = N
 def symbols_matching(
     path: str | os.PathLike[str], pattern: re.Pattern[bytes], *, stats: ReadStats | None = None
 ) -> SymbolNames:
-    """`symbol_names`, restricted to names the pattern finds in the string table.
+    """`symbol_names`, restricted to the names the pattern matches whole (`NameTable.matching`).
 
-    ``pattern`` must match a NUL and then a whole name up to the next NUL, as its group 1. The
-    string table is searched once in C, the symbol table is viewed as machine words, and only the
-    matching entries are looked at: ~10x faster than `symbol_names` on a C++ library with 10^5
-    symbols. A name stored as the tail of another (tail merging: ``sdot_`` inside ``dsdot_``,
-    ``dgemm_`` inside ``scipy_dgemm_``) is found when both match. A name that matches stored only
-    inside one that does not is missed: fine for a first look, not for a proof of absence.
-    """
-    with _open(path, stats) as elf:
-        found = _table(elf)
-        if found is None:
-            return SymbolNames(frozenset(), frozenset(), frozenset())
-        strings, table, _sym, syment, count = found
-        spans = [m.span(1) for m in pattern.finditer(strings)]
-        if not spans or syment % 4:
-            return SymbolNames(frozenset(), frozenset(), frozenset())
-        words = array("I")
-        words.frombytes(table[: count * syment])
-        if elf.header.little_endian != (sys.byteorder == "little"):
-            words.byteswap()
-        step = syment // 4
-        infos = words[(1 if elf.is64 else 3) :: step]
-        position = dict(zip(words[0::step], range(count), strict=True))  # offset -> index, in C
-        ends = dict(spans)
-        chosen = {off: ends[off] for off in position.keys() & ends.keys()}
-        # a name may also start inside a matching string: the linker stores "sdot_" as the tail
-        # of "dsdot_" (tail merging); such a tail counts if it matches the pattern itself. A
-        # name holds no NUL, so every symbol offset strictly inside a span is such a tail; they
-        # are looked up by position in the (short) spans, not found by a look at every symbol
-        # (~90 ms on libtorch_cpu's 74k, most of this function then)
-        if sum(b - a for a, b in spans) <= len(position):
-            inside = [(o, b) for a, b in spans for o in range(a + 1, b) if o in position]
-        else:  # long spans (a pattern for long names): bisect the sorted offsets instead
-            offsets = sorted(position)
-            inside = []
-            for a, b in spans:
-                k = bisect_right(offsets, a)
-                while k < len(offsets) and offsets[k] < b:
-                    inside.append((offsets[k], b))
-                    k += 1
-        for off, b in inside:
-            if _whole(pattern, strings[off:b]):
-                chosen[off] = b
-        little = elf.header.little_endian
-        kinds: tuple[list[bytes], list[bytes], list[bytes]] = ([], [], [])  # defined, strong, weak
-        for off, end in chosen.items():
-            w = infos[position[off]]
-            if little:
-                info, other, shndx = w & 0xFF, (w >> 8) & 0xFF, w >> 16
-            else:
-                info, other, shndx = w >> 24, (w >> 16) & 0xFF, w & 0xFFFF
-            binding = info >> 4
-            if shndx == 0:
-                kinds[2 if binding == _STB_WEAK else 1].append(strings[off:end])
-            elif binding != _STB_LOCAL and other & _STV_HIDDEN_MASK in (0, 3):
-                kinds[0].append(strings[off:end])
-    # decoded at once: one join, decode and split instead of a decode per name (~1.5 ms on
-    # scipy-openblas's 4,870 names)
-    defined, strong, weak = (
-        frozenset(_decode(b"\0".join(k)).split("\0")) if k else frozenset() for k in kinds
-    )
-    return SymbolNames(defined, strong, weak)
-
-
-def _whole(pattern: re.Pattern[bytes], name: bytes) -> bool:
-    m = pattern.match(b"\0" + name + b"\0")
-    return m is not None and m.end(1) == len(name) + 1
+    Searched in the names of each kind, not in the string table: a matching name the linker
+    stored only as the tail of one that does not match (``sdot_`` inside ``xsdot_``) is found
+    too, which a search of the string table missed."""
+    return name_table(path, stats=stats).matching(pattern)

@@ -14,9 +14,9 @@ from __future__ import annotations
 import os
 import struct
 
-from verify_env.binary.elf import ElfFormatError, _open
+from verify_env.binary.elf import ElfFormatError, _Elf, _open
 
-__all__ = ["LEVELS", "cpu_level", "level_name", "x86_isa_needed"]
+__all__ = ["LEVELS", "cpu_level", "level_name", "needed_in", "x86_isa_needed"]
 
 _PT_NOTE, _PT_GNU_PROPERTY = 4, 0x6474E553
 _NT_GNU_PROPERTY_TYPE_0 = 5
@@ -41,19 +41,24 @@ def x86_isa_needed(path: str | os.PathLike[str]) -> int:
     """The ISA level (1 baseline … 4 for v4) the file says it needs; 0 when it says nothing
     (no note, another machine). Raises ElfFormatError for a malformed note."""
     with _open(path, None) as elf:
-        if elf.header.machine != _EM_X86_64:
-            return 0
-        segments = [p for p in elf.phdrs if p[0] == _PT_GNU_PROPERTY] or [
-            p for p in elf.phdrs if p[0] == _PT_NOTE
-        ]
-        align = 8 if elf.is64 else 4
-        for _, off, _vaddr, size in segments:
-            if size > _MAX_NOTES or off + size > elf.f.size:
-                raise ElfFormatError(f"note segment at offset {off:#x} ({size} bytes) is unusable")
-            data = elf.f.read(off, size, "note segment")
-            bits = _isa_bits(data, elf.e, align)
-            if bits:
-                return bits.bit_length()
+        return needed_in(elf)
+
+
+def needed_in(elf: _Elf) -> int:
+    """`x86_isa_needed` of a file already open (`elf.read_dynamic_and`)."""
+    if elf.header.machine != _EM_X86_64:
+        return 0
+    segments = [p for p in elf.phdrs if p[0] == _PT_GNU_PROPERTY] or [
+        p for p in elf.phdrs if p[0] == _PT_NOTE
+    ]
+    align = 8 if elf.is64 else 4
+    for _, off, _vaddr, size in segments:
+        if size > _MAX_NOTES or off + size > elf.f.size:
+            raise ElfFormatError(f"note segment at offset {off:#x} ({size} bytes) is unusable")
+        data = elf.f.read(off, size, "note segment")
+        bits = _isa_bits(data, elf.e, align)
+        if bits:
+            return bits.bit_length()
     return 0
 
 

@@ -178,8 +178,7 @@ def _read_facts(location: str) -> ElfFacts | None:
         return (kind, None, str(exc), False, None, None, 0)
     triple = (header.elf_class, header.little_endian, header.machine)
     try:
-        info = elf.read_dynamic(location)
-        level = isa.x86_isa_needed(location)
+        info, level = elf.read_dynamic_and(location, isa.needed_in)  # one open for both
     except (OSError, elf.ElfFormatError) as exc:
         return (kind, triple, None, False, None, str(exc), 0)
     musl = any(n.startswith("libc.musl-") for n in info.needed) or (

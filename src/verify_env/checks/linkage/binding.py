@@ -183,7 +183,9 @@ class Binder:
         closure that lacks some; the process is ``process`` (the interpreter's objects, in
         load order), the closure and ``loaded`` (objects it found already in the process)."""
         scope = self._scope(cl, process, loaded)
-        inputs = self._inputs(scope)  # the stat keys of every object read, once a closure
+        # the stat keys of every object read, once a closure; none without a stat cache to
+        # keep the verdict under them (--no-cache: ~10 ms over the torch venv's 244 closures)
+        inputs = self._inputs(scope) if self._cache.enabled else None
         hit = self._cached(cl, inputs)
         if hit is not None:
             self.resolved += int(hit[2])  # type: ignore[call-overload]

@@ -33,7 +33,7 @@ CORE_IN_STRINGS = re.compile(
     rb"\x00(?:scipy_)?(?:cblas_)?[sdcz](?:gemm|gemv|dot|axpy|scal|gesv|getrf|potrf)"
     rb"(?:_64_|64_|_64|_)?\x00"
 )
-# Whole BLAS/LAPACK-like names between NULs of a string table (`elfsym.symbols_matching`);
+# Whole BLAS/LAPACK-like names between NULs (`elfsym.NameTable.matching`);
 # starting with the NUL itself lets the engine scan for a literal (5x faster than a lookbehind);
 # ``_``, ``_64`` and ``_64_`` as one tail: 3.6 ms instead of 4.4 on scipy-openblas's table.
 NAMES = re.compile(

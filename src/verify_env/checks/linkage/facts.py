@@ -25,35 +25,39 @@ _SPACE = "linkage.3"  # bump when the facts change shape or meaning
 _Entry = tuple[ObjectFacts | str, blas.BlasFacts | None, str | None]
 
 
-def _read(path: str, strings: bytes | None = None) -> _Entry:
-    """The facts of ``path``; ``strings``: its dynamic string table, when already read."""
+def _read(path: str, table: elfsym.NameTable | None = None) -> _Entry:
+    """The facts of ``path``; ``table``: its symbol names, when already read (a prefetch
+    worker reads them for the binding pass: the BLAS and OpenMP names are then searched in
+    them, with no second open and read of the file)."""
     obj = read_facts(path)
     if not isinstance(obj, ObjectFacts):
         return (obj, None, None)
-    if strings is None:
+    if table is None:
         try:
             strings = elfsym.dynamic_strings(path)
         except (OSError, elf.ElfFormatError):
             return (obj, None, None)
-    kind = None
-    if openmp.IN_STRINGS in strings:
-        try:
-            kind = openmp.kind_of(elfsym.symbols_matching(path, openmp.NAMES).defined)
-        except (OSError, elf.ElfFormatError):
-            kind = None
-    return (obj, _blas_facts(path, obj, strings), kind)
-
-
-def _blas_facts(path: str, obj: ObjectFacts, strings: bytes) -> blas.BlasFacts | None:
+    else:
+        strings = table.strings
     links = any(blas.is_blas_soname(n) for n in obj.needed)
-    if not links and not blas.maybe_blas(strings):
-        return None
-    try:
-        names = elfsym.symbols_matching(path, blas.NAMES)
-    except (OSError, elf.ElfFormatError):
-        return None
+    wants_blas = links or blas.maybe_blas(strings)
+    wants_openmp = openmp.IN_STRINGS in strings
+    if table is None and (wants_blas or wants_openmp):  # the symbol table, read only now
+        try:
+            table = elfsym.name_table(path)
+        except (OSError, elf.ElfFormatError):
+            return (obj, None, None)
+    kind = None
+    if wants_openmp and table is not None:
+        kind = openmp.kind_of(table.matching(openmp.NAMES).defined)
+    facts = _blas_facts(path, table, links) if wants_blas and table is not None else None
+    return (obj, facts, kind)
+
+
+def _blas_facts(path: str, table: elfsym.NameTable, links: bool) -> blas.BlasFacts:
+    names = table.matching(blas.NAMES)
     imports, exports = tuple(sorted(names.undefined)), tuple(sorted(names.defined))
-    family = blas.family_from_strings(strings) if exports else None
+    family = blas.family_from_strings(table.strings) if exports else None
     build = None
     if family and "OpenBLAS" in family and blas.has_core(exports):
         build = blas.read_build_string(path)
@@ -65,28 +69,27 @@ def _read_packed(item: tuple[str, bool, bool]) -> tuple[object, _PackedNames | N
     facts, packed as the stat cache keeps them (or None when not asked for), and the symbol
     names of a dynamic object for the binding pass, packed by `_pack_names` (marshal-able)."""
     path, facts_too, names_too = item
-    read: tuple[elfsym.SymbolNames, bytes] | None = None
+    table = None
     if names_too:
-        try:  # the names and the string table _read wants, from one read of the tables
-            read = elfsym.symbol_names_and_strings(path)
+        try:  # the names, and the strings and symbols _read wants, from one read
+            table = elfsym.name_table(path)
         except (OSError, elf.ElfFormatError):
-            read = None  # the binding pass reads it again and meets the same error
-    entry = _read(path, None if read is None else read[1]) if facts_too else None
+            table = None  # the binding pass reads it again and meets the same error
+    entry = _read(path, table) if facts_too else None
     names = None
-    if read is not None and (entry is None or isinstance(entry[0], ObjectFacts)):
-        names = _pack_names(read[0])
+    if table is not None and (entry is None or isinstance(entry[0], ObjectFacts)):
+        names = _pack_names(table)
     return (None if entry is None else _pack(entry)), names
 
 
 _PackedNames = tuple[str | None, str | None, str | None]
 
 
-def _pack_names(names: elfsym.SymbolNames) -> _PackedNames:
-    """Each set as one NUL-joined string: a name never holds a NUL, and one long string
-    crosses the pipe ~10x cheaper than a set of 10^5 short ones (marshal walks each)."""
-    return tuple(  # type: ignore[return-value]
-        "\0".join(s) if s else None for s in (names.defined, names.undefined, names.weak_undefined)
-    )
+def _pack_names(table: elfsym.NameTable) -> _PackedNames:
+    """Each kind as one NUL-joined string, as the table holds it (decoded at once): a name
+    never holds a NUL, and one long string crosses the pipe ~10x cheaper than a set of 10^5
+    short ones (marshal walks each)."""
+    return table.texts()
 
 
 def _unpack_names(value: object) -> elfsym.SymbolNames | None:
@@ -168,13 +171,14 @@ class FileFacts:
     def prefetch(self, paths: list[str], jobs: int) -> None:
         """Read the facts of ``paths`` not known yet in forked workers, all cores at once.
 
-        Cold, the symbol tables of the BLAS providers and consumers (``symbols_matching``) and
-        the dynamic string tables of every object are most of the check: ~300 ms for the
-        torch venv's 37 BLAS objects in one process. The workers also read each object's
-        symbol names for the binding pass (`symbol_names`), with those of the objects met
-        already (the interpreter's closure): ~0.2 s of CPU for the torch venv's 310 tables, off
-        the main process. What is in the stat cache, in memory, or not a regular file is left
-        to `entry`; a warm run (nothing to read) forks nothing."""
+        Cold, the symbol tables of the BLAS providers and consumers and the dynamic string
+        tables of every object are most of the check. The workers read each object's symbol
+        names for the binding pass (`elfsym.name_table`), with those of the objects met
+        already (the interpreter's closure), and search the BLAS and OpenMP names in what they
+        read: ~145 ms of CPU for the torch venv's 269 objects (~280 when each was a loop over
+        the symbols and the BLAS names a second read), off the main process. What is in the
+        stat cache, in memory, or not a regular file is left to `entry`; a warm run (nothing
+        to read) forks nothing."""
         todo: dict[str, tuple[str, tuple[int, int, int, int, int]]] = {}
         keys_todo: set[tuple[int, int, int, int, int]] = set()
         for path in paths:

@@ -29,7 +29,7 @@ KMP, GNU = "kmp", "gnu"
 IN_STRINGS = b"\x00omp_get_num_threads\x00"
 """A first look at a dynamic string table: no runtime lacks this name."""
 NAMES = re.compile(rb"\x00(omp_get_num_threads|__kmpc_fork_call|GOMP_parallel)(?=\x00)")
-"""The names that identify a runtime (`elfsym.symbols_matching`)."""
+"""The names that identify a runtime (`elfsym.NameTable.matching`)."""
 
 
 def kind_of(defined: Iterable[str]) -> str | None:
