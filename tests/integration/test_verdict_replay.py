@@ -135,3 +135,17 @@ def test_no_cache_and_a_tampered_verdict_are_never_replayed(
     assert tampered.returncode == 0, tampered.stdout + tampered.stderr
     assert FULL + "the stored verdict cannot be read" in tampered.stdout
     assert REPLAYED not in tampered.stdout
+
+
+def test_a_run_that_could_not_judge_everything_is_not_stored(
+    cache_dir: Path, tmp_path: Path
+) -> None:
+    """A skip (here: a conda prefix that holds no Python) is no verdict to replay."""
+    prefix = tmp_path / "prefix"
+    (prefix / "conda-meta").mkdir(parents=True)
+    _settle()
+    run = run_cli("--prefix", str(prefix), "--verbose", cache_dir=cache_dir, cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "holds no Python interpreter" in run.stdout
+    assert NOT_STORED + "something could not be judged" in run.stdout
+    assert not list((cache_dir / "verdict").glob("*.bin"))
