@@ -9,9 +9,10 @@ fact was taken from the stat cache for. What other processes read for a check â€
 workers, the linkage prefetch workers and ld.so, the ``.pyc`` comparer â€” that check declares
 (`declare`): the recorded files, the loader's witness, the compared files.
 
-A path only stat'ed that turns out to be a directory is kept by its identity and type alone
-(a ``realpath`` of the prefix stats every directory above it, whose mtime moves with every
-sibling); any other path is kept by its whole stat key, and a symlink by its target's too.
+A path only stat'ed that turns out to be a directory is kept by its identity, mode and owner,
+not its times (a ``realpath`` of the prefix stats every directory above it, whose mtime moves
+with every sibling); any other path is kept by its whole stat key (a chmod or chown moves its
+ctime), and a symlink by its target's too.
 Observing is off unless a run that may be stored is in progress, and off in forked children.
 """
 
@@ -81,7 +82,8 @@ def _text(path: object) -> str | None:
 
 def state_of(path: str, whole: bool) -> State:
     """``path``'s lstat key (a symlink's with its target's), or for a directory observed by a
-    stat only, its device, inode and type; None when absent, ``(-errno,)`` when unreadable."""
+    stat only, its device, inode, mode and owner; None when absent, ``(-errno,)`` when
+    unreadable."""
     try:
         st = os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):
@@ -91,8 +93,8 @@ def state_of(path: str, whole: bool) -> State:
     except ValueError:
         return (-1,)
     mode = st.st_mode
-    if not whole and stat.S_ISDIR(mode):
-        return (st.st_dev, st.st_ino, mode)
+    if not whole and stat.S_ISDIR(mode):  # who owns it counts (`inventory.dialects`)
+        return (st.st_dev, st.st_ino, mode, st.st_uid, st.st_gid)
     key = (st.st_dev, st.st_ino, mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
     if stat.S_ISLNK(mode):
         try:
@@ -100,7 +102,7 @@ def state_of(path: str, whole: bool) -> State:
         except OSError:
             return (*key, -1)
         if not whole and stat.S_ISDIR(t.st_mode):
-            return (*key, t.st_dev, t.st_ino, t.st_mode)
+            return (*key, t.st_dev, t.st_ino, t.st_mode, t.st_uid, t.st_gid)
         return (*key, t.st_dev, t.st_ino, t.st_mode, t.st_size, t.st_mtime_ns, t.st_ctime_ns)
     return key
 

@@ -36,7 +36,7 @@ from verify_env.finding import Finding, Severity, Skip
 
 __all__ = ["Candidate", "pack_findings", "recall", "request_path", "run_key", "store"]
 
-VERSION = 2
+VERSION = 3
 _MAGIC = b"verify-env verdict %d\n" % VERSION
 MAX_BYTES = 64 << 20
 """A stored verdict larger than this is not read (a torch venv's is ~2 MB)."""
