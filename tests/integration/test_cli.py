@@ -630,3 +630,27 @@ def test_verified_env_is_never_written(numpy_env: Path, cache_dir: Path) -> None
     assert env_snapshot(numpy_env) == before
     assert _pycache_dirs(numpy_env) == caches
     assert cache_dir.is_dir() and not str(cache_dir).startswith(str(numpy_env))
+
+
+def test_a_removed_working_directory_is_no_internal_error(
+    bare_venv: Path, cache_dir: Path, tmp_path: Path
+) -> None:
+    """Run from a directory deleted under the shell (a CI step after a clean-up): no project
+    file can be in it, nothing shadows from it, and the run says so by its verdict alone."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VERIFY_ENV_")}
+    env["VERIFY_ENV_CACHE_DIR"] = str(cache_dir)
+    script = 'cd "$1" && rmdir "$1" && shift && exec "$@"'
+    verify = [sys.executable, "-m", "verify_env", "--python", _python(bare_venv), "--format"]
+    proc = subprocess.run(
+        ["sh", "-c", script, "sh", str(gone), *verify, "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "internal error" not in proc.stderr
+    assert json.loads(proc.stdout)["findings"] == []

@@ -581,7 +581,12 @@ def load(
                 for k in KEYS
             },
         )
-    found = find_project(cwd or os.getcwd())
+    if cwd is None:
+        try:
+            cwd = os.getcwd()
+        except OSError:  # the working directory was removed: no project file is in it
+            cwd = None
+    found = find_project(cwd) if cwd is not None else None
     user, explicit = user_file(environ)
     from verify_env.cache.location import CACHE_DIR_ENV, env_cache_dir
 
