@@ -343,7 +343,7 @@ class Session:
         seconds = round(time.perf_counter() - started, 3)
         line = (
             f"verdict: replayed from an earlier run: the {candidate.paths} paths it read are as "
-            "they were (--no-cache judges anew)"
+            "they were (--no-cache judges anew); its lines follow"
         )
         return Report(
             target,
@@ -353,7 +353,7 @@ class Session:
             Summary(distributions, files, 0, seconds),
             (),
             dict(facts),
-            (*details, line),
+            (line, *details),  # first: the lines after it are the stored run's
         ), None
 
     @contextmanager
